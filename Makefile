@@ -1,0 +1,43 @@
+# Two commands: `make demo` and `make test`. Everything else is set up on the way.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: setup demo test lint typecheck bench soak sandbox clean
+
+setup: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.8
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@rm -f $(VENV)/.installed-*
+	@touch $@
+
+demo: setup
+	$(BIN)/trailtop --demo
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+lint: setup
+	$(BIN)/ruff check core tui sandbox tests bench
+	$(BIN)/mypy core
+
+bench: setup
+	$(BIN)/python -m bench $(ARGS)
+
+soak: setup
+	$(BIN)/python -m bench.soak $(ARGS)
+
+sandbox: setup
+	$(BIN)/python -m sandbox --scenario demo
+
+# Regenerate the lock after changing pyproject.toml dependencies.
+lock: setup
+	$(BIN)/uv pip compile -q pyproject.toml --extra demo --extra test --generate-hashes -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
