@@ -1,0 +1,284 @@
+"""The shared vocabulary: immutable values that flow from the engine to the UI and reports.
+
+Everything here is plain data (frozen dataclasses) so a snapshot can be handed across
+threads without locks and compared cheaply between sweeps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class State(StrEnum):
+    FAILING = "failing"
+    WARNING = "warning"
+    UNKNOWN = "unknown"
+    OK = "ok"
+
+
+#: Worst first; the overview sorts by this order.
+STATE_ORDER: tuple[State, ...] = (State.FAILING, State.WARNING, State.UNKNOWN, State.OK)
+
+
+class Severity(StrEnum):
+    CRITICAL = "critical"
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+    INFO = "info"
+    UNKNOWN = "unknown"
+
+
+SEVERITY_ORDER: tuple[Severity, ...] = (
+    Severity.CRITICAL,
+    Severity.HIGH,
+    Severity.MEDIUM,
+    Severity.UNKNOWN,
+    Severity.LOW,
+    Severity.INFO,
+)
+
+
+def severity_state(severity: Severity) -> State:
+    """DESIGN.md section 3: critical/high fail, medium warns, unknown is unknown, rest is posture."""
+    if severity in (Severity.CRITICAL, Severity.HIGH):
+        return State.FAILING
+    if severity is Severity.MEDIUM:
+        return State.WARNING
+    if severity is Severity.UNKNOWN:
+        return State.UNKNOWN
+    return State.OK
+
+
+def worst_state(states: Any) -> State:
+    seen = set(states)
+    for s in STATE_ORDER:
+        if s in seen:
+            return s
+    return State.OK
+
+
+class Channel(StrEnum):
+    S3 = "s3"
+    DIGEST = "digest"
+    CLOUDWATCH = "cloudwatch"
+    SNS = "sns"
+    KMS = "kms"
+    TRAIL = "trail"
+    COVERAGE = "coverage"
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str
+    severity: Severity
+    channel: Channel
+    message: str
+    evidence: Mapping[str, Any] = field(default_factory=dict)
+    remediation: str = ""
+    #: Ids of remediation plans that address this finding (core/remedy), if any.
+    plan_ids: tuple[str, ...] = ()
+    #: The management event most likely to have caused it (issue 9), if known.
+    cause_event: Mapping[str, Any] | None = None
+
+    @property
+    def state(self) -> State:
+        return severity_state(self.severity)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "code": self.code,
+            "severity": self.severity.value,
+            "channel": self.channel.value,
+            "message": self.message,
+            "evidence": dict(self.evidence),
+            "remediation": self.remediation,
+        }
+        if self.plan_ids:
+            out["plans"] = list(self.plan_ids)
+        if self.cause_event is not None:
+            out["cause_event"] = dict(self.cause_event)
+        return out
+
+
+@dataclass(frozen=True)
+class TrailConfig:
+    """One trail as `DescribeTrails` reports it (only the fields trailtop reasons about)."""
+
+    name: str
+    arn: str
+    home_region: str
+    multi_region: bool = False
+    organization_trail: bool = False
+    s3_bucket: str | None = None
+    s3_prefix: str | None = None
+    sns_topic_arn: str | None = None
+    kms_key_id: str | None = None
+    log_group_arn: str | None = None
+    cw_role_arn: str | None = None
+    log_file_validation: bool = False
+
+    @property
+    def owner_account(self) -> str:
+        """The account that owns the trail (field 5 of its ARN)."""
+        parts = self.arn.split(":")
+        return parts[4] if len(parts) > 4 else ""
+
+    @classmethod
+    def from_describe(cls, raw: Mapping[str, Any]) -> TrailConfig:
+        arn = str(raw.get("TrailARN") or "")
+        return cls(
+            name=str(raw.get("Name") or arn.rsplit("/", 1)[-1]),
+            arn=arn,
+            home_region=str(raw.get("HomeRegion") or (arn.split(":")[3] if arn.count(":") >= 3 else "")),
+            multi_region=bool(raw.get("IsMultiRegionTrail", False)),
+            organization_trail=bool(raw.get("IsOrganizationTrail", False)),
+            s3_bucket=raw.get("S3BucketName") or None,
+            s3_prefix=raw.get("S3KeyPrefix") or None,
+            sns_topic_arn=raw.get("SnsTopicARN") or None,
+            kms_key_id=raw.get("KmsKeyId") or None,
+            log_group_arn=raw.get("CloudWatchLogsLogGroupArn") or None,
+            cw_role_arn=raw.get("CloudWatchLogsRoleArn") or None,
+            log_file_validation=bool(raw.get("LogFileValidationEnabled", False)),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "arn": self.arn,
+            "home_region": self.home_region,
+            "multi_region": self.multi_region,
+            "organization_trail": self.organization_trail,
+            "s3_bucket": self.s3_bucket,
+            "s3_prefix": self.s3_prefix,
+            "sns_topic_arn": self.sns_topic_arn,
+            "kms_key_id": self.kms_key_id,
+            "log_group_arn": self.log_group_arn,
+            "cw_role_arn": self.cw_role_arn,
+            "log_file_validation": self.log_file_validation,
+        }
+
+
+@dataclass(frozen=True)
+class ViewKey:
+    """The unit of reasoning: one trail as seen from one account in one region."""
+
+    account_id: str
+    region: str
+    trail_arn: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.account_id}|{self.region}|{self.trail_arn}"
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    """One polled (profile, account, region) and whether it could be read."""
+
+    profile: str | None
+    account_id: str | None
+    region: str
+    ok: bool
+    error: str | None = None
+    account_alias: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "profile": self.profile,
+            "account_id": self.account_id,
+            "region": self.region,
+            "ok": self.ok,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class TrailView:
+    """A judged view: configuration, raw status, findings and the resulting state."""
+
+    key: ViewKey
+    profile: str | None
+    trail: TrailConfig
+    #: The raw `GetTrailStatus` answer (datetimes kept as datetimes), None if never read.
+    status: Mapping[str, Any] | None
+    findings: tuple[Finding, ...]
+    state: State
+    account_alias: str | None = None
+    #: When `status` was read (engine clock).
+    status_at: datetime | None = None
+    #: Sweep number that last read `status` successfully.
+    status_sweep: int = 0
+    #: True when the status is older than two sweeps (kept from an earlier sweep).
+    stale: bool = False
+
+    @property
+    def id(self) -> str:
+        return self.key.id
+
+    @property
+    def account_label(self) -> str:
+        return self.account_alias or self.key.account_id
+
+    @property
+    def top_finding(self) -> Finding | None:
+        return self.findings[0] if self.findings else None
+
+
+@dataclass(frozen=True)
+class CoverageGap:
+    account_id: str
+    region: str
+    findings: tuple[Finding, ...]
+    profile: str | None = None
+
+
+@dataclass(frozen=True)
+class SweepStats:
+    requests: int = 0
+    describe_calls: int = 0
+    status_calls: int = 0
+    diagnostic_calls: int = 0
+    errors: int = 0
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything known after one sweep. Immutable: the UI may keep it as long as it likes."""
+
+    sweep: int
+    generated_at: datetime
+    started_at: datetime
+    duration: float
+    targets: tuple[TargetResult, ...]
+    views: tuple[TrailView, ...]
+    coverage: tuple[CoverageGap, ...] = ()
+    stats: SweepStats = SweepStats()
+    #: View ids whose state, findings or status changed since the previous snapshot.
+    changed: frozenset[str] = frozenset()
+    #: View ids present in the previous snapshot but gone now.
+    removed: frozenset[str] = frozenset()
+    #: When the last sweep in which every target answered finished.
+    last_success_at: datetime | None = None
+    #: Organization id per account, where known (for org trails).
+    org_ids: Mapping[str, str] = field(default_factory=dict)
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in STATE_ORDER}
+        for v in self.views:
+            out[v.state.value] += 1
+        return out
+
+    @property
+    def targets_in_error(self) -> int:
+        return sum(1 for t in self.targets if not t.ok)
+
+    def view(self, view_id: str) -> TrailView | None:
+        for v in self.views:
+            if v.id == view_id:
+                return v
+        return None

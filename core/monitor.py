@@ -1,0 +1,469 @@
+"""The polling engine: sweeps, caching between sweeps, and the thread that hosts it.
+
+Re-describe rule (trail configurations change rarely): an account-region is described on
+the first sweep, then every `poll.describe_every_sweeps` sweeps, and at once when
+- its last describe failed,
+- a status read for one of its views says the trail is gone (TrailNotFoundException), or
+- the operator asks for a full refresh.
+Status is read for every view on every sweep: it is the thing being watched.
+
+Accounts are resolved on the first sweep, every `describe_every_sweeps` sweeps, and on the
+next sweep after any account-level error, so a fixed profile or role recovers without a
+restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from core.awsclient import ClientPool, describe_error, error_code, make_config
+from core.collect import Account, Collector, Limiter, TargetError, gather_settled
+from core.evaluate import Thresholds, coverage_gaps, judge_view
+from core.model import (
+    CoverageGap,
+    Finding,
+    Snapshot,
+    State,
+    SweepStats,
+    TargetResult,
+    TrailConfig,
+    TrailView,
+    ViewKey,
+)
+from core.settings import Settings
+from core.source import EventCallback, SnapshotCallback
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ViewInput:
+    """What diagnostics get for one view."""
+
+    account: Account
+    key: ViewKey
+    trail: TrailConfig
+    status: Mapping[str, Any] | None
+
+
+class Diagnoser(Protocol):
+    """Reads destinations and returns root-cause findings per view id (core/diagnose)."""
+
+    calls: int
+
+    async def diagnose(
+        self, collector: Collector, views: Sequence[ViewInput], now: datetime, force: bool
+    ) -> dict[str, list[Finding]]: ...
+
+
+@dataclass
+class _StatusMemo:
+    status: dict[str, Any]
+    at: datetime
+    sweep: int
+
+
+@dataclass
+class Engine:
+    """Holds what is known between sweeps; `sweep()` produces the next Snapshot."""
+
+    settings: Settings
+    endpoint_url: str | None = None
+    clock: Clock = utcnow
+    diagnoser: Diagnoser | None = None
+
+    sweep_no: int = 0
+    accounts: list[Account] = field(default_factory=list)
+    account_errors: list[TargetError] = field(default_factory=list)
+    trails: dict[tuple[str, str], list[TrailConfig]] = field(default_factory=dict)
+    described_at: dict[tuple[str, str], int] = field(default_factory=dict)
+    describe_errors: dict[tuple[str, str], str] = field(default_factory=dict)
+    statuses: dict[str, _StatusMemo] = field(default_factory=dict)
+    previous: Snapshot | None = None
+    last_success_at: datetime | None = None
+    _force_describe: set[tuple[str, str]] = field(default_factory=set)
+    _force_all: bool = False
+    _collector: Collector | None = None
+
+    @property
+    def collector(self) -> Collector:
+        if self._collector is None:
+            poll = self.settings.poll
+            config = make_config(
+                connect_timeout=poll.connect_timeout_seconds,
+                read_timeout=poll.read_timeout_seconds,
+                max_attempts=poll.max_attempts,
+                pool_limit=poll.concurrency,
+            )
+            endpoint = self.endpoint_url or self.settings.aws.endpoint_url or None
+            self._collector = Collector(ClientPool(config, endpoint), Limiter(poll.concurrency))
+        return self._collector
+
+    def request_full_refresh(self) -> None:
+        self._force_all = True
+
+    async def close(self) -> None:
+        if self._collector is not None:
+            await self._collector.pool.close()
+            self._collector = None
+
+    # -- the sweep ------------------------------------------------------------------------
+
+    async def sweep(self) -> Snapshot:
+        self.sweep_no += 1
+        n = self.sweep_no
+        started = self.clock()
+        t0 = time.perf_counter()
+        col = self.collector
+        col.pool.counter.reset()
+        every = self.settings.poll.describe_every_sweeps
+        force_all = self._force_all
+        self._force_all = False
+
+        if n == 1 or force_all or self.account_errors or (n - 1) % every == 0:
+            await self._resolve_accounts()
+
+        pairs = [(a, r) for a in self.accounts for r in a.regions]
+        to_describe = [
+            (a, r)
+            for a, r in pairs
+            if force_all
+            or (a.account_id, r) not in self.trails
+            or (a.account_id, r) in self.describe_errors
+            or (a.account_id, r) in self._force_describe
+            or n - self.described_at.get((a.account_id, r), 0) >= every
+        ]
+        self._force_describe.clear()
+        describe_calls = len(to_describe)
+        for (a, r), trails, exc in await gather_settled(to_describe, lambda p: col.describe(*p)):
+            k = (a.account_id, r)
+            if exc is not None:
+                self.describe_errors[k] = describe_error(exc)
+            else:
+                self.describe_errors.pop(k, None)
+                self.trails[k] = list(trails or [])
+                self.described_at[k] = n
+
+        view_inputs: list[tuple[Account, ViewKey, TrailConfig]] = []
+        for a, r in pairs:
+            for cfg in self.trails.get((a.account_id, r), []):
+                view_inputs.append((a, ViewKey(a.account_id, r, cfg.arn), cfg))
+
+        status_errors: dict[str, str] = {}
+        region_status_errors: dict[tuple[str, str], str] = {}
+        results = await gather_settled(view_inputs, lambda v: col.status(v[0], v[1].region, v[2].arn))
+        now = self.clock()
+        for (a, key, _cfg), status, exc in results:
+            if exc is not None:
+                reason = describe_error(exc)
+                status_errors[key.id] = reason
+                region_status_errors.setdefault((a.account_id, key.region), reason)
+                if error_code(exc) == "TrailNotFoundException":
+                    self._force_describe.add((a.account_id, key.region))
+            else:
+                self.statuses[key.id] = _StatusMemo(dict(status or {}), now, n)
+
+        diag: dict[str, list[Finding]] = {}
+        diag_calls = 0
+        if self.diagnoser is not None:
+            inputs = [
+                ViewInput(a, key, cfg, self.statuses[key.id].status if key.id in self.statuses else None)
+                for a, key, cfg in view_inputs
+            ]
+            before = self.diagnoser.calls
+            try:
+                diag = await self.diagnoser.diagnose(col, inputs, now, force_all)
+            except Exception as exc:  # noqa: BLE001 - diagnostics never take the sweep down
+                diag = {}
+                for _a, key, _cfg in view_inputs:
+                    diag[key.id] = [_diagnostics_failed(describe_error(exc))]
+            diag_calls = self.diagnoser.calls - before
+
+        thresholds = Thresholds(
+            self.settings.thresholds.s3_stale_seconds,
+            self.settings.thresholds.cloudwatch_stale_seconds,
+        )
+        views: list[TrailView] = []
+        for a, key, cfg in view_inputs:
+            memo = self.statuses.get(key.id)
+            err = status_errors.get(key.id)
+            j = judge_view(
+                cfg,
+                key,
+                memo.status if memo else None,
+                now,
+                thresholds,
+                status_error=err,
+                last_success=memo.at if memo else None,
+                diagnostics=diag.get(key.id, ()),
+            )
+            views.append(
+                TrailView(
+                    key=key,
+                    profile=a.profile,
+                    trail=cfg,
+                    status=memo.status if memo else None,
+                    findings=j.findings,
+                    state=j.state,
+                    account_alias=a.alias,
+                    status_at=memo.at if memo else None,
+                    status_sweep=memo.sweep if memo else 0,
+                    stale=memo is not None and n - memo.sweep >= 2,
+                )
+            )
+
+        targets, placeholders = self._targets(pairs, region_status_errors, now)
+        views.extend(placeholders)
+        coverage = self._coverage(pairs, views)
+        # Forget statuses of views that no longer exist (a deleted trail).
+        live = {v.id for v in views}
+        for vid in [k for k in self.statuses if k not in live]:
+            del self.statuses[vid]
+
+        requests, _by_op = col.pool.counter.reset()
+        finished = self.clock()
+        if all(t.ok for t in targets):
+            self.last_success_at = finished
+        snap = Snapshot(
+            sweep=n,
+            generated_at=finished,
+            started_at=started,
+            duration=time.perf_counter() - t0,
+            targets=tuple(targets),
+            views=tuple(views),
+            coverage=tuple(coverage),
+            stats=SweepStats(
+                requests=requests,
+                describe_calls=describe_calls,
+                status_calls=len(view_inputs),
+                diagnostic_calls=diag_calls,
+                errors=sum(1 for t in targets if not t.ok),
+            ),
+            changed=_changed(self.previous, views),
+            removed=frozenset(
+                v.id for v in (self.previous.views if self.previous else ()) if v.id not in live
+            ),
+            last_success_at=self.last_success_at,
+            org_ids={a.account_id: a.org_id for a in self.accounts if a.org_id},
+        )
+        self.previous = snap
+        return snap
+
+    async def _resolve_accounts(self) -> None:
+        aws = self.settings.aws
+        org_role = aws.organization.role_name if aws.organization.enabled else None
+        accounts, errors = await self.collector.resolve_accounts(
+            list(aws.profiles),
+            list(aws.regions),
+            [(r.role_arn, r.external_id, r.session_name) for r in aws.assume_roles],
+            org_role,
+        )
+        if accounts or not self.accounts:
+            self.accounts = accounts
+        self.account_errors = errors
+
+    def _targets(
+        self,
+        pairs: list[tuple[Account, str]],
+        region_errors: dict[tuple[str, str], str],
+        now: datetime,
+    ) -> tuple[list[TargetResult], list[TrailView]]:
+        targets: list[TargetResult] = []
+        placeholders: list[TrailView] = []
+        for a, r in pairs:
+            k = (a.account_id, r)
+            err = self.describe_errors.get(k) or region_errors.get(k)
+            targets.append(TargetResult(a.profile, a.account_id, r, err is None, err, a.alias))
+            if err and k not in self.trails:
+                placeholders.append(_placeholder(a.profile, a.account_id, r, err, a.alias, now))
+        explicit = list(self.settings.aws.regions)
+        for e in self.account_errors:
+            for r in ([e.region] if e.region else explicit or ["*"]):
+                targets.append(TargetResult(e.profile, e.account_id, r, False, e.reason))
+                placeholders.append(_placeholder(e.profile, e.account_id, r, e.reason, None, now))
+        return targets, placeholders
+
+    def _coverage(self, pairs: list[tuple[Account, str]], views: list[TrailView]) -> list[CoverageGap]:
+        enabled: dict[str, list[str]] = {}
+        logging: dict[tuple[str, str], bool | None] = {}
+        for a, r in pairs:
+            enabled.setdefault(a.account_id, []).append(r)
+            if (a.account_id, r) in self.describe_errors and (a.account_id, r) not in self.trails:
+                logging[(a.account_id, r)] = None
+        for v in views:
+            k = (v.key.account_id, v.key.region)
+            if not v.trail.arn:
+                logging[k] = None
+                continue
+            if logging.get(k) is True:
+                continue
+            if v.state is State.UNKNOWN and v.status is None:
+                logging[k] = None
+            elif v.status is not None and v.status.get("IsLogging"):
+                logging[k] = True
+            elif k not in logging:
+                logging[k] = False
+        profiles = {a.account_id: a.profile for a in self.accounts}
+        return coverage_gaps(enabled, logging, profiles)
+
+
+def _diagnostics_failed(reason: str) -> Finding:
+    from core.model import Channel, Severity
+
+    return Finding(
+        "DIAGNOSTICS_INCOMPLETE",
+        Severity.INFO,
+        Channel.TRAIL,
+        f"Destinations could not be diagnosed: {reason}",
+        {"reason": reason},
+        "See the reason; the status-derived findings still apply.",
+    )
+
+
+def _placeholder(
+    profile: str | None,
+    account_id: str | None,
+    region: str,
+    reason: str,
+    alias: str | None,
+    now: datetime,
+) -> TrailView:
+    """A row for a target that could not be read at all: unknown, with its reason."""
+    from core.evaluate import status_unavailable
+
+    label = account_id or f"profile:{profile or 'default'}"
+    return TrailView(
+        key=ViewKey(label, region, ""),
+        profile=profile,
+        trail=TrailConfig(name="(unreachable)", arn="", home_region=region),
+        status=None,
+        findings=(status_unavailable(reason, None, now),),
+        state=State.UNKNOWN,
+        account_alias=alias,
+    )
+
+
+def _signature(v: TrailView) -> tuple[Any, ...]:
+    st = v.status or {}
+    return (
+        v.state,
+        tuple(f.code for f in v.findings),
+        st.get("IsLogging"),
+        st.get("LatestDeliveryError"),
+        st.get("LatestCloudWatchLogsDeliveryError"),
+        st.get("LatestNotificationError"),
+        st.get("LatestDigestDeliveryError"),
+        v.stale,
+    )
+
+
+def _changed(prev: Snapshot | None, views: list[TrailView]) -> frozenset[str]:
+    if prev is None:
+        return frozenset()
+    before = {v.id: _signature(v) for v in prev.views}
+    return frozenset(v.id for v in views if before.get(v.id) != _signature(v))
+
+
+def engine_from_settings(settings: Settings, endpoint_url: str | None = None, clock: Clock = utcnow) -> Engine:
+    from core.diagnose import DestinationDiagnoser
+
+    return Engine(
+        settings,
+        endpoint_url=endpoint_url,
+        clock=clock,
+        diagnoser=DestinationDiagnoser(settings.poll.diagnose_refresh_seconds),
+    )
+
+
+async def sweep_once(settings: Settings, endpoint_url: str | None = None) -> Snapshot:
+    engine = engine_from_settings(settings, endpoint_url)
+    try:
+        return await engine.sweep()
+    finally:
+        await engine.close()
+
+
+class Monitor:
+    """A SnapshotSource: sweeps on the engine's own event loop in a background thread.
+
+    Response parsing (~1 ms CPU per request) happens on this thread's loop, never on the
+    UI's. Sweeps never overlap: the next one is armed only when the last has finished.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+
+    def start(self, on_snapshot: SnapshotCallback, on_event: EventCallback | None = None) -> None:
+        if self._thread is not None:
+            return
+        self._on_snapshot = on_snapshot
+        self._on_event = on_event or (lambda _p, _d: None)
+        self._thread = threading.Thread(target=self._main, name="trailtop-engine", daemon=True)
+        self._thread.start()
+        self._ready.wait(timeout=10)
+
+    def refresh(self, view_id: str | None = None) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(wake.set)
+
+    def full_refresh(self) -> None:
+        self.engine.request_full_refresh()
+        self.refresh()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self.refresh()
+        t = self._thread
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=10)
+        self._thread = None
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            loop.run_until_complete(self._run())
+        finally:
+            with contextlib.suppress(Exception):
+                loop.run_until_complete(self.engine.close())
+            loop.close()
+
+    async def _run(self) -> None:
+        self._wake = asyncio.Event()
+        self._ready.set()
+        interval = self.engine.settings.poll.interval_seconds
+        while not self._stopping.is_set():
+            self._wake.clear()
+            self._on_event("sweep-started", f"sweep {self.engine.sweep_no + 1}")
+            try:
+                snap = await self.engine.sweep()
+            except Exception as exc:  # noqa: BLE001 - a bug in one sweep must not kill the watch
+                self._on_event("sweep-failed", describe_error(exc))
+            else:
+                try:
+                    self._on_snapshot(snap)
+                except Exception as exc:  # noqa: BLE001
+                    self._on_event("callback-failed", f"{type(exc).__name__}")
+                self._on_event("sweep-finished", f"sweep {snap.sweep}")
+            if self._stopping.is_set():
+                break
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=interval)
