@@ -1,0 +1,893 @@
+"""Pure evaluation of AWS policy documents (no I/O, standard library only).
+
+Answers one question: does this policy let ``principal`` do ``action`` on ``resource``
+in this request context?  The answer is a :class:`Decision`:
+
+* ``ALLOWED``     - an Allow statement applies and no Deny does (the Allow is returned);
+* ``DENIED``      - an explicit Deny applies (the Deny is returned; Deny always wins);
+* ``NOT_GRANTED`` - no Allow applies (the caller says what is missing);
+* ``UNKNOWN``     - a statement that matters could not be evaluated (unsupported operator,
+  policy variable, malformed element, multivalued key without set operator...).  The
+  evaluator never guesses: "cannot tell" is never turned into "allowed".
+
+Semantics follow the IAM policy evaluation reference: explicit Deny beats Allow;
+``Principal``/``NotPrincipal``; ``Action``/``NotAction`` (case-insensitive, ``*``/``?``
+wildcards); ``Resource``/``NotResource`` (case-sensitive wildcards); conditions are ANDed
+across operators and keys and ORed across the values of one key; condition keys are
+case-insensitive, values case-sensitive (except ``...IgnoreCase``); a key missing from the
+request makes positive operators false, negated operators (``StringNotEquals`` ...) true,
+``...IfExists`` true, ``ForAllValues`` true and ``ForAnyValue`` false.
+
+Resource policies (bucket, key, topic, role trust policies) name their principal; identity
+policies (``identity_policy=True``) do not, the principal is implied.
+
+The module also builds the statements the AWS CloudTrail User Guide documents for the
+trail's destinations (S3 bucket, KMS key, SNS topic, CloudWatch Logs role).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any, Final
+
+__all__ = [
+    "CLOUDTRAIL_SERVICE",
+    "Decision",
+    "Outcome",
+    "PolicyError",
+    "Principal",
+    "cloudtrail_bucket_statements",
+    "cloudtrail_kms_describe_statement",
+    "cloudtrail_kms_statement",
+    "cloudtrail_sns_statement",
+    "cloudwatch_role_permissions",
+    "cloudwatch_role_trust_policy",
+    "evaluate",
+    "explain",
+    "parse_policy",
+    "policy_document",
+]
+
+CLOUDTRAIL_SERVICE: Final = "cloudtrail.amazonaws.com"
+_VERSION_2012: Final = "2012-10-17"
+_ACCOUNT_RE: Final = re.compile(r"\d{12}")
+_ROOT_ARN_RE: Final = re.compile(r"arn:[^:]+:iam::(\d{12}):root")
+
+ContextValue = str | Sequence[str]
+
+
+class PolicyError(ValueError):
+    """The policy document cannot be read (malformed JSON or structure)."""
+
+
+class _Unsupported(Exception):
+    """A construct this evaluator does not implement; the answer becomes UNKNOWN."""
+
+
+class Outcome(StrEnum):
+    ALLOWED = "allowed"
+    DENIED = "denied"
+    NOT_GRANTED = "not_granted"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who makes the request.
+
+    ``service``: a service principal (``cloudtrail.amazonaws.com``);
+    ``aws``: an IAM principal ARN (role, user, ``arn:aws:iam::ACCT:root``) or an account id;
+    ``account``: the account of an IAM principal, when ``aws`` does not say it.
+    A principal may carry both ``service`` and ``aws`` (matches if either is named).
+    """
+
+    service: str | None = None
+    aws: str | None = None
+    account: str | None = None
+
+    @classmethod
+    def service_(cls, name: str) -> Principal:
+        return cls(service=name)
+
+    @classmethod
+    def aws_(cls, arn_or_account: str) -> Principal:
+        return cls(aws=arn_or_account)
+
+    @property
+    def account_id(self) -> str | None:
+        if self.account:
+            return self.account
+        if self.aws:
+            if _ACCOUNT_RE.fullmatch(self.aws):
+                return self.aws
+            parts = self.aws.split(":", 5)
+            if len(parts) == 6 and parts[0] == "arn" and _ACCOUNT_RE.fullmatch(parts[4]):
+                return parts[4]
+        return None
+
+    def describe(self) -> str:
+        names = [n for n in (self.service, self.aws) if n]
+        if not names and self.account:
+            names.append(self.account)
+        return " / ".join(names) or "anonymous"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer. ``statement`` is the deciding statement: the Deny that applied, the Allow
+    that granted, or (UNKNOWN) the statement that could not be evaluated. ``statement_index``
+    is its 0-based position in the ``Statement`` list."""
+
+    outcome: Outcome
+    statement: Mapping[str, Any] | None = None
+    statement_index: int | None = None
+    sid: str | None = None
+    reason: str = ""
+
+    @property
+    def allowed(self) -> bool:
+        return self.outcome is Outcome.ALLOWED
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def parse_policy(doc: Mapping[str, Any] | str | bytes) -> dict[str, Any]:
+    """Return the policy as a dict. Accepts a mapping or JSON text (as returned by
+    GetBucketPolicy / GetKeyPolicy / GetTopicAttributes / GetRole, URL-decoded).
+    Raises :class:`PolicyError` for malformed JSON or a document that is not an object
+    or whose ``Statement`` is neither an object nor a list of objects."""
+    if isinstance(doc, str | bytes):
+        try:
+            loaded = json.loads(doc)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PolicyError(f"malformed policy JSON: {exc}") from exc
+    else:
+        loaded = doc
+    if not isinstance(loaded, Mapping):
+        raise PolicyError(f"policy document is a {type(loaded).__name__}, not an object")
+    result = dict(loaded)
+    _statements(result)
+    return result
+
+
+def _statements(doc: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    raw = doc.get("Statement")
+    if raw is None:
+        return []
+    if isinstance(raw, Mapping):
+        return [raw]
+    if isinstance(raw, list) and all(isinstance(s, Mapping) for s in raw):
+        return list(raw)
+    raise PolicyError("Statement must be an object or a list of objects")
+
+
+def _str_list(value: Any, element: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise _Unsupported(f"{element} must be a string or a list of strings")
+
+
+# --------------------------------------------------------------------------- matching
+
+
+@lru_cache(maxsize=4096)
+def _glob_re(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+    out = []
+    for ch in pattern:
+        if ch == "*":
+            out.append(".*")
+        elif ch == "?":
+            out.append(".")
+        else:
+            out.append(re.escape(ch))
+    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
+    return re.compile("".join(out), flags)
+
+
+def _glob(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
+    return _glob_re(pattern, ignore_case).fullmatch(value) is not None
+
+
+def _arn_match(pattern: str, value: str) -> bool:
+    """ArnEquals/ArnLike: each of the six colon-delimited components is compared
+    separately, each may contain ``*``/``?``."""
+    p_parts = pattern.split(":", 5)
+    v_parts = value.split(":", 5)
+    if len(p_parts) != 6 or len(v_parts) != 6:
+        return False
+    return all(_glob(p, v) for p, v in zip(p_parts, v_parts, strict=True))
+
+
+def _has_variable(value: str, variables: bool) -> bool:
+    return variables and "${" in value
+
+
+Tri = bool | None  # True / False / None = cannot tell
+
+
+def _any_tri(results: Iterable[Tri]) -> Tri:
+    seen_unknown = False
+    for r in results:
+        if r is True:
+            return True
+        if r is None:
+            seen_unknown = True
+    return None if seen_unknown else False
+
+
+def _not_tri(value: Tri) -> Tri:
+    return None if value is None else not value
+
+
+def _aws_principal_match(value: str, principal: Principal) -> bool:
+    if value == "*":
+        return True
+    account = value if _ACCOUNT_RE.fullmatch(value) else None
+    if account is None and (m := _ROOT_ARN_RE.fullmatch(value)):
+        account = m.group(1)
+    if account is not None:
+        return principal.account_id == account
+    return principal.aws is not None and principal.aws == value
+
+
+def _principal_match(spec: Any, principal: Principal) -> Tri:
+    if spec == "*":
+        return True
+    if not isinstance(spec, Mapping):
+        raise _Unsupported(f"Principal {json.dumps(spec)} is neither '*' nor an object")
+    results: list[Tri] = []
+    for ptype, raw in spec.items():
+        values = _str_list(raw, f"Principal.{ptype}")
+        if ptype == "AWS":
+            results.append(any(_aws_principal_match(v, principal) for v in values))
+        elif ptype == "Service":
+            svc = principal.service
+            results.append(svc is not None and any(v.lower() == svc.lower() for v in values))
+        elif ptype in ("Federated", "CanonicalUser"):
+            results.append(False)
+        else:
+            results.append(None)  # unknown principal type: cannot tell
+    return _any_tri(results)
+
+
+def _resource_match(pattern: str, resource: str, variables: bool) -> Tri:
+    if pattern == "*":
+        return True
+    if _has_variable(pattern, variables):
+        return None
+    return _glob(pattern, resource)
+
+
+# --------------------------------------------------------------------------- conditions
+
+
+Matcher = Callable[[str, str], bool]  # (request value, policy value) -> match
+
+
+def _m_string(v: str, p: str) -> bool:
+    return v == p
+
+
+def _m_string_ic(v: str, p: str) -> bool:
+    return v.casefold() == p.casefold()
+
+
+def _m_like(v: str, p: str) -> bool:
+    return _glob(p, v)
+
+
+def _m_arn(v: str, p: str) -> bool:
+    return _arn_match(p, v)
+
+
+def _m_bool(v: str, p: str) -> bool:
+    if p.lower() not in ("true", "false"):
+        raise _Unsupported(f"Bool value {p!r} is not true/false")
+    return v.lower() == p.lower()
+
+
+def _num(p: str) -> float:
+    try:
+        return float(p)
+    except ValueError as exc:
+        raise _Unsupported(f"numeric condition value {p!r} is not a number") from exc
+
+
+def _numeric(cmp: Callable[[float, float], bool]) -> Matcher:
+    def match(v: str, p: str) -> bool:
+        expected = _num(p)
+        try:
+            actual = float(v)
+        except ValueError:
+            return False
+        return cmp(actual, expected)
+
+    return match
+
+
+def _m_ip(v: str, p: str) -> bool:
+    try:
+        network = ipaddress.ip_network(p, strict=False)
+    except ValueError as exc:
+        raise _Unsupported(f"IpAddress value {p!r} is not an address or CIDR") from exc
+    try:
+        address = ipaddress.ip_address(v)
+    except ValueError:
+        return False
+    return address.version == network.version and address in network
+
+
+# base operator (lower case) -> (matcher, negated)
+_OPERATORS: Final[dict[str, tuple[Matcher, bool]]] = {
+    "stringequals": (_m_string, False),
+    "stringnotequals": (_m_string, True),
+    "stringequalsignorecase": (_m_string_ic, False),
+    "stringnotequalsignorecase": (_m_string_ic, True),
+    "stringlike": (_m_like, False),
+    "stringnotlike": (_m_like, True),
+    "arnequals": (_m_arn, False),
+    "arnlike": (_m_arn, False),
+    "arnnotequals": (_m_arn, True),
+    "arnnotlike": (_m_arn, True),
+    "bool": (_m_bool, False),
+    "numericequals": (_numeric(lambda a, b: a == b), False),
+    "numericnotequals": (_numeric(lambda a, b: a == b), True),
+    "numericlessthan": (_numeric(lambda a, b: a < b), False),
+    "numericlessthanequals": (_numeric(lambda a, b: a <= b), False),
+    "numericgreaterthan": (_numeric(lambda a, b: a > b), False),
+    "numericgreaterthanequals": (_numeric(lambda a, b: a >= b), False),
+    "ipaddress": (_m_ip, False),
+    "notipaddress": (_m_ip, True),
+}
+
+
+@dataclass(frozen=True)
+class _Operator:
+    name: str
+    set_op: str | None  # "forallvalues" | "foranyvalue" | None
+    base: str  # lower case, without IfExists
+    if_exists: bool
+
+
+def _parse_operator(name: str) -> _Operator:
+    rest = name
+    set_op: str | None = None
+    if ":" in rest:
+        prefix, rest = rest.split(":", 1)
+        if prefix.lower() not in ("forallvalues", "foranyvalue"):
+            raise _Unsupported(f"unknown condition set operator {prefix!r}")
+        set_op = prefix.lower()
+    base = rest.lower()
+    if_exists = base.endswith("ifexists") and base != "ifexists"
+    if if_exists:
+        base = base[: -len("ifexists")]
+    if base == "null":
+        if set_op or if_exists:
+            raise _Unsupported(f"condition operator {name!r} is not supported")
+    elif base not in _OPERATORS:
+        raise _Unsupported(f"condition operator {name!r} is not supported")
+    return _Operator(name=name, set_op=set_op, base=base, if_exists=if_exists)
+
+
+def _policy_values(raw: Any, variables: bool) -> tuple[str, ...]:
+    items = raw if isinstance(raw, list) else [raw]
+    out: list[str] = []
+    for item in items:
+        if isinstance(item, bool):
+            out.append("true" if item else "false")
+        elif isinstance(item, str):
+            if _has_variable(item, variables):
+                raise _Unsupported(f"policy variable in condition value {item!r}")
+            out.append(item)
+        elif isinstance(item, int | float):
+            out.append(str(item))
+        else:
+            raise _Unsupported(f"condition value {json.dumps(item)} is not a scalar")
+    return tuple(out)
+
+
+_Context = dict[str, tuple[str, ...]]
+
+
+def _normalize_context(context: Mapping[str, ContextValue | bool] | None) -> _Context:
+    out: _Context = {}
+    for key, value in (context or {}).items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key.lower()] = ("true" if value else "false",)
+        elif isinstance(value, str):
+            out[key.lower()] = (value,)
+        else:
+            out[key.lower()] = tuple(str(v) for v in value)
+    return out
+
+
+def _eval_condition(op_name: str, key: str, raw: Any, ctx: _Context, variables: bool) -> Tri:
+    """One (operator, key, values) triple. Raises _Unsupported."""
+    op = _parse_operator(op_name)
+    values = _policy_values(raw, variables)
+    present = ctx.get(key.lower())
+    if present is not None and len(present) == 0:
+        present = None
+    if op.base == "null":
+        wanted: list[bool] = []
+        for v in values:
+            if v.lower() not in ("true", "false"):
+                raise _Unsupported(f"Null value {v!r} is not true/false")
+            wanted.append(v.lower() == "true")
+        is_null = present is None
+        return any(w == is_null for w in wanted)
+
+    matcher, negated = _OPERATORS[op.base]
+
+    def single(v: str) -> bool:
+        hit = any(matcher(v, p) for p in values)
+        return not hit if negated else hit
+
+    if op.set_op is None:
+        if present is None:
+            return op.if_exists or negated
+        if len(set(present)) > 1:
+            raise _Unsupported(
+                f"{key} has several values in the request; {op_name} needs "
+                "ForAnyValue:/ForAllValues: for a multivalued key"
+            )
+        return single(present[0])
+    if op.set_op == "forallvalues":
+        if present is None:
+            return True
+        return all(single(v) for v in present)
+    # foranyvalue
+    if present is None:
+        return op.if_exists
+    return any(single(v) for v in present)
+
+
+def _describe_condition(op_name: str, key: str, raw: Any, ctx: _Context) -> str:
+    actual = ctx.get(key.lower())
+    got = json.dumps(actual[0] if len(actual) == 1 else list(actual)) if actual else "absent"
+    return f'condition {op_name} {{"{key}": {json.dumps(raw)}}} not met (request: {key}={got})'
+
+
+def _eval_conditions(block: Any, ctx: _Context, variables: bool) -> tuple[Tri, str]:
+    if block is None:
+        return True, ""
+    if not isinstance(block, Mapping):
+        return None, "Condition is not an object"
+    unknown: str | None = None
+    for op_name, keys in block.items():
+        if not isinstance(keys, Mapping):
+            unknown = unknown or f"condition {op_name!r} is not an object"
+            continue
+        for key, raw in keys.items():
+            try:
+                result = _eval_condition(op_name, key, raw, ctx, variables)
+            except _Unsupported as exc:
+                unknown = unknown or f"cannot evaluate condition {op_name} on {key}: {exc}"
+                continue
+            if not result:
+                return False, _describe_condition(op_name, key, raw, ctx)
+    if unknown is not None:
+        return None, unknown
+    return True, ""
+
+
+# --------------------------------------------------------------------------- statements
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    applies: Tri
+    reason: str
+    scope_matched: bool  # principal, action and resource matched (conditions decided)
+
+
+def _statement_verdict(
+    st: Mapping[str, Any],
+    *,
+    principal: Principal,
+    action: str,
+    resource: str,
+    ctx: _Context,
+    identity_policy: bool,
+    variables: bool,
+) -> _Verdict:
+    unknown: str | None = None
+
+    def note(result: Tri, why: str) -> bool:
+        """Record an unknown; return True when the statement definitely does not apply."""
+        nonlocal unknown
+        if result is None:
+            unknown = unknown or why
+        return result is False
+
+    try:
+        # Principal
+        if not identity_policy:
+            has_p, has_np = "Principal" in st, "NotPrincipal" in st
+            if has_p and has_np:
+                raise _Unsupported("statement has both Principal and NotPrincipal")
+            if not has_p and not has_np:
+                return _Verdict(False, "statement names no Principal", False)
+            if has_p:
+                pm = _principal_match(st["Principal"], principal)
+                if note(pm, "cannot evaluate Principal"):
+                    return _Verdict(False, f"Principal does not name {principal.describe()}", False)
+            else:
+                pm = _not_tri(_principal_match(st["NotPrincipal"], principal))
+                if note(pm, "cannot evaluate NotPrincipal"):
+                    return _Verdict(False, f"NotPrincipal excludes {principal.describe()}", False)
+
+        # Action
+        if ("Action" in st) == ("NotAction" in st):
+            raise _Unsupported("statement must have exactly one of Action / NotAction")
+        if "Action" in st:
+            patterns = _str_list(st["Action"], "Action")
+            if not any(_glob(p, action, ignore_case=True) for p in patterns):
+                return _Verdict(False, f"Action does not cover {action}", False)
+        else:
+            patterns = _str_list(st["NotAction"], "NotAction")
+            if any(_glob(p, action, ignore_case=True) for p in patterns):
+                return _Verdict(False, f"NotAction excludes {action}", False)
+
+        # Resource (absent in role trust policies: applies to the policy's own resource)
+        if "Resource" in st and "NotResource" in st:
+            raise _Unsupported("statement has both Resource and NotResource")
+        if "Resource" in st:
+            rpatterns = _str_list(st["Resource"], "Resource")
+            rm = _any_tri(_resource_match(p, resource, variables) for p in rpatterns)
+            if note(rm, "policy variable in Resource"):
+                return _Verdict(False, f"Resource does not cover {resource}", False)
+        elif "NotResource" in st:
+            rpatterns = _str_list(st["NotResource"], "NotResource")
+            rm = _not_tri(_any_tri(_resource_match(p, resource, variables) for p in rpatterns))
+            if note(rm, "policy variable in NotResource"):
+                return _Verdict(False, f"NotResource excludes {resource}", False)
+    except _Unsupported as exc:
+        return _Verdict(None, str(exc), False)
+
+    cond, why = _eval_conditions(st.get("Condition"), ctx, variables)
+    if cond is False:
+        return _Verdict(False, why, unknown is None)
+    if cond is None:
+        unknown = unknown or why
+    if unknown is not None:
+        return _Verdict(None, unknown, False)
+    return _Verdict(True, "", True)
+
+
+def _label(index: int, st: Mapping[str, Any]) -> str:
+    sid = st.get("Sid")
+    return f"Statement[{index}]" + (f" (Sid {sid!r})" if isinstance(sid, str) and sid else "")
+
+
+def _sid(st: Mapping[str, Any]) -> str | None:
+    sid = st.get("Sid")
+    return sid if isinstance(sid, str) else None
+
+
+def evaluate(
+    policy: Mapping[str, Any] | str | bytes | None,
+    *,
+    principal: Principal,
+    action: str,
+    resource: str,
+    context: Mapping[str, ContextValue] | None = None,
+    identity_policy: bool = False,
+) -> Decision:
+    """Decide whether ``policy`` lets ``principal`` perform ``action`` on ``resource``.
+
+    ``policy`` None (no policy attached) -> NOT_GRANTED; malformed -> UNKNOWN.
+    ``context``: request context keys (case-insensitive) to a value or a list of values.
+    ``identity_policy``: the document is an identity policy (no Principal element).
+    A Deny that cannot be evaluated makes an otherwise ALLOWED answer UNKNOWN; when no
+    Allow applies the answer stays NOT_GRANTED and the reason mentions that Deny.
+    """
+    request = f"{principal.describe()} -> {action} on {resource}"
+    if policy is None:
+        return Decision(Outcome.NOT_GRANTED, reason=f"no policy document; {request} not granted")
+    try:
+        doc = parse_policy(policy)
+        statements = _statements(doc)
+    except PolicyError as exc:
+        return Decision(Outcome.UNKNOWN, reason=f"cannot read the policy: {exc}")
+    if not statements:
+        return Decision(
+            Outcome.NOT_GRANTED, reason=f"policy has no statements; {request} not granted"
+        )
+
+    variables = doc.get("Version") == _VERSION_2012
+    ctx = _normalize_context(context)
+
+    allows: list[int] = []
+    denies: list[int] = []
+    unknown_allows: list[tuple[int, str]] = []
+    unknown_denies: list[tuple[int, str]] = []
+    near_misses: list[tuple[int, str]] = []
+
+    for i, st in enumerate(statements):
+        effect = st.get("Effect")
+        verdict = _statement_verdict(
+            st,
+            principal=principal,
+            action=action,
+            resource=resource,
+            ctx=ctx,
+            identity_policy=identity_policy,
+            variables=variables,
+        )
+        if verdict.applies is False:
+            if effect == "Allow" and verdict.scope_matched:
+                near_misses.append((i, verdict.reason))
+            continue
+        if effect not in ("Allow", "Deny"):
+            why = f"Effect {json.dumps(effect)} is neither Allow nor Deny"
+            unknown_allows.append((i, why))
+            unknown_denies.append((i, why))
+            continue
+        if verdict.applies is True:
+            (allows if effect == "Allow" else denies).append(i)
+        else:
+            (unknown_allows if effect == "Allow" else unknown_denies).append((i, verdict.reason))
+
+    def decision(outcome: Outcome, i: int, reason: str) -> Decision:
+        st = statements[i]
+        return Decision(outcome, dict(st), i, _sid(st), reason)
+
+    if denies:
+        i = denies[0]
+        return decision(
+            Outcome.DENIED, i, f"explicit Deny {_label(i, statements[i])} applies to {request}"
+        )
+    if allows and unknown_denies:
+        i, why = unknown_denies[0]
+        return decision(
+            Outcome.UNKNOWN, i, f"Deny {_label(i, statements[i])} might apply to {request}: {why}"
+        )
+    if allows:
+        i = allows[0]
+        return decision(Outcome.ALLOWED, i, f"{_label(i, statements[i])} allows {request}")
+    if unknown_allows:
+        i, why = unknown_allows[0]
+        return decision(
+            Outcome.UNKNOWN, i, f"{_label(i, statements[i])} might allow {request}: {why}"
+        )
+    if near_misses:
+        parts = [f"{_label(i, statements[i])}: {why}" for i, why in near_misses]
+        reason = f"no statement allows {request}; " + "; ".join(parts)
+    else:
+        reason = f"no Allow statement covers {request}"
+    if unknown_denies:
+        i, why = unknown_denies[0]
+        reason += f" (Deny {_label(i, statements[i])} could not be evaluated: {why})"
+    return Decision(Outcome.NOT_GRANTED, reason=reason)
+
+
+def explain(decision: Decision) -> str:
+    """One line for humans."""
+    prefix = {
+        Outcome.ALLOWED: "allowed",
+        Outcome.DENIED: "denied",
+        Outcome.NOT_GRANTED: "not granted",
+        Outcome.UNKNOWN: "cannot tell",
+    }[decision.outcome]
+    return f"{prefix}: {decision.reason}" if decision.reason else prefix
+
+
+# --------------------------------------------------------------------------- documented statements
+# Statements as documented in the AWS CloudTrail User Guide: "Amazon S3 bucket policy for
+# CloudTrail" (and the organization-trail variant), "Configure AWS KMS key policies for
+# CloudTrail", "Amazon SNS topic policy for CloudTrail", "Sending events to CloudWatch Logs"
+# / "Role policy document for CloudTrail to use CloudWatch Logs for monitoring".
+
+
+def _one_or_list(values: Sequence[str]) -> str | list[str]:
+    return values[0] if len(values) == 1 else list(values)
+
+
+def _as_list(value: str | Sequence[str] | None) -> list[str]:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    return list(value)
+
+
+def _source_conditions(
+    trail_arn: str | Sequence[str] | None, source_account: str | None
+) -> dict[str, Any]:
+    cond: dict[str, Any] = {}
+    arns = _as_list(trail_arn)
+    if arns:
+        cond["aws:SourceArn"] = _one_or_list(arns)
+    if source_account:
+        cond["aws:SourceAccount"] = source_account
+    return cond
+
+
+def policy_document(statements: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    return {"Version": _VERSION_2012, "Statement": [dict(s) for s in statements]}
+
+
+def cloudtrail_bucket_statements(
+    bucket: str,
+    prefix: str | None,
+    account_or_org_ids: str | Sequence[str],
+    trail_arn: str | Sequence[str] | None = None,
+    source_account: str | None = None,
+    *,
+    partition: str = "aws",
+) -> list[dict[str, Any]]:
+    """The documented bucket statements: ``AWSCloudTrailAclCheck20150319``
+    (``s3:GetBucketAcl`` on the bucket), ``AWSCloudTrailWrite20150319`` (``s3:PutObject`` on
+    ``[prefix/]AWSLogs/<account>/*`` with ``s3:x-amz-acl = bucket-owner-full-control``) and,
+    for an organization id (``o-...``), ``AWSCloudTrailOrganizationWrite20150319`` on
+    ``[prefix/]AWSLogs/<org-id>/*``. ``trail_arn``/``source_account`` add the
+    ``aws:SourceArn``/``aws:SourceAccount`` conditions the guide recommends."""
+    ids = _as_list(account_or_org_ids)
+    if not ids:
+        raise ValueError("at least one account or organization id is required")
+    base = f"arn:{partition}:s3:::{bucket}"
+    clean_prefix = (prefix or "").strip("/")
+    logs = f"{base}/{clean_prefix}/AWSLogs" if clean_prefix else f"{base}/AWSLogs"
+    source = _source_conditions(trail_arn, source_account)
+    principal = {"Service": CLOUDTRAIL_SERVICE}
+
+    acl: dict[str, Any] = {
+        "Sid": "AWSCloudTrailAclCheck20150319",
+        "Effect": "Allow",
+        "Principal": dict(principal),
+        "Action": "s3:GetBucketAcl",
+        "Resource": base,
+    }
+    if source:
+        acl["Condition"] = {"StringEquals": dict(source)}
+    statements = [acl]
+
+    def write(sid: str, owner_ids: list[str]) -> dict[str, Any]:
+        return {
+            "Sid": sid,
+            "Effect": "Allow",
+            "Principal": dict(principal),
+            "Action": "s3:PutObject",
+            "Resource": _one_or_list([f"{logs}/{i}/*" for i in owner_ids]),
+            "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control", **source}},
+        }
+
+    accounts = [i for i in ids if not i.startswith("o-")]
+    orgs = [i for i in ids if i.startswith("o-")]
+    if accounts:
+        statements.append(write("AWSCloudTrailWrite20150319", accounts))
+    if orgs:
+        statements.append(write("AWSCloudTrailOrganizationWrite20150319", orgs))
+    return statements
+
+
+def cloudtrail_kms_statement(
+    account_ids: str | Sequence[str],
+    trail_arn: str | Sequence[str] | None = None,
+    *,
+    partition: str = "aws",
+) -> dict[str, Any]:
+    """The documented "Allow CloudTrail to encrypt logs" key-policy statement:
+    ``kms:GenerateDataKey*`` for cloudtrail.amazonaws.com when the encryption context
+    ``aws:cloudtrail:arn`` is a trail of one of ``account_ids`` (for an organization trail:
+    the management account), optionally restricted to ``trail_arn`` via ``aws:SourceArn``."""
+    ids = _as_list(account_ids)
+    if not ids:
+        raise ValueError("at least one account id is required")
+    condition: dict[str, Any] = {}
+    source = _source_conditions(trail_arn, None)
+    if source:
+        condition["StringEquals"] = source
+    condition["StringLike"] = {
+        "kms:EncryptionContext:aws:cloudtrail:arn": _one_or_list(
+            [f"arn:{partition}:cloudtrail:*:{a}:trail/*" for a in ids]
+        )
+    }
+    return {
+        "Sid": "Allow CloudTrail to encrypt logs",
+        "Effect": "Allow",
+        "Principal": {"Service": CLOUDTRAIL_SERVICE},
+        "Action": "kms:GenerateDataKey*",
+        "Resource": "*",
+        "Condition": condition,
+    }
+
+
+def cloudtrail_kms_describe_statement(
+    trail_arn: str | Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """The documented "Allow CloudTrail to describe key" statement (``kms:DescribeKey``)."""
+    st: dict[str, Any] = {
+        "Sid": "Allow CloudTrail to describe key",
+        "Effect": "Allow",
+        "Principal": {"Service": CLOUDTRAIL_SERVICE},
+        "Action": "kms:DescribeKey",
+        "Resource": "*",
+    }
+    source = _source_conditions(trail_arn, None)
+    if source:
+        st["Condition"] = {"StringEquals": source}
+    return st
+
+
+def cloudtrail_sns_statement(
+    topic_arn: str,
+    trail_arn: str | Sequence[str] | None = None,
+    source_account: str | None = None,
+) -> dict[str, Any]:
+    """The documented topic-policy statement ``AWSCloudTrailSNSPolicy20150319``:
+    ``SNS:Publish`` on the topic, with the recommended ``aws:SourceArn`` condition."""
+    st: dict[str, Any] = {
+        "Sid": "AWSCloudTrailSNSPolicy20150319",
+        "Effect": "Allow",
+        "Principal": {"Service": CLOUDTRAIL_SERVICE},
+        "Action": "SNS:Publish",
+        "Resource": topic_arn,
+    }
+    source = _source_conditions(trail_arn, source_account)
+    if source:
+        st["Condition"] = {"StringEquals": source}
+    return st
+
+
+def cloudwatch_role_trust_policy() -> dict[str, Any]:
+    """Trust policy of the CloudTrail -> CloudWatch Logs delivery role."""
+    return policy_document(
+        [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": CLOUDTRAIL_SERVICE},
+                "Action": "sts:AssumeRole",
+            }
+        ]
+    )
+
+
+def cloudwatch_role_permissions(
+    log_group_arn: str,
+    account_id: str | None = None,
+    region: str | None = None,
+    org_id: str | None = None,
+) -> dict[str, Any]:
+    """Permissions policy of the delivery role (``CloudTrail_CloudWatchLogs_Role``):
+    ``logs:CreateLogStream`` and ``logs:PutLogEvents`` on the group's
+    ``<account>_CloudTrail_<region>*`` streams, plus ``<org-id>_*`` for an organization
+    trail. ``log_group_arn`` may end in ``:*`` (as CloudTrail reports it); account and
+    region default to the ARN's."""
+    group = log_group_arn[:-2] if log_group_arn.endswith(":*") else log_group_arn
+    parts = group.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("log-group:"):
+        raise ValueError(f"not a log group ARN: {log_group_arn!r}")
+    account = account_id or parts[4]
+    reg = region or parts[3]
+    resources = [f"{group}:log-stream:{account}_CloudTrail_{reg}*"]
+    if org_id:
+        resources.append(f"{group}:log-stream:{org_id}_*")
+    return policy_document(
+        [
+            {
+                "Sid": "AWSCloudTrailCreateLogStream2014110",
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogStream"],
+                "Resource": list(resources),
+            },
+            {
+                "Sid": "AWSCloudTrailPutLogEvents20141101",
+                "Effect": "Allow",
+                "Action": ["logs:PutLogEvents"],
+                "Resource": list(resources),
+            },
+        ]
+    )
