@@ -1,0 +1,355 @@
+"""Plain `core.model` builders and a fake SnapshotSource for the TUI tests (no engine, no AWS).
+
+`FakeSource.push()` delivers from a separate thread, exactly like the real engine does.
+Run `python -m tests.tui_fakes docs/screenshot.svg` to regenerate the README screenshot.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from core.model import (
+    Channel,
+    Finding,
+    Severity,
+    Snapshot,
+    State,
+    TargetResult,
+    TrailConfig,
+    TrailView,
+    ViewKey,
+    worst_state,
+)
+from core.source import EventCallback, SnapshotCallback
+
+T0 = datetime(2026, 11, 27, 18, 0, 0, tzinfo=UTC)
+REGIONS = (
+    "us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1", "eu-west-2", "eu-west-3",
+    "eu-central-1", "eu-north-1", "ap-south-1", "ap-northeast-1", "ap-northeast-2",
+    "ap-southeast-1", "ap-southeast-2", "ca-central-1", "sa-east-1", "ap-northeast-3",
+)  # fmt: skip
+
+
+def frozen_clock(at: datetime = T0):  # type: ignore[no-untyped-def]
+    return lambda: at
+
+
+class FakeSource:
+    """A SnapshotSource that emits what the test tells it to, from its own thread."""
+
+    def __init__(self, initial: Snapshot | None = None) -> None:
+        self.initial = initial
+        self.on_snapshot: SnapshotCallback | None = None
+        self.on_event: EventCallback | None = None
+        self.refreshes: list[str | None] = []
+        self.stopped = 0
+        self.started = threading.Event()
+
+    def start(self, on_snapshot: SnapshotCallback, on_event: EventCallback | None = None) -> None:
+        self.on_snapshot, self.on_event = on_snapshot, on_event
+        self.started.set()
+        if self.initial is not None:
+            self.push(self.initial)
+
+    def push(self, snapshot: Snapshot) -> None:
+        """Deliver a snapshot from another thread (returns once the callback returned)."""
+        assert self.on_snapshot is not None, "source not started"
+        t = threading.Thread(target=self.on_snapshot, args=(snapshot,), name="fake-engine")
+        t.start()
+        t.join()
+
+    def event(self, phase: str, detail: str = "") -> None:
+        assert self.on_event is not None
+        t = threading.Thread(target=self.on_event, args=(phase, detail), name="fake-engine")
+        t.start()
+        t.join()
+
+    def refresh(self, view_id: str | None = None) -> None:
+        self.refreshes.append(view_id)
+
+    def stop(self) -> None:
+        self.stopped += 1
+
+
+# ---------------------------------------------------------------------------- builders
+
+
+def finding(
+    code: str,
+    severity: Severity = Severity.CRITICAL,
+    channel: Channel = Channel.S3,
+    message: str = "",
+    evidence: dict[str, Any] | None = None,
+    remediation: str = "",
+    plan_ids: tuple[str, ...] = (),
+) -> Finding:
+    return Finding(
+        code=code,
+        severity=severity,
+        channel=channel,
+        message=message or code.replace("_", " ").lower(),
+        evidence=evidence or {},
+        remediation=remediation,
+        plan_ids=plan_ids,
+    )
+
+
+def make_view(
+    account: str = "111111111111",
+    region: str = "us-east-1",
+    trail: str = "main",
+    *,
+    findings: Sequence[Finding] = (),
+    alias: str | None = None,
+    profile: str | None = "prod",
+    multi_region: bool = False,
+    home_region: str | None = None,
+    org: bool = False,
+    log_group: bool = True,
+    now: datetime = T0,
+    s3_age: float | None = 300.0,
+    cw_age: float | None = 120.0,
+    status: dict[str, Any] | None = None,
+    stale: bool = False,
+    state: State | None = None,
+) -> TrailView:
+    home = home_region or region
+    arn = f"arn:aws:cloudtrail:{home}:{account}:trail/{trail}"
+    cfg = TrailConfig(
+        name=trail,
+        arn=arn,
+        home_region=home,
+        multi_region=multi_region,
+        organization_trail=org,
+        s3_bucket=f"cloudtrail-{account}",
+        s3_prefix="logs",
+        kms_key_id=f"arn:aws:kms:{home}:{account}:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+        sns_topic_arn=None,
+        log_group_arn=(
+            f"arn:aws:logs:{home}:{account}:log-group:cloudtrail/{trail}:*" if log_group else None
+        ),
+        cw_role_arn=f"arn:aws:iam::{account}:role/CloudTrailToCloudWatch" if log_group else None,
+        log_file_validation=True,
+    )
+    if status is None:
+        status = {"IsLogging": True, "StartLoggingTime": now - timedelta(days=30)}
+        if s3_age is not None:
+            status["LatestDeliveryTime"] = now - timedelta(seconds=s3_age)
+            status["LatestDigestDeliveryTime"] = now - timedelta(seconds=s3_age + 60)
+        if log_group and cw_age is not None:
+            status["LatestCloudWatchLogsDeliveryTime"] = now - timedelta(seconds=cw_age)
+    fs = tuple(findings)
+    return TrailView(
+        key=ViewKey(account, region, arn),
+        profile=profile,
+        trail=cfg,
+        status=status,
+        findings=fs,
+        state=state or worst_state(f.state for f in fs),
+        account_alias=alias,
+        status_at=now - (timedelta(minutes=12) if stale else timedelta(seconds=20)),
+        status_sweep=1,
+        stale=stale,
+    )
+
+
+def make_snapshot(
+    views: Iterable[TrailView],
+    *,
+    sweep: int = 1,
+    now: datetime = T0,
+    changed: Iterable[str] = (),
+    duration: float = 4.2,
+    targets: Sequence[TargetResult] | None = None,
+) -> Snapshot:
+    vs = tuple(views)
+    if targets is None:
+        pairs = sorted({(v.profile, v.key.account_id, v.key.region) for v in vs}, key=str)
+        targets = tuple(TargetResult(p, a, r, ok=True) for p, a, r in pairs)
+    return Snapshot(
+        sweep=sweep,
+        generated_at=now,
+        started_at=now - timedelta(seconds=duration),
+        duration=duration,
+        targets=tuple(targets),
+        views=vs,
+        changed=frozenset(changed),
+        last_success_at=now - timedelta(seconds=duration) if sweep else None,
+    )
+
+
+def breaking(view: TrailView, code: str = "S3_POLICY_DENIES_CLOUDTRAIL") -> TrailView:
+    """The same view, now failing with `code` (and the raw S3 error CloudTrail reports)."""
+    f = (
+        finding(
+            code,
+            message="bucket policy does not grant s3:PutObject to this trail",
+            evidence={"missing_statement": {"Effect": "Allow", "Action": "s3:PutObject"}},
+            remediation="Add the CloudTrail statement to the bucket policy.",
+            plan_ids=("fix-bucket-policy",),
+        ),
+        finding("S3_DELIVERY_ERROR", message="CloudTrail reports AccessDenied"),
+    )
+    status = dict(view.status or {})
+    status["LatestDeliveryError"] = "AccessDenied"
+    return replace(view, findings=f, state=State.FAILING, status=status)
+
+
+def recovering(view: TrailView) -> TrailView:
+    status = {k: v for k, v in (view.status or {}).items() if not k.endswith("Error")}
+    return replace(view, findings=(), state=State.OK, status=status)
+
+
+# ---------------------------------------------------------------------------- estates
+
+
+def demo_views(now: datetime = T0) -> list[TrailView]:
+    """A small estate like the sandbox's `demo`: a mix of healthy and broken trails."""
+    views: list[TrailView] = []
+    for region in ("us-east-1", "eu-west-1", "ap-southeast-2", "us-west-2"):
+        views.append(
+            make_view("111111111111", region, "org-main", alias="acme-prod", profile="prod",
+                      multi_region=True, home_region="us-east-1", now=now)
+        )  # fmt: skip
+    views[1] = breaking(views[1])
+    views.append(
+        make_view(
+            "222222222222", "eu-west-1", "staging-trail", alias="acme-staging", profile="staging",
+            now=now, s3_age=5400, cw_age=None,
+            findings=(finding("KMS_KEY_DISABLED", channel=Channel.KMS,
+                              message="KMS key 1234abcd is Disabled; CloudTrail cannot encrypt log files",
+                              evidence={"KeyState": "Disabled"},
+                              remediation="Enable the key (kms:EnableKey).", plan_ids=("enable-key",)),
+                      finding("S3_DELIVERY_STALE", Severity.HIGH, message="no S3 delivery for 1h30m")),
+        )
+    )  # fmt: skip
+    views.append(
+        make_view(
+            "222222222222", "us-east-1", "staging-trail", alias="acme-staging", profile="staging",
+            now=now,
+            findings=(finding("SNS_TOPIC_MISSING", Severity.MEDIUM, Channel.SNS,
+                              message="SNS topic trail-notify no longer exists"),),
+        )
+    )  # fmt: skip
+    views.append(
+        make_view(
+            "333333333333", "eu-central-1", "audit", alias=None, profile="security", now=now,
+            status={}, s3_age=None,
+            findings=(finding("STATUS_UNAVAILABLE", Severity.UNKNOWN, Channel.TRAIL,
+                              message="GetTrailStatus: AccessDenied for role trailtop-read",
+                              evidence={"error": "AccessDenied"}),),
+        )
+    )  # fmt: skip
+    views.append(make_view("333333333333", "us-east-1", "audit", profile="security", now=now,
+                           stale=True, log_group=False))  # fmt: skip
+    views.append(
+        make_view("444444444444", "us-east-1", "logs", alias="acme-sandbox", profile="sandbox",
+                  now=now, log_group=False,
+                  findings=(finding("LOG_FILE_VALIDATION_DISABLED", Severity.LOW, Channel.DIGEST),))
+    )  # fmt: skip
+    return views
+
+
+def bulk_views(n: int, now: datetime = T0, seed: int = 7) -> list[TrailView]:
+    """`n` deterministic views spread over accounts x 17 regions, ~10% not ok."""
+    rng = random.Random(seed)
+    views = []
+    for i in range(n):
+        account = f"{100000000000 + i // len(REGIONS):012d}"
+        region = REGIONS[i % len(REGIONS)]
+        roll = rng.random()
+        fs: tuple[Finding, ...] = ()
+        if roll < 0.04:
+            fs = (finding("S3_BUCKET_MISSING", message="bucket is gone"),)
+        elif roll < 0.07:
+            fs = (finding("SNS_POLICY_DENIES_CLOUDTRAIL", Severity.MEDIUM, Channel.SNS),)
+        elif roll < 0.09:
+            fs = (finding("STATUS_UNAVAILABLE", Severity.UNKNOWN, Channel.TRAIL),)
+        views.append(
+            make_view(account, region, "org-main", alias=f"acct-{i // len(REGIONS):04d}",
+                      profile=f"p{i % 5}", multi_region=True, home_region="us-east-1",
+                      findings=fs, now=now, s3_age=rng.randint(10, 4000),
+                      cw_age=rng.randint(10, 900))
+        )  # fmt: skip
+    return views
+
+
+def mutate(
+    views: list[TrailView], fraction: float, seed: int = 1
+) -> tuple[list[TrailView], set[str]]:
+    """Break or heal `fraction` of the views; returns the new list and the changed ids."""
+    rng = random.Random(seed)
+    out = list(views)
+    changed: set[str] = set()
+    for i in rng.sample(range(len(out)), max(1, int(len(out) * fraction))):
+        v = out[i]
+        out[i] = recovering(v) if v.state is State.FAILING else breaking(v)
+        changed.add(v.id)
+    return out, changed
+
+
+def hostile_view(now: datetime = T0) -> TrailView:
+    """Names and errors that try markup, actions, links, terminal escapes and bidi tricks."""
+    evil = {
+        "error": "[@click=app.quit]x[/]",
+        "osc52": "\x1b]52;c;ZXZpbA==\x07",
+        "clear": "\x1b[2J",
+        "link": "[link=https://evil.example]click[/link]",
+    }
+    return make_view(
+        "555555555555", "eu-west-1", "[/]", alias="[b]alias[/b]\u202eevil", profile="[red]p\x07",
+        now=now,
+        status={"IsLogging": True, "LatestDeliveryError": "[@click=app.quit]x[/]\x1b[2J",
+                "LatestDeliveryTime": now - timedelta(seconds=30)},
+        findings=(finding("S3_DELIVERY_ERROR", message="[@click=app.quit]x[/] \x1b[2J\u200f" + "A" * 5000,
+                          evidence=evil, remediation="[link=https://evil.example]fix[/link]"),),
+    )  # fmt: skip
+
+
+def screen_text(app: Any) -> str:
+    """The current screen as plain text (what a user would read), from Textual's compositor."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(
+        width=width, height=height, file=io.StringIO(), force_terminal=False,
+        color_system=None, record=True, legacy_windows=False, safe_box=False,
+    )  # fmt: skip
+    console.print(
+        app.screen._compositor.render_update(full=True, screen_stack=app._background_screens)
+    )
+    return console.export_text(styles=False)
+
+
+def write_screenshot(path: str) -> None:
+    """Render the overview of the demo-like estate to an SVG with Textual's own exporter."""
+    import asyncio
+
+    from tui.app import TrailtopApp
+
+    async def run() -> None:
+        app = TrailtopApp(
+            FakeSource(make_snapshot(demo_views(), sweep=42)),
+            title_hint="demo",
+            clock=frozen_clock(T0 + timedelta(seconds=3)),
+        )
+        async with app.run_test(size=(120, 30)) as pilot:
+            await pilot.pause()
+            svg = app.export_screenshot(title="trailtop")
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(svg)
+
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    import sys
+
+    write_screenshot(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.svg")

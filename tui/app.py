@@ -1,0 +1,256 @@
+"""The trailtop Textual application: wires a SnapshotSource to the screens.
+
+The engine calls back from its own thread; callbacks only stash the newest snapshot and post
+a message, so the UI loop applies at most one snapshot per turn and never waits on the
+engine. Snapshots are immutable, so nothing is copied or locked beyond the mailbox slot.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+
+from core.model import Snapshot, State
+from core.source import SnapshotSource
+from tui.alerts import build_alerts, transitions
+from tui.format import now_utc
+from tui.messages import SnapshotReady, SourceEvent
+from tui.rows import COLUMNS, RowModel, build_models
+from tui.safe import plain
+from tui.screens.drilldown import REMEDIATION_DISABLED, DrilldownScreen
+from tui.screens.help import HelpScreen
+from tui.screens.overview import OverviewScreen
+from tui.widgets.summary import SweepStatus
+
+#: How long a changed row keeps its highlight.
+HIGHLIGHT_SECONDS = 4.0
+
+
+class TrailtopApp(App[None]):
+    """Live CloudTrail delivery health. Public entry: construct with a source and `run()`."""
+
+    CSS_PATH = "trailtop.tcss"
+    TITLE = "trailtop"
+    ESCAPE_TO_MINIMIZE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("r", "refresh", "Refresh"),
+    ]
+
+    def __init__(
+        self,
+        source: SnapshotSource,
+        *,
+        title_hint: str = "",
+        bell: bool = False,
+        remediation_enabled: bool = False,
+        clock: Callable[[], datetime] = now_utc,
+    ) -> None:
+        super().__init__()
+        self.source = source
+        self.title_hint = title_hint
+        self.bell_enabled = bell
+        self.remediation_enabled = remediation_enabled
+        self.clock = clock
+        self.snapshot: Snapshot | None = None
+        self.models: dict[str, RowModel] = {}
+        self.sweep_status = SweepStatus()
+        self.snapshots_applied = 0
+        self.last_apply_seconds = 0.0
+        self._mailbox: Snapshot | None = None
+        self._mailbox_changed: set[str] = set()
+        self._mailbox_lock = threading.Lock()
+        self._highlight_until: dict[str, float] = {}
+        self._stopped = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def get_default_screen(self) -> Screen[None]:
+        return OverviewScreen()
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick, name="age-tick")
+        self.source.start(self._on_snapshot_thread, self._on_event_thread)
+
+    def on_unmount(self) -> None:
+        self._stop_source()
+
+    async def action_quit(self) -> None:
+        self._stop_source()
+        self.exit()
+
+    def _stop_source(self) -> None:
+        if not self._stopped:
+            self._stopped = True
+            self.source.stop()
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    # ------------------------------------------------------------------ engine thread side
+
+    def _on_snapshot_thread(self, snapshot: Snapshot) -> None:
+        """Called on the engine's thread: keep only the newest snapshot, wake the UI loop."""
+        with self._mailbox_lock:
+            if self._mailbox is not None:
+                # Coalescing: keep the change marks of the snapshot we are skipping.
+                self._mailbox_changed |= self._mailbox.changed
+            self._mailbox = snapshot
+        self.post_message(SnapshotReady())
+
+    def _on_event_thread(self, phase: str, detail: str) -> None:
+        self.post_message(SourceEvent(phase, detail))
+
+    # ------------------------------------------------------------------ UI loop side
+
+    def on_snapshot_ready(self, _: SnapshotReady) -> None:
+        with self._mailbox_lock:
+            snapshot, self._mailbox = self._mailbox, None
+            changed, self._mailbox_changed = self._mailbox_changed, set()
+        if snapshot is not None:
+            self.apply_snapshot(snapshot, extra_changed=changed)
+
+    def on_source_event(self, event: SourceEvent) -> None:
+        phase = event.phase
+        if phase in ("sweep-started", "sweep-start", "refresh-requested"):
+            self.sweep_status = SweepStatus(sweeping=True)
+        elif phase in ("sweep-finished", "sweep-done", "sweep-completed", "stopped"):
+            self.sweep_status = SweepStatus(sweeping=False)
+        elif phase.endswith("failed") or phase == "error":
+            self.sweep_status = SweepStatus(
+                sweeping=False, event=f"{phase}: {event.detail}", failed=True
+            )
+            self.notify(
+                plain(event.detail, max_len=300), title=plain(phase), severity="error", markup=False
+            )
+        else:
+            self.sweep_status = SweepStatus(
+                sweeping=self.sweep_status.sweeping, event=f"{phase}: {event.detail}"
+            )
+        self._refresh_summaries()
+
+    def apply_snapshot(self, snapshot: Snapshot, extra_changed: Iterable[str] = ()) -> None:
+        """Install a snapshot: diff the table, refresh open drill-downs, raise alerts."""
+        t0 = time.perf_counter()
+        before = {rid: m.view.state for rid, m in self.models.items()} if self.snapshot else None
+        first = self.snapshot is None
+        self.snapshot = snapshot
+        self.models = build_models(snapshot.views)
+        if not first:
+            until = time.monotonic() + HIGHLIGHT_SECONDS
+            for rid in (*snapshot.changed, *extra_changed):
+                self._highlight_until[rid] = until
+        if self.sweep_status.sweeping or self.sweep_status.failed:
+            self.sweep_status = SweepStatus()
+        for screen in self.screen_stack:
+            if isinstance(screen, OverviewScreen):
+                screen.refresh_rows()
+            elif isinstance(screen, DrilldownScreen):
+                screen.refresh_view()
+        self._alert(before, snapshot)
+        self.snapshots_applied += 1
+        self.last_apply_seconds = time.perf_counter() - t0
+
+    def _alert(self, before: dict[str, State] | None, snapshot: Snapshot) -> None:
+        failed, recovered = transitions(before, snapshot.views)
+        for alert in build_alerts(failed, recovered):
+            self.notify(
+                alert.message,
+                title=alert.title,
+                severity=alert.severity,  # type: ignore[arg-type]
+                timeout=10 if alert.failing else 6,
+                markup=False,
+            )
+        if failed and self.bell_enabled:
+            self.bell()
+
+    def highlighted(self) -> set[str]:
+        now = time.monotonic()
+        expired = [rid for rid, t in self._highlight_until.items() if t <= now]
+        for rid in expired:
+            del self._highlight_until[rid]
+        return set(self._highlight_until)
+
+    def _tick(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, OverviewScreen | DrilldownScreen):
+                screen.tick()
+
+    def _refresh_summaries(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, OverviewScreen):
+                screen.refresh_summary()
+
+    # ------------------------------------------------------------------ actions
+
+    @property
+    def overview(self) -> OverviewScreen:
+        return next(s for s in self.screen_stack if isinstance(s, OverviewScreen))
+
+    def open_drilldown(self, view_id: str) -> None:
+        self.push_screen(DrilldownScreen(view_id))
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+    def action_refresh(self) -> None:
+        view_id = self.screen.view_id if isinstance(self.screen, DrilldownScreen) else None
+        self.source.refresh(view_id)
+        self.sweep_status = SweepStatus(sweeping=True, event="refresh requested")
+        self._refresh_summaries()
+
+    def request_fix(self, view_id: str, plan_ids: tuple[str, ...]) -> None:
+        """Seam for the remediation modal (later issue). Until then, say what would run."""
+        self.notify(
+            "Remediation UI not available yet; plans: " + ", ".join(plain(p) for p in plan_ids),
+            markup=False,
+        )
+
+    # ------------------------------------------------------------------ command palette
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand(
+            "Refresh now", "Ask the engine for a sweep now (r)", self.action_refresh
+        )
+        yield SystemCommand("Help: key map", "Show keys and legend (?)", self.action_help)
+        if isinstance(screen, OverviewScreen):
+            ov = screen
+            yield SystemCommand(
+                "Filter views",
+                "Filter by account, profile, region, trail, code (/)",
+                ov.action_filter,
+            )
+            yield SystemCommand("Toggle faults only", "Hide ok views (f)", ov.action_toggle_faults)
+            yield SystemCommand(
+                "Jump to account or region", "Move the cursor to a match (:)", ov.action_jump
+            )
+            yield SystemCommand(
+                "Drill down", "Details of the view under the cursor (enter)", ov.drill
+            )
+            yield SystemCommand(
+                "Clear filter", "Show every view again (esc)", lambda: ov.set_filter("")
+            )
+            for i, col in enumerate(COLUMNS):
+                yield SystemCommand(
+                    f"Sort by {col.label}",
+                    f"Sort the table by {col.label}; again to reverse ({i + 1})",
+                    lambda key=col.key: ov.sort_toggle(key),
+                )
+        if isinstance(screen, DrilldownScreen):
+            dd = screen
+            yield SystemCommand("Back to overview", "Leave the drill-down (esc)", dd.action_back)
+            reason = "" if dd.fix_available() else f" — unavailable: {dd.fix_unavailable_reason()}"
+            yield SystemCommand("Fix", f"Apply a remediation plan (x){reason}", dd.action_fix)
+
+
+__all__ = ["REMEDIATION_DISABLED", "TrailtopApp"]

@@ -1,0 +1,19 @@
+"""Messages from the engine's thread to the UI loop (posted with the thread-safe post_message)."""
+
+from __future__ import annotations
+
+from textual.message import Message
+
+
+class SnapshotReady(Message):
+    """A snapshot is waiting in the app's mailbox. Carries no payload on purpose: when
+    sweeps arrive faster than the UI applies them, only the newest one is applied."""
+
+
+class SourceEvent(Message):
+    """A progress event from the engine, e.g. ("sweep-started", "sweep 4")."""
+
+    def __init__(self, phase: str, detail: str) -> None:
+        super().__init__()
+        self.phase = phase
+        self.detail = detail

@@ -1,0 +1,265 @@
+"""Pure row model for the overview table: per-view cell tuples, sort keys, filter, diff plan.
+
+Kept free of Textual so that applying a snapshot can be reasoned about (and measured) as
+data: the table widget only executes the plan computed here. A cell is `(text, style)` where
+`style` is a component-class name resolved by the widget from `trailtop.tcss`; comparing
+these small tuples is what makes "update only the cells whose text changed" cheap.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from core.model import STATE_ORDER, State, TrailView
+from tui.format import NONE, fmt_age, fmt_coarse, to_datetime
+from tui.safe import plain
+
+Cell = tuple[str, str]
+Cells = tuple[Cell, ...]
+
+STATE_RANK: dict[State, int] = {s: i for i, s in enumerate(STATE_ORDER)}
+#: Words, not only colours: the table must read the same under NO_COLOR.
+STATE_WORD: dict[State, str] = {
+    State.FAILING: "FAIL",
+    State.WARNING: "WARN",
+    State.UNKNOWN: "UNKN",
+    State.OK: "OK",
+}
+CHANGED_MARK = "*"
+STALE_MARK = "~"
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str
+    label: str
+    width: int
+    #: Maximum characters kept in the cell (the widget crops to `width` for display).
+    max_len: int
+
+
+COLUMNS: tuple[Column, ...] = (
+    Column("state", "State", 9, 10),
+    Column("account", "Account", 14, 40),
+    Column("profile", "Profile", 10, 40),
+    Column("region", "Region", 14, 30),
+    Column("trail", "Trail", 16, 80),
+    Column("s3", "S3 age", 6, 8),
+    Column("cw", "CW age", 6, 8),
+    Column("finding", "Top finding", 40, 200),
+)
+COLUMN_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS)
+COL_INDEX: dict[str, int] = {k: i for i, k in enumerate(COLUMN_KEYS)}
+#: Columns whose text depends on the clock (recomputed by the 1 s tick).
+AGE_COLUMNS: tuple[str, ...] = ("state", "s3", "cw")
+
+
+@dataclass(frozen=True, slots=True)
+class RowModel:
+    """Everything the table needs about one view, derived once per snapshot."""
+
+    view: TrailView
+    s3_time: datetime | None
+    cw_time: datetime | None
+    #: Lower-cased text the `/` filter searches.
+    haystack: str
+    #: The default order: worst state first, then account, region, trail.
+    base_key: tuple[object, ...]
+
+    @property
+    def id(self) -> str:
+        return self.view.id
+
+    @property
+    def faulty(self) -> bool:
+        return self.view.state is not State.OK
+
+
+def build_model(view: TrailView) -> RowModel:
+    status = view.status or {}
+    codes = " ".join(f.code for f in view.findings)
+    hay = " ".join(
+        (
+            view.key.account_id,
+            view.account_alias or "",
+            view.profile or "",
+            view.key.region,
+            view.trail.name,
+            view.trail.arn,
+            codes,
+        )
+    ).lower()
+    return RowModel(
+        view=view,
+        s3_time=to_datetime(status.get("LatestDeliveryTime")),
+        cw_time=to_datetime(status.get("LatestCloudWatchLogsDeliveryTime")),
+        haystack=hay,
+        base_key=(
+            STATE_RANK[view.state],
+            view.account_label.lower(),
+            view.key.region,
+            view.trail.name.lower(),
+            view.id,
+        ),
+    )
+
+
+def build_models(views: Iterable[TrailView]) -> dict[str, RowModel]:
+    return {v.id: build_model(v) for v in views}
+
+
+def _state_style(m: RowModel) -> str:
+    if m.view.stale:
+        return "stale"
+    return m.view.state.value
+
+
+def state_cell(m: RowModel, now: datetime, highlighted: bool) -> Cell:
+    word = STATE_WORD[m.view.state]
+    text = (CHANGED_MARK if highlighted else " ") + word
+    if m.view.stale:
+        at = m.view.status_at
+        text += f" {STALE_MARK}{fmt_coarse((now - at).total_seconds()) if at else '?'}"
+    return (text, _state_style(m) + ("-changed" if highlighted else ""))
+
+
+def age_cell(m: RowModel, column: str, now: datetime) -> Cell:
+    base = "stale" if m.view.stale else "age"
+    if m.view.status is None:
+        return ("?", base)
+    if column == "s3":
+        return (fmt_age(m.s3_time, now), base if m.s3_time else "never")
+    if not m.view.trail.log_group_arn:
+        return (NONE, base)
+    return (fmt_age(m.cw_time, now), base if m.cw_time else "never")
+
+
+def row_cells(m: RowModel, now: datetime, highlighted: bool = False) -> Cells:
+    v = m.view
+    base = "stale" if v.stale else "cell"
+    top = v.top_finding
+    finding = f"{top.code}: {top.message}" if top else ""
+    widths = {c.key: c.max_len for c in COLUMNS}
+    return (
+        state_cell(m, now, highlighted),
+        (plain(v.account_label, max_len=widths["account"]), base),
+        (plain(v.profile or NONE, max_len=widths["profile"]), base),
+        (plain(v.key.region, max_len=widths["region"]), base),
+        (plain(v.trail.name, max_len=widths["trail"]), base),
+        age_cell(m, "s3", now),
+        age_cell(m, "cw", now),
+        (plain(finding, max_len=widths["finding"]), "finding" if top else base),
+    )
+
+
+def tick_cells(m: RowModel, now: datetime, highlighted: bool) -> dict[str, Cell]:
+    """Only the clock-dependent cells, for the 1 s tick."""
+    return {
+        "state": state_cell(m, now, highlighted),
+        "s3": age_cell(m, "s3", now),
+        "cw": age_cell(m, "cw", now),
+    }
+
+
+# ---------------------------------------------------------------------------- filtering
+
+
+def matches(m: RowModel, query: str, faults_only: bool) -> bool:
+    if faults_only and not m.faulty:
+        return False
+    if not query:
+        return True
+    return all(term in m.haystack for term in query.lower().split())
+
+
+def jump_matches(m: RowModel, target: str) -> bool:
+    """`:` jump: an account (id or alias) or a region, by exact match or prefix."""
+    t = target.strip().lower()
+    if not t:
+        return False
+    v = m.view
+    names = (v.key.account_id, (v.account_alias or "").lower(), v.key.region)
+    return any(n == t for n in names) or any(n.startswith(t) for n in names if n)
+
+
+def jump_suggestions(models: Iterable[RowModel]) -> list[str]:
+    seen: dict[str, None] = {}
+    for m in models:
+        v = m.view
+        for name in (v.account_alias, v.key.account_id, v.key.region):
+            if name:
+                seen[plain(name, max_len=64)] = None
+    return sorted(seen)
+
+
+# ---------------------------------------------------------------------------- sorting
+
+
+def sort_key(m: RowModel, column: str | None) -> tuple[object, ...]:
+    """Primary key for the chosen column, then the default order as a tie-breaker."""
+    if column is None or column == "state":
+        return m.base_key
+    v = m.view
+    primary: object
+    if column == "account":
+        primary = v.account_label.lower()
+    elif column == "profile":
+        primary = (v.profile or "").lower()
+    elif column == "region":
+        primary = v.key.region
+    elif column == "trail":
+        primary = v.trail.name.lower()
+    elif column == "s3":
+        # Oldest delivery first; never delivered counts as oldest.
+        primary = m.s3_time.timestamp() if m.s3_time else float("-inf")
+    elif column == "cw":
+        primary = m.cw_time.timestamp() if m.cw_time else float("-inf")
+    elif column == "finding":
+        top = v.top_finding
+        primary = (top.code, top.message) if top else ("~",)
+    else:
+        primary = 0
+    return (primary, *m.base_key)
+
+
+# ---------------------------------------------------------------------------- diffing
+
+
+@dataclass(slots=True)
+class Plan:
+    """What to do to the displayed table to make it show `wanted`."""
+
+    add: list[str]
+    remove: list[str]
+    #: (row id, column key, new cell)
+    update: list[tuple[str, str, Cell]]
+
+    @property
+    def empty(self) -> bool:
+        return not (self.add or self.remove or self.update)
+
+
+def plan_diff(shown: Mapping[str, Cells], wanted: Mapping[str, Cells]) -> Plan:
+    """Cell-level diff: rows that appeared/disappeared, and each changed cell of the rest."""
+    remove = [rid for rid in shown if rid not in wanted]
+    add: list[str] = []
+    update: list[tuple[str, str, Cell]] = []
+    for rid, cells in wanted.items():
+        old = shown.get(rid)
+        if old is None:
+            add.append(rid)
+        elif old != cells:
+            for key, new, prev in zip(COLUMN_KEYS, cells, old, strict=True):
+                if new != prev:
+                    update.append((rid, key, new))
+    return Plan(add=add, remove=remove, update=update)
+
+
+def should_rebuild(n_remove: int, n_shown: int, n_wanted: int) -> bool:
+    """`DataTable.remove_row` is O(rows); past this point clearing and re-adding is cheaper.
+
+    Measured here: 200 removals of 5,000 rows ≈ 0.58 s, re-adding 5,000 rows ≈ 0.55 s.
+    """
+    return n_remove * n_shown > 180 * max(n_wanted, 1) and n_remove > 20

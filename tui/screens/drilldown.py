@@ -1,0 +1,331 @@
+"""Drill-down for one view: configuration, raw status with ages, findings with evidence.
+
+Stays live: the app calls `refresh_view()` after each snapshot and `tick()` each second.
+Every value from AWS goes through `tui.safe` and is rendered as Rich `Text`, never markup.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from core.model import Finding, Snapshot, TrailView
+from tui.format import fmt_age, fmt_time, to_datetime
+from tui.rows import STATE_WORD
+from tui.safe import plain, safe_text
+
+if TYPE_CHECKING:
+    from tui.app import TrailtopApp
+
+#: GetTrailStatus fields in a useful reading order; unknown extra fields follow.
+STATUS_FIELDS = (
+    "IsLogging",
+    "LatestDeliveryTime",
+    "LatestDeliveryError",
+    "LatestDigestDeliveryTime",
+    "LatestDigestDeliveryError",
+    "LatestCloudWatchLogsDeliveryTime",
+    "LatestCloudWatchLogsDeliveryError",
+    "LatestNotificationTime",
+    "LatestNotificationError",
+    "StartLoggingTime",
+    "StopLoggingTime",
+)
+EVIDENCE_MAX = 20_000
+REMEDIATION_DISABLED = "remediation disabled"
+
+
+def _kv_table() -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    return table
+
+
+def _yes_no(value: bool) -> Text:
+    return Text("yes" if value else "no")
+
+
+def _value(value: Any) -> Text:
+    if value is None or value == "":
+        return Text("-", style="dim")
+    return safe_text(value, max_len=600)
+
+
+def config_renderable(view: TrailView) -> RenderableType:
+    t = view.trail
+    table = _kv_table()
+    rows: list[tuple[str, Text]] = [
+        ("Trail", _value(t.name)),
+        ("ARN", _value(t.arn)),
+        (
+            "Account",
+            _value(
+                f"{view.key.account_id}"
+                + (f" ({view.account_alias})" if view.account_alias else "")
+            ),
+        ),
+        ("Profile", _value(view.profile)),
+        ("Region (view)", _value(view.key.region)),
+        ("Home region", _value(t.home_region)),
+        ("Multi-region", _yes_no(t.multi_region)),
+        ("Organization trail", _yes_no(t.organization_trail)),
+        ("S3 bucket", _value(t.s3_bucket)),
+        ("S3 prefix", _value(t.s3_prefix)),
+        ("KMS key", _value(t.kms_key_id)),
+        ("SNS topic", _value(t.sns_topic_arn)),
+        ("Log group", _value(t.log_group_arn)),
+        ("CloudWatch role", _value(t.cw_role_arn)),
+        ("Log file validation", _yes_no(t.log_file_validation)),
+    ]
+    for k, v in rows:
+        table.add_row(k, v)
+    return table
+
+
+def status_renderable(view: TrailView, now: datetime) -> RenderableType:
+    status: Mapping[str, Any] = view.status or {}
+    if not status:
+        return Text("No successful GetTrailStatus yet.", style="italic")
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    table.add_column(no_wrap=True, style="dim")
+    keys = [k for k in STATUS_FIELDS if k in status] + sorted(
+        k for k in status if k not in STATUS_FIELDS
+    )
+    for key in keys:
+        raw = status[key]
+        dt = to_datetime(raw) if key.endswith("Time") else None
+        if dt is not None:
+            table.add_row(safe_text(key), Text(fmt_time(dt)), Text(fmt_age(dt, now) + " ago"))
+        else:
+            table.add_row(safe_text(key), _value(raw), Text(""))
+    seen = (
+        f"read {fmt_age(view.status_at, now)} ago, sweep #{view.status_sweep}"
+        if view.status_at
+        else ""
+    )
+    stale = "  STALE (older than two sweeps)" if view.stale else ""
+    return Group(table, Text(seen + stale, style="dim italic"))
+
+
+def evidence_text(evidence: Mapping[str, Any]) -> Text:
+    try:
+        dumped = json.dumps(
+            dict(evidence), indent=2, sort_keys=True, default=str, ensure_ascii=False
+        )
+    except (TypeError, ValueError):
+        dumped = repr(evidence)
+    return safe_text(dumped, max_len=EVIDENCE_MAX, multiline=True)
+
+
+def finding_renderable(f: Finding, remediation_enabled: bool) -> RenderableType:
+    head = Text()
+    head.append(f"[{f.severity.value.upper()}] ", style=f"bold {_sev_style(f)}")
+    head.append(plain(f.code, max_len=80), style="bold")
+    head.append(f"  ({plain(f.channel.value)})", style="dim")
+    parts: list[RenderableType] = [head, safe_text(f.message, max_len=2000)]
+    if f.evidence:
+        parts.append(Text("evidence:", style="bold dim"))
+        parts.append(evidence_text(f.evidence))
+    if f.remediation:
+        parts.append(Text("remediation:", style="bold dim"))
+        parts.append(safe_text(f.remediation, max_len=4000, multiline=True))
+    if f.plan_ids:
+        fixes = ", ".join(plain(p, max_len=80) for p in f.plan_ids)
+        suffix = " — press x" if remediation_enabled else f" ({REMEDIATION_DISABLED})"
+        parts.append(Text("available fixes: " + fixes + suffix, style="italic"))
+    if f.cause_event:
+        parts.append(Text("likely cause:", style="bold dim"))
+        parts.append(evidence_text(f.cause_event))
+    parts.append(Text(""))
+    return Group(*parts)
+
+
+def _sev_style(f: Finding) -> str:
+    return {
+        "critical": "red",
+        "high": "red",
+        "medium": "yellow",
+        "unknown": "magenta",
+    }.get(f.severity.value, "")
+
+
+def regions_renderable(view: TrailView, snapshot: Snapshot | None) -> RenderableType | None:
+    """Per-region states of a multi-region trail as seen from the same account."""
+    if not view.trail.multi_region or snapshot is None:
+        return None
+    siblings = sorted(
+        (
+            v
+            for v in snapshot.views
+            if v.key.trail_arn == view.key.trail_arn and v.key.account_id == view.key.account_id
+        ),
+        key=lambda v: v.key.region,
+    )
+    if not siblings:
+        return None
+    cols = 4
+    grid = Table.grid(padding=(0, 3))
+    for _ in range(cols):
+        grid.add_column(no_wrap=True)
+    cells = []
+    for v in siblings:
+        cell = Text()
+        cell.append(plain(v.key.region, max_len=20).ljust(15))
+        cell.append(STATE_WORD[v.state], style=f"bold {_state_style(v)}")
+        if v.id == view.id:
+            cell.append(" <", style="bold")
+        cells.append(cell)
+    for i in range(0, len(cells), cols):
+        grid.add_row(*cells[i : i + cols])
+    return grid
+
+
+def _state_style(view: TrailView) -> str:
+    return {"failing": "red", "warning": "yellow", "unknown": "magenta", "ok": "green"}[
+        view.state.value
+    ]
+
+
+class DrilldownScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "back", "Back"),
+        Binding("x", "fix", "Fix", tooltip="Apply a remediation plan"),
+    ]
+
+    app: TrailtopApp  # type: ignore[assignment]
+
+    def __init__(self, view_id: str) -> None:
+        super().__init__(classes="drilldown")
+        self.view_id = view_id
+        self.view: TrailView | None = None
+        self.gone = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="dd-title", markup=False)
+        with VerticalScroll(id="dd-body"):
+            yield Static("Configuration", classes="dd-heading", markup=False)
+            yield Static("", id="dd-config", markup=False)
+            yield Static("GetTrailStatus", classes="dd-heading", markup=False)
+            yield Static("", id="dd-status", markup=False)
+            yield Static("Findings", classes="dd-heading", markup=False)
+            yield Static("", id="dd-findings", markup=False)
+            yield Static(
+                "Regions of this trail", classes="dd-heading", id="dd-regions-heading", markup=False
+            )
+            yield Static("", id="dd-regions", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.refresh_view()
+        self.query_one("#dd-body").focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "fix":
+            return True if self.fix_available() else None
+        return True
+
+    def fix_available(self) -> bool:
+        return self.app.remediation_enabled and any(
+            f.plan_ids for f in (self.view.findings if self.view else ())
+        )
+
+    def fix_unavailable_reason(self) -> str:
+        if not self.app.remediation_enabled:
+            return REMEDIATION_DISABLED
+        return "no remediation plan for this view's findings"
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_fix(self) -> None:
+        """Seam for the remediation modal (a later issue): it will receive the plan ids."""
+        if not self.fix_available():
+            self.app.notify(f"Fix unavailable: {self.fix_unavailable_reason()}", markup=False)
+            return
+        plans = [p for f in (self.view.findings if self.view else ()) for p in f.plan_ids]
+        self.app.request_fix(self.view_id, tuple(plans))
+
+    def on_key(self, event: Any) -> None:
+        # A disabled binding swallows nothing, so explain why `x` does nothing.
+        if event.key == "x" and not self.fix_available():
+            event.stop()
+            self.action_fix()
+
+    def refresh_view(self) -> None:
+        """Re-render from the app's latest snapshot (no-op when this view did not change)."""
+        model = self.app.models.get(self.view_id)
+        if model is None:
+            if self.view is not None and not self.gone:
+                self.gone = True
+                self._render_title()
+            return
+        self.gone = False
+        if model.view is self.view:
+            self._render_regions()
+            return
+        self.view = model.view
+        self._render_all()
+        self.refresh_bindings()
+
+    def tick(self) -> None:
+        if self.view is not None:
+            self.query_one("#dd-status", Static).update(
+                status_renderable(self.view, self.app.now())
+            )
+
+    def _render_title(self) -> None:
+        v = self.view
+        if v is None:
+            return
+        t = Text(no_wrap=True, overflow="ellipsis")
+        t.append(f" {STATE_WORD[v.state]} ", style=f"bold reverse {_state_style(v)}")
+        t.append("  ")
+        t.append(plain(v.account_label, max_len=40), style="bold")
+        t.append(" / ")
+        t.append(plain(v.key.region, max_len=30))
+        t.append(" / ")
+        t.append(plain(v.trail.name, max_len=80), style="bold")
+        if v.stale:
+            t.append("  STALE", style="dim")
+        if self.gone:
+            t.append("  (gone from the latest sweep; showing last known data)", style="italic")
+        self.query_one("#dd-title", Static).update(t)
+
+    def _render_regions(self) -> None:
+        if self.view is None:
+            return
+        grid = regions_renderable(self.view, self.app.snapshot)
+        self.query_one("#dd-regions", Static).update(grid if grid is not None else Text(""))
+        self.query_one("#dd-regions").display = grid is not None
+        self.query_one("#dd-regions-heading").display = grid is not None
+
+    def _render_all(self) -> None:
+        v = self.view
+        if v is None:
+            return
+        self._render_title()
+        self.query_one("#dd-config", Static).update(config_renderable(v))
+        self.query_one("#dd-status", Static).update(status_renderable(v, self.app.now()))
+        findings: RenderableType
+        if v.findings:
+            findings = Group(
+                *(finding_renderable(f, self.app.remediation_enabled) for f in v.findings)
+            )
+        else:
+            findings = Text("No findings.", style="italic")
+        self.query_one("#dd-findings", Static).update(findings)
+        self._render_regions()

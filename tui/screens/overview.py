@@ -1,0 +1,226 @@
+"""The overview: every trail view, worst first, updated in place as sweeps arrive."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.suggester import SuggestFromList
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Input
+
+from tui.rows import COLUMNS, jump_matches, jump_suggestions, matches
+from tui.widgets.summary import SummaryBar
+from tui.widgets.view_table import ApplyStats, ViewTable
+
+if TYPE_CHECKING:
+    from tui.app import TrailtopApp
+
+#: Above this many views, typing in the filter is debounced (each rebuild costs ~0.1 ms/row).
+DEBOUNCE_ROWS = 2000
+
+
+class OverviewScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("slash", "filter", "Filter"),
+        Binding("f", "toggle_faults", "Faults only"),
+        Binding("colon", "jump", "Jump"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("S", "reverse_sort", "Reverse sort", show=False),
+        *(
+            Binding(str(i + 1), f"sort_column({i})", f"Sort by {c.label}", show=False)
+            for i, c in enumerate(COLUMNS)
+        ),
+        Binding("escape", "escape", "Clear", show=False),
+    ]
+
+    app: TrailtopApp  # type: ignore[assignment]
+
+    def __init__(self) -> None:
+        super().__init__(id="overview")
+        self.query_text = ""
+        self.faults_only = False
+        self._debounce: Timer | None = None
+        self.last_apply: ApplyStats | None = None
+
+    def compose(self) -> ComposeResult:
+        yield SummaryBar(self.app.title_hint, id="summary")
+        yield ViewTable(id="views")
+        yield Input(
+            placeholder="filter: account, profile, region, trail or finding code (esc clears)",
+            id="filter",
+            classes="prompt",
+        )
+        yield Input(
+            placeholder="jump to account or region (tab completes, esc cancels)",
+            id="jump",
+            classes="prompt",
+        )
+        yield Footer()
+
+    @property
+    def table(self) -> ViewTable:
+        return self.query_one(ViewTable)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+        self.refresh_rows()
+
+    # ------------------------------------------------------------------ data
+
+    def visible_ids(self) -> list[str]:
+        q, f = self.query_text, self.faults_only
+        return [rid for rid, m in self.app.models.items() if matches(m, q, f)]
+
+    def refresh_rows(self) -> ApplyStats:
+        """Apply the app's current models to the table (a diff, not a refill)."""
+        app = self.app
+        stats = self.table.apply(app.models, self.visible_ids(), app.now(), app.highlighted())
+        self.last_apply = stats
+        self.refresh_summary()
+        return stats
+
+    def refresh_summary(self) -> None:
+        table = self.table
+        sort_text = ""
+        if table.sort_column is not None:
+            label = next(c.label for c in COLUMNS if c.key == table.sort_column)
+            sort_text = label + (" (reversed)" if table.sort_reverse else "")
+        elif table.sort_reverse:
+            sort_text = "State (reversed)"
+        summary = self.query_one(SummaryBar)
+        summary.update(
+            summary.render_summary(
+                self.app.snapshot,
+                self.app.now(),
+                self.app.sweep_status,
+                shown=table.row_count,
+                filter_text=self.query_text,
+                faults_only=self.faults_only,
+                sort_text=sort_text,
+            )
+        )
+
+    def tick(self) -> None:
+        self.table.tick(self.app.now(), self.app.highlighted())
+        self.refresh_summary()
+
+    # ------------------------------------------------------------------ actions
+
+    def _open_prompt(self, which: str) -> None:
+        for prompt in self.query(".prompt"):
+            prompt.set_class(prompt.id == which, "-open")
+        self.query_one(f"#{which}", Input).focus()
+
+    def _close_prompts(self) -> None:
+        for prompt in self.query(".prompt"):
+            prompt.remove_class("-open")
+        self.table.focus()
+
+    def action_filter(self) -> None:
+        self.query_one("#filter", Input).value = self.query_text
+        self._open_prompt("filter")
+
+    def action_jump(self) -> None:
+        jump = self.query_one("#jump", Input)
+        jump.suggester = SuggestFromList(
+            jump_suggestions(self.app.models.values()), case_sensitive=False
+        )
+        jump.value = ""
+        self._open_prompt("jump")
+
+    def action_toggle_faults(self) -> None:
+        self.faults_only = not self.faults_only
+        self.refresh_rows()
+
+    def action_escape(self) -> None:
+        """Esc: close an open prompt (clearing the filter), else clear an active filter."""
+        filter_open = self.query_one("#filter").has_class("-open")
+        jump_open = self.query_one("#jump").has_class("-open")
+        if filter_open or (not jump_open and self.query_text):
+            self.set_filter("")
+        self._close_prompts()
+
+    def set_filter(self, text: str) -> None:
+        self.query_text = text
+        if self._debounce is not None:
+            self._debounce.stop()
+            self._debounce = None
+        self.refresh_rows()
+
+    def action_cycle_sort(self) -> None:
+        keys = [c.key for c in COLUMNS]
+        current = self.table.sort_column or "state"
+        nxt = keys[(keys.index(current) + 1) % len(keys)]
+        self.sort_by(nxt, reverse=False)
+
+    def action_reverse_sort(self) -> None:
+        self.sort_by(self.table.sort_column or "state", reverse=not self.table.sort_reverse)
+
+    def action_sort_column(self, index: int) -> None:
+        self.sort_toggle(COLUMNS[index].key)
+
+    def sort_toggle(self, column: str) -> None:
+        """Sort by `column`; choosing the current sort column again reverses it."""
+        current = self.table.sort_column or "state"
+        reverse = not self.table.sort_reverse if column == current else False
+        self.sort_by(column, reverse)
+
+    def sort_by(self, column: str, reverse: bool) -> None:
+        self.table.set_sort(None if column == "state" else column, reverse)
+        self.refresh_summary()
+
+    def drill(self, view_id: str | None = None) -> None:
+        rid = view_id or self.table.cursor_view_id
+        if rid is not None and rid in self.app.models:
+            self.app.open_drilldown(rid)
+
+    def jump_to(self, target: str) -> bool:
+        """Move the cursor to the first shown row whose account or region matches `target`."""
+        models = self.app.models
+        for rid in self.table.shown_ids():
+            m = models.get(rid)
+            if m is not None and jump_matches(m, target):
+                return self.table.move_to(rid)
+        return False
+
+    # ------------------------------------------------------------------ events
+
+    @on(DataTable.RowSelected, "#views")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        self.drill(event.row_key.value)
+
+    @on(DataTable.HeaderSelected, "#views")
+    def _header_selected(self, event: DataTable.HeaderSelected) -> None:
+        self.sort_toggle(event.column_key.value or "state")
+
+    @on(Input.Changed, "#filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        if not event.input.has_class("-open"):
+            return
+        if len(self.app.models) <= DEBOUNCE_ROWS:
+            self.set_filter(event.value)
+            return
+        if self._debounce is not None:
+            self._debounce.stop()
+        value = event.value
+        self._debounce = self.set_timer(0.2, lambda: self.set_filter(value))
+
+    @on(Input.Submitted, "#filter")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        self.set_filter(event.value)
+        self._close_prompts()
+
+    @on(Input.Submitted, "#jump")
+    def _jump_submitted(self, event: Input.Submitted) -> None:
+        target = event.value
+        self._close_prompts()
+        if target.strip() and not self.jump_to(target):
+            self.app.notify(
+                f"No shown row for account or region {target!r}",
+                severity="warning",
+                markup=False,
+            )

@@ -1,0 +1,299 @@
+"""The overview DataTable: keyed rows updated by cell diffs, never cleared on a new sweep.
+
+The widget keeps what it displays (`_shown`: row id -> cell tuple) so a snapshot costs one
+pass of tuple comparisons plus `update_cell` for the cells that really changed. Sorting uses
+our own keys (looked up through the row id carried by the state cell), and the cursor is
+restored by row key because `DataTable.sort()` keeps only the cursor *index*.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.coordinate import Coordinate
+from textual.widgets import DataTable
+
+from tui.rows import (
+    COL_INDEX,
+    COLUMNS,
+    Cell,
+    Cells,
+    RowModel,
+    plan_diff,
+    row_cells,
+    should_rebuild,
+    sort_key,
+    tick_cells,
+)
+
+
+class RowText(Text):
+    """A cell that knows its row, so `DataTable.sort(key=...)` can use our own sort keys."""
+
+    __slots__ = ("row_id",)
+
+    def __init__(self, text: str, style: Style | str, row_id: str) -> None:
+        super().__init__(text, style=style, end="", no_wrap=True, overflow="ellipsis")
+        self.row_id = row_id
+
+
+@dataclass(slots=True)
+class ApplyStats:
+    added: int = 0
+    removed: int = 0
+    updated_cells: int = 0
+    rebuilt: bool = False
+    sorted: bool = False
+    seconds: float = 0.0
+
+
+class ViewTable(DataTable[Text]):
+    """Table of trail views, one row per view id."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "viewtable--failing",
+        "viewtable--warning",
+        "viewtable--unknown",
+        "viewtable--ok",
+        "viewtable--stale",
+        "viewtable--changed",
+        "viewtable--cell",
+        "viewtable--age",
+        "viewtable--never",
+        "viewtable--finding",
+    }
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Details"),
+        Binding("g", "scroll_top", "Top", show=False),
+        Binding("G", "scroll_bottom", "Bottom", show=False),
+        Binding("j", "cursor_down", "Down", show=False),
+        Binding("k", "cursor_up", "Up", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
+        self._shown: dict[str, Cells] = {}
+        self._models: Mapping[str, RowModel] = {}
+        self._highlight: set[str] = set()
+        #: Rows currently drawn with the "changed" mark (to clear it when it expires).
+        self._marked: set[str] = set()
+        self.sort_column: str | None = None
+        self.sort_reverse = False
+        self._styles: dict[str, Style] = {}
+
+    def on_mount(self) -> None:
+        self._ensure_columns()
+
+    def _ensure_columns(self) -> None:
+        """Columns are added on first use: a snapshot may arrive before `on_mount`."""
+        if not self.columns:
+            for col in COLUMNS:
+                self.add_column(col.label, key=col.key, width=col.width)
+            self.fit_finding_column()
+
+    # ------------------------------------------------------------------ styles
+
+    def _style(self, name: str) -> Style:
+        """Resolve a row-model style name through the .tcss component classes (cached)."""
+        style = self._styles.get(name)
+        if style is None:
+            parts = name.split("-")
+            style = Style()
+            for part in parts:
+                style += self.get_component_rich_style(f"viewtable--{part}", partial=True)
+            self._styles[name] = style
+        return style
+
+    def notify_style_update(self) -> None:
+        self._styles.clear()
+        super().notify_style_update()
+
+    def _cell(self, rid: str, cell: Cell) -> RowText:
+        return RowText(cell[0], self._style(cell[1]), rid)
+
+    # ------------------------------------------------------------------ layout
+
+    def fit_finding_column(self) -> None:
+        """Give the finding column whatever width the terminal leaves (at least 20)."""
+        fixed = sum(c.width + 2 * self.cell_padding for c in COLUMNS if c.key != "finding")
+        avail = self.size.width - fixed - 2 * self.cell_padding - 2
+        col = self.columns.get("finding")  # type: ignore[call-overload]
+        if col is not None:
+            width = max(20, avail)
+            if col.width != width:
+                col.width = width
+                self._require_update_dimensions = True
+                self.refresh(layout=True)
+
+    def on_resize(self) -> None:
+        self.fit_finding_column()
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def cursor_view_id(self) -> str | None:
+        if not self.row_count:
+            return None
+        try:
+            row_key, _ = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0))
+        except Exception:  # noqa: BLE001 - cursor outside the table while it is rebuilt
+            return None
+        return row_key.value
+
+    def shown_ids(self) -> list[str]:
+        return [r.key.value or "" for r in self.ordered_rows]
+
+    def shown_cells(self, rid: str) -> Cells | None:
+        return self._shown.get(rid)
+
+    def move_to(self, rid: str) -> bool:
+        if rid not in self._shown:
+            return False
+        self.move_cursor(row=self.get_row_index(rid), animate=False)
+        return True
+
+    # ------------------------------------------------------------------ applying
+
+    def apply(
+        self,
+        models: Mapping[str, RowModel],
+        visible: list[str],
+        now: datetime,
+        highlight: set[str],
+    ) -> ApplyStats:
+        """Make the table show `visible` (ids into `models`) with as few cell writes as possible."""
+        t0 = time.perf_counter()
+        self._ensure_columns()
+        stats = ApplyStats()
+        old_models = self._models
+        self._models = models
+        self._highlight = highlight
+        wanted = {rid: row_cells(models[rid], now, rid in highlight) for rid in visible}
+        plan = plan_diff(self._shown, wanted)
+        cursor_id = self.cursor_view_id
+        cursor_index = self.cursor_row
+
+        if should_rebuild(len(plan.remove), len(self._shown), len(wanted)):
+            self.clear()
+            self._shown = {}
+            self._marked = set()
+            ordered = sorted(visible, key=self._key_fn(models))
+            if self.sort_reverse:
+                ordered.reverse()
+            for rid in ordered:
+                self._add(rid, wanted[rid])
+            stats.rebuilt = True
+            stats.added = len(ordered)
+            stats.removed = len(plan.remove)
+        else:
+            for rid in plan.remove:
+                self.remove_row(rid)
+                del self._shown[rid]
+                self._marked.discard(rid)
+            for rid, col, cell in plan.update:
+                self.update_cell(rid, col, self._cell(rid, cell))
+                self._shown[rid] = wanted[rid]
+                self._track_mark(rid, wanted[rid])
+            for rid in plan.add:
+                self._add(rid, wanted[rid])
+            stats.added = len(plan.add)
+            stats.removed = len(plan.remove)
+            stats.updated_cells = len(plan.update)
+            resort = bool(plan.add) or any(
+                rid in old_models
+                and sort_key(old_models[rid], self.sort_column)
+                != sort_key(models[rid], self.sort_column)
+                for rid in {u[0] for u in plan.update}
+            )
+            if resort:
+                self._sort()
+                stats.sorted = True
+        self._restore_cursor(cursor_id, cursor_index)
+        stats.seconds = time.perf_counter() - t0
+        return stats
+
+    def _track_mark(self, rid: str, cells: Cells) -> None:
+        if cells[0][1].endswith("-changed"):
+            self._marked.add(rid)
+        else:
+            self._marked.discard(rid)
+
+    def _add(self, rid: str, cells: Cells) -> None:
+        self.add_row(*(self._cell(rid, c) for c in cells), key=rid)
+        self._shown[rid] = cells
+        self._track_mark(rid, cells)
+
+    def _key_fn(self, models: Mapping[str, RowModel]):  # type: ignore[no-untyped-def]
+        column = self.sort_column
+
+        def key(rid: str) -> tuple[object, ...]:
+            return sort_key(models[rid], column)
+
+        return key
+
+    def _sort(self) -> None:
+        key = self._key_fn(self._models)
+        self.sort("state", key=lambda cell: key(cell.row_id), reverse=self.sort_reverse)
+
+    def _restore_cursor(self, cursor_id: str | None, cursor_index: int) -> None:
+        if not self.row_count:
+            return
+        if cursor_id is not None and cursor_id in self._shown:
+            index = self.get_row_index(cursor_id)
+        else:
+            index = min(cursor_index, self.row_count - 1)
+        if index != self.cursor_row:
+            self.move_cursor(row=index, animate=False, scroll=True)
+
+    def set_sort(self, column: str | None, reverse: bool) -> None:
+        cursor_id, cursor_index = self.cursor_view_id, self.cursor_row
+        self.sort_column, self.sort_reverse = column, reverse
+        for col in COLUMNS:
+            arrow = (" ▼" if reverse else " ▲") if col.key == (column or "") else ""
+            self.columns[col.key].label = Text(col.label + arrow)  # type: ignore[index]
+        self._sort()
+        self._restore_cursor(cursor_id, cursor_index)
+
+    # ------------------------------------------------------------------ ticking
+
+    def visible_row_ids(self, margin: int = 2) -> list[str]:
+        """Row ids currently on screen (plus a small margin)."""
+        if not self.row_count:
+            return []
+        top = max(int(self.scroll_y) - margin, 0)
+        bottom = min(int(self.scroll_y) + self.size.height + margin, self.row_count)
+        out = []
+        for i in range(top, bottom):
+            row_key, _ = self.coordinate_to_cell_key(Coordinate(i, 0))
+            out.append(row_key.value or "")
+        return out
+
+    def tick(self, now: datetime, highlight: set[str], all_rows: bool = False) -> int:
+        """Refresh the clock-dependent cells; returns how many cells were written."""
+        self._highlight = highlight
+        ids = list(self._shown) if all_rows else self.visible_row_ids()
+        ids.extend(self._marked - highlight)
+        written = 0
+        for rid in ids:
+            m = self._models.get(rid)
+            old = self._shown.get(rid)
+            if m is None or old is None:
+                continue
+            new_cells = list(old)
+            for col, cell in tick_cells(m, now, rid in highlight).items():
+                i = COL_INDEX[col]
+                if old[i] != cell:
+                    new_cells[i] = cell
+                    self.update_cell(rid, col, self._cell(rid, cell))
+                    written += 1
+            self._shown[rid] = tuple(new_cells)
+            self._track_mark(rid, self._shown[rid])
+        return written
