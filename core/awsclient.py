@@ -10,6 +10,7 @@ the concurrency setting rather than by the number of clients.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -154,10 +155,9 @@ class ClientPool:
 
     async def close(self) -> None:
         for ctx in self._contexts:
-            try:
+            # Closing must never raise out of shutdown.
+            with contextlib.suppress(Exception):
                 await ctx.__aexit__(None, None, None)
-            except Exception:  # noqa: BLE001 - closing must never raise out of shutdown
-                pass
         self._contexts.clear()
         self._clients.clear()
         await SharedPoolHTTPSession.close_pool()
@@ -218,7 +218,9 @@ def describe_error(exc: BaseException) -> str:
             kind = "credentials rejected"
         elif code in THROTTLE_CODES:
             kind = "throttled (retries exhausted)"
-        elif str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")).startswith("5"):
+        elif str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")).startswith(
+            "5"
+        ):
             kind = "service error"
         head = f"{kind}: " if kind else ""
         return f"{head}{code}{' on ' + op if op else ''}{': ' + msg if msg else ''}"
@@ -229,7 +231,9 @@ def describe_error(exc: BaseException) -> str:
     if isinstance(exc, NoRegionError):
         return "no region configured"
     if isinstance(exc, ConnectTimeoutError | EndpointConnectionError):
-        return f"endpoint unreachable: {getattr(exc, 'kwargs', {}).get('endpoint_url', '')}".rstrip(": ")
+        return f"endpoint unreachable: {getattr(exc, 'kwargs', {}).get('endpoint_url', '')}".rstrip(
+            ": "
+        )
     if isinstance(exc, ReadTimeoutError):
         return "read timeout: the endpoint did not answer in time"
     if isinstance(exc, ConnectionClosedError):

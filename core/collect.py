@@ -139,7 +139,12 @@ class Collector:
             if isinstance(res, BaseException):
                 if acct_id not in accounts:
                     errors.append(
-                        TargetError(base.profile, acct_id, None, "assume role failed: " + describe_error(res))
+                        TargetError(
+                            base.profile,
+                            acct_id,
+                            None,
+                            "assume role failed: " + describe_error(res),
+                        )
                     )
                 continue
             if res.account_id not in accounts:
@@ -150,7 +155,12 @@ class Collector:
                 acct.regions = list(regions) if regions else await self._enabled_regions(acct)
             except Exception as exc:  # noqa: BLE001
                 errors.append(
-                    TargetError(acct.profile, acct.account_id, None, "regions not listed: " + describe_error(exc))
+                    TargetError(
+                        acct.profile,
+                        acct.account_id,
+                        None,
+                        "regions not listed: " + describe_error(exc),
+                    )
                 )
                 acct.regions = []
             acct.alias = await self._alias(acct)
@@ -189,7 +199,10 @@ class Collector:
         session = AioSession()
 
         async def refresh() -> dict[str, Any]:
-            kw: dict[str, Any] = {"RoleArn": role_arn, "RoleSessionName": session_name or "trailtop"}
+            kw: dict[str, Any] = {
+                "RoleArn": role_arn,
+                "RoleSessionName": session_name or "trailtop",
+            }
             if external_id:
                 kw["ExternalId"] = external_id
             resp = await self.call(base.session, "sts", region, "assume_role", **kw)
@@ -222,7 +235,9 @@ class Collector:
         token: str | None = None
         while True:
             kw: dict[str, Any] = {"NextToken": token} if token else {}
-            resp = await self.call(base.session, "organizations", base.home_region, "list_accounts", **kw)
+            resp = await self.call(
+                base.session, "organizations", base.home_region, "list_accounts", **kw
+            )
             out.extend(a["Id"] for a in resp.get("Accounts", []) if a.get("Status") == "ACTIVE")
             token = resp.get("NextToken")
             if not token:
@@ -249,7 +264,9 @@ class Collector:
     async def org_id(self, acct: Account) -> str | None:
         if acct.org_id is None:
             try:
-                resp = await self.call(acct.session, "organizations", acct.home_region, "describe_organization")
+                resp = await self.call(
+                    acct.session, "organizations", acct.home_region, "describe_organization"
+                )
                 acct.org_id = str(resp["Organization"]["Id"])
             except Exception:  # noqa: BLE001
                 acct.org_id = ""
@@ -270,7 +287,9 @@ class Collector:
 
     async def status(self, acct: Account, region: str, trail_arn: str) -> dict[str, Any]:
         # By ARN, always: a shadow trail or an org trail is not found by name.
-        resp = await self.call(acct.session, "cloudtrail", region, "get_trail_status", Name=trail_arn)
+        resp = await self.call(
+            acct.session, "cloudtrail", region, "get_trail_status", Name=trail_arn
+        )
         resp.pop("ResponseMetadata", None)
         return dict(resp)
 
@@ -289,4 +308,3 @@ async def gather_settled(
         else:
             out.append((item, res, None))
     return out
-

@@ -134,9 +134,7 @@ def status_findings(
     def error(field: str, code: str, sev: Severity, chan: Channel, what: str, fix: str) -> None:
         raw = status.get(field)
         if raw:
-            out.append(
-                Finding(code, sev, chan, f"{what}: {raw}", {field: str(raw)}, fix)
-            )
+            out.append(Finding(code, sev, chan, f"{what}: {raw}", {field: str(raw)}, fix))
 
     error(
         "LatestDeliveryError",
@@ -200,7 +198,9 @@ def status_findings(
         if trail.log_group_arn:
             cw_last = as_datetime(status.get("LatestCloudWatchLogsDeliveryTime"))
             cw_age = _age(now, cw_last)
-            cw_grace = logging_for is not None and logging_for <= thresholds.cloudwatch_stale_seconds
+            cw_grace = (
+                logging_for is not None and logging_for <= thresholds.cloudwatch_stale_seconds
+            )
             if (cw_age is None and not cw_grace) or (
                 cw_age is not None and cw_age > thresholds.cloudwatch_stale_seconds
             ):

@@ -134,7 +134,9 @@ class TrailConfig:
         return cls(
             name=str(raw.get("Name") or arn.rsplit("/", 1)[-1]),
             arn=arn,
-            home_region=str(raw.get("HomeRegion") or (arn.split(":")[3] if arn.count(":") >= 3 else "")),
+            home_region=str(
+                raw.get("HomeRegion") or (arn.split(":")[3] if arn.count(":") >= 3 else "")
+            ),
             multi_region=bool(raw.get("IsMultiRegionTrail", False)),
             organization_trail=bool(raw.get("IsOrganizationTrail", False)),
             s3_bucket=raw.get("S3BucketName") or None,

@@ -162,7 +162,9 @@ class Engine:
 
         status_errors: dict[str, str] = {}
         region_status_errors: dict[tuple[str, str], str] = {}
-        results = await gather_settled(view_inputs, lambda v: col.status(v[0], v[1].region, v[2].arn))
+        results = await gather_settled(
+            view_inputs, lambda v: col.status(v[0], v[1].region, v[2].arn)
+        )
         now = self.clock()
         for (a, key, _cfg), status, exc in results:
             if exc is not None:
@@ -178,7 +180,9 @@ class Engine:
         diag_calls = 0
         if self.diagnoser is not None:
             inputs = [
-                ViewInput(a, key, cfg, self.statuses[key.id].status if key.id in self.statuses else None)
+                ViewInput(
+                    a, key, cfg, self.statuses[key.id].status if key.id in self.statuses else None
+                )
                 for a, key, cfg in view_inputs
             ]
             before = self.diagnoser.calls
@@ -289,12 +293,14 @@ class Engine:
                 placeholders.append(_placeholder(a.profile, a.account_id, r, err, a.alias, now))
         explicit = list(self.settings.aws.regions)
         for e in self.account_errors:
-            for r in ([e.region] if e.region else explicit or ["*"]):
+            for r in [e.region] if e.region else explicit or ["*"]:
                 targets.append(TargetResult(e.profile, e.account_id, r, False, e.reason))
                 placeholders.append(_placeholder(e.profile, e.account_id, r, e.reason, None, now))
         return targets, placeholders
 
-    def _coverage(self, pairs: list[tuple[Account, str]], views: list[TrailView]) -> list[CoverageGap]:
+    def _coverage(
+        self, pairs: list[tuple[Account, str]], views: list[TrailView]
+    ) -> list[CoverageGap]:
         enabled: dict[str, list[str]] = {}
         logging: dict[tuple[str, str], bool | None] = {}
         for a, r in pairs:
@@ -375,7 +381,9 @@ def _changed(prev: Snapshot | None, views: list[TrailView]) -> frozenset[str]:
     return frozenset(v.id for v in views if before.get(v.id) != _signature(v))
 
 
-def engine_from_settings(settings: Settings, endpoint_url: str | None = None, clock: Clock = utcnow) -> Engine:
+def engine_from_settings(
+    settings: Settings, endpoint_url: str | None = None, clock: Clock = utcnow
+) -> Engine:
     from core.diagnose import DestinationDiagnoser
 
     return Engine(

@@ -79,7 +79,9 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
 
 def _ordered(views: tuple[TrailView, ...]) -> list[TrailView]:
     rank = {State.FAILING: 0, State.WARNING: 1, State.UNKNOWN: 2, State.OK: 3}
-    return sorted(views, key=lambda v: (rank[v.state], v.key.account_id, v.key.region, v.trail.name))
+    return sorted(
+        views, key=lambda v: (rank[v.state], v.key.account_id, v.key.region, v.trail.name)
+    )
 
 
 def exit_code(snap: Snapshot) -> int:
@@ -105,7 +107,24 @@ def printable(text: object, limit: int | None = None) -> str:
     """Neutralise C0/C1 controls (ESC, BEL, CR, ...) so a terminal shows them, not obeys them."""
     s = str(text).translate(_CTRL)
     # Bidirectional overrides can reorder what an operator reads; show them as escapes too.
-    s = s.translate({c: f"\\u{c:04x}" for c in (0x202A, 0x202B, 0x202C, 0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069, 0x200E, 0x200F)})
+    s = s.translate(
+        {
+            c: f"\\u{c:04x}"
+            for c in (
+                0x202A,
+                0x202B,
+                0x202C,
+                0x202D,
+                0x202E,
+                0x2066,
+                0x2067,
+                0x2068,
+                0x2069,
+                0x200E,
+                0x200F,
+            )
+        }
+    )
     if limit is not None and len(s) > limit:
         s = s[: max(0, limit - 1)] + "…"
     return s
@@ -144,7 +163,9 @@ def to_table(snap: Snapshot, now: datetime | None = None) -> str:
         lines.append("  ".join(r[i].ljust(widths[i]) for i in range(len(widths))) + "  " + r[-1])
     for g in snap.coverage:
         for f in g.findings:
-            lines.append(f"COVERAGE  {printable(g.account_id)}  {printable(g.region)}  {f.code}: {printable(f.message)}")
+            lines.append(
+                f"COVERAGE  {printable(g.account_id)}  {printable(g.region)}  {f.code}: {printable(f.message)}"
+            )
     for t in snap.targets:
         if not t.ok:
             lines.append(

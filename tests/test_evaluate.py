@@ -128,7 +128,9 @@ def test_never_delivered_after_grace_is_stale_but_fresh_trail_is_not() -> None:
 
 def test_deprecated_attempt_fields_never_decide() -> None:
     # Only the deprecated fields say something is wrong: no verdict may come from them.
-    st = healthy_status(LatestDeliveryAttemptSucceeded="", LatestNotificationAttemptSucceeded="false")
+    st = healthy_status(
+        LatestDeliveryAttemptSucceeded="", LatestNotificationAttemptSucceeded="false"
+    )
     assert judge_view(trail(), KEY, st, NOW, TH).state is State.OK
 
 
@@ -172,7 +174,11 @@ def test_org_trail_from_member_account_is_managed_elsewhere() -> None:
 def test_status_unavailable_is_unknown_with_reason_even_if_last_known_was_failing() -> None:
     last = healthy_status(LatestDeliveryError="NoSuchBucket")
     j = judge_view(
-        trail(), KEY, last, NOW, TH,
+        trail(),
+        KEY,
+        last,
+        NOW,
+        TH,
         status_error="throttled (retries exhausted): ThrottlingException",
         last_success=NOW - timedelta(minutes=3),
     )

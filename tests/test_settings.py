@@ -36,7 +36,7 @@ def test_example_config_documents_every_key_and_loads(clean_env: None) -> None:
 
     def keys(model: object, prefix: str = "") -> list[str]:
         out = []
-        for name, field in type(model).model_fields.items():  # type: ignore[attr-defined]
+        for name, _field in type(model).model_fields.items():  # type: ignore[attr-defined]
             value = getattr(model, name)
             if hasattr(type(value), "model_fields"):
                 out += keys(value, f"{prefix}{name}.")
@@ -51,8 +51,12 @@ def test_example_config_documents_every_key_and_loads(clean_env: None) -> None:
         assert nested in text
 
 
-def test_precedence_file_then_env_then_flags(tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    cfg = write(tmp_path, "[poll]\ninterval_seconds = 30\nconcurrency = 4\n[aws]\nprofiles = ['a']\n")
+def test_precedence_file_then_env_then_flags(
+    tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cfg = write(
+        tmp_path, "[poll]\ninterval_seconds = 30\nconcurrency = 4\n[aws]\nprofiles = ['a']\n"
+    )
     s, _ = load_settings(str(cfg))
     assert (s.poll.interval_seconds, s.poll.concurrency, s.aws.profiles) == (30, 4, ["a"])
     monkeypatch.setenv("TRAILTOP_POLL__INTERVAL_SECONDS", "45")
@@ -62,7 +66,9 @@ def test_precedence_file_then_env_then_flags(tmp_path: Path, clean_env: None, mo
     assert (s.poll.interval_seconds, s.poll.concurrency, s.aws.profiles) == (7, 4, ["b"])
 
 
-def test_config_found_through_env_variable(tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_config_found_through_env_variable(
+    tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cfg = write(tmp_path, "[thresholds]\ns3_stale_seconds = 120\n")
     monkeypatch.setenv("TRAILTOP_CONFIG", str(cfg))
     s, path = load_settings(None)
@@ -84,7 +90,9 @@ def test_config_found_through_env_variable(tmp_path: Path, clean_env: None, monk
         ("[nonsense]\nx = 1\n", ["unknown key 'nonsense'"]),
     ],
 )
-def test_bad_config_is_refused_with_the_key(tmp_path: Path, clean_env: None, text: str, expected: list[str]) -> None:
+def test_bad_config_is_refused_with_the_key(
+    tmp_path: Path, clean_env: None, text: str, expected: list[str]
+) -> None:
     cfg = write(tmp_path, text)
     with pytest.raises(ConfigError) as e:
         load_settings(str(cfg))
@@ -99,7 +107,9 @@ def test_missing_explicit_config_is_an_error(tmp_path: Path, clean_env: None) ->
         load_settings(str(tmp_path / "nope.toml"))
 
 
-def test_bad_env_value_names_the_key(clean_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_bad_env_value_names_the_key(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("TRAILTOP_POLL__CONCURRENCY", "0")
     with pytest.raises(ConfigError, match="poll.concurrency"):
         load_settings(str(write(tmp_path, "")))
@@ -114,7 +124,11 @@ def test_cli_exits_2_with_one_message_and_no_traceback(tmp_path: Path, text: str
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRAILTOP_")}
     r = subprocess.run(
         [sys.executable, "-m", "tui.cli", "--config", str(cfg), "--once"],
-        capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=60,
     )
     assert r.returncode == 2
     assert "Traceback" not in r.stderr + r.stdout
@@ -125,6 +139,9 @@ def test_cli_exits_2_with_one_message_and_no_traceback(tmp_path: Path, text: str
 def test_cli_usage_error_exits_2(tmp_path: Path) -> None:
     r = subprocess.run(
         [sys.executable, "-m", "tui.cli", "--format", "yaml"],
-        capture_output=True, text=True, cwd=ROOT, timeout=60,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=60,
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr

@@ -23,18 +23,57 @@ def build_parser() -> argparse.ArgumentParser:
         prog="trailtop",
         description="Watch AWS CloudTrail delivery health across profiles, accounts and regions.",
     )
-    p.add_argument("--config", metavar="FILE", help="TOML config (default: $TRAILTOP_CONFIG or ~/.config/trailtop/config.toml)")
-    p.add_argument("--profile", action="append", metavar="P", help="AWS profile to poll (repeatable; replaces aws.profiles)")
-    p.add_argument("--region", action="append", metavar="R", help="region to poll (repeatable; replaces aws.regions)")
-    p.add_argument("--endpoint-url", metavar="URL", help="AWS-compatible endpoint (moto, LocalStack)")
+    p.add_argument(
+        "--config",
+        metavar="FILE",
+        help="TOML config (default: $TRAILTOP_CONFIG or ~/.config/trailtop/config.toml)",
+    )
+    p.add_argument(
+        "--profile",
+        action="append",
+        metavar="P",
+        help="AWS profile to poll (repeatable; replaces aws.profiles)",
+    )
+    p.add_argument(
+        "--region",
+        action="append",
+        metavar="R",
+        help="region to poll (repeatable; replaces aws.regions)",
+    )
+    p.add_argument(
+        "--endpoint-url", metavar="URL", help="AWS-compatible endpoint (moto, LocalStack)"
+    )
     p.add_argument("--interval", type=float, metavar="S", help="seconds between sweeps")
     p.add_argument("--concurrency", type=int, metavar="N", help="API calls in flight at once")
-    p.add_argument("--once", action="store_true", help="one sweep, print the verdict, exit (0 ok, 1 failing, 2 usage, 3 unknown)")
-    p.add_argument("--format", choices=("json", "table"), default="table", help="output of --once (default: table)")
-    p.add_argument("--demo", action="store_true", help="run against the built-in emulated estate (needs the 'demo' extra)")
-    p.add_argument("--allow-remediation", action="store_true", help="enable remediation (each change still asks for confirmation)")
-    p.add_argument("--bell", action="store_true", help="ring the terminal bell when a view turns failing or recovers")
-    p.add_argument("--debug-log", metavar="FILE", help="write debug logs to FILE (never to the terminal)")
+    p.add_argument(
+        "--once",
+        action="store_true",
+        help="one sweep, print the verdict, exit (0 ok, 1 failing, 2 usage, 3 unknown)",
+    )
+    p.add_argument(
+        "--format",
+        choices=("json", "table"),
+        default="table",
+        help="output of --once (default: table)",
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against the built-in emulated estate (needs the 'demo' extra)",
+    )
+    p.add_argument(
+        "--allow-remediation",
+        action="store_true",
+        help="enable remediation (each change still asks for confirmation)",
+    )
+    p.add_argument(
+        "--bell",
+        action="store_true",
+        help="ring the terminal bell when a view turns failing or recovers",
+    )
+    p.add_argument(
+        "--debug-log", metavar="FILE", help="write debug logs to FILE (never to the terminal)"
+    )
     p.add_argument("--version", action="version", version="trailtop 0.1.0")
     return p
 
