@@ -1,0 +1,221 @@
+"""Would CloudTrail's delivery to each destination succeed right now? Read from moto's state.
+
+Each check returns None when the channel would deliver, or the error string CloudTrail
+reports for it. The checks read moto's backends directly (same process) and judge policies
+with the sandbox's own evaluator, so fixing a destination through any API clears the error.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from moto.cloudtrail.models import Trail, cloudtrail_backends
+from moto.iam.models import iam_backends
+from moto.kms.models import kms_backends
+from moto.logs.models import logs_backends
+from moto.organizations.models import organizations_backends
+from moto.s3.models import s3_backends
+from moto.sns.models import sns_backends
+
+from .policy_check import allows_any, evaluate
+
+CLOUDTRAIL = "cloudtrail.amazonaws.com"
+
+
+@dataclass(frozen=True)
+class TrailRef:
+    """A trail as seen from one view: the moto trail plus the account that is logging."""
+
+    trail: Trail
+    view_account: str
+    view_region: str
+
+    @property
+    def arn(self) -> str:
+        return str(self.trail.arn)
+
+    @property
+    def owner(self) -> str:
+        return str(self.trail.account_id)
+
+
+def org_of(account: str) -> tuple[str, str] | None:
+    """(organization id, management account) of an account, or None outside any org."""
+    backend = organizations_backends[account]["aws"]
+    if backend.org is not None:
+        return backend.org.id, account
+    master = organizations_backends.master_accounts.get(account)
+    if master is None:
+        return None
+    org = organizations_backends[master[0]][master[1]].org
+    return (org.id, master[0]) if org is not None else None
+
+
+def org_members(management: str) -> list[str]:
+    """Active accounts of the organization managed by ``management`` (itself included)."""
+    backend = organizations_backends[management]["aws"]
+    if backend.org is None:
+        return []
+    return [a.id for a in list(backend.accounts) if a.status == "ACTIVE"]
+
+
+def trails_of(account: str) -> list[Trail]:
+    """Every trail an account owns, across all its regions."""
+    found: list[Trail] = []
+    for backend in list(cloudtrail_backends[account].values()):
+        found.extend(list(backend.trails.values()))
+    return found
+
+
+def find_bucket(name: str) -> Any | None:
+    located = s3_backends.bucket_accounts.get(name)
+    if located is None:
+        return None
+    partition, account = located
+    return s3_backends[account][partition].buckets.get(name)
+
+
+def _source_context(ref: TrailRef) -> dict[str, str]:
+    return {"aws:SourceArn": ref.arn, "aws:SourceAccount": ref.owner}
+
+
+def _object_keys(ref: TrailRef, folder: str) -> list[str]:
+    """Where CloudTrail would write one file of this view (org trails: both layouts)."""
+    prefix = f"{ref.trail.s3_key_prefix}/" if ref.trail.s3_key_prefix else ""
+    tail = f"{folder}/{ref.view_region}/2026/01/01/{ref.view_account}_{folder}_{ref.view_region}_x.json.gz"
+    keys = [f"{prefix}AWSLogs/{ref.view_account}/{tail}"]
+    if ref.trail.is_org_trail:
+        org = org_of(ref.owner)
+        if org is not None:
+            keys.insert(0, f"{prefix}AWSLogs/{org[0]}/{ref.view_account}/{tail}")
+    return keys
+
+
+def s3_error(ref: TrailRef, folder: str = "CloudTrail") -> str | None:
+    """Bucket existence, the ACL check and the PutObject grant (``folder`` picks log or digest)."""
+    bucket_name = ref.trail.bucket_name
+    bucket = find_bucket(bucket_name)
+    if bucket is None:
+        return "NoSuchBucket"
+    policy = bucket.policy.decode() if bucket.policy else None
+    context = _source_context(ref)
+    acl = evaluate(policy, action="s3:GetBucketAcl", resource=f"arn:aws:s3:::{bucket_name}",
+                   service_principal=CLOUDTRAIL, context=context)
+    if not acl.allowed:
+        return "AccessDenied"
+    put_context = {**context, "s3:x-amz-acl": "bucket-owner-full-control"}
+    for key in _object_keys(ref, folder):
+        decision = evaluate(policy, action="s3:PutObject", resource=f"arn:aws:s3:::{bucket_name}/{key}",
+                            service_principal=CLOUDTRAIL, context=put_context)
+        if decision.allowed:
+            return None
+    return "AccessDenied"
+
+
+def _key_location(ref: TrailRef, key_id: str) -> tuple[str, str, str]:
+    """(account, region, id-or-alias) of a trail's KMS key reference."""
+    if key_id.startswith("arn:"):
+        parts = key_id.split(":", 5)
+        return parts[4], parts[3], key_id
+    return ref.owner, str(ref.trail.region_name), key_id
+
+
+def kms_error(ref: TrailRef) -> str | None:
+    """Key missing, disabled, pending deletion, or a key policy without CloudTrail."""
+    key_ref = ref.trail.kms_key_id
+    if not key_ref:
+        return None
+    account, region, ident = _key_location(ref, key_ref)
+    backend = kms_backends[account][region]
+    try:
+        key = backend.keys.get(backend.any_id_to_key_id(ident))
+    except Exception:
+        key = None
+    shown = key_ref if key_ref.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{ident}"
+    if key is None:
+        return f"KMS.NotFoundException: Key '{shown}' does not exist"
+    if key.key_state == "PendingDeletion":
+        return f"KMS.KMSInvalidStateException: {key.arn} is pending deletion."
+    if key.key_state == "Disabled" or not key.enabled:
+        return f"KMS.DisabledException: {key.arn} is disabled."
+    context = {**_source_context(ref), "kms:EncryptionContext:aws:cloudtrail:arn": ref.arn}
+    decision = evaluate(key.policy, action="kms:GenerateDataKey", resource=key.arn,
+                        service_principal=CLOUDTRAIL, context=context)
+    if not decision.allowed:
+        return (f"KMS.AccessDeniedException: User: {CLOUDTRAIL} is not authorized to perform: "
+                f"kms:GenerateDataKey on resource: {key.arn}")
+    return None
+
+
+def topic_arn(trail: Trail) -> str | None:
+    name = trail.sns_topic_name
+    if not name:
+        return None
+    if name.startswith("arn:"):
+        return str(name)
+    return f"arn:aws:sns:{trail.region_name}:{trail.account_id}:{name}"
+
+
+def sns_error(ref: TrailRef) -> str | None:
+    """Topic missing, or a topic policy without SNS:Publish for CloudTrail."""
+    arn = topic_arn(ref.trail)
+    if arn is None:
+        return None
+    _, _, _, region, account, _ = arn.split(":", 5)
+    topic = sns_backends[account][region].topics.get(arn)
+    if topic is None:
+        return "NotFound: Topic does not exist"
+    decision = evaluate(topic._policy_json, action="SNS:Publish", resource=arn,
+                        service_principal=CLOUDTRAIL, context=_source_context(ref))
+    if not decision.allowed:
+        return (f"AuthorizationError: User: {CLOUDTRAIL} is not authorized to perform: "
+                f"SNS:Publish on resource: {arn}")
+    return None
+
+
+def _role_documents(role: Any) -> list[Any]:
+    docs: list[Any] = list(role.policies.values())
+    for managed in list(role.managed_policies.values()):
+        docs.extend(v.document for v in managed.versions if v.is_default)
+    return docs
+
+
+def _role_named(account: str, name: str) -> Any | None:
+    for role in list(iam_backends[account]["aws"].roles.values()):
+        if role.name == name:
+            return role
+    return None
+
+
+def cloudwatch_error(ref: TrailRef) -> str | None:
+    """Log group, delivery role, its trust policy and its permissions, in the order AWS trips."""
+    group_arn = ref.trail.cw_log_group_arn
+    if not group_arn:
+        return None
+    parts = group_arn.split(":")
+    if len(parts) < 7:
+        return "InvalidCloudWatchLogsLogGroupArn: the log group ARN is not valid"
+    region, account, group_name = parts[3], parts[4], parts[6]
+    role_arn = ref.trail.cw_role_arn or ""
+    if group_name not in logs_backends[account][region].groups:
+        return "ResourceNotFoundException: The specified log group does not exist."
+    role_account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else account
+    role_name = role_arn.rsplit("/", 1)[-1]
+    role = _role_named(role_account, role_name) if role_arn else None
+    cannot_assume = f"AccessDeniedException: CloudTrail cannot assume the role {role_arn or '(none)'}"
+    if role is None:
+        return cannot_assume
+    trust = evaluate(role.assume_role_policy_document, action="sts:AssumeRole", resource=role.arn,
+                     service_principal=CLOUDTRAIL, context=_source_context(ref))
+    if not trust.allowed:
+        return cannot_assume
+    stream = f"{ref.view_account}_CloudTrail_{ref.view_region}"
+    stream_arn = f"arn:aws:logs:{region}:{account}:log-group:{group_name}:log-stream:{stream}"
+    docs = _role_documents(role)
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        if not allows_any(docs, action=action, resource=stream_arn):
+            return (f"AccessDeniedException: User: arn:aws:sts::{role_account}:assumed-role/"
+                    f"{role_name}/CloudTrailSession is not authorized to perform: {action} on "
+                    f"resource: {stream_arn}")
+    return None

@@ -1,0 +1,114 @@
+"""AWS operations the sandbox answers itself instead of moto (or corrects after moto).
+
+GetTrailStatus (delivery emulation), LookupEvents (Event history), the trail listings that
+must show organization trails to member accounts, and region discovery.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .destinations import TrailRef
+from .emulation import Emulation
+from .protocol import CallInfo, WireResponse, error_response, json_response
+from .regions import describe_regions_xml, list_regions
+from .trail_views import describe, not_found_message, resolve, visible_trails
+
+Handler = Callable[[Emulation, CallInfo], WireResponse | None]
+
+
+def _trail_not_found(info: CallInfo, name: str) -> WireResponse:
+    return error_response("json", 400, "TrailNotFoundException",
+                          not_found_message(info.account, info.region, name))
+
+
+def _name_param(info: CallInfo) -> str | None:
+    name = info.params.get("Name")
+    return name if isinstance(name, str) and name else None
+
+
+def get_trail_status(emu: Emulation, info: CallInfo) -> WireResponse | None:
+    name = _name_param(info)
+    if name is None or len(name) < 3:
+        return None  # let moto produce its validation error
+    trail = resolve(info.account, info.region, name)
+    if trail is None:
+        return _trail_not_found(info, name)
+    ref = TrailRef(trail=trail, view_account=info.account, view_region=info.region)
+    overrides = emu.faults.status_overrides(info.account, info.region, ref.arn)
+    return json_response(emu.delivery.status(ref, overrides))
+
+
+def get_trail(emu: Emulation, info: CallInfo) -> WireResponse | None:
+    name = _name_param(info)
+    if name is None or len(name) < 3:
+        return None
+    trail = resolve(info.account, info.region, name)
+    if trail is None:
+        return _trail_not_found(info, name)
+    return json_response({"Trail": describe(trail)})
+
+
+def describe_trails(emu: Emulation, info: CallInfo) -> WireResponse | None:
+    include = info.params.get("includeShadowTrails", True)
+    trails = visible_trails(info.account, info.region, include_shadows=bool(include))
+    wanted = info.params.get("trailNameList") or []
+    if wanted:
+        trails = [t for t in trails if t.arn in wanted
+                  or (t.trail_name in wanted and t.region_name == info.region
+                      and t.account_id == info.account)]
+    return json_response({"trailList": [describe(t) for t in trails]})
+
+
+def list_trails(emu: Emulation, info: CallInfo) -> WireResponse | None:
+    trails = visible_trails(info.account, info.region)
+    return json_response({"Trails": [{"TrailARN": t.arn, "Name": t.trail_name,
+                                      "HomeRegion": t.region_name} for t in trails]})
+
+
+def lookup_events(emu: Emulation, info: CallInfo) -> WireResponse | None:
+    if not emu.events.allow_lookup(info.account, info.region):
+        return error_response("json", 400, "ThrottlingException", "Rate exceeded")
+    try:
+        return json_response(emu.events.lookup(info.account, info.region, info.params))
+    except ValueError as err:
+        code, message = err.args if len(err.args) == 2 else ("InvalidParameterException", str(err))
+        return error_response("json", 400, code, message)
+
+
+def describe_regions(emu: Emulation, info: CallInfo) -> WireResponse | None:
+    body = describe_regions_xml(emu.regions.enabled(info.account), info.params)
+    return WireResponse(200, body, [("Content-Type", "text/xml;charset=UTF-8"),
+                                    ("Content-Length", str(len(body)))])
+
+
+def account_list_regions(emu: Emulation, info: CallInfo) -> WireResponse | None:
+    payload = list_regions(emu.regions.enabled(info.account), info.params)
+    body = json.dumps(payload).encode()
+    return WireResponse(200, body, [("Content-Type", "application/json"),
+                                    ("Content-Length", str(len(body)))])
+
+
+HANDLERS: dict[tuple[str, str], Handler] = {
+    ("cloudtrail", "GetTrailStatus"): get_trail_status,
+    ("cloudtrail", "GetTrail"): get_trail,
+    ("cloudtrail", "DescribeTrails"): describe_trails,
+    ("cloudtrail", "ListTrails"): list_trails,
+    ("cloudtrail", "LookupEvents"): lookup_events,
+    ("ec2", "DescribeRegions"): describe_regions,
+    ("account", "ListRegions"): account_list_regions,
+}
+
+
+def handler_for(info: CallInfo) -> Handler | None:
+    return HANDLERS.get((info.service, info.operation))
+
+
+def parse_json(body: bytes) -> dict[str, Any] | None:
+    try:
+        loaded = json.loads(body or b"null")
+    except ValueError:
+        return None
+    return loaded if isinstance(loaded, dict) else None

@@ -1,0 +1,244 @@
+"""``Sandbox``: start the emulated estate in its own process, seed it, hand out access.
+
+Used by tests, the demo and benchmarks. The server runs as ``python -m sandbox.serve`` (its
+own GIL: in-process moto halves throughput); this object owns exactly that one pid, writes
+the shared config/credentials files, and seeds the chosen scenario over HTTP.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import json
+import os
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from .control_client import ControlClient, FaultsClient
+from .profiles import MGMT_KEY, ProfileSet
+from .scenarios import SCENARIOS
+from .seeding import Seeder
+
+_STARTUP_TIMEOUT = 60.0
+#: Variables that would let real credentials or settings leak into a sandboxed process.
+_AWS_VARS_TO_DROP = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+                     "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION",
+                     "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+                     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+
+
+class SandboxError(RuntimeError):
+    """The sandbox server failed to start or to seed."""
+
+
+class Sandbox:
+    """One emulated AWS estate on 127.0.0.1 (see README in ``sandbox/__init__.py``)."""
+
+    def __init__(self, scenario: str = "demo", delivery_interval: float = 2.0, port: int = 0,
+                 scenario_args: dict[str, Any] | None = None, lookup_events_rps: float | None = 2.0,
+                 workdir: str | Path | None = None) -> None:
+        if scenario not in SCENARIOS:
+            raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+        self.scenario = scenario
+        self.delivery_interval = delivery_interval
+        self.port = port
+        self.scenario_args = dict(scenario_args or {})
+        self.lookup_events_rps = lookup_events_rps
+        self._own_workdir = workdir is None
+        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="trailtop-sandbox-"))
+        self.log_path = self.workdir / "server.log"
+        self.config_file = self.workdir / "config"
+        self.credentials_file = self.workdir / "credentials"
+        self.endpoint_url = ""
+        self.pid: int | None = None
+        self.manifest: dict[str, Any] = {}
+        self.seed_seconds = 0.0
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._control: ControlClient | None = None
+        self._sessions: dict[tuple[str, str], boto3.Session] = {}
+        self._stopped = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> Sandbox:
+        """Spawn the server, wait for its ready line, write profiles, seed the scenario."""
+        if self._proc is not None:
+            return self
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "sandbox.serve", "--port", str(self.port),
+               "--delivery-interval", str(self.delivery_interval),
+               "--lookup-events-rps", str(self.lookup_events_rps or 0),
+               "--parent-pid", str(os.getpid())]
+        env = self._clean_env(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
+                                                          env.get("PYTHONPATH", "")]))
+        with open(self.log_path, "wb") as log:
+            self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
+                                          stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        self.pid = self._proc.pid
+        atexit.register(self.stop)
+        try:
+            ready = self._read_ready_line()
+            self.endpoint_url = f"http://127.0.0.1:{ready['port']}"
+            self._control = ControlClient(self.endpoint_url)
+            self.faults = FaultsClient(self._control)
+            self._write_profiles({"default": {"static": True}, "demo-mgmt": {"static": True}})
+            started = time.monotonic()
+            seeder = Seeder(self.endpoint_url, MGMT_KEY.access_key_id, MGMT_KEY.secret_access_key)
+            self.manifest = SCENARIOS[self.scenario](seeder, **self.scenario_args)
+            self.seed_seconds = round(time.monotonic() - started, 2)
+        except BaseException:
+            self.stop()
+            raise
+        self.manifest.setdefault("profiles", {"default": {"account": "123456789012", "static": True}})
+        self._write_profiles(self.manifest["profiles"])
+        self.manifest.update({
+            "endpoint_url": self.endpoint_url,
+            "delivery_interval": self.delivery_interval,
+            "seed_seconds": self.seed_seconds,
+            "config_file": str(self.config_file),
+            "credentials_file": str(self.credentials_file),
+            "access_keys": {"demo-mgmt": MGMT_KEY.access_key_id},
+            "secrets": [MGMT_KEY.secret_access_key],
+        })
+        return self
+
+    def _read_ready_line(self) -> dict[str, Any]:
+        assert self._proc is not None and self._proc.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(self._proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + _STARTUP_TIMEOUT
+        try:
+            while time.monotonic() < deadline:
+                if selector.select(timeout=deadline - time.monotonic()):
+                    line = self._proc.stdout.readline()
+                    if not line:
+                        break
+                    ready: dict[str, Any] = json.loads(line)
+                    return ready
+        finally:
+            selector.close()
+            self._proc.stdout.close()
+        log = self.log_path.read_text(errors="replace")[-2000:] if self.log_path.exists() else ""
+        raise SandboxError(f"sandbox server did not start (exit {self._proc.poll()}):\n{log}")
+
+    def _write_profiles(self, profiles: dict[str, dict[str, Any]]) -> None:
+        spec = ProfileSet()
+        for name, info in profiles.items():
+            if info.get("static"):
+                spec.static[name] = MGMT_KEY
+            else:
+                spec.roles[name] = (info["role_arn"], info["source_profile"])
+        spec.write(self.workdir)
+
+    def stop(self) -> None:
+        """Terminate the one server process this object started; idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=5)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+        if self._own_workdir:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+        with contextlib.suppress(Exception):
+            atexit.unregister(self.stop)
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *_: Any) -> None:
+        self.stop()
+
+    # -- access ----------------------------------------------------------------------------
+    @staticmethod
+    def _clean_env(base: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+        return {k: v for k, v in base.items() if k not in _AWS_VARS_TO_DROP}
+
+    def aws_env(self) -> dict[str, str]:
+        """Variables pointing an AWS SDK/CLI at this sandbox (merge over a cleaned env)."""
+        return {
+            "AWS_CONFIG_FILE": str(self.config_file),
+            "AWS_SHARED_CREDENTIALS_FILE": str(self.credentials_file),
+            "AWS_ENDPOINT_URL": self.endpoint_url,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+
+    def process_env(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """``base`` (default: os.environ) without real AWS credentials, plus ``aws_env()``."""
+        return {**self._clean_env(base if base is not None else os.environ), **self.aws_env()}
+
+    @property
+    def control(self) -> ControlClient:
+        if self._control is None:
+            raise SandboxError("sandbox not started")
+        return self._control
+
+    def session(self, account: str | None = None, role_name: str = "SandboxAdmin") -> boto3.Session:
+        """A boto3 session in ``account`` (management static keys, else an assumed role)."""
+        mgmt = "123456789012"
+        key = (account or mgmt, role_name)
+        if key not in self._sessions:
+            base = boto3.Session(aws_access_key_id=MGMT_KEY.access_key_id,
+                                 aws_secret_access_key=MGMT_KEY.secret_access_key, region_name="us-east-1")
+            if account in (None, mgmt):
+                self._sessions[key] = base
+            else:
+                sts = base.client("sts", endpoint_url=self.endpoint_url)
+                creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role_name}",
+                                        RoleSessionName="sandbox-test")["Credentials"]
+                self._sessions[key] = boto3.Session(
+                    aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                    aws_session_token=creds["SessionToken"], region_name="us-east-1")
+        return self._sessions[key]
+
+    def boto3_client(self, service: str, account: str | None = None, region: str = "us-east-1",
+                     role_name: str = "SandboxAdmin") -> Any:
+        """A boto3 client acting in ``account`` (assumes ``role_name`` there), for test setup."""
+        return self.session(account, role_name).client(
+            service, region_name=region, endpoint_url=self.endpoint_url,
+            config=Config(retries={"max_attempts": 1}))
+
+    # -- control shortcuts -----------------------------------------------------------------
+    def deliver(self) -> float:
+        """Force one delivery attempt for every logging view now; returns its epoch time."""
+        return float(self.control.call("POST", "delivery/tick")["at"])
+
+    def requests(self, **filters: str | None) -> dict[str, Any]:
+        """Server-side request counts: {"total": n, "counts": [{service, operation, account, region, count}]}."""
+        return self.control.call("GET", "requests", query=filters)
+
+    def request_log(self, since: float = 0.0, **filters: str | None) -> list[dict[str, Any]]:
+        entries: list[dict[str, Any]] = self.control.call(
+            "GET", "requests/log", query={"since": since, **filters})["entries"]
+        return entries
+
+    def reset_requests(self) -> None:
+        self.control.call("DELETE", "requests")
+
+    def events(self, account: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+        """Every recorded CloudTrail event (debugging; clients use LookupEvents)."""
+        events: list[dict[str, Any]] = self.control.call(
+            "GET", "events", query={"account": account, "region": region})["events"]
+        return events
+
+    def trail(self, name: str, account: str | None = None) -> dict[str, Any]:
+        """The manifest entry of a trail by name (and account when names repeat)."""
+        for entry in self.manifest.get("trails", []):
+            if entry["name"] == name and account in (None, entry["account"]):
+                return dict(entry)
+        raise KeyError(name)

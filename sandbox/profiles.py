@@ -1,0 +1,49 @@
+"""Shared config and credentials files for the emulated estate (fake, distinctive keys).
+
+The keys are obviously fake but unique strings, listed in the manifest under ``secrets`` so
+tests can grep trailtop's output and logs to prove secrets never leak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class StaticKey:
+    access_key_id: str
+    secret_access_key: str
+
+
+#: The management account's long-lived key (IAM user ``sandbox-admin`` in 123456789012).
+MGMT_KEY = StaticKey("AKIATRAILTOPSANDBOX1", "ttFAKEsecret/DoNotLeak+Mgmt0123456789abc")
+
+
+@dataclass
+class ProfileSet:
+    """Profiles to write: static-key ones and role ones (``role_arn`` + ``source_profile``)."""
+
+    static: dict[str, StaticKey] = field(default_factory=dict)
+    roles: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (role_arn, source)
+    region: str = "us-east-1"
+
+    def write(self, directory: Path) -> tuple[Path, Path]:
+        """Write ``config`` and ``credentials`` in ``directory``; returns both paths."""
+        config_lines: list[str] = []
+        cred_lines: list[str] = []
+        for name, key in self.static.items():
+            header = "default" if name == "default" else f"profile {name}"
+            config_lines += [f"[{header}]", f"region = {self.region}", "output = json", ""]
+            cred_lines += [f"[{name}]", f"aws_access_key_id = {key.access_key_id}",
+                           f"aws_secret_access_key = {key.secret_access_key}", ""]
+        for name, (role_arn, source) in self.roles.items():
+            config_lines += [f"[profile {name}]", f"role_arn = {role_arn}",
+                             f"source_profile = {source}", f"region = {self.region}",
+                             "output = json", ""]
+        config = directory / "config"
+        credentials = directory / "credentials"
+        config.write_text("\n".join(config_lines))
+        credentials.write_text("\n".join(cred_lines))
+        credentials.chmod(0o600)
+        return config, credentials

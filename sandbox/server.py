@@ -1,0 +1,183 @@
+"""moto's WSGI app behind the sandbox middleware, served threaded by werkzeug.
+
+The middleware sits where AWS's front door would: it identifies each call, counts it,
+applies faults, answers the operations moto gets wrong (delivery status, event history,
+org trails, regions) and records write calls as CloudTrail events.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import socket
+import time
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from moto.cloudtrail.models import cloudtrail_backends
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from . import control
+from .destinations import find_bucket
+from .emulation import Emulation
+from .events import event_region, is_recorded
+from .handlers import handler_for, parse_json
+from .identity import account_of, resolve_caller
+from .protocol import CallInfo, WireResponse, describe_call, fault_response, status_line
+
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+
+EVENT_TIME_HEADER = "HTTP_X_SANDBOX_EVENT_TIME"
+SOURCE_IP_HEADER = "HTTP_X_SANDBOX_SOURCE_IP"
+
+
+def _send(start_response: StartResponse, response: WireResponse) -> list[bytes]:
+    start_response(status_line(response.status), response.headers)
+    return [response.body]
+
+
+def _read_body(environ: dict[str, Any]) -> bytes:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    stream = environ["wsgi.input"]
+    body = stream.read(length) if length else b""
+    environ["wsgi.input"] = io.BytesIO(body)
+    return body
+
+
+class SandboxMiddleware:
+    """WSGI middleware in front of moto; see the module docstring."""
+
+    def __init__(self, app: WSGIApp, emulation: Emulation) -> None:
+        self.app = app
+        self.emu = emulation
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_sandbox/"):
+            body = _read_body(environ)
+            reply = control.handle(self.emu, environ.get("REQUEST_METHOD", "GET"), path,
+                                   environ.get("QUERY_STRING", ""), body)
+            return _send(start_response, reply)
+        body = _read_body(environ)
+        info = describe_call(environ, body)
+        info.account = account_of(info.access_key) if info.access_key else DEFAULT_ACCOUNT_ID
+        status_holder: list[int] = [0]
+        try:
+            return self._serve(environ, start_response, info, status_holder)
+        finally:
+            self.emu.meter.record((info.service, info.operation, info.account, info.region),
+                                  status_holder[0])
+
+    def _serve(self, environ: dict[str, Any], start_response: StartResponse, info: CallInfo,
+               status_holder: list[int]) -> Iterable[bytes]:
+        latency_ms, rule = self.emu.faults.for_request(info.service, info.operation,
+                                                       info.account, info.region)
+        if latency_ms > 0:
+            time.sleep(latency_ms / 1000.0)
+        if rule is not None:
+            if rule.kind == "drop":
+                return self._drop(environ, start_response)
+            caller = resolve_caller(info.access_key)
+            reply = fault_response(rule.kind, info, caller.arn, status=rule.status,
+                                   message=rule.message)
+            status_holder[0] = reply.status
+            return _send(start_response, reply)
+        handler = handler_for(info)
+        if handler is not None:
+            reply_or_none = handler(self.emu, info)
+            if reply_or_none is not None:
+                status_holder[0] = reply_or_none.status
+                return _send(start_response, reply_or_none)
+        return self._forward(environ, start_response, info, status_holder)
+
+    def _drop(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        """Close the connection without answering (the client sees a dropped connection)."""
+        sock = environ.get("werkzeug.socket")
+        if isinstance(sock, socket.socket):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        start_response("500 Dropped", [("Content-Length", "0")])
+        return []
+
+    def _forward(self, environ: dict[str, Any], start_response: StartResponse, info: CallInfo,
+                 status_holder: list[int]) -> Iterable[bytes]:
+        recorded = is_recorded(info)
+        bucket_region = None
+        if recorded and info.bucket:
+            bucket = find_bucket(info.bucket)
+            bucket_region = getattr(bucket, "region_name", None)
+        captured: dict[str, Any] = {}
+
+        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            captured["status"] = status
+            captured["headers"] = headers
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        chunks = self.app(environ, capture)
+        try:
+            body = b"".join(chunks)
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+        status = int(str(captured.get("status", "500")).split()[0])
+        status_holder[0] = status
+        if recorded and 200 <= status < 300:
+            self._record(environ, info, bucket_region, body)
+        return [body]
+
+    def _record(self, environ: dict[str, Any], info: CallInfo, bucket_region: str | None,
+                body: bytes) -> None:
+        when = float(environ.get(EVENT_TIME_HEADER) or time.time())
+        caller = resolve_caller(info.access_key)
+        region = event_region(info, bucket_region)
+        response = parse_json(body) if info.protocol == "json" else None
+        self.emu.events.record(
+            info, caller, region, when,
+            source_ip=environ.get(SOURCE_IP_HEADER) or environ.get("REMOTE_ADDR", "127.0.0.1"),
+            user_agent=environ.get("HTTP_USER_AGENT", ""), response=response)
+        if info.service == "cloudtrail" and EVENT_TIME_HEADER in environ:
+            self._backdate_logging(info, when)
+
+    @staticmethod
+    def _backdate_logging(info: CallInfo, when: float) -> None:
+        """Seeding replays history: Start/StopLogging take the event's time, not now."""
+        if info.operation not in ("StartLogging", "StopLogging"):
+            return
+        name = str(info.params.get("Name", ""))
+        trail_name = name.rsplit("/", 1)[-1]
+        trail = cloudtrail_backends[info.account][info.region].trails.get(trail_name)
+        if trail is None:
+            return
+        moment = datetime.fromtimestamp(when, UTC).replace(tzinfo=None)
+        if info.operation == "StartLogging":
+            trail.status.started = moment
+        else:
+            trail.status.stopped = moment
+
+
+def build_app(emulation: Emulation) -> SandboxMiddleware:
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    return SandboxMiddleware(moto_app, emulation)
+
+
+def quiet_logging() -> None:
+    """werkzeug logs every request and moto's tracebacks: never let them reach a terminal."""
+    for name in ("werkzeug", "moto", "botocore", "flask"):
+        logging.getLogger(name).setLevel(logging.CRITICAL)
+
+
+def make_sandbox_server(emulation: Emulation, host: str = "127.0.0.1", port: int = 0) -> BaseWSGIServer:
+    quiet_logging()
+    server = make_server(host, port, build_app(emulation), threaded=True,
+                         request_handler=MotoRequestHandler)
+    return server
