@@ -328,6 +328,20 @@ def screen_text(app: Any) -> str:
     return console.export_text(styles=False)
 
 
+def statics_text(screen: Any, width: int = 200) -> str:
+    """Plain text of every Static on `screen`, including parts scrolled out of view."""
+    import io
+
+    from rich.console import Console
+    from textual.widgets import Static
+
+    console = Console(width=width, file=io.StringIO(), color_system=None, record=True)
+    for widget in screen.query(Static):
+        content = widget.content
+        console.print(content if not isinstance(content, str) else content, markup=False)
+    return console.export_text(styles=False)
+
+
 def write_screenshot(path: str) -> None:
     """Render the overview of the demo-like estate to an SVG with Textual's own exporter."""
     import asyncio

@@ -28,9 +28,12 @@ from tui.screens.drilldown import REMEDIATION_DISABLED, DrilldownScreen
 from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
 from tui.widgets.summary import SweepStatus
+from tui.widgets.view_table import ApplyStats
 
 #: How long a changed row keeps its highlight.
 HIGHLIGHT_SECONDS = 4.0
+#: At most this many toasts on screen at once.
+MAX_TOASTS = 4
 
 
 class TrailtopApp(App[None]):
@@ -65,6 +68,8 @@ class TrailtopApp(App[None]):
         self.sweep_status = SweepStatus()
         self.snapshots_applied = 0
         self.last_apply_seconds = 0.0
+        #: What applying the last snapshot did to the overview table (for tests and tuning).
+        self.last_table_stats: ApplyStats | None = None
         self._mailbox: Snapshot | None = None
         self._mailbox_changed: set[str] = set()
         self._mailbox_lock = threading.Lock()
@@ -143,7 +148,7 @@ class TrailtopApp(App[None]):
         before = {rid: m.view.state for rid, m in self.models.items()} if self.snapshot else None
         first = self.snapshot is None
         self.snapshot = snapshot
-        self.models = build_models(snapshot.views)
+        self.models = build_models(snapshot.views, self.models)
         if not first:
             until = time.monotonic() + HIGHLIGHT_SECONDS
             for rid in (*snapshot.changed, *extra_changed):
@@ -152,7 +157,7 @@ class TrailtopApp(App[None]):
             self.sweep_status = SweepStatus()
         for screen in self.screen_stack:
             if isinstance(screen, OverviewScreen):
-                screen.refresh_rows()
+                self.last_table_stats = screen.refresh_rows()
             elif isinstance(screen, DrilldownScreen):
                 screen.refresh_view()
         self._alert(before, snapshot)
@@ -161,7 +166,12 @@ class TrailtopApp(App[None]):
 
     def _alert(self, before: dict[str, State] | None, snapshot: Snapshot) -> None:
         failed, recovered = transitions(before, snapshot.views)
-        for alert in build_alerts(failed, recovered):
+        alerts = build_alerts(failed, recovered)
+        if alerts and len(self._notifications) + len(alerts) > MAX_TOASTS:
+            # During a storm, newest news wins: a growing stack of toasts costs layout time
+            # on every frame and hides the table.
+            self.clear_notifications()
+        for alert in alerts:
             self.notify(
                 alert.message,
                 title=alert.title,

@@ -106,8 +106,22 @@ def build_model(view: TrailView) -> RowModel:
     )
 
 
-def build_models(views: Iterable[TrailView]) -> dict[str, RowModel]:
-    return {v.id: build_model(v) for v in views}
+def build_models(
+    views: Iterable[TrailView], previous: Mapping[str, RowModel] | None = None
+) -> dict[str, RowModel]:
+    """Models for a snapshot, reusing the previous model of every view that did not change.
+
+    Reuse keeps the model object identical, which is how the table knows it can skip a row
+    entirely (no cell recomputation, no comparison): a 5% diff then costs ~5% of the work.
+    """
+    if not previous:
+        return {v.id: build_model(v) for v in views}
+    out: dict[str, RowModel] = {}
+    for v in views:
+        vid = v.id
+        old = previous.get(vid)
+        out[vid] = old if old is not None and (old.view is v or old.view == v) else build_model(v)
+    return out
 
 
 def _state_style(m: RowModel) -> str:

@@ -48,7 +48,12 @@ def plain(value: Any, *, max_len: int | None = None, multiline: bool = False) ->
 
 
 def safe_text(
-    value: Any, style: str = "", *, max_len: int | None = None, multiline: bool = False
+    value: Any,
+    style: str = "",
+    *,
+    max_len: int | None = None,
+    multiline: bool = False,
+    end: str = "",
 ) -> Text:
     """A Rich `Text` holding `value` literally: markup is never interpreted."""
-    return Text(plain(value, max_len=max_len, multiline=multiline), style=style, end="")
+    return Text(plain(value, max_len=max_len, multiline=multiline), style=style, end=end)

@@ -128,7 +128,7 @@ def evidence_text(evidence: Mapping[str, Any]) -> Text:
         )
     except (TypeError, ValueError):
         dumped = repr(evidence)
-    return safe_text(dumped, max_len=EVIDENCE_MAX, multiline=True)
+    return safe_text(dumped, max_len=EVIDENCE_MAX, multiline=True, end="\n")
 
 
 def finding_renderable(f: Finding, remediation_enabled: bool) -> RenderableType:
@@ -136,13 +136,13 @@ def finding_renderable(f: Finding, remediation_enabled: bool) -> RenderableType:
     head.append(f"[{f.severity.value.upper()}] ", style=f"bold {_sev_style(f)}")
     head.append(plain(f.code, max_len=80), style="bold")
     head.append(f"  ({plain(f.channel.value)})", style="dim")
-    parts: list[RenderableType] = [head, safe_text(f.message, max_len=2000)]
+    parts: list[RenderableType] = [head, safe_text(f.message, max_len=2000, end="\n")]
     if f.evidence:
         parts.append(Text("evidence:", style="bold dim"))
         parts.append(evidence_text(f.evidence))
     if f.remediation:
         parts.append(Text("remediation:", style="bold dim"))
-        parts.append(safe_text(f.remediation, max_len=4000, multiline=True))
+        parts.append(safe_text(f.remediation, max_len=4000, multiline=True, end="\n"))
     if f.plan_ids:
         fixes = ", ".join(plain(p, max_len=80) for p in f.plan_ids)
         suffix = " — press x" if remediation_enabled else f" ({REMEDIATION_DISABLED})"

@@ -176,7 +176,18 @@ class ViewTable(DataTable[Text]):
         old_models = self._models
         self._models = models
         self._highlight = highlight
-        wanted = {rid: row_cells(models[rid], now, rid in highlight) for rid in visible}
+        wanted: dict[str, Cells] = {}
+        shown = self._shown
+        for rid in visible:
+            m = models[rid]
+            cells = shown.get(rid)
+            if (
+                cells is None
+                or old_models.get(rid) is not m
+                or (rid in highlight) != cells[0][1].endswith("-changed")
+            ):
+                cells = row_cells(m, now, rid in highlight)
+            wanted[rid] = cells
         plan = plan_diff(self._shown, wanted)
         cursor_id = self.cursor_view_id
         cursor_index = self.cursor_row
