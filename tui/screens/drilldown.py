@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.console import Group, RenderableType
+from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,7 +21,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from core.model import Finding, Snapshot, TrailView
+from core.model import Finding, Snapshot, State, TrailView
 from tui.format import fmt_age, fmt_time, to_datetime
 from tui.rows import STATE_WORD
 from tui.safe import plain, safe_text
@@ -131,12 +132,18 @@ def evidence_text(evidence: Mapping[str, Any]) -> Text:
     return safe_text(dumped, max_len=EVIDENCE_MAX, multiline=True, end="\n")
 
 
-def finding_renderable(f: Finding, remediation_enabled: bool) -> RenderableType:
+#: State name -> Rich style, resolved by the screen from `trailtop.tcss` component classes.
+Palette = Mapping[str, Style]
+
+
+def finding_renderable(
+    f: Finding, remediation_enabled: bool, palette: Palette | None = None
+) -> RenderableType:
     head = Text()
-    head.append(f"[{f.severity.value.upper()}] ", style=f"bold {_sev_style(f)}")
+    head.append(f"[{f.severity.value.upper()}] ", style=_color(palette, f.state.value))
     head.append(plain(f.code, max_len=80), style="bold")
     head.append(f"  ({plain(f.channel.value)})", style="dim")
-    parts: list[RenderableType] = [head, safe_text(f.message, max_len=2000, end="\n")]
+    parts: list[RenderableType] = [head, safe_text(f.message, max_len=1000, end="\n")]
     if f.evidence:
         parts.append(Text("evidence:", style="bold dim"))
         parts.append(evidence_text(f.evidence))
@@ -154,16 +161,13 @@ def finding_renderable(f: Finding, remediation_enabled: bool) -> RenderableType:
     return Group(*parts)
 
 
-def _sev_style(f: Finding) -> str:
-    return {
-        "critical": "red",
-        "high": "red",
-        "medium": "yellow",
-        "unknown": "magenta",
-    }.get(f.severity.value, "")
+def _color(palette: Palette | None, name: str) -> Style:
+    return (palette or {}).get(name, Style(bold=True))
 
 
-def regions_renderable(view: TrailView, snapshot: Snapshot | None) -> RenderableType | None:
+def regions_renderable(
+    view: TrailView, snapshot: Snapshot | None, palette: Palette | None = None
+) -> RenderableType | None:
     """Per-region states of a multi-region trail as seen from the same account."""
     if not view.trail.multi_region or snapshot is None:
         return None
@@ -185,7 +189,7 @@ def regions_renderable(view: TrailView, snapshot: Snapshot | None) -> Renderable
     for v in siblings:
         cell = Text()
         cell.append(plain(v.key.region, max_len=20).ljust(15))
-        cell.append(STATE_WORD[v.state], style=f"bold {_state_style(v)}")
+        cell.append(STATE_WORD[v.state], style=_color(palette, v.state.value))
         if v.id == view.id:
             cell.append(" <", style="bold")
         cells.append(cell)
@@ -194,13 +198,13 @@ def regions_renderable(view: TrailView, snapshot: Snapshot | None) -> Renderable
     return grid
 
 
-def _state_style(view: TrailView) -> str:
-    return {"failing": "red", "warning": "yellow", "unknown": "magenta", "ok": "green"}[
-        view.state.value
-    ]
-
-
 class DrilldownScreen(Screen[None]):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "drill--failing",
+        "drill--warning",
+        "drill--unknown",
+        "drill--ok",
+    }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("x", "fix", "Fix", tooltip="Apply a remediation plan"),
@@ -232,6 +236,11 @@ class DrilldownScreen(Screen[None]):
     def on_mount(self) -> None:
         self.refresh_view()
         self.query_one("#dd-body").focus()
+
+    def palette(self) -> dict[str, Style]:
+        return {
+            s.value: self.get_component_rich_style(f"drill--{s.value}", partial=True) for s in State
+        }
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "fix":
@@ -292,7 +301,9 @@ class DrilldownScreen(Screen[None]):
         if v is None:
             return
         t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(f" {STATE_WORD[v.state]} ", style=f"bold reverse {_state_style(v)}")
+        t.append(
+            f" {STATE_WORD[v.state]} ", style=self.palette()[v.state.value] + Style(reverse=True)
+        )
         t.append("  ")
         t.append(plain(v.account_label, max_len=40), style="bold")
         t.append(" / ")
@@ -308,7 +319,7 @@ class DrilldownScreen(Screen[None]):
     def _render_regions(self) -> None:
         if self.view is None:
             return
-        grid = regions_renderable(self.view, self.app.snapshot)
+        grid = regions_renderable(self.view, self.app.snapshot, self.palette())
         self.query_one("#dd-regions", Static).update(grid if grid is not None else Text(""))
         self.query_one("#dd-regions").display = grid is not None
         self.query_one("#dd-regions-heading").display = grid is not None
@@ -323,7 +334,10 @@ class DrilldownScreen(Screen[None]):
         findings: RenderableType
         if v.findings:
             findings = Group(
-                *(finding_renderable(f, self.app.remediation_enabled) for f in v.findings)
+                *(
+                    finding_renderable(f, self.app.remediation_enabled, self.palette())
+                    for f in v.findings
+                )
             )
         else:
             findings = Text("No findings.", style="italic")

@@ -1,0 +1,143 @@
+"""tmux smoke test: the real `trailtop --demo` in a 120x40 pane, driven by keys.
+
+Run directly (`python tests/tmux_smoke.py [--no-color]`) or through pytest (marker `tmux`).
+It uses a private tmux server (`-L`), waits by polling `capture-pane` against a deadline
+(never fixed sleeps), drills into a failing view, quits with `q` and checks the exit status.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BINARY = ROOT / ".venv" / "bin" / "trailtop"
+WIDTH, HEIGHT = 120, 40
+
+
+@dataclass
+class SmokeResult:
+    exit_status: int | None
+    screens: dict[str, str] = field(default_factory=dict)
+
+
+class Pane:
+    """One detached tmux session on a private server socket."""
+
+    def __init__(self, command: list[str], env: dict[str, str]) -> None:
+        self.socket = f"trailtop-smoke-{os.getpid()}"
+        self.target = "smoke"
+        env_args = [a for k, v in env.items() for a in ("-e", f"{k}={v}")]
+        self.tmux(
+            "new-session", "-d", "-s", self.target, "-x", str(WIDTH), "-y", str(HEIGHT),
+            *env_args, "--", *command,
+        )  # fmt: skip
+        self.tmux("set-option", "-t", self.target, "remain-on-exit", "on")
+
+    def tmux(self, *args: str) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True
+        )
+        return out.stdout
+
+    def text(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.target)
+
+    def keys(self, *keys: str) -> None:
+        self.tmux("send-keys", "-t", self.target, *keys)
+
+    def dead(self) -> tuple[bool, int | None]:
+        fmt = self.tmux(
+            "display-message", "-p", "-t", self.target, "#{pane_dead} #{pane_dead_status}"
+        )
+        dead, _, status = fmt.strip().partition(" ")
+        return dead == "1", int(status) if status.strip().isdigit() else None
+
+    def wait_for(self, what: str, cond: Callable[[str], bool], timeout: float) -> str:
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.text()
+            if cond(text):
+                return text
+            if self.dead()[0]:
+                break
+            time.sleep(0.2)  # polling interval of a condition with a deadline
+        raise AssertionError(f"timed out waiting for {what}; pane:\n{text}")
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True)
+
+
+def run_smoke(
+    no_color: bool = False, startup_timeout: float = 120.0, command: list[str] | None = None
+) -> SmokeResult:
+    env = {"TERM": os.environ.get("SMOKE_TERM", "tmux-256color")}
+    if no_color:
+        env["NO_COLOR"] = "1"
+    pane = Pane(command or [str(BINARY), "--demo"], env)
+    result = SmokeResult(exit_status=None)
+    try:
+        overview = pane.wait_for(
+            "the overview table with a failing view",
+            lambda t: "Top finding" in t and "FAIL" in t and "sweep #" in t,
+            startup_timeout,
+        )
+        result.screens["overview"] = overview
+        # Failing views sort first, so the cursor starts on one.
+        pane.keys("Enter")
+        drill = pane.wait_for(
+            "the drill-down", lambda t: "Configuration" in t and "GetTrailStatus" in t, 20
+        )
+        assert " FAIL " in drill.splitlines()[0], drill
+        pane.keys("End")
+        result.screens["drilldown"] = pane.wait_for(
+            "findings", lambda t: "Findings" in t or "[" in t, 10
+        )
+        pane.keys("Escape")
+        pane.wait_for("the overview again", lambda t: "Top finding" in t, 10)
+        pane.keys("?")
+        result.screens["help"] = pane.wait_for("help", lambda t: "trailtop — keys" in t, 10)
+        pane.keys("Escape")
+        pane.wait_for("the overview again", lambda t: "Top finding" in t and "keys" not in t, 10)
+        pane.keys("q")
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            dead, status = pane.dead()
+            if dead:
+                result.exit_status = status
+                break
+            time.sleep(0.2)
+        result.screens["after-exit"] = pane.text()
+        return result
+    finally:
+        pane.close()
+
+
+def _unavailable() -> str | None:
+    if shutil.which("tmux") is None:
+        return "tmux is not installed"
+    if not BINARY.exists():
+        return f"{BINARY} is missing (run make setup)"
+    if importlib.util.find_spec("tui.demo") is None:
+        return "`trailtop --demo` is not available yet (tui/demo.py missing)"
+    return None
+
+
+if __name__ == "__main__":
+    why = _unavailable()
+    if why:
+        print(f"skip: {why}")
+        raise SystemExit(0)
+    res = run_smoke(no_color="--no-color" in sys.argv)
+    for name, screen in res.screens.items():
+        print(f"===== {name}\n{screen}")
+    print(f"exit status: {res.exit_status}")
+    raise SystemExit(0 if res.exit_status == 0 else 1)
