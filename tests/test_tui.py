@@ -454,6 +454,17 @@ async def test_small_terminal_80x24() -> None:
         assert "Filter" in lines[-1]
 
 
+async def test_no_color_states_still_readable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NO_COLOR", "1")
+    app, _ = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        assert app.no_color
+        text = screen_text(app)
+        for word in ("FAIL", "WARN", "UNKN", "OK ~12m"):
+            assert word in text
+
+
 # ---------------------------------------------------------------------------- performance
 
 
@@ -475,9 +486,18 @@ async def test_apply_5000_views_measured() -> None:
         assert diff is not None and not diff.rebuilt and diff.added == 0
         assert diff.updated_cells >= len(changed)
         assert table(app).cursor_view_id == keep
+        diff_total = app.last_apply_seconds
+
+        # A real engine builds new (equal) objects each sweep: the equality path.
+        fresh, changed2 = mutate([replace(v) for v in new], 0.05, seed=2)
+        source.push(make_snapshot(fresh, sweep=3, changed=changed2))
+        await started(pilot, 3)
+        fresh_stats = app.last_table_stats
+        assert fresh_stats is not None and not fresh_stats.rebuilt
+        fresh_total = app.last_apply_seconds
 
         t0 = time.perf_counter()
-        visible_cells = table(app).tick(T0 + timedelta(seconds=1), set())
+        visible_cells = table(app).tick(T0 + timedelta(seconds=1), app.highlighted())
         tick_visible = time.perf_counter() - t0
         t0 = time.perf_counter()
         all_cells = table(app).tick(T0 + timedelta(seconds=2), set(), all_rows=True)
@@ -486,7 +506,8 @@ async def test_apply_5000_views_measured() -> None:
             f"\n[perf] 5000 views: initial apply {first.seconds:.3f}s table "
             f"({initial_total:.3f}s incl. models/alerts); "
             f"5% diff ({len(changed)} views, {diff.updated_cells} cells, sorted={diff.sorted}) "
-            f"{diff.seconds:.3f}s table ({app.last_apply_seconds:.3f}s total); "
+            f"{diff.seconds:.3f}s table ({diff_total:.3f}s total); same with all-new equal objects "
+            f"{fresh_stats.seconds:.3f}s table ({fresh_total:.3f}s total); "
             f"tick visible {visible_cells} cells {tick_visible * 1000:.1f}ms, "
             f"tick all {all_cells} cells {tick_all * 1000:.1f}ms"
         )

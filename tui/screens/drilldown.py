@@ -15,6 +15,7 @@ from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -210,7 +211,7 @@ class DrilldownScreen(Screen[None]):
         Binding("x", "fix", "Fix", tooltip="Apply a remediation plan"),
     ]
 
-    app: TrailtopApp  # type: ignore[assignment]
+    app: TrailtopApp
 
     def __init__(self, view_id: str) -> None:
         super().__init__(classes="drilldown")
@@ -268,7 +269,7 @@ class DrilldownScreen(Screen[None]):
         plans = [p for f in (self.view.findings if self.view else ()) for p in f.plan_ids]
         self.app.request_fix(self.view_id, tuple(plans))
 
-    def on_key(self, event: Any) -> None:
+    def on_key(self, event: events.Key) -> None:
         # A disabled binding swallows nothing, so explain why `x` does nothing.
         if event.key == "x" and not self.fix_available():
             event.stop()

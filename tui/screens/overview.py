@@ -37,7 +37,7 @@ class OverviewScreen(Screen[None]):
         Binding("escape", "escape", "Clear", show=False),
     ]
 
-    app: TrailtopApp  # type: ignore[assignment]
+    app: TrailtopApp
 
     def __init__(self) -> None:
         super().__init__(id="overview")
