@@ -181,8 +181,10 @@ class DeliveryEngine:
         sns = channels["sns"]
         body["LatestDeliveryAttemptTime"] = iso(s3.last_attempt) if s3.last_attempt else ""
         body["LatestDeliveryAttemptSucceeded"] = iso(s3.last_success) if s3.last_success else ""
-        body["LatestNotificationAttemptTime"] = iso(sns.last_attempt) if sns.last_attempt else ""
-        body["LatestNotificationAttemptSucceeded"] = iso(sns.last_success) if sns.last_success else ""
+        notifies = bool(destinations.topic_arn(trail))
+        body["LatestNotificationAttemptTime"] = iso(sns.last_attempt) if notifies and sns.last_attempt else ""
+        body["LatestNotificationAttemptSucceeded"] = (
+            iso(sns.last_success) if notifies and sns.last_success else "")
         body.update(overrides or {})
         return body
 

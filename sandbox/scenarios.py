@@ -251,14 +251,15 @@ def seed_bench(seeder: Seeder, accounts: int = 50, regions: int = 17, trails: in
                                             "accounts": {a: enabled for a in account_ids}})
     total = accounts * trails
     stride = max(total // broken, 1) if broken else 0
-    broken_slots = {i * stride + (i % trails) for i in range(broken)} if broken else set()
+    broken_slots = sorted({min(i * stride + (i % trails), total - 1) for i in range(broken)})
 
     def seed_account(index: int, account: str) -> list[dict[str, Any]]:
         actor = seeder.admin() if account == MGMT else seeder.role(account, ORG_ROLE, "bench-setup")
         entries = []
         for t in range(trails):
             slot = index * trails + t
-            cause = _BENCH_BREAKS[len(entries) % len(_BENCH_BREAKS)] if slot in broken_slots else None
+            cause = (_BENCH_BREAKS[broken_slots.index(slot) % len(_BENCH_BREAKS)]
+                     if slot in broken_slots else None)
             region = enabled[0] if t < multi else enabled[(index + t) % len(enabled)]
             spec = TrailSpec(account=account, name=f"bench-{t}", region=region, multi_region=t < multi,
                              kms=cause == "KMS_KEY_DISABLED", policy_style="like" if t % 2 else "standard")

@@ -27,8 +27,10 @@ class Actor:
     """One principal doing seeding calls; ``at`` backdates the events it causes."""
 
     def __init__(self, session: boto3.Session, endpoint_url: str, arn: str,
-                 user_agent: str | None = None, source_ip: str | None = None) -> None:
+                 user_agent: str | None = None, source_ip: str | None = None,
+                 credentials: dict[str, str] | None = None) -> None:
         self.session = session
+        self.credentials = credentials or {}
         self.endpoint_url = endpoint_url
         self.arn = arn
         self.user_agent = user_agent
@@ -43,7 +45,8 @@ class Actor:
             if key not in self._clients:
                 config = _CONFIG.merge(Config(user_agent=self.user_agent)) if self.user_agent else _CONFIG
                 client = self.session.client(service, region_name=region,
-                                             endpoint_url=self.endpoint_url, config=config)
+                                             endpoint_url=self.endpoint_url, config=config,
+                                             **self.credentials)
                 client.meta.events.register("before-send", self._add_headers)
                 self._clients[key] = client
             return self._clients[key]
@@ -81,7 +84,9 @@ class Seeder:
         arn = f"arn:aws:iam::{account}:role/{role_name}"
         with self._lock:
             creds = self._sts.assume_role(RoleArn=arn, RoleSessionName=session_name)["Credentials"]
-        session = boto3.Session(aws_access_key_id=creds["AccessKeyId"],
-                                aws_secret_access_key=creds["SecretAccessKey"],
-                                aws_session_token=creds["SessionToken"], region_name="us-east-1")
-        return Actor(session, self.endpoint_url, arn, user_agent, source_ip)
+        # One shared session (its model cache) with per-actor credentials: much faster
+        # than a boto3 Session per actor, which would re-read every service model.
+        credentials = {"aws_access_key_id": creds["AccessKeyId"],
+                       "aws_secret_access_key": creds["SecretAccessKey"],
+                       "aws_session_token": creds["SessionToken"]}
+        return Actor(self.base, self.endpoint_url, arn, user_agent, source_ip, credentials)
