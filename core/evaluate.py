@@ -104,8 +104,21 @@ def human_age(seconds: float | None) -> str:
 
 
 def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Worst first; a root cause ranks with the worst symptom it explains, just before it.
+
+    So the top finding of a view whose bucket policy denies CloudTrail is the policy
+    finding (the cause, with its evidence), not the bare `AccessDenied` it produces.
+    """
+    items = list(findings)
     rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
-    return tuple(sorted(findings, key=lambda f: (rank[f.severity], f.code)))
+    effective = {f.code: rank[f.severity] for f in items}
+    for f in items:
+        for cause in f.evidence.get("explained_by", ()) if f.code in _STATUS_CODES else ():
+            if cause in effective:
+                effective[cause] = min(effective[cause], rank[f.severity])
+    return tuple(
+        sorted(items, key=lambda f: (effective[f.code], f.code in _STATUS_CODES, f.code))
+    )
 
 
 def status_findings(

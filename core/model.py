@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -173,7 +174,7 @@ class ViewKey:
     region: str
     trail_arn: str
 
-    @property
+    @cached_property
     def id(self) -> str:
         return f"{self.account_id}|{self.region}|{self.trail_arn}"
 
@@ -218,7 +219,7 @@ class TrailView:
     #: True when the status is older than two sweeps (kept from an earlier sweep).
     stale: bool = False
 
-    @property
+    @cached_property
     def id(self) -> str:
         return self.key.id
 
@@ -279,8 +280,9 @@ class Snapshot:
     def targets_in_error(self) -> int:
         return sum(1 for t in self.targets if not t.ok)
 
+    @cached_property
+    def by_id(self) -> Mapping[str, TrailView]:
+        return {v.id: v for v in self.views}
+
     def view(self, view_id: str) -> TrailView | None:
-        for v in self.views:
-            if v.id == view_id:
-                return v
-        return None
+        return self.by_id.get(view_id)
