@@ -70,12 +70,12 @@ def _resources(info: CallInfo, account: str, region: str, response: dict[str, An
     elif info.service == "kms":
         key = p.get("KeyId") or (response.get("KeyMetadata") or {}).get("Arn")
         if isinstance(key, str):
-            arn = key if key.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key}"
-            add("AWS::KMS::Key", arn)
+            key_arn = key if key.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key}"
+            add("AWS::KMS::Key", key_arn)
     elif info.service == "sns":
-        arn = p.get("TopicArn") or (f"arn:aws:sns:{region}:{account}:{p['Name']}" if p.get("Name") else None)
-        if arn:
-            add("AWS::SNS::Topic", arn)
+        topic = p.get("TopicArn") or (f"arn:aws:sns:{region}:{account}:{p['Name']}" if p.get("Name") else None)
+        if isinstance(topic, str):
+            add("AWS::SNS::Topic", topic)
     elif info.service == "logs" and p.get("logGroupName"):
         name = p["logGroupName"]
         add("AWS::Logs::LogGroup", f"arn:aws:logs:{region}:{account}:log-group:{name}", name)

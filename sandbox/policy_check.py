@@ -9,6 +9,7 @@ the String/Arn/Bool/Null condition operators with ``IfExists``.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -88,7 +89,7 @@ def _operator_matches(operator: str, expected: list[Any], actual: str | None) ->
     if actual is None:
         return operator.endswith("IfExists") or base.startswith(("StringNot", "ArnNot"))
     values = [str(v) for v in expected]
-    checks = {
+    checks: dict[str, Callable[[str], bool]] = {
         "StringEquals": lambda v: actual == v,
         "StringEqualsIgnoreCase": lambda v: actual.lower() == v.lower(),
         "StringLike": lambda v: _wildcard(v, actual),

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from moto.cloudtrail.models import cloudtrail_backends
-from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,

@@ -249,7 +249,7 @@ async def test_profiles_in_the_written_files_reach_their_accounts(
         async with session.create_client("sts") as sts:
             identity = await sts.get_caller_identity()
         assert identity["Account"] == expected
-    credentials = open(sandbox.credentials_file).read()
+    credentials = sandbox.credentials_file.read_text()
     assert all(secret in credentials for secret in sandbox.manifest["secrets"])
 
 
