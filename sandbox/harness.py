@@ -89,7 +89,6 @@ class Sandbox:
             ready = self._read_ready_line()
             self.endpoint_url = f"http://127.0.0.1:{ready['port']}"
             self._control = ControlClient(self.endpoint_url)
-            self.faults = FaultsClient(self._control)
             self._write_profiles({"default": {"static": True}, "demo-mgmt": {"static": True}})
             started = time.monotonic()
             seeder = Seeder(self.endpoint_url, MGMT_KEY.access_key_id, MGMT_KEY.secret_access_key)
@@ -184,9 +183,15 @@ class Sandbox:
 
     @property
     def control(self) -> ControlClient:
+        """Raw access to the /_sandbox control plane."""
         if self._control is None:
             raise SandboxError("sandbox not started")
         return self._control
+
+    @property
+    def faults(self) -> FaultsClient:
+        """Fault rules: ``add(kind, **filters_and_params) -> id``, ``remove``, ``clear``, ``list``."""
+        return FaultsClient(self.control)
 
     def session(self, account: str | None = None, role_name: str = "SandboxAdmin") -> boto3.Session:
         """A boto3 session in ``account`` (management static keys, else an assumed role)."""
