@@ -138,19 +138,19 @@ def seed_demo(seeder: Seeder, **_: Any) -> dict[str, Any]:
     def build(actor: Actor, **spec: Any) -> BuiltTrail:
         return build_trail(actor, TrailSpec(**spec), at=setup)
 
-    healthy: list[BuiltTrail] = [
-        build(tf_mgmt, account=MGMT, name="org-trail", region="us-east-1", multi_region=True,
-              organization=True, prefix="org", validation=True, kms=True, log_ids=[org_id]),
-        build(tf_mgmt, account=MGMT, name="mgmt-audit", region="eu-west-1", prefix="audit/eu",
-              policy_style="like"),
-        build(tf_prod, account=PROD, name="prod-main", region="us-east-1", multi_region=True,
-              validation=True, kms=True, sns=True, cloudwatch=True, cloudwatch_managed_policy=True,
-              policy_style="extra"),
-        build(tf_staging, account=STAGING, name="staging-central", region="us-east-1",
-              bucket=f"trailtop-central-logs-{MGMT}", bucket_owner=tf_mgmt, bucket_account=MGMT,
-              validation=True),
-        build(tf_staging, account=STAGING, name="staging-usw2", region="us-west-2", policy_style="unusual"),
-        build(tf_staging, account=STAGING, name="staging-euw1", region="eu-west-1", prefix="ct"),
+    healthy_plan: list[tuple[Actor, dict[str, Any]]] = [
+        (tf_mgmt, dict(account=MGMT, name="org-trail", region="us-east-1", multi_region=True,
+                       organization=True, prefix="org", validation=True, kms=True, log_ids=[org_id])),
+        (tf_mgmt, dict(account=MGMT, name="mgmt-audit", region="eu-west-1", prefix="audit/eu",
+                       policy_style="like")),
+        (tf_prod, dict(account=PROD, name="prod-main", region="us-east-1", multi_region=True,
+                       validation=True, kms=True, sns=True, cloudwatch=True,
+                       cloudwatch_managed_policy=True, policy_style="extra")),
+        (tf_staging, dict(account=STAGING, name="staging-central", region="us-east-1",
+                          bucket=f"trailtop-central-logs-{MGMT}", bucket_owner=tf_mgmt,
+                          bucket_account=MGMT, validation=True)),
+        (tf_staging, dict(account=STAGING, name="staging-usw2", region="us-west-2", policy_style="unusual")),
+        (tf_staging, dict(account=STAGING, name="staging-euw1", region="eu-west-1", prefix="ct")),
     ]
     # (actor, spec, root cause, minutes ago)
     broken_plan: list[tuple[Actor, dict[str, Any], str, float]] = [
@@ -184,14 +184,21 @@ def seed_demo(seeder: Seeder, **_: Any) -> dict[str, Any]:
          "CLOUDWATCH_ROLE_PERMISSIONS_MISSING", 15),
     ]
     builders = {MGMT: tf_mgmt, PROD: tf_prod, security: tf_sec}
-    entries = [_trail_entry(t, regions, org_accounts) for t in healthy]
-    for actor, spec, cause, minutes in broken_plan:
+
+    def healthy_job(job: tuple[Actor, dict[str, Any]]) -> dict[str, Any]:
+        return _trail_entry(build(job[0], **job[1]), regions, org_accounts)
+
+    def broken_job(job: tuple[Actor, dict[str, Any], str, float]) -> dict[str, Any]:
+        actor, spec, cause, minutes = job
         trail = build(builders[spec["account"]], **spec)
         result = _break(seeder, actor, trail, cause, minutes)
         if cause == "KMS_KEY_MISSING":  # the 7-day waiting period is over: the key is gone
             seeder.control.call("POST", "kms/purge", {"key_arn": trail.key_arn})
-        entries.append(_trail_entry(trail, regions, org_accounts, cause, result["codes"],
-                                    result["at"], result["by"]))
+        return _trail_entry(trail, regions, org_accounts, cause, result["codes"], result["at"], result["by"])
+
+    # Client and server CPU overlap when several trails are seeded at once (2 processes).
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        entries = list(pool.map(healthy_job, healthy_plan)) + list(pool.map(broken_job, broken_plan))
 
     read_role = {a: f"arn:aws:iam::{a}:role/{READ_ROLE}" for a in (PROD, STAGING)}
     return {

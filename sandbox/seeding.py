@@ -20,11 +20,17 @@ from .control_client import ControlClient
 EVENT_TIME_HEADER = "X-Sandbox-Event-Time"
 SOURCE_IP_HEADER = "X-Sandbox-Source-Ip"
 
+#: boto3 Session.client() is not thread-safe; seeding creates clients from worker threads.
+_CLIENT_LOCK = threading.Lock()
+
 _CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
 
 
 class Actor:
-    """One principal doing seeding calls; ``at`` backdates the events it causes."""
+    """One principal doing seeding calls; ``at`` backdates the events it causes.
+
+    ``at`` is per thread, so one actor can seed from several worker threads at once.
+    """
 
     def __init__(self, session: boto3.Session, endpoint_url: str, arn: str,
                  user_agent: str | None = None, source_ip: str | None = None,
@@ -35,12 +41,20 @@ class Actor:
         self.arn = arn
         self.user_agent = user_agent
         self.source_ip = source_ip
-        self.at: float | None = None
+        self._story = threading.local()
         self._clients: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
+
+    @property
+    def at(self) -> float | None:
+        value: float | None = getattr(self._story, "at", None)
+        return value
+
+    @at.setter
+    def at(self, value: float | None) -> None:
+        self._story.at = value
 
     def client(self, service: str, region: str = "us-east-1") -> Any:
-        with self._lock:
+        with _CLIENT_LOCK:
             key = (service, region)
             if key not in self._clients:
                 config = _CONFIG.merge(Config(user_agent=self.user_agent)) if self.user_agent else _CONFIG
