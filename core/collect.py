@@ -196,7 +196,7 @@ class Collector:
                 via=f"role:{role_arn}",
                 home_region=region,
             )
-        session = AioSession()
+        session = new_session()
 
         async def refresh() -> dict[str, Any]:
             kw: dict[str, Any] = {
