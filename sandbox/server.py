@@ -32,6 +32,7 @@ from .events import event_region, is_recorded
 from .handlers import handler_for, parse_json
 from .identity import account_of, resolve_caller
 from .protocol import CallInfo, WireResponse, describe_call, fault_response, status_line
+from .regions import OPT_IN_REGIONS
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -89,6 +90,11 @@ class SandboxMiddleware:
             caller = resolve_caller(info.access_key)
             reply = fault_response(rule.kind, info, caller.arn, status=rule.status,
                                    message=rule.message)
+            status_holder[0] = reply.status
+            return _send(start_response, reply)
+        if info.region in OPT_IN_REGIONS and info.region not in self.emu.regions.enabled(info.account):
+            # An opt-in region the account has not enabled rejects its credentials, as in AWS.
+            reply = fault_response("region_disabled", info, "")
             status_holder[0] = reply.status
             return _send(start_response, reply)
         handler = handler_for(info)

@@ -264,6 +264,13 @@ async def test_describe_regions_is_limited_to_enabled_regions(
     assert enabled == names
 
 
+async def test_an_opt_in_region_not_enabled_rejects_credentials(aws_client: AwsClientFactory) -> None:
+    client = await aws_client("cloudtrail", account=PROD, region="af-south-1")
+    with pytest.raises(ClientError) as err:
+        await client.describe_trails()
+    assert err.value.response["Error"]["Code"] == "UnrecognizedClientException"
+
+
 # -- faults ----------------------------------------------------------------------------------
 
 FAULT_CASES: list[tuple[str, dict[str, Any], str]] = [
