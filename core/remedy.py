@@ -29,7 +29,6 @@ import hashlib
 import json
 import re
 import shlex
-import urllib.parse
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
@@ -108,7 +107,13 @@ def _compact(doc: Mapping[str, Any]) -> str:
 def _url_decoded(value: Any) -> Any:
     """IAM returns documents URL-encoded in the raw API (botocore usually decodes)."""
     if isinstance(value, str) and value.lstrip().startswith("%"):
-        return urllib.parse.unquote(value)
+        out = bytearray()
+        for part in re.split(r"(%[0-9A-Fa-f]{2})", value):
+            if len(part) == 3 and part.startswith("%"):
+                out.append(int(part[1:], 16))
+            else:
+                out += part.encode("utf-8")
+        return out.decode("utf-8", errors="replace")
     return value
 
 
