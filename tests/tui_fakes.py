@@ -15,6 +15,7 @@ from typing import Any
 
 from core.model import (
     Channel,
+    CoverageGap,
     Finding,
     Severity,
     Snapshot,
@@ -166,6 +167,7 @@ def make_snapshot(
     changed: Iterable[str] = (),
     duration: float = 4.2,
     targets: Sequence[TargetResult] | None = None,
+    coverage: Sequence[CoverageGap] = (),
 ) -> Snapshot:
     vs = tuple(views)
     if targets is None:
@@ -178,6 +180,7 @@ def make_snapshot(
         duration=duration,
         targets=tuple(targets),
         views=vs,
+        coverage=tuple(coverage),
         changed=frozenset(changed),
         last_success_at=now - timedelta(seconds=duration) if sweep else None,
     )
@@ -309,6 +312,52 @@ def hostile_view(now: datetime = T0) -> TrailView:
         findings=(finding("S3_DELIVERY_ERROR", message="[@click=app.quit]x[/] \x1b[2J\u200f" + "A" * 5000,
                           evidence=evil, remediation="[link=https://evil.example]fix[/link]"),),
     )  # fmt: skip
+
+
+def coverage_gap(
+    account: str = "222222222222", region: str = "ap-south-1", profile: str | None = "prod"
+) -> CoverageGap:
+    """What the engine reports for an enabled region with no logging trail."""
+    return CoverageGap(
+        account,
+        region,
+        (
+            finding(
+                "REGION_NOT_COVERED",
+                Severity.HIGH,
+                Channel.COVERAGE,
+                f"No logging trail covers {region} in account {account}.",
+                {"account_id": account, "region": region},
+                "Create a multi-region trail so every enabled region is recorded.",
+            ),
+        ),
+        profile,
+    )
+
+
+def unreachable_view(
+    account: str = "333333333333",
+    region: str = "eu-west-1",
+    reason: str = "AccessDenied on DescribeTrails: not authorized",
+) -> TrailView:
+    """The engine's placeholder for a target it could not read (see core.monitor._placeholder)."""
+    return TrailView(
+        key=ViewKey(account, region, ""),
+        profile="ops",
+        trail=TrailConfig(name="(unreachable)", arn="", home_region=region),
+        status=None,
+        findings=(
+            finding(
+                "STATUS_UNAVAILABLE",
+                Severity.UNKNOWN,
+                Channel.TRAIL,
+                f"Could not read the trail status: {reason}",
+                {"reason": reason, "last_success": None},
+                "Check the credentials and permissions for this account and region.",
+            ),
+        ),
+        state=State.UNKNOWN,
+    )
 
 
 def screen_text(app: Any) -> str:

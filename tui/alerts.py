@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from core.model import State, TrailView
+from tui.rows import is_coverage
 from tui.safe import plain
 
 #: Above this many transitions of one kind, one aggregated toast replaces the named ones.
@@ -26,6 +27,8 @@ class Alert:
 
 
 def view_label(view: TrailView) -> str:
+    if is_coverage(view):
+        return plain(f"{view.account_label} {view.key.region}: no logging trail", max_len=90)
     return plain(f"{view.account_label} {view.key.region} {view.trail.name}", max_len=90)
 
 

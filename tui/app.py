@@ -22,7 +22,7 @@ from core.source import SnapshotSource
 from tui.alerts import build_alerts, transitions
 from tui.format import now_utc
 from tui.messages import SnapshotReady, SourceEvent
-from tui.rows import COLUMNS, RowModel, build_models
+from tui.rows import COLUMNS, COVERAGE_PREFIX, RowModel, build_models, snapshot_rows
 from tui.safe import plain
 from tui.screens.drilldown import REMEDIATION_DISABLED, DrilldownScreen
 from tui.screens.help import HelpScreen
@@ -148,11 +148,15 @@ class TrailtopApp(App[None]):
         before = {rid: m.view.state for rid, m in self.models.items()} if self.snapshot else None
         first = self.snapshot is None
         self.snapshot = snapshot
-        self.models = build_models(snapshot.views, self.models)
+        # Coverage gaps (regions with no logging trail) are rows too: see tui.rows.CoverageView.
+        self.models = build_models(snapshot_rows(snapshot), self.models)
         if not first:
             until = time.monotonic() + HIGHLIGHT_SECONDS
             for rid in (*snapshot.changed, *extra_changed):
                 self._highlight_until[rid] = until
+            for rid in self.models.keys() - (before or {}).keys():
+                if rid.startswith(COVERAGE_PREFIX):  # a new gap: the engine does not mark it
+                    self._highlight_until[rid] = until
         if self.sweep_status.sweeping or self.sweep_status.failed:
             self.sweep_status = SweepStatus()
         for screen in self.screen_stack:
@@ -160,12 +164,12 @@ class TrailtopApp(App[None]):
                 self.last_table_stats = screen.refresh_rows()
             elif isinstance(screen, DrilldownScreen):
                 screen.refresh_view()
-        self._alert(before, snapshot)
+        self._alert(before)
         self.snapshots_applied += 1
         self.last_apply_seconds = time.perf_counter() - t0
 
-    def _alert(self, before: dict[str, State] | None, snapshot: Snapshot) -> None:
-        failed, recovered = transitions(before, snapshot.views)
+    def _alert(self, before: dict[str, State] | None) -> None:
+        failed, recovered = transitions(before, (m.view for m in self.models.values()))
         alerts = build_alerts(failed, recovered)
         if alerts and len(self._notifications) + len(alerts) > MAX_TOASTS:
             # During a storm, newest news wins: a growing stack of toasts costs layout time

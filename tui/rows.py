@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
-from core.model import STATE_ORDER, State, TrailView
+from core.model import STATE_ORDER, Snapshot, State, TrailConfig, TrailView, ViewKey, worst_state
 from tui.format import NONE, fmt_age, fmt_coarse, to_datetime
 from tui.safe import plain
 
@@ -29,27 +30,114 @@ STATE_WORD: dict[State, str] = {
 }
 CHANGED_MARK = "*"
 STALE_MARK = "~"
+#: Trail column of a coverage-gap row (an enabled region with no logging trail at all).
+NO_TRAIL = "(no trail)"
+#: Row ids of coverage-gap rows start with this (view ids start with an account id).
+COVERAGE_PREFIX = "coverage|"
+
+
+class CoverageView(TrailView):
+    """A coverage gap (`Snapshot.coverage`) dressed as a view so the table can list it.
+
+    An uncovered region has no trail, so it has no view of its own; showing it as a row
+    (state from its REGION_NOT_COVERED finding, trail "(no trail)") lets the operator filter,
+    jump to and drill into it like any other fault. Its id cannot collide with a view id.
+    """
+
+    @cached_property
+    def id(self) -> str:
+        return f"{COVERAGE_PREFIX}{self.key.account_id}|{self.key.region}"
+
+
+def is_coverage(view: TrailView) -> bool:
+    return isinstance(view, CoverageView)
+
+
+def is_unreachable(view: TrailView) -> bool:
+    """The engine's placeholder for a target it could not read (no trail ARN, state unknown)."""
+    return not view.trail.arn and not isinstance(view, CoverageView)
+
+
+def coverage_views(snapshot: Snapshot) -> list[TrailView]:
+    """One row per coverage gap, carrying the account alias the targets know."""
+    if not snapshot.coverage:
+        return []
+    aliases = {t.account_id: t.account_alias for t in snapshot.targets if t.account_alias}
+    out: list[TrailView] = []
+    for gap in snapshot.coverage:
+        findings = gap.findings
+        state = worst_state(f.state for f in findings) if findings else State.FAILING
+        if state is State.OK:  # a gap is never "ok": it is listed because nothing logs there
+            state = State.FAILING
+        out.append(
+            CoverageView(
+                key=ViewKey(gap.account_id, gap.region, ""),
+                profile=gap.profile,
+                trail=TrailConfig(name=NO_TRAIL, arn="", home_region=gap.region),
+                status=None,
+                findings=findings,
+                state=state,
+                account_alias=aliases.get(gap.account_id),
+            )
+        )
+    return out
+
+
+def snapshot_rows(snapshot: Snapshot) -> list[TrailView]:
+    """Everything the overview lists: the views, then the coverage gaps."""
+    return [*snapshot.views, *coverage_views(snapshot)]
 
 
 @dataclass(frozen=True, slots=True)
 class Column:
     key: str
     label: str
+    #: Display width; for a `fit` column the most it may take (it shrinks to its content).
     width: int
-    #: Maximum characters kept in the cell (the widget crops to `width` for display).
+    #: Maximum characters kept in the cell (the widget crops to the display width).
     max_len: int
+    #: Width follows the longest shown cell (between the label and `width`).
+    fit: bool = False
 
 
+#: The last column ("finding") is not sized here: it takes whatever width the others leave.
 COLUMNS: tuple[Column, ...] = (
-    Column("state", "State", 9, 10),
-    Column("account", "Account", 14, 40),
-    Column("profile", "Profile", 10, 40),
-    Column("region", "Region", 14, 30),
-    Column("trail", "Trail", 16, 80),
+    Column("state", "State", 10, 10, fit=True),
+    Column("account", "Account", 24, 40, fit=True),
+    Column("profile", "Profile", 16, 40, fit=True),
+    Column("region", "Region", 14, 30, fit=True),
+    Column("trail", "Trail", 28, 80, fit=True),
     Column("s3", "S3 age", 6, 8),
     Column("cw", "CW age", 6, 8),
-    Column("finding", "Top finding", 40, 200),
+    Column("finding", "Top finding", 40, 300),
 )
+FILL_COLUMN = "finding"
+#: The fill column never gets narrower than this (the table scrolls sideways instead).
+FILL_MIN = 20
+
+
+def fit_widths(content: Mapping[str, int], available: int, padding: int = 1) -> dict[str, int]:
+    """Column widths for a table `available` cells wide whose longest cells are `content`.
+
+    `fit` columns shrink to their content (never below their label plus room for the sort
+    arrow, never above `Column.width`); fixed columns keep `width`; the fill column takes the
+    rest, so a wide terminal shows more of the finding instead of blank space.
+    """
+    widths: dict[str, int] = {}
+    for c in COLUMNS:
+        if c.key == FILL_COLUMN:
+            continue
+        if c.fit:
+            widths[c.key] = min(max(content.get(c.key, 0), len(c.label) + 2), c.width)
+        else:
+            widths[c.key] = c.width
+    used = sum(w + 2 * padding for w in widths.values())
+    widths[FILL_COLUMN] = max(FILL_MIN, available - used - 2 * padding)
+    return widths
+
+
+FIT_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS if c.fit)
+
 COLUMN_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS)
 COL_INDEX: dict[str, int] = {k: i for i, k in enumerate(COLUMN_KEYS)}
 #: Columns whose text depends on the clock (recomputed by the 1 s tick).
@@ -89,6 +177,7 @@ def build_model(view: TrailView) -> RowModel:
             view.trail.name,
             view.trail.arn,
             codes,
+            "uncovered coverage" if isinstance(view, CoverageView) else "",
         )
     ).lower()
     return RowModel(
@@ -141,6 +230,8 @@ def state_cell(m: RowModel, now: datetime, highlighted: bool) -> Cell:
 
 def age_cell(m: RowModel, column: str, now: datetime) -> Cell:
     base = "stale" if m.view.stale else "age"
+    if isinstance(m.view, CoverageView):
+        return (NONE, base)  # no trail: nothing delivers, nothing to age
     if m.view.status is None:
         return ("?", base)
     if column == "s3":

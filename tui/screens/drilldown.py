@@ -24,7 +24,7 @@ from textual.widgets import Footer, Static
 
 from core.model import Finding, Snapshot, State, TrailView
 from tui.format import fmt_age, fmt_time, to_datetime
-from tui.rows import STATE_WORD
+from tui.rows import STATE_WORD, is_coverage, is_unreachable
 from tui.safe import plain, safe_text
 
 if TYPE_CHECKING:
@@ -65,19 +65,41 @@ def _value(value: Any) -> Text:
     return safe_text(value, max_len=600)
 
 
+def _account_text(view: TrailView) -> Text:
+    return _value(
+        f"{view.key.account_id}" + (f" ({view.account_alias})" if view.account_alias else "")
+    )
+
+
+def _reason(view: TrailView) -> Any:
+    for f in view.findings:
+        if "reason" in f.evidence:
+            return f.evidence["reason"]
+    return view.top_finding.message if view.top_finding else None
+
+
 def config_renderable(view: TrailView) -> RenderableType:
+    if is_coverage(view):
+        table = _kv_table()
+        table.add_row("Account", _account_text(view))
+        table.add_row("Profile", _value(view.profile))
+        table.add_row("Region", _value(view.key.region))
+        table.add_row("Trail", Text("none: no logging trail records this region", style="bold"))
+        return table
+    if is_unreachable(view):
+        table = _kv_table()
+        table.add_row("Account", _account_text(view))
+        table.add_row("Profile", _value(view.profile))
+        table.add_row("Region", _value(view.key.region))
+        table.add_row("Trails", Text("unknown: this target could not be read", style="bold"))
+        table.add_row("Reason", _value(_reason(view)))
+        return table
     t = view.trail
     table = _kv_table()
     rows: list[tuple[str, Text]] = [
         ("Trail", _value(t.name)),
         ("ARN", _value(t.arn)),
-        (
-            "Account",
-            _value(
-                f"{view.key.account_id}"
-                + (f" ({view.account_alias})" if view.account_alias else "")
-            ),
-        ),
+        ("Account", _account_text(view)),
         ("Profile", _value(view.profile)),
         ("Region (view)", _value(view.key.region)),
         ("Home region", _value(t.home_region)),
@@ -98,6 +120,8 @@ def config_renderable(view: TrailView) -> RenderableType:
 
 def status_renderable(view: TrailView, now: datetime) -> RenderableType:
     status: Mapping[str, Any] = view.status or {}
+    if is_coverage(view):
+        return Text("No trail in this region, so there is no status to read.", style="italic")
     if not status:
         return Text("No successful GetTrailStatus yet.", style="italic")
     table = Table.grid(padding=(0, 2))

@@ -68,6 +68,14 @@ class SummaryBar(Static):
                 t.append("  ")
             total = len(snapshot.views)
             t.append(f"{total} views", st("summary--dim"))
+            gaps = len(snapshot.coverage)
+            if gaps:
+                # Uncovered regions are listed as FAIL rows but are not views (nor in FAIL n).
+                t.append("  ")
+                t.append(
+                    f"+{gaps} uncovered region{'s' if gaps != 1 else ''}", st("summary--failing")
+                )
+            total += gaps
             if shown is not None and shown != total:
                 t.append(f" ({shown} shown)", st("summary--dim"))
         t.append("\n")

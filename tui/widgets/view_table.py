@@ -23,9 +23,11 @@ from textual.widgets import DataTable
 from tui.rows import (
     COL_INDEX,
     COLUMNS,
+    FIT_KEYS,
     Cell,
     Cells,
     RowModel,
+    fit_widths,
     plan_diff,
     row_cells,
     should_rebuild,
@@ -88,6 +90,8 @@ class ViewTable(DataTable[Text]):
         self.sort_column: str | None = None
         self.sort_reverse = False
         self._styles: dict[str, Style] = {}
+        #: Longest shown text per `fit` column (drives the column widths).
+        self._content: dict[str, int] = {}
 
     def on_mount(self) -> None:
         self._ensure_columns()
@@ -122,16 +126,32 @@ class ViewTable(DataTable[Text]):
     # ------------------------------------------------------------------ layout
 
     def fit_finding_column(self) -> None:
-        """Give the finding column whatever width the terminal leaves (at least 20)."""
-        fixed = sum(c.width + 2 * self.cell_padding for c in COLUMNS if c.key != "finding")
-        avail = self.size.width - fixed - 2 * self.cell_padding - 2
-        col = self.columns.get("finding")  # type: ignore[call-overload]
-        if col is not None:
-            width = max(20, avail)
-            if col.width != width:
+        """Size the columns: `fit` ones to their content, the finding to what is left."""
+        if not self.columns:
+            return
+        available = self.size.width - self.scrollbar_size_vertical
+        if available <= 0:
+            return  # not laid out yet; the first Resize calls us again
+        changed = False
+        for key, width in fit_widths(self._content, available, self.cell_padding).items():
+            col = self.columns.get(key)  # type: ignore[call-overload]
+            if col is not None and col.width != width:
                 col.width = width
-                self._require_update_dimensions = True
-                self.refresh(layout=True)
+                changed = True
+        if changed:
+            self._clear_caches()
+            self._require_update_dimensions = True
+            self.refresh(layout=True)
+
+    def _measure(self) -> None:
+        """Recompute the longest text of each `fit` column; refit when it changed."""
+        cells = self._shown.values()
+        content = {
+            key: max((len(c[COL_INDEX[key]][0]) for c in cells), default=0) for key in FIT_KEYS
+        }
+        if content != self._content:
+            self._content = content
+            self.fit_finding_column()
 
     def on_resize(self) -> None:
         self.fit_finding_column()
@@ -227,6 +247,8 @@ class ViewTable(DataTable[Text]):
             if resort:
                 self._sort()
                 stats.sorted = True
+        if stats.rebuilt or not plan.empty:
+            self._measure()
         self._restore_cursor(cursor_id, cursor_index)
         stats.seconds = time.perf_counter() - t0
         return stats
@@ -293,6 +315,7 @@ class ViewTable(DataTable[Text]):
         ids = list(self._shown) if all_rows else self.visible_row_ids()
         ids.extend(self._marked - highlight)
         written = 0
+        state_written = False
         for rid in ids:
             m = self._models.get(rid)
             old = self._shown.get(rid)
@@ -305,6 +328,9 @@ class ViewTable(DataTable[Text]):
                     new_cells[i] = cell
                     self.update_cell(rid, col, self._cell(rid, cell))
                     written += 1
+                    state_written = state_written or col == "state"
             self._shown[rid] = tuple(new_cells)
             self._track_mark(rid, self._shown[rid])
+        if state_written:
+            self._measure()  # stale marks ("~12m") change the state column's width
         return written
