@@ -84,8 +84,12 @@ class DestinationDiagnoser:
         self.calls = 0
         self._clock = clock
         self._facts: dict[DestId, tuple[Fact, float]] = {}
+        self.org_ids: dict[str, str | None] = {}
         self._signatures: dict[str, tuple[Any, ...]] = {}
         self._own_buckets: dict[str, set[str] | None] = {}
+        #: The destinations judged for each view in the last diagnose() (remediation plans
+        #: are made from these documents).
+        self.destinations: dict[str, Destinations] = {}
 
     async def diagnose(
         self, collector: Collector, views: Sequence[ViewInput], now: datetime, force: bool
@@ -123,6 +127,8 @@ class DestinationDiagnoser:
                 org_ids[v.key.account_id] = await collector.org_id(v.account)
 
         out: dict[str, list[Finding]] = {}
+        self.destinations = {}
+        self.org_ids = org_ids
         for v in mine:
             facts = {d[1]: self._facts[d][0] for d in destinations_of(v.trail, v.key.account_id)}
             dest = Destinations(
@@ -132,6 +138,7 @@ class DestinationDiagnoser:
                 log_group=facts.get("log_group"),
                 role=facts.get("role"),
             )
+            self.destinations[v.key.id] = dest
             found = root_causes(v.trail, v.key, dest, now, org_ids.get(v.key.account_id))
             if found:
                 out[v.key.id] = found
@@ -273,12 +280,14 @@ class DestinationDiagnoser:
         role = (await self._call(col, acct, "iam", region, "get_role", RoleName=name))["Role"]
         trust = _doc(role.get("AssumeRolePolicyDocument"))
         policies: list[Any] = []
+        by_name: dict[str, Any] = {}
         inline = await self._call(col, acct, "iam", region, "list_role_policies", RoleName=name)
         for pname in inline.get("PolicyNames", []):
             p = await self._call(
                 col, acct, "iam", region, "get_role_policy", RoleName=name, PolicyName=pname
             )
-            policies.append(_doc(p.get("PolicyDocument")))
+            by_name[pname] = _doc(p.get("PolicyDocument"))
+            policies.append(by_name[pname])
         attached = await self._call(
             col, acct, "iam", region, "list_attached_role_policies", RoleName=name
         )
@@ -296,4 +305,6 @@ class DestinationDiagnoser:
                 VersionId=pol["DefaultVersionId"],
             )
             policies.append(_doc(ver["PolicyVersion"].get("Document")))
-        return Fact("role", arn, True, None, data={"trust": trust, "policies": policies})
+        return Fact(
+            "role", arn, True, None, data={"trust": trust, "policies": policies, "inline": by_name}
+        )

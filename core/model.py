@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 
@@ -269,6 +269,8 @@ class Snapshot:
     last_success_at: datetime | None = None
     #: Organization id per account, where known (for org trails).
     org_ids: Mapping[str, str] = field(default_factory=dict)
+    #: Remediation plans (core.remedy.Plan) by id; findings name theirs in `plan_ids`.
+    plans: Mapping[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in STATE_ORDER}

@@ -21,11 +21,12 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from core.awsclient import ClientPool, describe_error, error_code, make_config
 from core.collect import Account, Collector, Limiter, TargetError, gather_settled
 from core.evaluate import Thresholds, coverage_gaps, judge_view
+from core.history import CulpritFinder
 from core.model import (
     CoverageGap,
     Finding,
@@ -37,7 +38,11 @@ from core.model import (
     TrailView,
     ViewKey,
 )
+from core.remedy import attach_plan_ids, documents_from, plans_for
 from core.settings import Settings
+
+if TYPE_CHECKING:
+    from core.remediate import ApplyResult
 from core.source import EventCallback, SnapshotCallback
 
 Clock = Callable[[], datetime]
@@ -82,6 +87,8 @@ class Engine:
     endpoint_url: str | None = None
     clock: Clock = utcnow
     diagnoser: Diagnoser | None = None
+    #: Who broke it (issue 9): attaches `cause_event` to findings after judging.
+    culprits: CulpritFinder | None = None
 
     sweep_no: int = 0
     accounts: list[Account] = field(default_factory=list)
@@ -114,6 +121,8 @@ class Engine:
         self._force_all = True
 
     async def close(self) -> None:
+        if self.culprits is not None:
+            await self.culprits.close()
         if self._collector is not None:
             await self._collector.pool.close()
             self._collector = None
@@ -199,6 +208,9 @@ class Engine:
             self.settings.thresholds.cloudwatch_stale_seconds,
         )
         views: list[TrailView] = []
+        plans: dict[str, Any] = {}
+        destinations: Mapping[str, Any] = getattr(self.diagnoser, "destinations", {}) or {}
+        org_ids: Mapping[str, str | None] = getattr(self.diagnoser, "org_ids", {}) or {}
         for a, key, cfg in view_inputs:
             memo = self.statuses.get(key.id)
             err = status_errors.get(key.id)
@@ -212,13 +224,25 @@ class Engine:
                 last_success=memo.at if memo else None,
                 diagnostics=diag.get(key.id, ()),
             )
+            findings = j.findings
+            if key.id in destinations and err is None:
+                view_plans = plans_for(
+                    cfg,
+                    key,
+                    findings,
+                    documents_from(destinations[key.id]),
+                    org_ids.get(a.account_id),
+                )
+                if view_plans:
+                    findings = attach_plan_ids(findings, view_plans)
+                    plans.update((p.id, p) for p in view_plans)
             views.append(
                 TrailView(
                     key=key,
                     profile=a.profile,
                     trail=cfg,
                     status=memo.status if memo else None,
-                    findings=j.findings,
+                    findings=findings,
                     state=j.state,
                     account_alias=a.alias,
                     status_at=memo.at if memo else None,
@@ -226,6 +250,10 @@ class Engine:
                     stale=memo is not None and n - memo.sweep >= 2,
                 )
             )
+
+        if self.culprits is not None:
+            with contextlib.suppress(Exception):  # who-broke-it never takes a sweep down
+                views = await self.culprits.attach(col, self.accounts, views, now)
 
         targets, placeholders = self._targets(pairs, region_status_errors, now)
         views.extend(placeholders)
@@ -260,9 +288,63 @@ class Engine:
             ),
             last_success_at=self.last_success_at,
             org_ids={a.account_id: a.org_id for a in self.accounts if a.org_id},
+            plans=plans,
         )
         self.previous = snap
         return snap
+
+    async def apply_plan(
+        self,
+        plan_id: str,
+        *,
+        confirm_extra: bool = False,
+        bindings: Mapping[str, str] | None = None,
+    ) -> tuple[ApplyResult, Snapshot | None]:
+        """Apply one plan of the last snapshot, then sweep again at once (full refresh).
+
+        Everything that makes a write safe lives in core/remediate.apply: the enabled
+        switch, the extra confirmation, the re-read of the document, the audit line.
+        """
+        from core.remediate import ApplyResult, apply, remediation_session
+        from core.remedy import bind
+
+        plan = self.previous.plans.get(plan_id) if self.previous else None
+        if plan is None:
+            return ApplyResult(plan_id, "refused", f"no plan {plan_id} in the current sweep"), None
+        if bindings:
+            plan = bind(plan, bindings)
+        account = next((a for a in self.accounts if a.account_id == plan.account_id), None)
+        if account is None:
+            return ApplyResult(
+                plan_id, "refused", f"account {plan.account_id} is not reachable"
+            ), None
+        rem = self.settings.remediation
+        col = self.collector
+        try:
+            session = (
+                await remediation_session(
+                    rem, account.session, col, account_id=account.account_id, region=plan.region
+                )
+                if rem.enabled
+                else account.session
+            )
+        except Exception as exc:  # noqa: BLE001
+            return ApplyResult(
+                plan_id, "refused", "remediation credentials: " + describe_error(exc)
+            ), None
+        result = await apply(
+            plan,
+            col,
+            session,
+            enabled=rem.enabled,
+            audit_path=rem.audit_log,
+            confirm_extra=confirm_extra,
+            view_id=plan.view_id,
+        )
+        if result.result == "refused":
+            return result, None
+        self.request_full_refresh()
+        return result, await self.sweep()
 
     async def _resolve_accounts(self) -> None:
         aws = self.settings.aws
@@ -371,6 +453,7 @@ def _signature(v: TrailView) -> tuple[Any, ...]:
         st.get("LatestNotificationError"),
         st.get("LatestDigestDeliveryError"),
         v.stale,
+        tuple((f.cause_event or {}).get("event_id") for f in v.findings),
     )
 
 
@@ -391,6 +474,7 @@ def engine_from_settings(
         endpoint_url=endpoint_url,
         clock=clock,
         diagnoser=DestinationDiagnoser(settings.poll.diagnose_refresh_seconds),
+        culprits=CulpritFinder(),
     )
 
 
@@ -436,6 +520,41 @@ class Monitor:
         self.engine.request_full_refresh()
         self.refresh()
 
+    def apply_plan(
+        self,
+        plan_id: str,
+        on_done: Callable[[Any, Snapshot | None], None],
+        *,
+        confirm_extra: bool = False,
+        bindings: Mapping[str, str] | None = None,
+    ) -> None:
+        """Apply a plan on the engine's loop; `on_done(result, snapshot)` from its thread.
+
+        The fresh snapshot also goes to the regular snapshot callback, so every screen
+        shows at once whether the finding cleared.
+        """
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            on_done(None, None)
+            return
+
+        async def run() -> None:
+            async with self._sweep_lock:
+                try:
+                    result, snap = await self.engine.apply_plan(
+                        plan_id, confirm_extra=confirm_extra, bindings=bindings
+                    )
+                except Exception as exc:  # noqa: BLE001
+                    from core.remediate import ApplyResult
+
+                    result, snap = ApplyResult(plan_id, "failed", describe_error(exc)), None
+            if snap is not None:
+                with contextlib.suppress(Exception):
+                    self._on_snapshot(snap)
+            on_done(result, snap)
+
+        asyncio.run_coroutine_threadsafe(run(), loop)
+
     def stop(self) -> None:
         self._stopping.set()
         self.refresh()
@@ -456,13 +575,15 @@ class Monitor:
 
     async def _run(self) -> None:
         self._wake = asyncio.Event()
+        self._sweep_lock = asyncio.Lock()
         self._ready.set()
         interval = self.engine.settings.poll.interval_seconds
         while not self._stopping.is_set():
             self._wake.clear()
             self._on_event("sweep-started", f"sweep {self.engine.sweep_no + 1}")
             try:
-                snap = await self.engine.sweep()
+                async with self._sweep_lock:
+                    snap = await self.engine.sweep()
             except Exception as exc:  # noqa: BLE001 - a bug in one sweep must not kill the watch
                 self._on_event("sweep-failed", describe_error(exc))
             else:

@@ -65,6 +65,11 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
         },
         "targets": [t.to_json() for t in snap.targets],
         "views": [view_json(v) for v in _ordered(snap.views)],
+        "plans": {
+            pid: _jsonable(plan.to_json())
+            for pid, plan in sorted(snap.plans.items())
+            if hasattr(plan, "to_json")
+        },
         "coverage": [
             {
                 "account_id": g.account_id,
@@ -128,6 +133,11 @@ def printable(text: object, limit: int | None = None) -> str:
     if limit is not None and len(s) > limit:
         s = s[: max(0, limit - 1)] + "…"
     return s
+
+
+def printable_block(text: object) -> str:
+    """`printable` for multi-line text: keeps newlines and tabs, neutralises the rest."""
+    return "\n".join(printable(line.replace("\t", "    ")) for line in str(text).split("\n"))
 
 
 def to_table(snap: Snapshot, now: datetime | None = None) -> str:

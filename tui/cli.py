@@ -117,7 +117,7 @@ def setup_logging(path: str | None) -> None:
     else:
         handler = logging.NullHandler()
     root.addHandler(handler)
-    logging.lastResort = None  # type: ignore[assignment]
+    logging.lastResort = None
 
 
 def _err(msg: str) -> None:
@@ -126,8 +126,39 @@ def _err(msg: str) -> None:
     print(f"trailtop: error: {printable(msg)}", file=sys.stderr)
 
 
+def build_fix_parser() -> argparse.ArgumentParser:
+    p = build_parser()
+    p.prog = "trailtop fix"
+    p.description = (
+        "Apply one remediation plan (ids are listed by `trailtop --once --format json` under "
+        "findings[].plans and plans). Shows the exact calls and diff first; writes only when "
+        "remediation is enabled and you confirm."
+    )
+    p.add_argument("plan_id", metavar="PLAN_ID")
+    p.add_argument("--yes", action="store_true", help="do not prompt (for scripts)")
+    p.add_argument(
+        "--confirm-extra",
+        action="store_true",
+        help="also confirm a plan flagged as needing extra confirmation (e.g. it alters a Deny)",
+    )
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="bind a plan parameter (e.g. bucket=my-logs)",
+    )
+    return p
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["fix"]:
+        args = build_fix_parser().parse_args(argv[1:])
+        args.once = False
+    else:
+        args = build_parser().parse_args(argv)
+        args.plan_id = None
     setup_logging(args.debug_log)
     sandbox = None
     try:
@@ -141,6 +172,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             overrides = deep_merge(demo_overrides, overrides)
         settings, _path = load_settings(args.config, overrides)
+        if args.plan_id:
+            from tui.fix import run_fix
+
+            return run_fix(settings, args)
         if args.once:
             return run_headless(settings, args.format)
         return run_tui(settings, demo=args.demo)
