@@ -183,20 +183,16 @@ class Collector:
             home_region=region,
         )
 
-    async def _assumed_account(
-        self, base: Account, role_arn: str, external_id: str, session_name: str
-    ) -> Account:
-        region = base.home_region
-        cached = self._role_sessions.get((base.account_id, role_arn))
-        if cached is not None:
-            return Account(
-                account_id=role_arn.split(":")[4],
-                profile=base.profile,
-                session=cached,
-                via=f"role:{role_arn}",
-                home_region=region,
-            )
-        session = new_session()
+    async def assume_role(
+        self,
+        base: AioSession,
+        role_arn: str,
+        region: str,
+        *,
+        session_name: str = "trailtop",
+        external_id: str = "",
+    ) -> AioSession:
+        """A session whose credentials come from sts:AssumeRole and refresh before expiry."""
 
         async def refresh() -> dict[str, Any]:
             kw: dict[str, Any] = {
@@ -205,7 +201,7 @@ class Collector:
             }
             if external_id:
                 kw["ExternalId"] = external_id
-            resp = await self.call(base.session, "sts", region, "assume_role", **kw)
+            resp = await self.call(base, "sts", region, "assume_role", **kw)
             c = resp["Credentials"]
             exp = c["Expiration"]
             if isinstance(exp, datetime):
@@ -218,16 +214,32 @@ class Collector:
             }
 
         creds = AioDeferredRefreshableCredentials(refresh_using=refresh, method="assume-role")
-        # Fetch once now so a bad role is reported at resolve time, not on every call.
+        # Fetch once now so a bad role is reported at once, not on every later call.
         await creds.get_frozen_credentials()
+        session = new_session()
         session._credentials = creds
-        self._role_sessions[(base.account_id, role_arn)] = session
+        return session
+
+    async def _assumed_account(
+        self, base: Account, role_arn: str, external_id: str, session_name: str
+    ) -> Account:
+        key = (base.account_id, role_arn)
+        session = self._role_sessions.get(key)
+        if session is None:
+            session = await self.assume_role(
+                base.session,
+                role_arn,
+                base.home_region,
+                session_name=session_name,
+                external_id=external_id,
+            )
+            self._role_sessions[key] = session
         return Account(
             account_id=role_arn.split(":")[4],
             profile=base.profile,
             session=session,
             via=f"role:{role_arn}",
-            home_region=region,
+            home_region=base.home_region,
         )
 
     async def _org_accounts(self, base: Account) -> list[str]:

@@ -25,7 +25,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession
 
 from core.awsclient import describe_error, error_code, new_session
@@ -179,32 +178,7 @@ async def remediation_session(
     if not settings.role_arn:
         return base
     role_arn = settings.role_arn.replace("{account_id}", account_id)
-
-    async def refresh() -> dict[str, Any]:
-        resp = await collector.call(
-            base,
-            "sts",
-            region,
-            "assume_role",
-            RoleArn=role_arn,
-            RoleSessionName="trailtop-remediate",
-        )
-        c = resp["Credentials"]
-        exp = c["Expiration"]
-        if isinstance(exp, datetime):
-            exp = exp.astimezone(UTC).isoformat()
-        return {
-            "access_key": c["AccessKeyId"],
-            "secret_key": c["SecretAccessKey"],
-            "token": c["SessionToken"],
-            "expiry_time": exp,
-        }
-
-    creds = AioDeferredRefreshableCredentials(refresh_using=refresh, method="assume-role")
-    await creds.get_frozen_credentials()
-    session = AioSession()
-    session._credentials = creds
-    return session
+    return await collector.assume_role(base, role_arn, region, session_name="trailtop-remediate")
 
 
 # --------------------------------------------------------------------------- apply
