@@ -63,10 +63,14 @@ def _broken(sb: Sandbox) -> list[dict[str, Any]]:
 @pytest.fixture(scope="module")
 def mutable() -> Iterator[Sandbox]:
     sb = Sandbox(scenario="demo", delivery_interval=3600.0, lookup_events_rps=None).start()
+    pid = sb.pid
     try:
         yield sb
     finally:
         sb.stop()
+        sb.stop()  # idempotent, and only this pid was ever signalled
+        with pytest.raises(ProcessLookupError):
+            os.kill(pid or 0, 0)
 
 
 async def _status(aws_client: AwsClientFactory, account: str, region: str, arn: str,
@@ -384,36 +388,36 @@ async def test_lookup_events_returns_the_breaking_event_with_its_actor(
 
 
 async def test_lookup_events_filters_pages_and_limits_rate(
-        sandbox_factory: Any, aws_client: AwsClientFactory) -> None:
-    sb = sandbox_factory(scenario="empty")
-    s3 = sb.boto3_client("s3", account=PROD)
-    for i in range(3):
-        s3.create_bucket(Bucket=f"lookup-test-{i}")
-    s3.put_bucket_policy(Bucket="lookup-test-1", Policy=bucket_policy("lookup-test-1", "", [PROD], None))
-    client = await aws_client("cloudtrail", account=PROD, sb=sb)
-    first = await client.lookup_events(MaxResults=2)
-    assert [e["EventName"] for e in first["Events"]] == ["PutBucketPolicy", "CreateBucket"]
-    second = await client.lookup_events(MaxResults=2, NextToken=first["NextToken"])
-    assert len(second["Events"]) == 2 and "NextToken" not in second
-    with pytest.raises(ClientError) as err:  # LookupEvents allows 2 requests/s per account-region
-        await client.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceName",
-                                                      "AttributeValue": "lookup-test-1"}])
-    assert err.value.response["Error"]["Code"] == "ThrottlingException"
-    sb.control.call("POST", "config", {"lookup_events_rps": None})
-    by_bucket = await client.lookup_events(LookupAttributes=[{"AttributeKey": "ResourceName",
-                                                              "AttributeValue": "lookup-test-1"}])
-    assert [e["EventName"] for e in by_bucket["Events"]] == ["PutBucketPolicy", "CreateBucket"]
-    assert by_bucket["Events"][0]["Username"] == "sandbox-test"
+        mutable: Sandbox, aws_client: AwsClientFactory) -> None:
+    s3 = mutable.boto3_client("s3", account=PROD, region="eu-west-1")
+    bucket = "lookup-test-bucket"
+    s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    s3.put_bucket_policy(Bucket=bucket, Policy=bucket_policy(bucket, "", [PROD], None))
+    s3.delete_bucket_policy(Bucket=bucket)
+    client = await aws_client("cloudtrail", account=PROD, region="eu-west-1", sb=mutable)
+    by_bucket = [{"AttributeKey": "ResourceName", "AttributeValue": bucket}]
+    mutable.control.call("POST", "config", {"lookup_events_rps": 2.0})
+    try:
+        since = time.time()
+        first = await client.lookup_events(LookupAttributes=by_bucket, MaxResults=2)
+        assert [e["EventName"] for e in first["Events"]] == ["DeleteBucketPolicy", "PutBucketPolicy"]
+        second = await client.lookup_events(LookupAttributes=by_bucket, MaxResults=2,
+                                            NextToken=first["NextToken"])
+        assert [e["EventName"] for e in second["Events"]] == ["CreateBucket"] and "NextToken" not in second
+        with pytest.raises(ClientError) as err:  # LookupEvents allows 2 requests/s per account-region
+            await client.lookup_events(LookupAttributes=by_bucket)
+        assert err.value.response["Error"]["Code"] == "ThrottlingException"
+        log = mutable.request_log(since=since, operation="LookupEvents", account=PROD, region="eu-west-1")
+        assert [e["status"] for e in log] == [200, 200, 400]
+    finally:
+        mutable.control.call("POST", "config", {"lookup_events_rps": None})
+    assert first["Events"][0]["Username"] == "sandbox-test"
+    record = json.loads(first["Events"][0]["CloudTrailEvent"])
+    assert record["requestParameters"]["bucketName"] == bucket and record["awsRegion"] == "eu-west-1"
     earlier = await client.lookup_events(StartTime=datetime.fromtimestamp(time.time() - 7200),
-                                         EndTime=datetime.fromtimestamp(time.time() - 3600))
+                                         EndTime=datetime.fromtimestamp(time.time() - 3600),
+                                         LookupAttributes=by_bucket)
     assert earlier["Events"] == []
-    throttled = sb.request_log(operation="LookupEvents", account=PROD)
-    assert [e["status"] for e in throttled][:3] == [200, 200, 400]
-    pid = sb.pid
-    sb.stop()
-    sb.stop()  # idempotent, and only this pid was ever touched
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
 
 
 # -- process hygiene -------------------------------------------------------------------------
