@@ -356,6 +356,14 @@ class Engine:
             org_role,
         )
         if accounts or not self.accounts:
+            # An account whose route failed this time (its profile, role or Organization
+            # listing errored) keeps its last session: its views then fail call by call with
+            # the real reason and keep their last good data, instead of vanishing.
+            found = {a.account_id for a in accounts}
+            failed = {e.profile for e in errors}
+            accounts += [
+                a for a in self.accounts if a.account_id not in found and a.profile in failed
+            ]
             self.accounts = accounts
         self.account_errors = errors
 

@@ -100,8 +100,25 @@ def exit_code(snap: Snapshot) -> int:
     return EXIT_OK
 
 
+#: What `json.dumps(ensure_ascii=False)` leaves raw although a terminal may obey it: DEL, C1
+#: controls (0x9b is CSI), line separators and bidi/invisible marks. Escaped as \uXXXX, which
+#: is still the same JSON string.
+_JSON_RAW = {
+    c: f"\\u{c:04x}"
+    for c in (
+        0x7F,
+        *range(0x80, 0xA0),
+        0x061C,
+        *range(0x200B, 0x2010),
+        *range(0x2028, 0x202F),
+        *range(0x2060, 0x2070),
+        0xFEFF,
+    )
+}
+
+
 def to_json_text(snap: Snapshot) -> str:
-    return json.dumps(snapshot_json(snap), indent=2, ensure_ascii=False)
+    return json.dumps(snapshot_json(snap), indent=2, ensure_ascii=False).translate(_JSON_RAW)
 
 
 _CTRL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]}
