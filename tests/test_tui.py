@@ -442,7 +442,9 @@ async def test_quit_stops_source() -> None:
         await started(pilot)
         await pilot.press("q")
         await wait_until(pilot, lambda: not app.is_running)
-    assert source.stopped >= 1
+    assert app.stop_thread is not None and app.stop_thread is not threading.main_thread()
+    app.stop_thread.join(timeout=5)
+    assert source.stopped == 1
 
 
 async def test_small_terminal_80x24() -> None:

@@ -26,6 +26,52 @@ WIDTH, HEIGHT = 120, 40
 class SmokeResult:
     exit_status: int | None
     screens: dict[str, str] = field(default_factory=dict)
+    #: pid of the `trailtop` process in the pane.
+    app_pid: int | None = None
+    #: Sandbox server processes `trailtop --demo` started (children of the app).
+    sandbox_pids: list[int] = field(default_factory=list)
+    #: Of those, the ones still running after the app exited (must be empty).
+    leftover_pids: list[int] = field(default_factory=list)
+
+
+def _proc_stat(pid: int) -> tuple[str, int] | None:
+    """(state, parent pid) of a process, None when it does not exist."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return fields[0], int(fields[1])
+
+
+def alive(pid: int) -> bool:
+    st = _proc_stat(pid)
+    return st is not None and st[0] != "Z"
+
+
+def sandbox_children(parent: int) -> list[int]:
+    """Sandbox servers (`python -m sandbox.serve`) whose parent is `parent`."""
+    out = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        st = _proc_stat(int(entry.name))
+        if st is None or st[1] != parent:
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"sandbox.serve" in argv:
+            out.append(int(entry.name))
+    return sorted(out)
+
+
+def _tmux_env() -> dict[str, str]:
+    """Our environment minus COLUMNS/LINES: under pytest they are set (80x24) and would reach
+    the app through the tmux server, and `shutil.get_terminal_size()` prefers them to the pty.
+    Also minus TMUX, so a run from inside tmux still starts its private server."""
+    return {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
 
 
 class Pane:
@@ -41,9 +87,18 @@ class Pane:
         )  # fmt: skip
         self.tmux("set-option", "-t", self.target, "remain-on-exit", "on")
 
+    def size(self) -> tuple[int, int]:
+        out = self.tmux("display-message", "-p", "-t", self.target, "#{pane_width} #{pane_height}")
+        w, h = out.split()
+        return int(w), int(h)
+
     def tmux(self, *args: str) -> str:
         out = subprocess.run(
-            ["tmux", "-L", self.socket, *args], check=True, capture_output=True, text=True
+            ["tmux", "-L", self.socket, *args],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=_tmux_env(),
         )
         return out.stdout
 
@@ -52,6 +107,9 @@ class Pane:
 
     def keys(self, *keys: str) -> None:
         self.tmux("send-keys", "-t", self.target, *keys)
+
+    def pid(self) -> int:
+        return int(self.tmux("display-message", "-p", "-t", self.target, "#{pane_pid}").strip())
 
     def dead(self) -> tuple[bool, int | None]:
         fmt = self.tmux(
@@ -85,12 +143,15 @@ def run_smoke(
     pane = Pane(command or [str(BINARY), "--demo"], env)
     result = SmokeResult(exit_status=None)
     try:
+        result.app_pid = pane.pid()
+        assert pane.size() == (WIDTH, HEIGHT), pane.size()
         overview = pane.wait_for(
             "the overview table with a failing view",
             lambda t: "Top finding" in t and "FAIL" in t and "sweep #" in t,
             startup_timeout,
         )
         result.screens["overview"] = overview
+        result.sandbox_pids = sandbox_children(result.app_pid)
         # Failing views sort first, so the cursor starts on one.
         pane.keys("Enter")
         drill = pane.wait_for(
@@ -99,7 +160,9 @@ def run_smoke(
         assert " FAIL " in drill.splitlines()[0], drill
         pane.keys("End")
         result.screens["drilldown"] = pane.wait_for(
-            "findings", lambda t: "Findings" in t or "[" in t, 10
+            "the findings with a severity",
+            lambda t: "Findings" in t and any(f"[{s}]" in t for s in ("CRITICAL", "HIGH")),
+            10,
         )
         pane.keys("Escape")
         pane.wait_for("the overview again", lambda t: "Top finding" in t, 10)
@@ -108,14 +171,19 @@ def run_smoke(
         pane.keys("Escape")
         pane.wait_for("the overview again", lambda t: "Top finding" in t and "keys" not in t, 10)
         pane.keys("q")
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             dead, status = pane.dead()
             if dead:
                 result.exit_status = status
                 break
-            time.sleep(0.2)
+            time.sleep(0.2)  # polling interval of a condition with a deadline
         result.screens["after-exit"] = pane.text()
+        # The CLI stops its sandbox on exit; give a slow machine a moment, by condition.
+        deadline = time.monotonic() + 10
+        while any(alive(p) for p in result.sandbox_pids) and time.monotonic() < deadline:
+            time.sleep(0.1)  # polling interval of a condition with a deadline
+        result.leftover_pids = [p for p in result.sandbox_pids if alive(p)]
         return result
     finally:
         pane.close()
@@ -139,5 +207,7 @@ if __name__ == "__main__":
     res = run_smoke(no_color="--no-color" in sys.argv)
     for name, screen in res.screens.items():
         print(f"===== {name}\n{screen}")
-    print(f"exit status: {res.exit_status}")
-    raise SystemExit(0 if res.exit_status == 0 else 1)
+    print(f"exit status: {res.exit_status}; app pid {res.app_pid}; sandbox pids "
+          f"{res.sandbox_pids}; left running: {res.leftover_pids}")
+    ok = res.exit_status == 0 and res.sandbox_pids and not res.leftover_pids
+    raise SystemExit(0 if ok else 1)

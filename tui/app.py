@@ -75,6 +75,8 @@ class TrailtopApp(App[None]):
         self._mailbox_lock = threading.Lock()
         self._highlight_until: dict[str, float] = {}
         self._stopped = False
+        #: The thread asking the source to stop (see `_stop_source`); None until quit.
+        self.stop_thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -93,9 +95,18 @@ class TrailtopApp(App[None]):
         self.exit()
 
     def _stop_source(self) -> None:
+        """Ask the source to stop without waiting for it on the UI loop.
+
+        `Monitor.stop()` joins the engine thread, which finishes its sweep in flight first
+        (seconds on a large estate): done here, `q` would freeze the screen that long. The
+        owner of the source (the CLI) joins it again after the app has returned.
+        """
         if not self._stopped:
             self._stopped = True
-            self.source.stop()
+            self.stop_thread = threading.Thread(
+                target=self.source.stop, name="trailtop-source-stop", daemon=True
+            )
+            self.stop_thread.start()
 
     def now(self) -> datetime:
         return self.clock()
