@@ -1,7 +1,8 @@
 """Plain `core.model` builders and a fake SnapshotSource for the TUI tests (no engine, no AWS).
 
 `FakeSource.push()` delivers from a separate thread, exactly like the real engine does.
-Run `python -m tests.tui_fakes docs/screenshot.svg` to regenerate the README screenshot.
+`python -m tests.tui_fakes FILE.svg` renders this fake estate; the README screenshot comes
+from the real demo estate: `python docs/make_screenshot.py`.
 """
 
 from __future__ import annotations
@@ -415,4 +416,4 @@ def write_screenshot(path: str) -> None:
 if __name__ == "__main__":
     import sys
 
-    write_screenshot(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshot.svg")
+    write_screenshot(sys.argv[1] if len(sys.argv) > 1 else "fake-screenshot.svg")

@@ -1,0 +1,54 @@
+"""Regenerate docs/screenshot.svg from the real demo estate (sandbox + engine + TUI, 120x40).
+
+    .venv/bin/python docs/make_screenshot.py [docs/screenshot.svg]
+
+Uses Textual's own SVG export. Waits by condition for the first sweep, so the picture shows
+live data, not the "waiting for the first sweep" header.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.monitor import Monitor, engine_from_settings  # noqa: E402
+from core.settings import load_settings  # noqa: E402
+from sandbox import Sandbox  # noqa: E402
+from tui.app import TrailtopApp  # noqa: E402
+from tui.demo import DEMO_DELIVERY_INTERVAL, demo_overrides  # noqa: E402
+
+
+async def shoot(out: Path) -> None:
+    sb = Sandbox(scenario="demo", delivery_interval=DEMO_DELIVERY_INTERVAL).start()
+    saved = dict(os.environ)
+    try:
+        os.environ.update(sb.process_env({}))
+        settings, _ = load_settings(None, demo_overrides(sb.manifest, sb.endpoint_url))
+        monitor = Monitor(engine_from_settings(settings))
+        app = TrailtopApp(monitor, title_hint="demo estate")
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                deadline = time.monotonic() + 120
+                while app.snapshot is None:
+                    assert time.monotonic() < deadline, "no sweep within 120 s"
+                    await pilot.pause(0.1)
+                await pilot.pause()
+                svg = app.export_screenshot(title="trailtop --demo")
+        finally:
+            monitor.stop()
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        sb.stop()
+    out.write_text(svg, encoding="utf-8")
+    print(f"wrote {out} ({len(svg)} bytes)")
+
+
+if __name__ == "__main__":
+    asyncio.run(shoot(Path(sys.argv[1]) if len(sys.argv) > 1 else ROOT / "docs" / "screenshot.svg"))
