@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import platform
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiobotocore
 import aiohttp
+import botocore
 from aiobotocore.client import AioClientCreator
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
@@ -100,6 +103,12 @@ async def _cached_client_class(self: Any, service_name: str, service_model: Any)
 AioClientCreator._create_client_class = _cached_client_class
 
 
+USER_AGENT = (
+    f"trailtop aiobotocore/{aiobotocore.__version__} botocore/{botocore.__version__} "
+    f"Python/{platform.python_version()}"
+)
+
+
 def make_config(
     *,
     connect_timeout: float,
@@ -115,6 +124,9 @@ def make_config(
         max_pool_connections=pool_limit,
         http_session_cls=SharedPoolHTTPSession,
         user_agent_appid="trailtop",
+        # A fixed User-Agent: botocore otherwise rebuilds it from ~30 sanitised components
+        # twice per request (~9% of a warm sweep's CPU per request, measured).
+        user_agent=USER_AGENT,
     )
 
 
