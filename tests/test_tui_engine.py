@@ -51,7 +51,9 @@ def engine_app(sb: Sandbox, **extra: Any) -> Iterator[tuple[TrailtopApp, Monitor
         try:
             yield app, monitor
         finally:
-            monitor.stop()
+            t0 = time.perf_counter()
+            monitor.stop()  # waits for a sweep in flight: Monitor.stop() does not cancel it
+            print(f"\n[engine] Monitor.stop() took {time.perf_counter() - t0:.2f}s")
 
 
 def table(app: TrailtopApp) -> ViewTable:
