@@ -205,9 +205,7 @@ async def test_trail_broken_while_running_turns_failing(
             t = table(app)
             # The cursor sits on another view, one the victim will jump over when it re-sorts.
             ids = t.shown_ids()
-            keep = next(
-                r for r in ids if app.models[r].view.state is State.OK and r != vid
-            )
+            keep = next(r for r in ids if app.models[r].view.state is State.OK and r != vid)
             assert ids.index(keep) < ids.index(vid)
             assert t.move_to(keep)
             index_before = t.cursor_row
@@ -234,7 +232,8 @@ async def test_trail_broken_while_running_turns_failing(
             assert t.cursor_view_id == keep
             assert t.cursor_row == index_before + 1  # the victim moved up, above the cursor
             assert any(
-                n.title == "Trail failing" and victim["name"] in n.message for n in app._notifications
+                n.title == "Trail failing" and victim["name"] in n.message
+                for n in app._notifications
             )
 
 
