@@ -213,9 +213,9 @@ class TrailView:
     state: State
     account_alias: str | None = None
     #: When `status` was read (engine clock).
-    status_at: datetime | None = None
+    status_at: datetime | None = field(default=None, compare=False)
     #: Sweep number that last read `status` successfully.
-    status_sweep: int = 0
+    status_sweep: int = field(default=0, compare=False)
     #: True when the status is older than two sweeps (kept from an earlier sweep).
     stale: bool = False
 

@@ -508,6 +508,7 @@ class Monitor:
         self._wake: asyncio.Event | None = None
         self._stopping = threading.Event()
         self._ready = threading.Event()
+        self._task: asyncio.Task[None] | None = None
 
     def start(self, on_snapshot: SnapshotCallback, on_event: EventCallback | None = None) -> None:
         if self._thread is not None:
@@ -564,8 +565,13 @@ class Monitor:
         asyncio.run_coroutine_threadsafe(run(), loop)
 
     def stop(self) -> None:
+        """Stop now: the sweep in flight is cancelled, not waited for."""
         self._stopping.set()
         self.refresh()
+        loop, task = self._loop, self._task
+        if loop is not None and task is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(task.cancel)
         t = self._thread
         if t is not None and t is not threading.current_thread():
             t.join(timeout=10)
@@ -575,7 +581,9 @@ class Monitor:
         loop = asyncio.new_event_loop()
         self._loop = loop
         try:
-            loop.run_until_complete(self._run())
+            self._task = loop.create_task(self._run())
+            with contextlib.suppress(asyncio.CancelledError):
+                loop.run_until_complete(self._task)
         finally:
             with contextlib.suppress(Exception):
                 loop.run_until_complete(self.engine.close())
