@@ -219,6 +219,7 @@ CREDENTIAL_CODES = frozenset(
         "SignatureDoesNotMatch",
         "InvalidAccessKeyId",
         "RequestExpired",
+        "AuthFailure",
     }
 )
 THROTTLE_CODES = frozenset(
@@ -252,6 +253,8 @@ def describe_error(exc: BaseException) -> str:
             kind = "access denied"
         elif code in CREDENTIAL_CODES:
             kind = "credentials rejected"
+            if code in ("UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure"):
+                msg = (msg + " " if msg else "") + "(or the region is not enabled for this account)"
         elif code in THROTTLE_CODES:
             kind = "throttled (retries exhausted)"
         elif str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")).startswith(

@@ -183,6 +183,15 @@ class Collector:
             home_region=region,
         )
 
+    def forget_role_session(self, session: AioSession) -> bool:
+        """Drop an assumed-role session (and its clients) so the role is assumed afresh."""
+        for key, cached in list(self._role_sessions.items()):
+            if cached is session:
+                del self._role_sessions[key]
+                self.pool.forget_session(session)
+                return True
+        return False
+
     async def assume_role(
         self,
         base: AioSession,

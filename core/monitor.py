@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from core.awsclient import ClientPool, describe_error, error_code, make_config
+from core.awsclient import CREDENTIAL_CODES, ClientPool, describe_error, error_code, make_config
 from core.collect import Account, Collector, Limiter, TargetError, gather_settled
 from core.evaluate import Thresholds, coverage_gaps, judge_view
 from core.history import CulpritFinder
@@ -101,6 +101,7 @@ class Engine:
     last_success_at: datetime | None = None
     _force_describe: set[tuple[str, str]] = field(default_factory=set)
     _force_all: bool = False
+    _force_resolve: bool = False
     _collector: Collector | None = None
 
     @property
@@ -140,7 +141,8 @@ class Engine:
         force_all = self._force_all
         self._force_all = False
 
-        if n == 1 or force_all or self.account_errors or (n - 1) % every == 0:
+        force_resolve, self._force_resolve = self._force_resolve, False
+        if n == 1 or force_all or force_resolve or self.account_errors or (n - 1) % every == 0:
             await self._resolve_accounts()
 
         pairs = [(a, r) for a in self.accounts for r in a.regions]
@@ -180,8 +182,13 @@ class Engine:
                 reason = describe_error(exc)
                 status_errors[key.id] = reason
                 region_status_errors.setdefault((a.account_id, key.region), reason)
-                if error_code(exc) == "TrailNotFoundException":
+                code = error_code(exc)
+                if code == "TrailNotFoundException":
                     self._force_describe.add((a.account_id, key.region))
+                elif code in CREDENTIAL_CODES and col.forget_role_session(a.session):
+                    # A revoked or expired role session: assume the role again next sweep
+                    # instead of waiting for botocore's refresh at the session's expiry.
+                    self._force_resolve = True
             else:
                 self.statuses[key.id] = _StatusMemo(dict(status or {}), now, n)
 
