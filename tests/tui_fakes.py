@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterable, Sequence
-from dataclasses import replace
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +27,7 @@ from core.model import (
     ViewKey,
     worst_state,
 )
+from core.remedy import ApiCall, Plan
 from core.source import EventCallback, SnapshotCallback
 
 T0 = datetime(2026, 11, 27, 18, 0, 0, tzinfo=UTC)
@@ -41,8 +42,32 @@ def frozen_clock(at: datetime = T0):  # type: ignore[no-untyped-def]
     return lambda: at
 
 
+@dataclass(frozen=True)
+class FakeApplyResult:
+    """Shaped like core.remediate.ApplyResult (the TUI duck-types it)."""
+
+    plan_id: str
+    result: str
+    message: str
+    completed: int = 0
+    error: str | None = None
+    audit_path: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.result == "applied"
+
+
 class FakeSource:
-    """A SnapshotSource that emits what the test tells it to, from its own thread."""
+    """A SnapshotSource that emits what the test tells it to, from its own thread.
+
+    It also has the optional remediation capability (`apply_plan`, like core.monitor.Monitor):
+    every call is recorded in `applies`; the outcome is `apply_outcome` (applied / failed /
+    aborted / refused) with `apply_message`; a plan needing extra confirmation is refused
+    without `confirm_extra`, as the engine does. When applied, `after_apply(plan_id)` (if
+    set) gives the re-poll snapshot, delivered to the snapshot callback before `on_done`.
+    `apply_gate` (an Event) holds the answer until set, so a test can see "applying…".
+    """
 
     def __init__(self, initial: Snapshot | None = None) -> None:
         self.initial = initial
@@ -51,6 +76,42 @@ class FakeSource:
         self.refreshes: list[str | None] = []
         self.stopped = 0
         self.started = threading.Event()
+        self.last: Snapshot | None = None
+        self.applies: list[tuple[str, bool, Any]] = []
+        self.apply_outcome = "applied"
+        self.apply_message = ""
+        self.apply_gate: threading.Event | None = None
+        self.after_apply: Callable[[str], Snapshot | None] | None = None
+
+    def apply_plan(
+        self,
+        plan_id: str,
+        on_done: Callable[[Any, Snapshot | None], None],
+        *,
+        confirm_extra: bool = False,
+        bindings: Any = None,
+    ) -> None:
+        self.applies.append((plan_id, confirm_extra, bindings))
+
+        def run() -> None:
+            if self.apply_gate is not None:
+                self.apply_gate.wait(30)
+            plan = self.last.plans.get(plan_id) if self.last is not None else None
+            outcome, message = self.apply_outcome, self.apply_message
+            if plan is None:
+                outcome, message = "refused", f"no plan {plan_id} in the current sweep"
+            elif plan.needs_extra_confirmation and not confirm_extra:
+                outcome, message = "refused", "this plan needs extra confirmation"
+            result = FakeApplyResult(plan_id, outcome, message or f"{outcome}: {plan_id}")
+            snap = None
+            if outcome == "applied" and self.after_apply is not None:
+                snap = self.after_apply(plan_id)
+                if snap is not None and self.on_snapshot is not None:
+                    self.last = snap
+                    self.on_snapshot(snap)
+            on_done(result, snap)
+
+        threading.Thread(target=run, name="fake-engine-apply", daemon=True).start()
 
     def start(self, on_snapshot: SnapshotCallback, on_event: EventCallback | None = None) -> None:
         self.on_snapshot, self.on_event = on_snapshot, on_event
@@ -61,6 +122,7 @@ class FakeSource:
     def push(self, snapshot: Snapshot) -> None:
         """Deliver a snapshot from another thread (returns once the callback returned)."""
         assert self.on_snapshot is not None, "source not started"
+        self.last = snapshot
         t = threading.Thread(target=self.on_snapshot, args=(snapshot,), name="fake-engine")
         t.start()
         t.join()
@@ -169,6 +231,7 @@ def make_snapshot(
     duration: float = 4.2,
     targets: Sequence[TargetResult] | None = None,
     coverage: Sequence[CoverageGap] = (),
+    plans: Iterable[Plan] = (),
 ) -> Snapshot:
     vs = tuple(views)
     if targets is None:
@@ -184,6 +247,81 @@ def make_snapshot(
         coverage=tuple(coverage),
         changed=frozenset(changed),
         last_success_at=now - timedelta(seconds=duration) if sweep else None,
+        plans={p.id: p for p in plans},
+    )
+
+
+HOSTILE_DIFF_LINE = '"Sid": "[/]x[@click=app.quit]q[/] \x1b[2J\x1b]52;c;ZXZpbA==\x07"'
+
+
+def make_plan(
+    view: TrailView,
+    plan_id: str,
+    code: str = "S3_POLICY_DENIES_CLOUDTRAIL",
+    *,
+    title: str = "",
+    extra: str = "",
+    parameters: tuple[str, ...] = (),
+    hostile: bool = False,
+    calls: Sequence[ApiCall] | None = None,
+) -> Plan:
+    """A `core.remedy.Plan` for `view` shaped like the engine's (bucket-policy merge)."""
+    bucket = view.trail.s3_bucket or "bucket"
+    sid = HOSTILE_DIFF_LINE if hostile else '"Sid": "AWSCloudTrailWrite"'
+    before = '{\n  "Statement": [],\n  "Version": "2012-10-17"\n}'
+    after = (
+        '{\n  "Statement": [\n    {\n      "Action": "s3:PutObject",\n      '
+        + sid
+        + '\n    }\n  ],\n  "Version": "2012-10-17"\n}'
+    )
+    diff = "\n".join(
+        [
+            f"--- bucket {bucket} (current)",
+            f"+++ bucket {bucket} (planned)",
+            "@@ -1,4 +1,8 @@",
+            " {",
+            '-  "Statement": [],',
+            '+  "Statement": [',
+            "+    {",
+            '+      "Action": "s3:PutObject",',
+            "+      " + sid,
+            "+    }",
+            "+  ],",
+            '   "Version": "2012-10-17"',
+            " }",
+        ]
+    )
+    if calls is None:
+        params: dict[str, Any] = {"Bucket": bucket, "Policy": after.replace("\n", "")}
+        if parameters:
+            params = {"Name": view.trail.arn, "S3BucketName": "${" + parameters[0] + "}"}
+        calls = (
+            ApiCall(
+                "cloudtrail" if parameters else "s3",
+                "update_trail" if parameters else "put_bucket_policy",
+                params,
+                view.key.region,
+            ),
+        )
+    return Plan(
+        id=plan_id,
+        code=code,
+        title=title or f"Grant CloudTrail s3:PutObject on bucket {bucket}",
+        account_id=view.key.account_id,
+        region=view.key.region,
+        target=bucket,
+        calls=tuple(calls),
+        before=before,
+        after=after,
+        diff=diff,
+        risk="Adds statements only; existing statements are kept.",
+        preconditions=(),
+        view_id=view.id,
+        fixes=(code, "S3_DELIVERY_ERROR"),
+        needs_extra_confirmation=bool(extra),
+        extra_confirmation_reason=extra,
+        parameters=parameters,
+        notes=("CloudTrail clears the delivery error on its next delivery.",),
     )
 
 

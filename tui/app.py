@@ -7,11 +7,12 @@ engine. Snapshots are immutable, so nothing is copied or locked beyond the mailb
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
@@ -21,12 +22,18 @@ from core.model import Snapshot, State
 from core.source import SnapshotSource
 from tui.alerts import build_alerts, transitions
 from tui.format import now_utc
-from tui.messages import SnapshotReady, SourceEvent
+from tui.messages import FixDone, SnapshotReady, SourceEvent
+from tui.remediation import FixRecord
 from tui.rows import COLUMNS, COVERAGE_PREFIX, RowModel, build_models, snapshot_rows
 from tui.safe import plain
 from tui.screens.drilldown import REMEDIATION_DISABLED, DrilldownScreen
 from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
+from tui.screens.remedy import PlanPickerScreen, RemediationScreen
+from tui.screens.targets import TargetsScreen
+
+if TYPE_CHECKING:
+    from core.remedy import Plan
 from tui.widgets.summary import SweepStatus
 from tui.widgets.view_table import ApplyStats
 
@@ -46,6 +53,7 @@ class TrailtopApp(App[None]):
         Binding("q", "quit", "Quit"),
         Binding("question_mark", "help", "Help"),
         Binding("r", "refresh", "Refresh"),
+        Binding("t", "targets", "Targets", tooltip="Targets in error, with the reason"),
     ]
 
     def __init__(
@@ -77,6 +85,10 @@ class TrailtopApp(App[None]):
         self._stopped = False
         #: The thread asking the source to stop (see `_stop_source`); None until quit.
         self.stop_thread: threading.Thread | None = None
+        #: The last fix started per view id (the drill-down reports it; kept for the session).
+        self.fix_records: dict[str, FixRecord] = {}
+        self._fix_pending: dict[int, FixRecord] = {}
+        self._fix_keys = itertools.count(1)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -175,6 +187,8 @@ class TrailtopApp(App[None]):
                 self.last_table_stats = screen.refresh_rows()
             elif isinstance(screen, DrilldownScreen):
                 screen.refresh_view()
+            elif isinstance(screen, TargetsScreen):
+                screen.refresh_targets()
         self._alert(before)
         self.snapshots_applied += 1
         self.last_apply_seconds = time.perf_counter() - t0
@@ -233,12 +247,94 @@ class TrailtopApp(App[None]):
         self.sweep_status = SweepStatus(sweeping=True, event="refresh requested")
         self._refresh_summaries()
 
+    def action_targets(self) -> None:
+        if not isinstance(self.screen, TargetsScreen):
+            self.push_screen(TargetsScreen())
+
     def request_fix(self, view_id: str, plan_ids: tuple[str, ...]) -> None:
-        """Seam for the remediation modal (later issue). Until then, say what would run."""
+        """Open the remediation modal for one of `plan_ids` (a picker first when several)."""
+        known = self.snapshot.plans if self.snapshot is not None else {}
+        plans = [known[p] for p in plan_ids if p in known]
+        if not plans:
+            self.notify(
+                "No plan of this view is in the current sweep (it may be fixed already); "
+                "press r to refresh. Plans: " + ", ".join(plain(p, max_len=80) for p in plan_ids),
+                severity="warning",
+                markup=False,
+            )
+            return
+        if len(plans) == 1:
+            self.open_plan(view_id, plans[0])
+            return
+        by_id = {p.id: p for p in plans}
+
+        def picked(plan_id: str | None) -> None:
+            if plan_id is not None and plan_id in by_id:
+                self.open_plan(view_id, by_id[plan_id])
+
+        self.push_screen(PlanPickerScreen(plans), picked)
+
+    def open_plan(self, view_id: str, plan: Plan) -> None:
+        model = self.models.get(view_id)
+        trail_name = model.view.trail.name if model else plan.view_id.rsplit("/", 1)[-1]
+        self.push_screen(
+            RemediationScreen(plan, view_id, trail_name, enabled=self.remediation_enabled)
+        )
+
+    def start_fix(self, plan: Plan, view_id: str, *, confirm_extra: bool) -> FixRecord | None:
+        """Ask the source to apply `plan` (after the modal's confirmation); returns at once.
+
+        The engine calls back from its thread; the answer is posted to the UI loop
+        (`FixDone`). Its re-poll arrives as an ordinary snapshot just before.
+        """
+        apply = getattr(self.source, "apply_plan", None)
+        if apply is None:
+            self.notify("This source cannot apply plans", severity="error", markup=False)
+            return None
+        if not self.remediation_enabled:  # the modal's controls are disabled too
+            self.notify(REMEDIATION_DISABLED, severity="error", markup=False)
+            return None
+        key = next(self._fix_keys)
+        record = FixRecord(
+            plan_id=plan.id,
+            view_id=view_id,
+            title=plan.title,
+            fixes=tuple(plan.fixes or (plan.code,)),
+            started_at=self.now(),
+            sweep_at_start=self.snapshot.sweep if self.snapshot is not None else 0,
+        )
+        self.fix_records[view_id] = record
+        self._fix_pending[key] = record
+
+        def done(result: Any, snapshot: Any) -> None:  # the engine's thread
+            self.post_message(FixDone(key, result, snapshot))
+
+        apply(plan.id, done, confirm_extra=confirm_extra)
+        self._refresh_fix_views()
+        return record
+
+    def on_fix_done(self, message: FixDone) -> None:
+        record = self._fix_pending.pop(message.key, None)
+        if record is None:
+            return
+        snap = message.snapshot if isinstance(message.snapshot, Snapshot) else None
+        record.finish(message.result, snap, self.now())
+        severity = {"applied": "information", "aborted": "warning"}.get(record.result, "error")
         self.notify(
-            "Remediation UI not available yet; plans: " + ", ".join(plain(p) for p in plan_ids),
+            plain(record.message, max_len=300) or record.result,
+            title=f"Fix {record.result}: {plain(record.plan_id, max_len=60)}",
+            severity=severity,  # type: ignore[arg-type]
+            timeout=10,
             markup=False,
         )
+        self._refresh_fix_views()
+
+    def _refresh_fix_views(self) -> None:
+        for screen in self.screen_stack:
+            if isinstance(screen, DrilldownScreen):
+                screen.render_fix()
+            elif isinstance(screen, RemediationScreen):
+                screen.show_record()
 
     # ------------------------------------------------------------------ command palette
 
@@ -248,6 +344,9 @@ class TrailtopApp(App[None]):
             "Refresh now", "Ask the engine for a sweep now (r)", self.action_refresh
         )
         yield SystemCommand("Help: key map", "Show keys and legend (?)", self.action_help)
+        yield SystemCommand(
+            "Targets in error", "Which targets could not be read, and why (t)", self.action_targets
+        )
         if isinstance(screen, OverviewScreen):
             ov = screen
             yield SystemCommand(
@@ -274,8 +373,14 @@ class TrailtopApp(App[None]):
         if isinstance(screen, DrilldownScreen):
             dd = screen
             yield SystemCommand("Back to overview", "Leave the drill-down (esc)", dd.action_back)
-            reason = "" if dd.fix_available() else f" — unavailable: {dd.fix_unavailable_reason()}"
-            yield SystemCommand("Fix", f"Apply a remediation plan (x){reason}", dd.action_fix)
+            reason = "" if dd.fix_available() else f" — {dd.fix_unavailable_reason()}"
+            yield SystemCommand(
+                "Fix", f"Review and apply a remediation plan (x){reason}", dd.action_fix
+            )
+            if dd.cause_events():
+                yield SystemCommand(
+                    "Culprit event", "The full CloudTrail event (e)", dd.action_cause_event
+                )
 
 
 __all__ = ["REMEDIATION_DISABLED", "TrailtopApp"]

@@ -17,3 +17,14 @@ class SourceEvent(Message):
         super().__init__()
         self.phase = phase
         self.detail = detail
+
+
+class FixDone(Message):
+    """The engine answered an apply: `result` is its `ApplyResult` (duck-typed) or None when
+    the engine was not running; `snapshot` the re-poll it did after applying, if any."""
+
+    def __init__(self, key: int, result: object, snapshot: object) -> None:
+        super().__init__()
+        self.key = key
+        self.result = result
+        self.snapshot = snapshot

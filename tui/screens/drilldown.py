@@ -19,11 +19,13 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
+from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from core.model import Finding, Snapshot, State, TrailView
 from tui.format import fmt_age, fmt_time, to_datetime
+from tui.remediation import fix_status_text
 from tui.rows import STATE_WORD, is_coverage, is_unreachable
 from tui.safe import plain, safe_text
 
@@ -161,8 +163,51 @@ def evidence_text(evidence: Mapping[str, Any]) -> Text:
 Palette = Mapping[str, Style]
 
 
+def culprit_text(ce: Mapping[str, Any], now: datetime | None = None) -> Text:
+    """The "Who broke it" line of a finding's `cause_event` (issue 9): every value literal.
+
+    Dimmed and labelled when the event happened before a delivery that still worked, or
+    the match is weak: it may be context rather than the cause.
+    """
+    before = bool(ce.get("before_last_delivery"))
+    low = str(ce.get("confidence", "")).lower() == "low"
+    weak = before or low
+    base = "dim" if weak else ""
+    t = Text(style=base)
+    t.append("Who broke it: ", "bold")
+    t.append(plain(ce.get("event_name") or "?", max_len=80), "bold")
+    actor = ce.get("actor") or ce.get("caller_arn") or "unknown actor"
+    t.append(" by ")
+    t.append(plain(actor, max_len=200), "bold")
+    when = to_datetime(ce.get("event_time"))
+    if when is not None:
+        t.append(f" at {fmt_time(when)}")
+        if now is not None:
+            t.append(f" ({fmt_age(when, now)} ago)")
+    elif ce.get("event_time"):
+        t.append(" at " + plain(ce.get("event_time"), max_len=40))
+    if before:
+        t.append("  (before a good delivery)", "italic")
+    elif low:
+        t.append("  (low confidence)", "italic")
+    detail = []
+    if ce.get("timing"):
+        detail.append(plain(ce["timing"], max_len=200))
+    if ce.get("confidence"):
+        detail.append("confidence " + plain(ce["confidence"], max_len=20))
+    if detail:
+        t.append("\n  " + "; ".join(detail))
+    t.append("\n  source IP " + (plain(ce.get("source_ip"), max_len=80) or "-"))
+    t.append(" · user agent " + (plain(ce.get("user_agent"), max_len=200) or "-"))
+    t.append("\n  e: the full event", "dim italic")
+    return t
+
+
 def finding_renderable(
-    f: Finding, remediation_enabled: bool, palette: Palette | None = None
+    f: Finding,
+    remediation_enabled: bool,
+    palette: Palette | None = None,
+    now: datetime | None = None,
 ) -> RenderableType:
     head = Text()
     head.append(f"[{f.severity.value.upper()}] ", style=_color(palette, f.state.value))
@@ -177,11 +222,12 @@ def finding_renderable(
         parts.append(safe_text(f.remediation, max_len=4000, multiline=True, end="\n"))
     if f.plan_ids:
         fixes = ", ".join(plain(p, max_len=80) for p in f.plan_ids)
-        suffix = " — press x" if remediation_enabled else f" ({REMEDIATION_DISABLED})"
+        suffix = (
+            " — press x" if remediation_enabled else f" ({REMEDIATION_DISABLED}; x shows the plan)"
+        )
         parts.append(Text("available fixes: " + fixes + suffix, style="italic"))
     if f.cause_event:
-        parts.append(Text("likely cause:", style="bold dim"))
-        parts.append(evidence_text(f.cause_event))
+        parts.append(culprit_text(f.cause_event, now))
     parts.append(Text(""))
     return Group(*parts)
 
@@ -232,7 +278,8 @@ class DrilldownScreen(Screen[None]):
     }
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
-        Binding("x", "fix", "Fix", tooltip="Apply a remediation plan"),
+        Binding("x", "fix", "Fix", tooltip="Review (and apply) a remediation plan"),
+        Binding("e", "cause_event", "Culprit", tooltip="Who broke it: the full CloudTrail event"),
     ]
 
     app: TrailtopApp
@@ -246,6 +293,8 @@ class DrilldownScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="dd-title", markup=False)
         with VerticalScroll(id="dd-body"):
+            yield Static("Remediation", classes="dd-heading", id="dd-fix-heading", markup=False)
+            yield Static("", id="dd-fix", markup=False)
             yield Static("Configuration", classes="dd-heading", markup=False)
             yield Static("", id="dd-config", markup=False)
             yield Static("GetTrailStatus", classes="dd-heading", markup=False)
@@ -260,6 +309,7 @@ class DrilldownScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.refresh_view()
+        self.render_fix()
         self.query_one("#dd-body").focus()
 
     def palette(self) -> dict[str, Style]:
@@ -268,36 +318,64 @@ class DrilldownScreen(Screen[None]):
         }
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # None: shown greyed in the Footer (visible but disabled); the key still explains.
         if action == "fix":
             return True if self.fix_available() else None
+        if action == "cause_event":
+            return True if self.cause_events() else None
         return True
 
+    def plan_ids(self) -> list[str]:
+        """The plans of this view's findings, in finding order, each once."""
+        out: list[str] = []
+        for f in self.view.findings if self.view else ():
+            out += [p for p in f.plan_ids if p not in out]
+        return out
+
     def fix_available(self) -> bool:
-        return self.app.remediation_enabled and any(
-            f.plan_ids for f in (self.view.findings if self.view else ())
-        )
+        return self.app.remediation_enabled and bool(self.plan_ids())
 
     def fix_unavailable_reason(self) -> str:
-        if not self.app.remediation_enabled:
-            return REMEDIATION_DISABLED
-        return "no remediation plan for this view's findings"
+        if not self.plan_ids():
+            return "no remediation plan for this view's findings"
+        return REMEDIATION_DISABLED + " (the plan opens read-only)"
+
+    def cause_events(self) -> list[tuple[str, Mapping[str, Any]]]:
+        return [
+            (f.code, f.cause_event)
+            for f in (self.view.findings if self.view else ())
+            if f.cause_event
+        ]
 
     def action_back(self) -> None:
         self.app.pop_screen()
 
     def action_fix(self) -> None:
-        """Seam for the remediation modal (a later issue): it will receive the plan ids."""
-        if not self.fix_available():
+        """Open the remediation modal (read-only when remediation is disabled)."""
+        plans = self.plan_ids()
+        if not plans:
             self.app.notify(f"Fix unavailable: {self.fix_unavailable_reason()}", markup=False)
             return
-        plans = [p for f in (self.view.findings if self.view else ()) for p in f.plan_ids]
         self.app.request_fix(self.view_id, tuple(plans))
 
+    def action_cause_event(self) -> None:
+        from tui.screens.remedy import CauseEventScreen
+
+        items = self.cause_events()
+        if not items:
+            self.app.notify("No culprit event is known for this view's findings", markup=False)
+            return
+        self.app.push_screen(CauseEventScreen(items))
+
     def on_key(self, event: events.Key) -> None:
-        # A disabled binding swallows nothing, so explain why `x` does nothing.
+        # A disabled binding swallows nothing: run the action anyway, it explains itself
+        # (and `x` still shows a plan read-only when remediation is off).
         if event.key == "x" and not self.fix_available():
             event.stop()
             self.action_fix()
+        elif event.key == "e" and not self.cause_events():
+            event.stop()
+            self.action_cause_event()
 
     def refresh_view(self) -> None:
         """Re-render from the app's latest snapshot (no-op when this view did not change)."""
@@ -310,16 +388,47 @@ class DrilldownScreen(Screen[None]):
         self.gone = False
         if model.view is self.view:
             self._render_regions()
+            self.render_fix()
             return
         self.view = model.view
         self._render_all()
         self.refresh_bindings()
 
     def tick(self) -> None:
-        if self.view is not None:
-            self.query_one("#dd-status", Static).update(
-                status_renderable(self.view, self.app.now())
-            )
+        if self.view is None:  # not rendered yet (pushed, not mounted)
+            return
+        try:
+            status = self.query_one("#dd-status", Static)
+        except NoMatches:  # being torn down (app exiting)
+            return
+        status.update(status_renderable(self.view, self.app.now()))
+        if self.cause_events():
+            self._render_findings()  # the culprit's age
+        self.render_fix()
+
+    def render_fix(self) -> None:
+        """The last fix started from here: applying…, its result, cleared or still reported."""
+        if self.view is None:  # not rendered yet (pushed, not mounted)
+            return
+        record = self.app.fix_records.get(self.view_id)
+        shown = record is not None
+        try:
+            self.query_one("#dd-fix").display = shown
+            self.query_one("#dd-fix-heading").display = shown
+        except NoMatches:  # being torn down (app exiting)
+            return
+        if record is None:
+            return
+        pal = self.palette()
+        styles = {
+            "good": pal["ok"],
+            "bad": pal["failing"],
+            "warn": pal["warning"],
+            "busy": pal["unknown"],
+        }
+        self.query_one("#dd-fix", Static).update(
+            fix_status_text(record, self.view, self.app.snapshot, self.app.now(), styles)
+        )
 
     def _render_title(self) -> None:
         v = self.view
@@ -356,15 +465,20 @@ class DrilldownScreen(Screen[None]):
         self._render_title()
         self.query_one("#dd-config", Static).update(config_renderable(v))
         self.query_one("#dd-status", Static).update(status_renderable(v, self.app.now()))
+        self._render_findings()
+        self._render_regions()
+        self.render_fix()
+
+    def _render_findings(self) -> None:
+        v = self.view
+        if v is None:
+            return
         findings: RenderableType
         if v.findings:
+            pal, now = self.palette(), self.app.now()
             findings = Group(
-                *(
-                    finding_renderable(f, self.app.remediation_enabled, self.palette())
-                    for f in v.findings
-                )
+                *(finding_renderable(f, self.app.remediation_enabled, pal, now) for f in v.findings)
             )
         else:
             findings = Text("No findings.", style="italic")
         self.query_one("#dd-findings", Static).update(findings)
-        self._render_regions()

@@ -90,6 +90,8 @@ class SummaryBar(Static):
                 f"{err}/{len(snapshot.targets)} targets in error",
                 st("summary--error") if err else st("summary--dim"),
             )
+            if err:
+                t.append(" (t: which)", st("summary--dim"))
             t.append(" · last full success ")
             if snapshot.last_success_at is None:
                 t.append("never", st("summary--error"))
