@@ -101,8 +101,11 @@ async def open_modal(pilot, app: TrailtopApp, view) -> RemediationScreen:  # typ
 
 async def type_name(pilot, modal: RemediationScreen, name: str) -> None:  # type: ignore[no-untyped-def]
     """Reach the input the way an operator does (shift+tab from Cancel) and type."""
-    while pilot.app.focused is not modal.query_one("#fix-confirm"):
+    for _ in range(6):
+        if pilot.app.focused is modal.query_one("#fix-confirm"):
+            break
         await pilot.press("shift+tab")
+    assert pilot.app.focused is modal.query_one("#fix-confirm"), pilot.app.focused
     await pilot.press(*name)
 
 
