@@ -18,7 +18,9 @@ def demo_overrides(manifest: dict[str, Any], endpoint_url: str) -> dict[str, Any
     org = manifest.get("organization") or {}
     return {
         "aws": {
-            "profiles": [p for p in manifest.get("profiles", {}) if p in ("demo-mgmt", "demo-prod")],
+            "profiles": [
+                p for p in manifest.get("profiles", {}) if p in ("demo-mgmt", "demo-prod")
+            ],
             "regions": [],  # discovered per account (ec2:DescribeRegions), as in real life
             "endpoint_url": endpoint_url,
             "assume_roles": [{"role_arn": r["role_arn"]} for r in manifest.get("assume_roles", [])],
