@@ -73,7 +73,7 @@ class AwsSettings(_Strict):
 
 class PollSettings(_Strict):
     interval_seconds: float = Field(default=60.0, ge=1.0, le=86400.0)
-    concurrency: int = Field(default=32, ge=1, le=512)
+    concurrency: int = Field(default=64, ge=1, le=512)
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     read_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     max_attempts: int = Field(default=3, ge=1, le=10)
