@@ -20,7 +20,7 @@ demo: setup
 	$(BIN)/trailtop --demo
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 lint: setup
 	$(BIN)/ruff check core tui sandbox tests bench
