@@ -212,7 +212,12 @@ def run_tui(settings: Settings, *, demo: bool = False) -> int:
     from core.monitor import Monitor, engine_from_settings
     from tui.app import TrailtopApp
 
-    monitor = Monitor(engine_from_settings(settings))
+    engine = engine_from_settings(settings)
+    if engine.culprits is not None:
+        # Watching live: show the verdict at once; culprits still being looked up (Event
+        # history allows 2 lookups/s per account-region) arrive with the next sweep.
+        engine.culprits.wait_seconds = 1.0
+    monitor = Monitor(engine)
     app = TrailtopApp(
         monitor,
         title_hint="demo estate" if demo else "",
