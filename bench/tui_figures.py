@@ -26,34 +26,6 @@ async def _wait(pilot: Any, cond: Callable[[], bool], timeout: float) -> None:
         await pilot.pause()
 
 
-async def _press(app: Any, key: str, handled: Callable[[], bool]) -> float:
-    from textual import events
-
-    event = events.Key(key, None)
-    event.set_sender(app)
-    t0 = time.perf_counter()
-    app._driver.send_message(event)
-    deadline = t0 + 10
-    while not handled():
-        if time.perf_counter() > deadline:
-            raise TimeoutError("key press never took effect")
-        await asyncio.sleep(0.001)
-    return time.perf_counter() - t0
-
-
-def _count_actions(widget: Any, *names: str) -> list[int]:
-    counter = [0]
-    for name in names:
-        original = getattr(widget, f"action_{name}")
-
-        def wrapped(original: Callable[[], None] = original) -> None:
-            original()
-            counter[0] += 1
-
-        setattr(widget, f"action_{name}", wrapped)
-    return counter
-
-
 def _table(app: Any) -> Any:
     from tui.widgets.view_table import ViewTable
 
@@ -96,6 +68,7 @@ def table_apply(n: int = 5000, fraction: float = 0.05, runs: int = 3) -> dict[st
 
 async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dict[str, Any]:
     from core.monitor import Monitor, engine_from_settings
+    from tests.tui_fakes import count_actions, press_and_measure
     from tui.app import TrailtopApp
 
     monitor = Monitor(engine_from_settings(settings))
@@ -109,9 +82,9 @@ async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dic
             cold = time.monotonic() - t0
             applies.append(app.last_apply_seconds)
             views = len(app.snapshot.views) if app.snapshot else 0
-            moves = _count_actions(_table(app), "cursor_down", "cursor_up")
+            moves = count_actions(_table(app), "cursor_down", "cursor_up")
             idle = [
-                await _press(app, k, lambda n=moves[0]: moves[0] > n)
+                await press_and_measure(app, k, lambda n=moves[0]: moves[0] > n)
                 for k in ("down", "up") * 10
             ]
             during: list[float] = []
@@ -121,7 +94,7 @@ async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dic
             deadline = time.monotonic() + timeout
             while app.snapshots_applied < target and time.monotonic() < deadline:
                 sweeping = app.sweep_status.sweeping
-                lat = await _press(app, "down" if i % 2 == 0 else "up",
+                lat = await press_and_measure(app, "down" if i % 2 == 0 else "up",
                                    lambda n=moves[0]: moves[0] > n)
                 i += 1
                 if sweeping:

@@ -6,7 +6,6 @@ printed (run with `-s`) and never asserted.
 
 from __future__ import annotations
 
-import asyncio
 import statistics
 import threading
 import time
@@ -15,7 +14,6 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 import pytest
-from textual import events
 from textual.pilot import Pilot
 from textual.widgets import Input
 
@@ -25,11 +23,13 @@ from tests.tui_fakes import (
     FakeSource,
     breaking,
     bulk_views,
+    count_actions,
     demo_views,
     frozen_clock,
     hostile_view,
     make_snapshot,
     mutate,
+    press_and_measure,
     screen_text,
     statics_text,
 )
@@ -515,35 +515,6 @@ async def test_apply_5000_views_measured() -> None:
             f"tick visible {visible_cells} cells {tick_visible * 1000:.1f}ms, "
             f"tick all {all_cells} cells {tick_all * 1000:.1f}ms"
         )
-
-
-async def press_and_measure(app: TrailtopApp, key: str, handled: Callable[[], bool]) -> float:
-    """Latency of one key press as a terminal would deliver it (through the driver) until its
-    action ran. Unlike `pilot.press`, this does not wait for the whole app to go idle first,
-    so snapshot work queued ahead of the key counts in the latency."""
-    event = events.Key(key, None)
-    event.set_sender(app)
-    t0 = time.perf_counter()
-    app._driver.send_message(event)  # type: ignore[union-attr]
-    deadline = t0 + 10
-    while not handled():
-        assert time.perf_counter() < deadline, "key press never took effect"
-        await asyncio.sleep(0.001)  # poll the condition; not a synchronisation sleep
-    return time.perf_counter() - t0
-
-
-def count_actions(widget: object, *names: str) -> list[int]:
-    """Wrap `action_<name>` on one widget instance to count how often key bindings ran it."""
-    counter = [0]
-    for name in names:
-        original = getattr(widget, f"action_{name}")
-
-        def wrapped(original: Callable[[], None] = original) -> None:
-            original()
-            counter[0] += 1
-
-        setattr(widget, f"action_{name}", wrapped)
-    return counter
 
 
 async def test_keys_responsive_during_snapshot_bursts() -> None:

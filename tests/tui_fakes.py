@@ -555,3 +555,42 @@ if __name__ == "__main__":
     import sys
 
     write_screenshot(sys.argv[1] if len(sys.argv) > 1 else "fake-screenshot.svg")
+
+
+# --------------------------------------------------------------------------- key latency
+# Shared by tests/test_tui.py and bench/tui_figures.py.
+
+
+async def press_and_measure(app: Any, key: str, handled: Callable[[], bool]) -> float:
+    """Latency of one key press as a terminal would deliver it (through the driver) until its
+    action ran. Unlike `pilot.press`, this does not wait for the whole app to go idle first,
+    so snapshot work queued ahead of the key counts in the latency."""
+    import asyncio
+    import time
+
+    from textual import events
+
+    event = events.Key(key, None)
+    event.set_sender(app)
+    t0 = time.perf_counter()
+    app._driver.send_message(event)
+    deadline = t0 + 10
+    while not handled():
+        if time.perf_counter() > deadline:
+            raise TimeoutError("key press never took effect")
+        await asyncio.sleep(0.001)  # poll the condition; not a synchronisation sleep
+    return time.perf_counter() - t0
+
+
+def count_actions(widget: object, *names: str) -> list[int]:
+    """Wrap `action_<name>` on one widget instance to count how often key bindings ran it."""
+    counter = [0]
+    for name in names:
+        original = getattr(widget, f"action_{name}")
+
+        def wrapped(original: Callable[[], None] = original) -> None:
+            original()
+            counter[0] += 1
+
+        setattr(widget, f"action_{name}", wrapped)
+    return counter
