@@ -276,3 +276,62 @@ def test_unknown_profile_affects_only_its_rows(sandbox: Sandbox, tmp_path: Path)
     assert "no-such-profile" in bad[0]["error"]
     good = [v for v in doc["views"] if v["profile"] == "demo-mgmt"]
     assert good and all(v["state"] == "ok" for v in good)
+
+
+async def test_root_cause_found_before_cloudtrail_reports_an_error(
+    sandbox_factory: Any,
+) -> None:
+    """A destination broken minutes ago has not failed a delivery yet: the cause shows anyway."""
+    sb = sandbox_factory("demo", delivery_interval=3600)
+    usw2 = sb.trail("staging-usw2")
+    org = sb.trail("org-trail")
+    engine = engine_from_settings(settings_for(sb, poll={"diagnose_refresh_seconds": 0}))
+    try:
+        before = await sweep(sb, engine)
+        for t in (usw2, org):
+            assert views_of(before, t["account"], t["arn"]), t["name"]
+            assert all(
+                v.state is State.OK for v in views_of(before, t["account"], t["arn"]).values()
+            )
+
+        # Break two destinations by hand; no delivery happens (interval 3600 s, no tick).
+        s3 = sb.boto3_client("s3", account=usw2["account"], region=usw2["home_region"])
+        s3.put_bucket_policy(
+            Bucket=usw2["bucket"],
+            Policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "OwnerOnly",
+                            "Effect": "Allow",
+                            "Principal": {"AWS": f"arn:aws:iam::{usw2['account']}:root"},
+                            "Action": "s3:*",
+                            "Resource": f"arn:aws:s3:::{usw2['bucket']}/*",
+                        }
+                    ],
+                }
+            ),
+        )
+        sb.boto3_client("kms", account=org["account"], region=org["home_region"]).disable_key(
+            KeyId=org["kms_key_arn"].rsplit("/", 1)[-1]
+        )
+
+        early = await sweep(sb, engine)
+        v = views_of(early, usw2["account"], usw2["arn"])[usw2["home_region"]]
+        assert {"S3_POLICY_DENIES_CLOUDTRAIL", "S3_POLICY_ACL_CHECK_MISSING"} <= codes(v)
+        assert "LatestDeliveryError" not in (v.status or {})
+        assert v.state is State.FAILING and v.id in early.changed
+        for ov in views_of(early, org["account"], org["arn"]).values():
+            assert "KMS_KEY_DISABLED" in codes(ov), ov.key.region
+            assert "LatestDeliveryError" not in (ov.status or {})
+
+        # CloudTrail's next delivery fails; the raw error is linked to the cause found earlier.
+        sb.deliver()
+        late = await sweep(sb, engine)
+        v = views_of(late, usw2["account"], usw2["arn"])[usw2["home_region"]]
+        raw = next(f for f in v.findings if f.code == "S3_DELIVERY_ERROR")
+        assert "S3_POLICY_DENIES_CLOUDTRAIL" in raw.evidence["explained_by"]
+        assert v.findings[0].code in {"S3_POLICY_DENIES_CLOUDTRAIL", "S3_POLICY_ACL_CHECK_MISSING"}
+    finally:
+        await engine.close()
