@@ -51,27 +51,50 @@ def start_estate(accounts: int, regions: int, trails: int, multi: int | None = N
         args["multi_region_trails"] = multi
     t0 = time.monotonic()
     # Deliveries every hour: the estate does not change under the benchmark.
-    sb = Sandbox(scenario="bench", scenario_args=args, delivery_interval=3600.0,
-                 lookup_events_rps=2.0).start()
-    log(f"estate {args}: {sb.manifest['size']['views']} views, seeded in "
-        f"{time.monotonic() - t0:.0f}s (sandbox pid {sb.pid})")
+    sb = Sandbox(
+        scenario="bench", scenario_args=args, delivery_interval=3600.0, lookup_events_rps=2.0
+    ).start()
+    log(
+        f"estate {args}: {sb.manifest['size']['views']} views, seeded in "
+        f"{time.monotonic() - t0:.0f}s (sandbox pid {sb.pid})"
+    )
     return sb
 
 
-def engine_child(sb: Any, *, sweeps: int, diagnostics: bool, regions: list[str] | None = None,
-                 concurrency: int | None = None) -> dict[str, Any]:
+def engine_child(
+    sb: Any,
+    *,
+    sweeps: int,
+    diagnostics: bool,
+    regions: list[str] | None = None,
+    concurrency: int | None = None,
+) -> dict[str, Any]:
     """Run bench/engine_child.py in a new process; its sweep lines and peak RSS."""
-    spec = {"endpoint": sb.endpoint_url, "sweeps": sweeps, "diagnostics": diagnostics,
-            "regions": regions or [], "concurrency": concurrency, "spawned_at": time.time()}
+    spec = {
+        "endpoint": sb.endpoint_url,
+        "sweeps": sweeps,
+        "diagnostics": diagnostics,
+        "regions": regions or [],
+        "concurrency": concurrency,
+        "spawned_at": time.time(),
+    }
     env = sb.process_env()
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    proc = subprocess.run([sys.executable, "-m", "bench.engine_child", json.dumps(spec)],
-                          capture_output=True, text=True, env=env, cwd=ROOT, timeout=1800)
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.engine_child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=1800,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"engine child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
-    return {"sweeps": [x for x in lines if "sweep" in x],
-            "maxrss_mb": next(x["maxrss_mb"] for x in lines if "maxrss_mb" in x)}
+    return {
+        "sweeps": [x for x in lines if "sweep" in x],
+        "maxrss_mb": next(x["maxrss_mb"] for x in lines if "maxrss_mb" in x),
+    }
 
 
 def views_near(sb: Any, target: int) -> tuple[list[str], int]:
@@ -101,9 +124,18 @@ def run_latency(sb: Any, latency: int, a: argparse.Namespace) -> dict[str, Any]:
     out: dict[str, Any] = {}
 
     def record(name: str, seconds: list[float], requests: int, **extra: Any) -> None:
-        out[name] = {"case": name, "latency_ms": latency, "views": views, "requests": requests,
-                     "seconds": median(seconds), "runs": seconds, **extra}
-        log(f"  {name:<20} {median(seconds):8.2f}s  {requests} requests  runs={[round(s, 2) for s in seconds]}")
+        out[name] = {
+            "case": name,
+            "latency_ms": latency,
+            "views": views,
+            "requests": requests,
+            "seconds": median(seconds),
+            "runs": seconds,
+            **extra,
+        }
+        log(
+            f"  {name:<20} {median(seconds):8.2f}s  {requests} requests  runs={[round(s, 2) for s in seconds]}"
+        )
 
     for name, reqs in (("ceiling", full), ("ceiling-status", status_only)):
         secs = []
@@ -125,11 +157,20 @@ def run_latency(sb: Any, latency: int, a: argparse.Namespace) -> dict[str, Any]:
         scale = views / r["views"]
         secs.append(r["seconds"] * scale)
         measured.append(r["seconds"])
-    record("sequential", secs, round(req * scale),
-           sampled_accounts=len(sample) if sample else None,
-           measured_seconds=measured, measured_requests=req,
-           note=(f"measured over {len(sample)} of {len(sb.manifest['accounts'])} accounts, "
-                 f"scaled by views" if sample else "whole estate"))
+    record(
+        "sequential",
+        secs,
+        round(req * scale),
+        sampled_accounts=len(sample) if sample else None,
+        measured_seconds=measured,
+        measured_requests=req,
+        note=(
+            f"measured over {len(sample)} of {len(sb.manifest['accounts'])} accounts, "
+            f"scaled by views"
+            if sample
+            else "whole estate"
+        ),
+    )
 
     colds, reqs_c = [], 0
     rss_cold: list[float] = []
@@ -140,28 +181,39 @@ def run_latency(sb: Any, latency: int, a: argparse.Namespace) -> dict[str, Any]:
         reqs_c = s["requests"]
         rss_cold.append(r["maxrss_mb"])
         assert s["views"] == views, (s["views"], views)
-    record("trailtop-cold", colds, reqs_c, maxrss_mb=median(rss_cold),
-           process_seconds=None)
+    record("trailtop-cold", colds, reqs_c, maxrss_mb=median(rss_cold), process_seconds=None)
 
     cd, warm, reqs_d, reqs_w, wstats = [], [], 0, 0, []
     since_spawn, rss = [], []
     for _ in range(a.runs):
-        r = engine_child(sb, sweeps=1 + a.warm_sweeps, diagnostics=True,
-                         concurrency=a.concurrency)
+        r = engine_child(sb, sweeps=1 + a.warm_sweeps, diagnostics=True, concurrency=a.concurrency)
         first, rest = r["sweeps"][0], r["sweeps"][1:]
         cd.append(first["seconds"])
         since_spawn.append(first["since_spawn"])
         reqs_d = first["requests"]
         warm.extend(s["seconds"] for s in rest)
         reqs_w = rest[-1]["requests"]
-        wstats.extend({k: s[k] for k in ("describe_calls", "diagnostic_calls", "status_calls",
-                                          "requests")} for s in rest)
+        wstats.extend(
+            {k: s[k] for k in ("describe_calls", "diagnostic_calls", "status_calls", "requests")}
+            for s in rest
+        )
         rss.append(r["maxrss_mb"])
-    record("trailtop-cold+diag", cd, reqs_d, process_seconds=median(since_spawn),
-           diagnostic_calls=r["sweeps"][0]["diagnostic_calls"], maxrss_mb=median(rss))
-    record("trailtop-warm", warm, reqs_w,
-           describe_calls=max(w["describe_calls"] for w in wstats),
-           diagnostic_calls=max(w["diagnostic_calls"] for w in wstats), maxrss_mb=median(rss))
+    record(
+        "trailtop-cold+diag",
+        cd,
+        reqs_d,
+        process_seconds=median(since_spawn),
+        diagnostic_calls=r["sweeps"][0]["diagnostic_calls"],
+        maxrss_mb=median(rss),
+    )
+    record(
+        "trailtop-warm",
+        warm,
+        reqs_w,
+        describe_calls=max(w["describe_calls"] for w in wstats),
+        diagnostic_calls=max(w["diagnostic_calls"] for w in wstats),
+        maxrss_mb=median(rss),
+    )
 
     seq = out["sequential"]["seconds"]
     for name, case in out.items():
@@ -178,50 +230,89 @@ def print_table(results: dict[str, Any]) -> str:
     rows = [("case", "lat ms", "views", "requests", "seconds", "req/s", "x ceiling", "x seq")]
     for lat in results["latency"].values():
         for c in lat.values():
-            rows.append((c["case"], str(c["latency_ms"]), str(c["views"]), str(c["requests"]),
-                         f"{c['seconds']:.2f}", f"{c['requests_per_second']:.0f}",
-                         f"{c['ratio_to_ceiling']:.2f}", f"{c['speedup_over_sequential']:.1f}"))
+            rows.append(
+                (
+                    c["case"],
+                    str(c["latency_ms"]),
+                    str(c["views"]),
+                    str(c["requests"]),
+                    f"{c['seconds']:.2f}",
+                    f"{c['requests_per_second']:.0f}",
+                    f"{c['ratio_to_ceiling']:.2f}",
+                    f"{c['speedup_over_sequential']:.1f}",
+                )
+            )
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["| " + " | ".join(v.ljust(w) if i == 0 else v.rjust(w)
-                               for i, (v, w) in enumerate(zip(r, widths, strict=True))) + " |"
-             for r in rows]
+    lines = [
+        "| "
+        + " | ".join(
+            v.ljust(w) if i == 0 else v.rjust(w)
+            for i, (v, w) in enumerate(zip(r, widths, strict=True))
+        )
+        + " |"
+        for r in rows
+    ]
     lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
     extra = []
     for label, r in results.get("rss", {}).items():
-        extra.append(f"peak RSS of the engine process at {r['views']} views ({label}): "
-                     f"{r['maxrss_mb']:.0f} MB")
+        extra.append(
+            f"peak RSS of the engine process at {r['views']} views ({label}): "
+            f"{r['maxrss_mb']:.0f} MB"
+        )
     t = results.get("tui", {})
     if "table" in t:
         tb = t["table"]
-        extra.append(f"TUI table, {tb['views']} views: initial apply {tb['initial_table_seconds']:.3f}s "
-                     f"(total {tb['initial_apply_seconds']:.3f}s); {tb['diff_views']:.0f}-view diff "
-                     f"{tb['diff_table_seconds']:.3f}s (total {tb['diff_apply_seconds']:.3f}s)")
+        extra.append(
+            f"TUI table, {tb['views']} views: initial apply {tb['initial_table_seconds']:.3f}s "
+            f"(total {tb['initial_apply_seconds']:.3f}s); {tb['diff_views']:.0f}-view diff "
+            f"{tb['diff_table_seconds']:.3f}s (total {tb['diff_apply_seconds']:.3f}s)"
+        )
     if "keys" in t:
         k = t["keys"]
-        extra.append(f"key latency, {k['views']} views, engine sweeping in its thread: "
-                     f"p50 {k['sweep_p50_ms']:.1f} ms, p95 {k['sweep_p95_ms']:.1f} ms "
-                     f"({k['keys_during_sweep']} keys; idle p50 {k['idle_p50_ms']:.1f} ms)")
+        extra.append(
+            f"key latency, {k['views']} views, engine sweeping in its thread: "
+            f"p50 {k['sweep_p50_ms']:.1f} ms, p95 {k['sweep_p95_ms']:.1f} ms "
+            f"({k['keys_during_sweep']} keys; idle p50 {k['idle_p50_ms']:.1f} ms)"
+        )
     return "\n".join(lines + [""] + extra)
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--accounts", type=int, default=50)
     p.add_argument("--regions", type=int, default=17)
     p.add_argument("--trails", type=int, default=4, help="trails per account (half multi-region)")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--latency", default="0,40", help="injected ms per request, comma-separated")
     p.add_argument("--warm-sweeps", type=int, default=2, help="warm sweeps per engine process")
-    p.add_argument("--sequential-sample", type=int, default=5,
-                   help="accounts the sequential loop covers when latency > 0 (0 = all)")
-    p.add_argument("--sample-all", action="store_true",
-                   help="sample the sequential loop at 0 ms too (default: whole estate)")
+    p.add_argument(
+        "--sequential-sample",
+        type=int,
+        default=5,
+        help="accounts the sequential loop covers when latency > 0 (0 = all)",
+    )
+    p.add_argument(
+        "--sample-all",
+        action="store_true",
+        help="sample the sequential loop at 0 ms too (default: whole estate)",
+    )
     p.add_argument("--ceiling-concurrency", type=int, default=128)
-    p.add_argument("--concurrency", type=int, default=None,
-                   help="trailtop poll.concurrency (default: the settings default)")
-    p.add_argument("--rss-views", type=int, default=5000,
-                   help="views of the second estate for the peak-RSS figure (0 = skip)")
+    p.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="trailtop poll.concurrency (default: the settings default)",
+    )
+    p.add_argument(
+        "--rss-views",
+        type=int,
+        default=5000,
+        help="views of the second estate for the peak-RSS figure (0 = skip)",
+    )
     p.add_argument("--small-views", type=int, default=850)
     p.add_argument("--no-tui", action="store_true")
     p.add_argument("--out", default=str(ROOT / "bench" / "results.json"))
@@ -232,11 +323,17 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     results: dict[str, Any] = {
         "command": "python -m bench " + " ".join(argv if argv is not None else sys.argv[1:]),
-        "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                    "python": platform.python_version(),
-                    "loadavg_start": os.getloadavg()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+            "loadavg_start": os.getloadavg(),
+        },
         "estate": {"accounts": a.accounts, "regions": a.regions, "trails_per_account": a.trails},
-        "runs": a.runs, "latency": {}, "rss": {}, "tui": {},
+        "runs": a.runs,
+        "latency": {},
+        "rss": {},
+        "tui": {},
     }
     sb = start_estate(a.accounts, a.regions, a.trails)
     try:
@@ -247,14 +344,29 @@ def main(argv: list[str] | None = None) -> int:
             results["latency"][str(lat)] = run_latency(sb, lat, a)
         if a.small_views:
             regions, n = views_near(sb, a.small_views)
-            rss = [engine_child(sb, sweeps=3, diagnostics=True, regions=regions,
-                                concurrency=a.concurrency)["maxrss_mb"] for _ in range(a.runs)]
-            results["rss"]["small"] = {"views": n, "regions": len(regions),
-                                       "maxrss_mb": median(rss), "runs": rss}
+            rss = [
+                engine_child(
+                    sb, sweeps=3, diagnostics=True, regions=regions, concurrency=a.concurrency
+                )["maxrss_mb"]
+                for _ in range(a.runs)
+            ]
+            results["rss"]["small"] = {
+                "views": n,
+                "regions": len(regions),
+                "maxrss_mb": median(rss),
+                "runs": rss,
+            }
             log(f"  peak RSS at {n} views: {median(rss):.0f} MB")
-        results["rss"]["estate"] = {"views": sb.manifest["size"]["views"],
-                                    "maxrss_mb": results["latency"][next(iter(results["latency"]))]
-                                    ["trailtop-warm"]["maxrss_mb"]} if results["latency"] else {}
+        results["rss"]["estate"] = (
+            {
+                "views": sb.manifest["size"]["views"],
+                "maxrss_mb": results["latency"][next(iter(results["latency"]))]["trailtop-warm"][
+                    "maxrss_mb"
+                ],
+            }
+            if results["latency"]
+            else {}
+        )
     finally:
         sb.stop()
 
@@ -267,10 +379,17 @@ def main(argv: list[str] | None = None) -> int:
         try:
             if big is not None:
                 os.environ.update(big.aws_env())
-                rss = [engine_child(big, sweeps=3, diagnostics=True,
-                                    concurrency=a.concurrency)["maxrss_mb"] for _ in range(a.runs)]
-                results["rss"]["large"] = {"views": big.manifest["size"]["views"],
-                                           "maxrss_mb": median(rss), "runs": rss}
+                rss = [
+                    engine_child(big, sweeps=3, diagnostics=True, concurrency=a.concurrency)[
+                        "maxrss_mb"
+                    ]
+                    for _ in range(a.runs)
+                ]
+                results["rss"]["large"] = {
+                    "views": big.manifest["size"]["views"],
+                    "maxrss_mb": median(rss),
+                    "runs": rss,
+                }
                 log(f"  peak RSS at {big.manifest['size']['views']} views: {median(rss):.0f} MB")
             if not a.no_tui:
                 from bench import tui_figures
@@ -280,12 +399,22 @@ def main(argv: list[str] | None = None) -> int:
                 if big is not None:
                     from core.settings import load_settings
 
-                    settings, _ = load_settings(None, {
-                        "aws": {"profiles": ["bench-mgmt"], "regions": [],
+                    settings, _ = load_settings(
+                        None,
+                        {
+                            "aws": {
+                                "profiles": ["bench-mgmt"],
+                                "regions": [],
                                 "endpoint_url": big.endpoint_url,
-                                "organization": {"enabled": True}},
-                        "poll": {"interval_seconds": 1, "read_timeout_seconds": 60,
-                                 **({"concurrency": a.concurrency} if a.concurrency else {})}})
+                                "organization": {"enabled": True},
+                            },
+                            "poll": {
+                                "interval_seconds": 1,
+                                "read_timeout_seconds": 60,
+                                **({"concurrency": a.concurrency} if a.concurrency else {}),
+                            },
+                        },
+                    )
                     log("TUI: key latency while the engine sweeps")
                     results["tui"]["keys"] = tui_figures.keys_during_sweeps(settings, sweeps=2)
         finally:

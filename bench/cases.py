@@ -69,14 +69,21 @@ def sweep_requests(
             calls += [("get_trail_status", {"Name": arn}) for arn in views.get((acct, region), [])]
             for op, params in calls:
                 body = json.dumps(params).encode()
-                req = AWSRequest(method="POST", url=url, data=body, headers={
-                    "X-Amz-Target": _TARGET + _OPS[op],
-                    "Content-Type": "application/x-amz-json-1.1",
-                    "User-Agent": "trailtop-bench-ceiling",
-                })
+                req = AWSRequest(
+                    method="POST",
+                    url=url,
+                    data=body,
+                    headers={
+                        "X-Amz-Target": _TARGET + _OPS[op],
+                        "Content-Type": "application/x-amz-json-1.1",
+                        "User-Agent": "trailtop-bench-ceiling",
+                    },
+                )
                 signer.add_auth(req)
-                headers = {k: v.decode() if isinstance(v, bytes) else str(v)
-                           for k, v in req.headers.items()}
+                headers = {
+                    k: v.decode() if isinstance(v, bytes) else str(v)
+                    for k, v in req.headers.items()
+                }
                 out.append(Prepared(op, "POST", url, headers, body))
     return out
 
@@ -110,8 +117,13 @@ async def _send_all(reqs: list[Prepared], concurrency: int) -> tuple[float, int,
 
 def ceiling(reqs: list[Prepared], concurrency: int) -> dict[str, Any]:
     seconds, ok, failed = asyncio.run(_send_all(reqs, concurrency))
-    return {"requests": len(reqs), "seconds": seconds, "ok": ok, "failed": failed,
-            "concurrency": concurrency}
+    return {
+        "requests": len(reqs),
+        "seconds": seconds,
+        "ok": ok,
+        "failed": failed,
+        "concurrency": concurrency,
+    }
 
 
 def sequential(sb: Any, accounts: list[str] | None = None) -> dict[str, Any]:
@@ -130,8 +142,9 @@ def sequential(sb: Any, accounts: list[str] | None = None) -> dict[str, Any]:
         if acct == MGMT:
             session = mgmt
         else:
-            c = sts.assume_role(RoleArn=f"arn:aws:iam::{acct}:role/{role}",
-                                RoleSessionName="audit")["Credentials"]
+            c = sts.assume_role(
+                RoleArn=f"arn:aws:iam::{acct}:role/{role}", RoleSessionName="audit"
+            )["Credentials"]
             session = boto3.Session(
                 aws_access_key_id=c["AccessKeyId"],
                 aws_secret_access_key=c["SecretAccessKey"],
@@ -143,5 +156,9 @@ def sequential(sb: Any, accounts: list[str] | None = None) -> dict[str, Any]:
                 st = ct.get_trail_status(Name=trail["TrailARN"])
                 views += 1
                 _ = st.get("LatestDeliveryError")
-    return {"seconds": time.perf_counter() - t0, "views": views, "accounts": len(chosen),
-            "of_accounts": len(all_accounts)}
+    return {
+        "seconds": time.perf_counter() - t0,
+        "views": views,
+        "accounts": len(chosen),
+        "of_accounts": len(all_accounts),
+    }

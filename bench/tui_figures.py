@@ -94,8 +94,9 @@ async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dic
             deadline = time.monotonic() + timeout
             while app.snapshots_applied < target and time.monotonic() < deadline:
                 sweeping = app.sweep_status.sweeping
-                lat = await press_and_measure(app, "down" if i % 2 == 0 else "up",
-                                   lambda n=moves[0]: moves[0] > n)
+                lat = await press_and_measure(
+                    app, "down" if i % 2 == 0 else "up", lambda n=moves[0]: moves[0] > n
+                )
                 i += 1
                 if sweeping:
                     during.append(lat)

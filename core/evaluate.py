@@ -116,9 +116,7 @@ def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
         for cause in f.evidence.get("explained_by", ()) if f.code in _STATUS_CODES else ():
             if cause in effective:
                 effective[cause] = min(effective[cause], rank[f.severity])
-    return tuple(
-        sorted(items, key=lambda f: (effective[f.code], f.code in _STATUS_CODES, f.code))
-    )
+    return tuple(sorted(items, key=lambda f: (effective[f.code], f.code in _STATUS_CODES, f.code)))
 
 
 def status_findings(

@@ -23,18 +23,27 @@ def _summary(sb: Sandbox) -> str:
     env = sb.aws_env()
     lines = [f"export {k}={shlex.quote(v)}" for k, v in env.items()]
     lines.append(f"AWS_ENDPOINT_URL={sb.endpoint_url}")
-    lines += ["", f"# scenario {m.get('scenario')}: seeded in {sb.seed_seconds}s, server pid {sb.pid}"]
+    lines += [
+        "",
+        f"# scenario {m.get('scenario')}: seeded in {sb.seed_seconds}s, server pid {sb.pid}",
+    ]
     for account, info in m.get("accounts", {}).items():
         lines.append(f"# account {account} {info['name']:<12} via {info['reached_by']}")
     for name, info in m.get("profiles", {}).items():
-        how = "static keys" if info.get("static") else f"{info['role_arn']} from {info['source_profile']}"
+        how = (
+            "static keys"
+            if info.get("static")
+            else f"{info['role_arn']} from {info['source_profile']}"
+        )
         lines.append(f"# profile {name:<14} account {info['account']}  {how}")
     for role in m.get("assume_roles", []):
         lines.append(f"# assume_roles: {role['role_arn']}")
     org = m.get("organization")
     if org:
-        lines.append(f"# organization {org['id']} (management {org['management_account']}, "
-                     f"members reached with {org['role_name']})")
+        lines.append(
+            f"# organization {org['id']} (management {org['management_account']}, "
+            f"members reached with {org['role_name']})"
+        )
     broken = [t for t in m.get("trails", []) if t["broken"]]
     lines.append(f"# {len(m.get('trails', []))} trails, {len(broken)} broken")
     for t in broken[:20]:
@@ -42,8 +51,12 @@ def _summary(sb: Sandbox) -> str:
     if broken:
         first = broken[0]
         profile = "demo-mgmt" if first["account"] == m.get("management_account") else "demo-prod"
-        lines += ["", "# try:", f"aws --profile {profile} --region {first['home_region']} cloudtrail "
-                  f"get-trail-status --name {first['arn']}"]
+        lines += [
+            "",
+            "# try:",
+            f"aws --profile {profile} --region {first['home_region']} cloudtrail "
+            f"get-trail-status --name {first['arn']}",
+        ]
     return "\n".join(lines)
 
 
@@ -52,16 +65,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenario", default="demo", choices=sorted(SCENARIOS))
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delivery-interval", type=float, default=2.0)
-    parser.add_argument("--arg", action="append", default=[], metavar="KEY=VALUE",
-                        help="scenario argument, e.g. --arg accounts=10 (bench)")
+    parser.add_argument(
+        "--arg",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="scenario argument, e.g. --arg accounts=10 (bench)",
+    )
     parser.add_argument("--manifest", help="also write the manifest JSON to this file")
     args = parser.parse_args(argv)
     scenario_args = {}
     for item in args.arg:
         key, _, value = item.partition("=")
         scenario_args[key] = int(value) if value.isdigit() else value
-    sb = Sandbox(scenario=args.scenario, delivery_interval=args.delivery_interval, port=args.port,
-                 scenario_args=scenario_args)
+    sb = Sandbox(
+        scenario=args.scenario,
+        delivery_interval=args.delivery_interval,
+        port=args.port,
+        scenario_args=scenario_args,
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:

@@ -20,8 +20,9 @@ from .protocol import WireResponse
 
 def _reply(payload: Any, status: int = 200) -> WireResponse:
     body = json.dumps(payload).encode()
-    return WireResponse(status, body, [("Content-Type", "application/json"),
-                                       ("Content-Length", str(len(body)))])
+    return WireResponse(
+        status, body, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
 
 
 def _purge_key(key_arn: str) -> bool:
@@ -79,13 +80,19 @@ def handle(emu: Emulation, method: str, path: str, query: str, body: bytes) -> W
                 emu.regions.configure(payload.get("default"), payload.get("accounts"))
             return _reply({"default": emu.regions.default, "accounts": emu.regions.accounts})
         if route == "/identity/static-key" and method == "POST":
-            arn = register_static_key(payload["account"], payload["user_name"],
-                                      payload["access_key_id"], payload["secret_access_key"])
+            arn = register_static_key(
+                payload["account"],
+                payload["user_name"],
+                payload["access_key_id"],
+                payload["secret_access_key"],
+            )
             return _reply({"arn": arn})
         if route == "/kms/purge" and method == "POST":
             return _reply({"purged": _purge_key(payload["key_arn"])})
         if route == "/events":
-            return _reply({"events": emu.events.all_events(args.get("account"), args.get("region"))})
+            return _reply(
+                {"events": emu.events.all_events(args.get("account"), args.get("region"))}
+            )
         if route == "/config" and method == "POST":
             if "lookup_events_rps" in payload:
                 emu.events.lookup_rps = payload["lookup_events_rps"]

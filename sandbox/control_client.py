@@ -19,21 +19,29 @@ class ControlClient:
     def __init__(self, endpoint_url: str) -> None:
         self.endpoint_url = endpoint_url.rstrip("/")
 
-    def call(self, method: str, path: str, payload: dict[str, Any] | None = None,
-             query: dict[str, Any] | None = None) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None = None,
+        query: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         url = f"{self.endpoint_url}/_sandbox/{path.lstrip('/')}"
         clean = {k: v for k, v in (query or {}).items() if v is not None}
         if clean:
             url += "?" + urlencode(clean)
         data = json.dumps(payload).encode() if payload is not None else None
-        request = urllib.request.Request(url, data=data, method=method,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url, data=data, method=method, headers={"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
                 result: dict[str, Any] = json.loads(response.read() or b"{}")
                 return result
         except urllib.error.HTTPError as err:
-            raise ControlError(f"{method} {path}: {err.code} {err.read().decode(errors='replace')}") from None
+            raise ControlError(
+                f"{method} {path}: {err.code} {err.read().decode(errors='replace')}"
+            ) from None
 
 
 class FaultsClient:

@@ -46,7 +46,8 @@ class ViewState:
     last_tick: int = -1
     forced_generation: int = 0
     channels: dict[str, ChannelState] = field(
-        default_factory=lambda: {c: ChannelState() for c in CHANNELS})
+        default_factory=lambda: {c: ChannelState() for c in CHANNELS}
+    )
 
 
 def iso(epoch: float) -> str:
@@ -151,8 +152,10 @@ class DeliveryEngine:
         """The GetTrailStatus response body for one view."""
         with self._lock:
             view = self._evaluate(ref)
-            channels = {name: ChannelState(c.last_success, c.last_attempt, c.error)
-                        for name, c in view.channels.items()}
+            channels = {
+                name: ChannelState(c.last_success, c.last_attempt, c.error)
+                for name, c in view.channels.items()
+            }
         trail = ref.trail
         body: dict[str, Any] = {"IsLogging": bool(trail.status.is_logging)}
         started = _epoch(trail.status.started)
@@ -163,12 +166,27 @@ class DeliveryEngine:
         if stopped is not None:
             body["StopLoggingTime"] = stopped
             body["TimeLoggingStopped"] = iso(stopped)
-        fields = [("s3", "LatestDeliveryError", "LatestDeliveryTime", True),
-                  ("digest", "LatestDigestDeliveryError", "LatestDigestDeliveryTime", trail.log_validation),
-                  ("sns", "LatestNotificationError", "LatestNotificationTime",
-                   bool(destinations.topic_arn(trail))),
-                  ("cloudwatch", "LatestCloudWatchLogsDeliveryError",
-                   "LatestCloudWatchLogsDeliveryTime", bool(trail.cw_log_group_arn))]
+        fields = [
+            ("s3", "LatestDeliveryError", "LatestDeliveryTime", True),
+            (
+                "digest",
+                "LatestDigestDeliveryError",
+                "LatestDigestDeliveryTime",
+                trail.log_validation,
+            ),
+            (
+                "sns",
+                "LatestNotificationError",
+                "LatestNotificationTime",
+                bool(destinations.topic_arn(trail)),
+            ),
+            (
+                "cloudwatch",
+                "LatestCloudWatchLogsDeliveryError",
+                "LatestCloudWatchLogsDeliveryTime",
+                bool(trail.cw_log_group_arn),
+            ),
+        ]
         for channel, error_field, time_field, configured in fields:
             state = channels[channel]
             if not configured:
@@ -182,16 +200,27 @@ class DeliveryEngine:
         body["LatestDeliveryAttemptTime"] = iso(s3.last_attempt) if s3.last_attempt else ""
         body["LatestDeliveryAttemptSucceeded"] = iso(s3.last_success) if s3.last_success else ""
         notifies = bool(destinations.topic_arn(trail))
-        body["LatestNotificationAttemptTime"] = iso(sns.last_attempt) if notifies and sns.last_attempt else ""
+        body["LatestNotificationAttemptTime"] = (
+            iso(sns.last_attempt) if notifies and sns.last_attempt else ""
+        )
         body["LatestNotificationAttemptSucceeded"] = (
-            iso(sns.last_success) if notifies and sns.last_success else "")
+            iso(sns.last_success) if notifies and sns.last_success else ""
+        )
         body.update(overrides or {})
         return body
 
     def snapshot(self) -> list[dict[str, Any]]:
         """All views' raw state, for the control endpoint (debugging and tests)."""
         with self._lock:
-            return [{"account": k[0], "region": k[1], "trail_arn": k[2],
-                     **{name: {"last_success": c.last_success, "error": c.error}
-                        for name, c in v.channels.items()}}
-                    for k, v in self._views.items()]
+            return [
+                {
+                    "account": k[0],
+                    "region": k[1],
+                    "trail_arn": k[2],
+                    **{
+                        name: {"last_success": c.last_success, "error": c.error}
+                        for name, c in v.channels.items()
+                    },
+                }
+                for k, v in self._views.items()
+            ]

@@ -100,14 +100,24 @@ def s3_error(ref: TrailRef, folder: str = "CloudTrail") -> str | None:
         return "NoSuchBucket"
     policy = bucket.policy.decode() if bucket.policy else None
     context = _source_context(ref)
-    acl = evaluate(policy, action="s3:GetBucketAcl", resource=f"arn:aws:s3:::{bucket_name}",
-                   service_principal=CLOUDTRAIL, context=context)
+    acl = evaluate(
+        policy,
+        action="s3:GetBucketAcl",
+        resource=f"arn:aws:s3:::{bucket_name}",
+        service_principal=CLOUDTRAIL,
+        context=context,
+    )
     if not acl.allowed:
         return "AccessDenied"
     put_context = {**context, "s3:x-amz-acl": "bucket-owner-full-control"}
     for key in _object_keys(ref, folder):
-        decision = evaluate(policy, action="s3:PutObject", resource=f"arn:aws:s3:::{bucket_name}/{key}",
-                            service_principal=CLOUDTRAIL, context=put_context)
+        decision = evaluate(
+            policy,
+            action="s3:PutObject",
+            resource=f"arn:aws:s3:::{bucket_name}/{key}",
+            service_principal=CLOUDTRAIL,
+            context=put_context,
+        )
         if decision.allowed:
             return None
     return "AccessDenied"
@@ -140,11 +150,18 @@ def kms_error(ref: TrailRef) -> str | None:
     if key.key_state == "Disabled" or not key.enabled:
         return f"KMS.DisabledException: {key.arn} is disabled."
     context = {**_source_context(ref), "kms:EncryptionContext:aws:cloudtrail:arn": ref.arn}
-    decision = evaluate(key.policy, action="kms:GenerateDataKey", resource=key.arn,
-                        service_principal=CLOUDTRAIL, context=context)
+    decision = evaluate(
+        key.policy,
+        action="kms:GenerateDataKey",
+        resource=key.arn,
+        service_principal=CLOUDTRAIL,
+        context=context,
+    )
     if not decision.allowed:
-        return (f"KMS.AccessDeniedException: User: {CLOUDTRAIL} is not authorized to perform: "
-                f"kms:GenerateDataKey on resource: {key.arn}")
+        return (
+            f"KMS.AccessDeniedException: User: {CLOUDTRAIL} is not authorized to perform: "
+            f"kms:GenerateDataKey on resource: {key.arn}"
+        )
     return None
 
 
@@ -166,11 +183,18 @@ def sns_error(ref: TrailRef) -> str | None:
     topic = sns_backends[account][region].topics.get(arn)
     if topic is None:
         return "NotFound: Topic does not exist"
-    decision = evaluate(topic._policy_json, action="SNS:Publish", resource=arn,
-                        service_principal=CLOUDTRAIL, context=_source_context(ref))
+    decision = evaluate(
+        topic._policy_json,
+        action="SNS:Publish",
+        resource=arn,
+        service_principal=CLOUDTRAIL,
+        context=_source_context(ref),
+    )
     if not decision.allowed:
-        return (f"AuthorizationError: User: {CLOUDTRAIL} is not authorized to perform: "
-                f"SNS:Publish on resource: {arn}")
+        return (
+            f"AuthorizationError: User: {CLOUDTRAIL} is not authorized to perform: "
+            f"SNS:Publish on resource: {arn}"
+        )
     return None
 
 
@@ -203,11 +227,18 @@ def cloudwatch_error(ref: TrailRef) -> str | None:
     role_account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else account
     role_name = role_arn.rsplit("/", 1)[-1]
     role = _role_named(role_account, role_name) if role_arn else None
-    cannot_assume = f"AccessDeniedException: CloudTrail cannot assume the role {role_arn or '(none)'}"
+    cannot_assume = (
+        f"AccessDeniedException: CloudTrail cannot assume the role {role_arn or '(none)'}"
+    )
     if role is None:
         return cannot_assume
-    trust = evaluate(role.assume_role_policy_document, action="sts:AssumeRole", resource=role.arn,
-                     service_principal=CLOUDTRAIL, context=_source_context(ref))
+    trust = evaluate(
+        role.assume_role_policy_document,
+        action="sts:AssumeRole",
+        resource=role.arn,
+        service_principal=CLOUDTRAIL,
+        context=_source_context(ref),
+    )
     if not trust.allowed:
         return cannot_assume
     stream = f"{ref.view_account}_CloudTrail_{ref.view_region}"
@@ -215,7 +246,9 @@ def cloudwatch_error(ref: TrailRef) -> str | None:
     docs = _role_documents(role)
     for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
         if not allows_any(docs, action=action, resource=stream_arn):
-            return (f"AccessDeniedException: User: arn:aws:sts::{role_account}:assumed-role/"
-                    f"{role_name}/CloudTrailSession is not authorized to perform: {action} on "
-                    f"resource: {stream_arn}")
+            return (
+                f"AccessDeniedException: User: arn:aws:sts::{role_account}:assumed-role/"
+                f"{role_name}/CloudTrailSession is not authorized to perform: {action} on "
+                f"resource: {stream_arn}"
+            )
     return None

@@ -25,5 +25,7 @@ class Emulation:
 
     @classmethod
     def create(cls, delivery_interval: float, lookup_events_rps: float | None = 2.0) -> Emulation:
-        return cls(delivery=DeliveryEngine(delivery_interval),
-                   events=EventStore(lookup_rps=lookup_events_rps))
+        return cls(
+            delivery=DeliveryEngine(delivery_interval),
+            events=EventStore(lookup_rps=lookup_events_rps),
+        )

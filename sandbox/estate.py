@@ -66,25 +66,54 @@ def _bucket_policy(spec: TrailSpec, bucket: str, trail_arn: str) -> str:
     ids = [spec.account, *spec.log_ids]
     any_trail = f"arn:aws:cloudtrail:*:{spec.account}:trail/*"
     if spec.policy_style == "like":
-        return policies.bucket_policy(bucket, spec.prefix, ids, any_trail, like=True,
-                                      extra=[policies.deny_insecure_transport(bucket)])
+        return policies.bucket_policy(
+            bucket,
+            spec.prefix,
+            ids,
+            any_trail,
+            like=True,
+            extra=[policies.deny_insecure_transport(bucket)],
+        )
     if spec.policy_style == "extra":
-        reader = {"Sid": "AuditorsRead", "Effect": "Allow",
-                  "Principal": {"AWS": f"arn:aws:iam::{spec.account}:root"},
-                  "Action": ["s3:GetObject", "s3:ListBucket"],
-                  "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}
-        return policies.bucket_policy(bucket, spec.prefix, ids, trail_arn,
-                                      extra=[reader, policies.deny_insecure_transport(bucket)])
+        reader = {
+            "Sid": "AuditorsRead",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{spec.account}:root"},
+            "Action": ["s3:GetObject", "s3:ListBucket"],
+            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        }
+        return policies.bucket_policy(
+            bucket,
+            spec.prefix,
+            ids,
+            trail_arn,
+            extra=[reader, policies.deny_insecure_transport(bucket)],
+        )
     if spec.policy_style == "unusual":
         # Action wildcard, whole-bucket resource, ArnLike on the source, Service as a list.
         return policies.doc(
-            {"Effect": "Allow", "Principal": {"Service": ["cloudtrail.amazonaws.com", "config.amazonaws.com"]},
-             "Action": ["s3:GetBucketAcl", "s3:ListBucket"], "Resource": f"arn:aws:s3:::{bucket}"},
-            {"Effect": "Allow", "Principal": {"Service": "cloudtrail.amazonaws.com"}, "Action": "s3:Put*",
-             "Resource": f"arn:aws:s3:::{bucket}/*",
-             "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control",
-                                            "aws:SourceAccount": spec.account},
-                           "ArnLike": {"aws:SourceArn": f"arn:aws:cloudtrail:{spec.region}:{spec.account}:trail/*"}}})
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": ["cloudtrail.amazonaws.com", "config.amazonaws.com"]},
+                "Action": ["s3:GetBucketAcl", "s3:ListBucket"],
+                "Resource": f"arn:aws:s3:::{bucket}",
+            },
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "s3:Put*",
+                "Resource": f"arn:aws:s3:::{bucket}/*",
+                "Condition": {
+                    "StringEquals": {
+                        "s3:x-amz-acl": "bucket-owner-full-control",
+                        "aws:SourceAccount": spec.account,
+                    },
+                    "ArnLike": {
+                        "aws:SourceArn": f"arn:aws:cloudtrail:{spec.region}:{spec.account}:trail/*"
+                    },
+                },
+            },
+        )
     return policies.bucket_policy(bucket, spec.prefix, ids, trail_arn)
 
 
@@ -98,26 +127,36 @@ def build_trail(actor: Actor, spec: TrailSpec, at: float | None = None) -> Built
     if spec.bucket_owner is not None:
         spec.bucket_owner.at = at
     _create_bucket(owner, bucket, region)
-    owner.client("s3", region).put_bucket_policy(Bucket=bucket, Policy=_bucket_policy(spec, bucket, arn))
-    built = BuiltTrail(spec=spec, arn=arn, bucket=bucket, bucket_account=spec.bucket_account or acct)
-    params: dict[str, Any] = {"Name": name, "S3BucketName": bucket, "IsMultiRegionTrail": spec.multi_region,
-                              "IncludeGlobalServiceEvents": True,
-                              "EnableLogFileValidation": spec.validation,
-                              "IsOrganizationTrail": spec.organization}
+    owner.client("s3", region).put_bucket_policy(
+        Bucket=bucket, Policy=_bucket_policy(spec, bucket, arn)
+    )
+    built = BuiltTrail(
+        spec=spec, arn=arn, bucket=bucket, bucket_account=spec.bucket_account or acct
+    )
+    params: dict[str, Any] = {
+        "Name": name,
+        "S3BucketName": bucket,
+        "IsMultiRegionTrail": spec.multi_region,
+        "IncludeGlobalServiceEvents": True,
+        "EnableLogFileValidation": spec.validation,
+        "IsOrganizationTrail": spec.organization,
+    }
     if spec.prefix:
         params["S3KeyPrefix"] = spec.prefix
     if spec.kms:
         pattern = f"arn:aws:cloudtrail:*:{acct}:trail/*"
         key = actor.client("kms", region).create_key(
             Policy=policies.key_policy(acct, trail_account_pattern=pattern),
-            Description=f"CloudTrail key for {name}")["KeyMetadata"]
+            Description=f"CloudTrail key for {name}",
+        )["KeyMetadata"]
         built.key_arn, built.key_id = key["Arn"], key["KeyId"]
         params["KmsKeyId"] = key["Arn"]
     if spec.sns:
         topic_name = f"{name}-notify"
         topic_arn = f"arn:aws:sns:{region}:{acct}:{topic_name}"
         actor.client("sns", region).create_topic(
-            Name=topic_name, Attributes={"Policy": policies.topic_policy(topic_arn, account=acct)})
+            Name=topic_name, Attributes={"Policy": policies.topic_policy(topic_arn, account=acct)}
+        )
         built.topic_arn = topic_arn
         params["SnsTopicName"] = topic_name
     if spec.cloudwatch:
@@ -125,13 +164,19 @@ def build_trail(actor: Actor, spec: TrailSpec, at: float | None = None) -> Built
         actor.client("logs", region).create_log_group(logGroupName=group)
         role_name = f"CloudTrailToCloudWatch-{name}"
         iam = actor.client("iam")
-        role_arn = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=policies.trust_policy())["Role"]["Arn"]
+        role_arn = iam.create_role(
+            RoleName=role_name, AssumeRolePolicyDocument=policies.trust_policy()
+        )["Role"]["Arn"]
         permissions = policies.logs_delivery_policy(region, acct, group)
         if spec.cloudwatch_managed_policy:
-            policy_arn = iam.create_policy(PolicyName=f"{role_name}-logs", PolicyDocument=permissions)["Policy"]["Arn"]
+            policy_arn = iam.create_policy(
+                PolicyName=f"{role_name}-logs", PolicyDocument=permissions
+            )["Policy"]["Arn"]
             iam.attach_role_policy(RoleName=role_name, PolicyArn=policy_arn)
         else:
-            iam.put_role_policy(RoleName=role_name, PolicyName="cloudtrail-to-logs", PolicyDocument=permissions)
+            iam.put_role_policy(
+                RoleName=role_name, PolicyName="cloudtrail-to-logs", PolicyDocument=permissions
+            )
         built.log_group, built.role_name, built.role_arn = group, role_name, role_arn
         built.log_group_arn = f"arn:aws:logs:{region}:{acct}:log-group:{group}:*"
         params["CloudWatchLogsLogGroupArn"] = built.log_group_arn
@@ -145,6 +190,7 @@ def build_trail(actor: Actor, spec: TrailSpec, at: float | None = None) -> Built
 
 # -- breakers: one per root cause ---------------------------------------------------------
 
+
 def _delete_bucket(actor: Actor, t: BuiltTrail) -> str:
     s3 = actor.client("s3", t.spec.region)
     for obj in s3.list_objects_v2(Bucket=t.bucket).get("Contents", []):
@@ -155,12 +201,15 @@ def _delete_bucket(actor: Actor, t: BuiltTrail) -> str:
 
 def _policy_without_grant(actor: Actor, t: BuiltTrail) -> str:
     actor.client("s3", t.spec.region).put_bucket_policy(
-        Bucket=t.bucket, Policy=policies.doc(policies.bucket_acl_statement(t.bucket, t.arn)))
+        Bucket=t.bucket, Policy=policies.doc(policies.bucket_acl_statement(t.bucket, t.arn))
+    )
     return "PutBucketPolicy"
 
 
 def _policy_explicit_deny(actor: Actor, t: BuiltTrail) -> str:
-    current = json.loads(actor.client("s3", t.spec.region).get_bucket_policy(Bucket=t.bucket)["Policy"])
+    current = json.loads(
+        actor.client("s3", t.spec.region).get_bucket_policy(Bucket=t.bucket)["Policy"]
+    )
     current["Statement"].append(policies.enforce_sse_kms(t.bucket))
     actor.client("s3", t.spec.region).put_bucket_policy(Bucket=t.bucket, Policy=json.dumps(current))
     return "PutBucketPolicy"
@@ -168,8 +217,11 @@ def _policy_explicit_deny(actor: Actor, t: BuiltTrail) -> str:
 
 def _policy_without_acl(actor: Actor, t: BuiltTrail) -> str:
     actor.client("s3", t.spec.region).put_bucket_policy(
-        Bucket=t.bucket, Policy=policies.doc(policies.bucket_write_statement(
-            t.bucket, t.spec.prefix, [t.spec.account], t.arn)))
+        Bucket=t.bucket,
+        Policy=policies.doc(
+            policies.bucket_write_statement(t.bucket, t.spec.prefix, [t.spec.account], t.arn)
+        ),
+    )
     return "PutBucketPolicy"
 
 
@@ -185,7 +237,10 @@ def _disable_key(actor: Actor, t: BuiltTrail) -> str:
 
 def _key_policy_without_cloudtrail(actor: Actor, t: BuiltTrail) -> str:
     actor.client("kms", t.spec.region).put_key_policy(
-        KeyId=t.key_id, PolicyName="default", Policy=policies.key_policy(t.spec.account, cloudtrail=False))
+        KeyId=t.key_id,
+        PolicyName="default",
+        Policy=policies.key_policy(t.spec.account, cloudtrail=False),
+    )
     return "PutKeyPolicy"
 
 
@@ -196,8 +251,12 @@ def _delete_topic(actor: Actor, t: BuiltTrail) -> str:
 
 def _topic_policy_without_cloudtrail(actor: Actor, t: BuiltTrail) -> str:
     actor.client("sns", t.spec.region).set_topic_attributes(
-        TopicArn=t.topic_arn, AttributeName="Policy",
-        AttributeValue=policies.topic_policy(str(t.topic_arn), cloudtrail=False, account=t.spec.account))
+        TopicArn=t.topic_arn,
+        AttributeName="Policy",
+        AttributeValue=policies.topic_policy(
+            str(t.topic_arn), cloudtrail=False, account=t.spec.account
+        ),
+    )
     return "SetTopicAttributes"
 
 
@@ -215,7 +274,8 @@ def _delete_role(actor: Actor, t: BuiltTrail) -> str:
 
 def _untrust_role(actor: Actor, t: BuiltTrail) -> str:
     actor.client("iam").update_assume_role_policy(
-        RoleName=t.role_name, PolicyDocument=policies.trust_policy("ec2.amazonaws.com"))
+        RoleName=t.role_name, PolicyDocument=policies.trust_policy("ec2.amazonaws.com")
+    )
     return "UpdateAssumeRolePolicy"
 
 
@@ -234,25 +294,49 @@ Breaker = Callable[[Actor, BuiltTrail], str]
 #: root cause -> (breaker, finding codes trailtop must report for the broken trail's views)
 BREAKERS: dict[str, tuple[Breaker, list[str]]] = {
     "S3_BUCKET_MISSING": (_delete_bucket, ["S3_BUCKET_MISSING", "S3_DELIVERY_ERROR"]),
-    "S3_POLICY_DENIES_CLOUDTRAIL": (_policy_without_grant, ["S3_POLICY_DENIES_CLOUDTRAIL", "S3_DELIVERY_ERROR"]),
-    "S3_POLICY_DENIES_CLOUDTRAIL/explicit-deny": (_policy_explicit_deny,
-                                                  ["S3_POLICY_DENIES_CLOUDTRAIL", "S3_DELIVERY_ERROR"]),
-    "S3_POLICY_ACL_CHECK_MISSING": (_policy_without_acl, ["S3_POLICY_ACL_CHECK_MISSING", "S3_DELIVERY_ERROR"]),
+    "S3_POLICY_DENIES_CLOUDTRAIL": (
+        _policy_without_grant,
+        ["S3_POLICY_DENIES_CLOUDTRAIL", "S3_DELIVERY_ERROR"],
+    ),
+    "S3_POLICY_DENIES_CLOUDTRAIL/explicit-deny": (
+        _policy_explicit_deny,
+        ["S3_POLICY_DENIES_CLOUDTRAIL", "S3_DELIVERY_ERROR"],
+    ),
+    "S3_POLICY_ACL_CHECK_MISSING": (
+        _policy_without_acl,
+        ["S3_POLICY_ACL_CHECK_MISSING", "S3_DELIVERY_ERROR"],
+    ),
     "KMS_KEY_MISSING": (_schedule_key_deletion, ["KMS_KEY_MISSING", "S3_DELIVERY_ERROR"]),
     "KMS_KEY_DISABLED": (_disable_key, ["KMS_KEY_DISABLED", "S3_DELIVERY_ERROR"]),
-    "KMS_KEY_PENDING_DELETION": (_schedule_key_deletion, ["KMS_KEY_PENDING_DELETION", "S3_DELIVERY_ERROR"]),
-    "KMS_POLICY_DENIES_CLOUDTRAIL": (_key_policy_without_cloudtrail,
-                                     ["KMS_POLICY_DENIES_CLOUDTRAIL", "S3_DELIVERY_ERROR"]),
+    "KMS_KEY_PENDING_DELETION": (
+        _schedule_key_deletion,
+        ["KMS_KEY_PENDING_DELETION", "S3_DELIVERY_ERROR"],
+    ),
+    "KMS_POLICY_DENIES_CLOUDTRAIL": (
+        _key_policy_without_cloudtrail,
+        ["KMS_POLICY_DENIES_CLOUDTRAIL", "S3_DELIVERY_ERROR"],
+    ),
     "SNS_TOPIC_MISSING": (_delete_topic, ["SNS_TOPIC_MISSING", "SNS_NOTIFICATION_ERROR"]),
-    "SNS_POLICY_DENIES_CLOUDTRAIL": (_topic_policy_without_cloudtrail,
-                                     ["SNS_POLICY_DENIES_CLOUDTRAIL", "SNS_NOTIFICATION_ERROR"]),
-    "CLOUDWATCH_LOG_GROUP_MISSING": (_delete_log_group,
-                                     ["CLOUDWATCH_LOG_GROUP_MISSING", "CLOUDWATCH_DELIVERY_ERROR"]),
-    "CLOUDWATCH_ROLE_MISSING": (_delete_role, ["CLOUDWATCH_ROLE_MISSING", "CLOUDWATCH_DELIVERY_ERROR"]),
-    "CLOUDWATCH_ROLE_TRUST_INVALID": (_untrust_role,
-                                      ["CLOUDWATCH_ROLE_TRUST_INVALID", "CLOUDWATCH_DELIVERY_ERROR"]),
-    "CLOUDWATCH_ROLE_PERMISSIONS_MISSING": (_strip_role_permissions,
-                                            ["CLOUDWATCH_ROLE_PERMISSIONS_MISSING", "CLOUDWATCH_DELIVERY_ERROR"]),
+    "SNS_POLICY_DENIES_CLOUDTRAIL": (
+        _topic_policy_without_cloudtrail,
+        ["SNS_POLICY_DENIES_CLOUDTRAIL", "SNS_NOTIFICATION_ERROR"],
+    ),
+    "CLOUDWATCH_LOG_GROUP_MISSING": (
+        _delete_log_group,
+        ["CLOUDWATCH_LOG_GROUP_MISSING", "CLOUDWATCH_DELIVERY_ERROR"],
+    ),
+    "CLOUDWATCH_ROLE_MISSING": (
+        _delete_role,
+        ["CLOUDWATCH_ROLE_MISSING", "CLOUDWATCH_DELIVERY_ERROR"],
+    ),
+    "CLOUDWATCH_ROLE_TRUST_INVALID": (
+        _untrust_role,
+        ["CLOUDWATCH_ROLE_TRUST_INVALID", "CLOUDWATCH_DELIVERY_ERROR"],
+    ),
+    "CLOUDWATCH_ROLE_PERMISSIONS_MISSING": (
+        _strip_role_permissions,
+        ["CLOUDWATCH_ROLE_PERMISSIONS_MISSING", "CLOUDWATCH_DELIVERY_ERROR"],
+    ),
     "LOGGING_STOPPED": (_stop_logging, ["LOGGING_STOPPED"]),
 }
 

@@ -24,17 +24,45 @@ from .protocol import EVENT_SOURCES, CallInfo, request_parameters
 
 RECORDED_SERVICES = {"cloudtrail", "s3", "kms", "sns", "logs", "iam", "organizations"}
 _READ_PREFIXES = ("Get", "List", "Describe", "Head", "Lookup")
-_KMS_DATA_OPS = {"Encrypt", "Decrypt", "ReEncrypt", "GenerateDataKey", "GenerateDataKeyWithoutPlaintext",
-                 "GenerateDataKeyPair", "GenerateRandom", "Sign", "Verify"}
+_KMS_DATA_OPS = {
+    "Encrypt",
+    "Decrypt",
+    "ReEncrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateDataKeyPair",
+    "GenerateRandom",
+    "Sign",
+    "Verify",
+}
 #: S3 calls that are management (bucket-level) events; object calls are data events.
-_S3_MANAGEMENT = {"CreateBucket", "DeleteBucket", "PutBucketPolicy", "DeleteBucketPolicy",
-                  "PutBucketOwnershipControls", "DeleteBucketOwnershipControls", "PutBucketAcl",
-                  "PutBucketEncryption", "DeleteBucketEncryption", "PutBucketVersioning",
-                  "PutBucketTagging", "PutBucketLifecycleConfiguration", "PutPublicAccessBlock"}
+_S3_MANAGEMENT = {
+    "CreateBucket",
+    "DeleteBucket",
+    "PutBucketPolicy",
+    "DeleteBucketPolicy",
+    "PutBucketOwnershipControls",
+    "DeleteBucketOwnershipControls",
+    "PutBucketAcl",
+    "PutBucketEncryption",
+    "DeleteBucketEncryption",
+    "PutBucketVersioning",
+    "PutBucketTagging",
+    "PutBucketLifecycleConfiguration",
+    "PutPublicAccessBlock",
+}
 #: Services whose events land in us-east-1 whatever endpoint region was signed.
 _GLOBAL_SERVICES = {"iam", "organizations"}
-LOOKUP_ATTRIBUTES = ("EventId", "EventName", "ReadOnly", "Username", "ResourceType",
-                     "ResourceName", "EventSource", "AccessKeyId")
+LOOKUP_ATTRIBUTES = (
+    "EventId",
+    "EventName",
+    "ReadOnly",
+    "Username",
+    "ResourceType",
+    "ResourceName",
+    "EventSource",
+    "AccessKeyId",
+)
 
 
 def is_recorded(info: CallInfo) -> bool:
@@ -52,7 +80,9 @@ def event_region(info: CallInfo, bucket_region: str | None) -> str:
     return bucket_region or info.region
 
 
-def _resources(info: CallInfo, account: str, region: str, response: dict[str, Any]) -> list[dict[str, str]]:
+def _resources(
+    info: CallInfo, account: str, region: str, response: dict[str, Any]
+) -> list[dict[str, str]]:
     """The resources block: (type, name-or-ARN) of what the call touched."""
     p = info.params
     out: list[dict[str, str]] = []
@@ -63,7 +93,11 @@ def _resources(info: CallInfo, account: str, region: str, response: dict[str, An
     if info.service == "cloudtrail":
         name = p.get("Name") or p.get("TrailName")
         if isinstance(name, str):
-            arn = name if name.startswith("arn:") else f"arn:aws:cloudtrail:{region}:{account}:trail/{name}"
+            arn = (
+                name
+                if name.startswith("arn:")
+                else f"arn:aws:cloudtrail:{region}:{account}:trail/{name}"
+            )
             add("AWS::CloudTrail::Trail", arn)
     elif info.service == "s3" and info.bucket:
         add("AWS::S3::Bucket", f"arn:aws:s3:::{info.bucket}", info.bucket)
@@ -73,7 +107,9 @@ def _resources(info: CallInfo, account: str, region: str, response: dict[str, An
             key_arn = key if key.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{key}"
             add("AWS::KMS::Key", key_arn)
     elif info.service == "sns":
-        topic = p.get("TopicArn") or (f"arn:aws:sns:{region}:{account}:{p['Name']}" if p.get("Name") else None)
+        topic = p.get("TopicArn") or (
+            f"arn:aws:sns:{region}:{account}:{p['Name']}" if p.get("Name") else None
+        )
         if isinstance(topic, str):
             add("AWS::SNS::Topic", topic)
     elif info.service == "logs" and p.get("logGroupName"):
@@ -100,12 +136,22 @@ class EventStore:
     """Events per (account, region), oldest first, plus LookupEvents' rate limit."""
 
     lookup_rps: float | None = 2.0
-    _events: dict[tuple[str, str], list[tuple[float, str, dict[str, Any]]]] = field(default_factory=dict)
+    _events: dict[tuple[str, str], list[tuple[float, str, dict[str, Any]]]] = field(
+        default_factory=dict
+    )
     _limits: dict[tuple[str, str], _Bucket] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def record(self, info: CallInfo, caller: Caller, region: str, when: float, source_ip: str,
-               user_agent: str, response: dict[str, Any] | None) -> dict[str, Any]:
+    def record(
+        self,
+        info: CallInfo,
+        caller: Caller,
+        region: str,
+        when: float,
+        source_ip: str,
+        user_agent: str,
+        response: dict[str, Any] | None,
+    ) -> dict[str, Any]:
         """Store one event for a successful write call; returns the CloudTrail event record."""
         account = caller.account
         resources = _resources(info, account, region, response or {})
@@ -124,8 +170,9 @@ class EventStore:
             "requestID": str(uuid.uuid4()),
             "eventID": event_id,
             "readOnly": False,
-            "resources": [{"accountId": r["accountId"], "type": r["type"], "ARN": r["ARN"]}
-                          for r in resources],
+            "resources": [
+                {"accountId": r["accountId"], "type": r["type"], "ARN": r["ARN"]} for r in resources
+            ],
             "eventType": "AwsApiCall",
             "managementEvent": True,
             "recipientAccountId": account,
@@ -139,7 +186,9 @@ class EventStore:
             "EventTime": when,
             "EventSource": record["eventSource"],
             "Username": caller.user_name,
-            "Resources": [{"ResourceType": r["type"], "ResourceName": r["name"]} for r in resources],
+            "Resources": [
+                {"ResourceType": r["type"], "ResourceName": r["name"]} for r in resources
+            ],
             "CloudTrailEvent": json.dumps(record),
             "_match_names": [r["name"] for r in resources] + [r["ARN"] for r in resources],
         }
@@ -154,18 +203,26 @@ class EventStore:
         now = time.monotonic()
         with self._lock:
             bucket = self._limits.setdefault((account, region), _Bucket(self.lookup_rps, now))
-            bucket.tokens = min(self.lookup_rps, bucket.tokens + (now - bucket.stamp) * self.lookup_rps)
+            bucket.tokens = min(
+                self.lookup_rps, bucket.tokens + (now - bucket.stamp) * self.lookup_rps
+            )
             bucket.stamp = now
             if bucket.tokens < 1.0:
                 return False
             bucket.tokens -= 1.0
             return True
 
-    def all_events(self, account: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
+    def all_events(
+        self, account: str | None = None, region: str | None = None
+    ) -> list[dict[str, Any]]:
         with self._lock:
             items = [(k, list(v)) for k, v in self._events.items()]
-        return [json.loads(s["CloudTrailEvent"]) for (acct, reg), events in items
-                if account in (None, acct) and region in (None, reg) for _, _, s in events]
+        return [
+            json.loads(s["CloudTrailEvent"])
+            for (acct, reg), events in items
+            if account in (None, acct) and region in (None, reg)
+            for _, _, s in events
+        ]
 
     def lookup(self, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:
         """LookupEvents: one lookup attribute, a time range, newest first, paginated.
@@ -174,8 +231,10 @@ class EventStore:
         """
         attributes = params.get("LookupAttributes") or []
         if len(attributes) > 1:
-            raise ValueError("InvalidLookupAttributesException",
-                             "You cannot specify more than one lookup attribute.")
+            raise ValueError(
+                "InvalidLookupAttributesException",
+                "You cannot specify more than one lookup attribute.",
+            )
         now = time.time()
         start = float(params.get("StartTime", now - 90 * 86400))
         end = float(params.get("EndTime", now))
@@ -193,11 +252,15 @@ class EventStore:
                 raise ValueError("InvalidNextTokenException", "Invalid NextToken.") from None
         with self._lock:
             events = list(self._events.get((account, region), []))
-        matched = [s for when, _, s in reversed(events) if start <= when <= end
-                   and (not attributes or _matches(s, attributes[0]))]
-        page = matched[offset:offset + max_results]
-        body: dict[str, Any] = {"Events": [{k: v for k, v in s.items() if not k.startswith("_")}
-                                           for s in page]}
+        matched = [
+            s
+            for when, _, s in reversed(events)
+            if start <= when <= end and (not attributes or _matches(s, attributes[0]))
+        ]
+        page = matched[offset : offset + max_results]
+        body: dict[str, Any] = {
+            "Events": [{k: v for k, v in s.items() if not k.startswith("_")} for s in page]
+        }
         if offset + max_results < len(matched):
             body["NextToken"] = base64.b64encode(f"lookup:{offset + max_results}".encode()).decode()
         return body

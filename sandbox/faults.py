@@ -18,8 +18,12 @@ TERMINAL_KINDS = ("throttle", "5xx", "access_denied", "drop", "region_disabled",
 KINDS = ("latency", "error_message", *TERMINAL_KINDS)
 
 #: GetTrailStatus fields an ``error_message`` rule may fill.
-STATUS_FIELDS = ("LatestDeliveryError", "LatestDigestDeliveryError",
-                 "LatestNotificationError", "LatestCloudWatchLogsDeliveryError")
+STATUS_FIELDS = (
+    "LatestDeliveryError",
+    "LatestDigestDeliveryError",
+    "LatestNotificationError",
+    "LatestCloudWatchLogsDeliveryError",
+)
 
 
 @dataclass
@@ -42,10 +46,12 @@ class FaultRule:
     applied: int = 0
 
     def matches(self, service: str, operation: str, account: str, region: str) -> bool:
-        return ((self.service is None or self.service == service)
-                and (self.operation is None or self.operation == operation)
-                and (self.account is None or self.account == account)
-                and (self.region is None or self.region == region))
+        return (
+            (self.service is None or self.service == service)
+            and (self.operation is None or self.operation == operation)
+            and (self.account is None or self.account == account)
+            and (self.region is None or self.region == region)
+        )
 
 
 @dataclass
@@ -102,14 +108,17 @@ class FaultTable:
         rule.applied += 1
         return True
 
-    def for_request(self, service: str, operation: str, account: str,
-                    region: str) -> tuple[float, FaultRule | None]:
+    def for_request(
+        self, service: str, operation: str, account: str, region: str
+    ) -> tuple[float, FaultRule | None]:
         """Total added latency (ms) and the terminal rule, if any, for one request."""
         latency = 0.0
         terminal: FaultRule | None = None
         with self._lock:
             for rule in self.rules:
-                if rule.kind == "error_message" or not rule.matches(service, operation, account, region):
+                if rule.kind == "error_message" or not rule.matches(
+                    service, operation, account, region
+                ):
                     continue
                 if rule.kind == "latency":
                     if self._take(rule):

@@ -20,8 +20,9 @@ Handler = Callable[[Emulation, CallInfo], WireResponse | None]
 
 
 def _trail_not_found(info: CallInfo, name: str) -> WireResponse:
-    return error_response("json", 400, "TrailNotFoundException",
-                          not_found_message(info.account, info.region, name))
+    return error_response(
+        "json", 400, "TrailNotFoundException", not_found_message(info.account, info.region, name)
+    )
 
 
 def _name_param(info: CallInfo) -> str | None:
@@ -56,16 +57,29 @@ def describe_trails(emu: Emulation, info: CallInfo) -> WireResponse | None:
     trails = visible_trails(info.account, info.region, include_shadows=bool(include))
     wanted = info.params.get("trailNameList") or []
     if wanted:
-        trails = [t for t in trails if t.arn in wanted
-                  or (t.trail_name in wanted and t.region_name == info.region
-                      and t.account_id == info.account)]
+        trails = [
+            t
+            for t in trails
+            if t.arn in wanted
+            or (
+                t.trail_name in wanted
+                and t.region_name == info.region
+                and t.account_id == info.account
+            )
+        ]
     return json_response({"trailList": [describe(t) for t in trails]})
 
 
 def list_trails(emu: Emulation, info: CallInfo) -> WireResponse | None:
     trails = visible_trails(info.account, info.region)
-    return json_response({"Trails": [{"TrailARN": t.arn, "Name": t.trail_name,
-                                      "HomeRegion": t.region_name} for t in trails]})
+    return json_response(
+        {
+            "Trails": [
+                {"TrailARN": t.arn, "Name": t.trail_name, "HomeRegion": t.region_name}
+                for t in trails
+            ]
+        }
+    )
 
 
 def lookup_events(emu: Emulation, info: CallInfo) -> WireResponse | None:
@@ -80,15 +94,17 @@ def lookup_events(emu: Emulation, info: CallInfo) -> WireResponse | None:
 
 def describe_regions(emu: Emulation, info: CallInfo) -> WireResponse | None:
     body = describe_regions_xml(emu.regions.enabled(info.account), info.params)
-    return WireResponse(200, body, [("Content-Type", "text/xml;charset=UTF-8"),
-                                    ("Content-Length", str(len(body)))])
+    return WireResponse(
+        200, body, [("Content-Type", "text/xml;charset=UTF-8"), ("Content-Length", str(len(body)))]
+    )
 
 
 def account_list_regions(emu: Emulation, info: CallInfo) -> WireResponse | None:
     payload = list_regions(emu.regions.enabled(info.account), info.params)
     body = json.dumps(payload).encode()
-    return WireResponse(200, body, [("Content-Type", "application/json"),
-                                    ("Content-Length", str(len(body)))])
+    return WireResponse(
+        200, body, [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+    )
 
 
 HANDLERS: dict[tuple[str, str], Handler] = {

@@ -30,10 +30,19 @@ from .seeding import Seeder
 
 _STARTUP_TIMEOUT = 60.0
 #: Variables that would let real credentials or settings leak into a sandboxed process.
-_AWS_VARS_TO_DROP = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-                     "AWS_SECURITY_TOKEN", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_REGION",
-                     "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-                     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI")
+_AWS_VARS_TO_DROP = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_SECURITY_TOKEN",
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_REGION",
+    "AWS_ROLE_ARN",
+    "AWS_WEB_IDENTITY_TOKEN_FILE",
+    "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+    "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+)
 
 
 class SandboxError(RuntimeError):
@@ -43,9 +52,15 @@ class SandboxError(RuntimeError):
 class Sandbox:
     """One emulated AWS estate on 127.0.0.1 (see README in ``sandbox/__init__.py``)."""
 
-    def __init__(self, scenario: str = "demo", delivery_interval: float = 2.0, port: int = 0,
-                 scenario_args: dict[str, Any] | None = None, lookup_events_rps: float | None = 2.0,
-                 workdir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        scenario: str = "demo",
+        delivery_interval: float = 2.0,
+        port: int = 0,
+        scenario_args: dict[str, Any] | None = None,
+        lookup_events_rps: float | None = 2.0,
+        workdir: str | Path | None = None,
+    ) -> None:
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
         self.scenario = scenario
@@ -54,7 +69,9 @@ class Sandbox:
         self.scenario_args = dict(scenario_args or {})
         self.lookup_events_rps = lookup_events_rps
         self._own_workdir = workdir is None
-        self.workdir = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="trailtop-sandbox-"))
+        self.workdir = (
+            Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="trailtop-sandbox-"))
+        )
         self.log_path = self.workdir / "server.log"
         self.config_file = self.workdir / "config"
         self.credentials_file = self.workdir / "credentials"
@@ -73,16 +90,32 @@ class Sandbox:
         if self._proc is not None:
             return self
         self.workdir.mkdir(parents=True, exist_ok=True)
-        cmd = [sys.executable, "-m", "sandbox.serve", "--port", str(self.port),
-               "--delivery-interval", str(self.delivery_interval),
-               "--lookup-events-rps", str(self.lookup_events_rps or 0),
-               "--parent-pid", str(os.getpid())]
+        cmd = [
+            sys.executable,
+            "-m",
+            "sandbox.serve",
+            "--port",
+            str(self.port),
+            "--delivery-interval",
+            str(self.delivery_interval),
+            "--lookup-events-rps",
+            str(self.lookup_events_rps or 0),
+            "--parent-pid",
+            str(os.getpid()),
+        ]
         env = self._clean_env(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(Path(__file__).resolve().parent.parent),
-                                                          env.get("PYTHONPATH", "")]))
+        env["PYTHONPATH"] = os.pathsep.join(
+            filter(None, [str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")])
+        )
         with open(self.log_path, "wb") as log:
-            self._proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log,
-                                          stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+            self._proc = subprocess.Popen(
+                cmd,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+            )
         self.pid = self._proc.pid
         atexit.register(self.stop)
         try:
@@ -97,17 +130,21 @@ class Sandbox:
         except BaseException:
             self.stop()
             raise
-        self.manifest.setdefault("profiles", {"default": {"account": "123456789012", "static": True}})
+        self.manifest.setdefault(
+            "profiles", {"default": {"account": "123456789012", "static": True}}
+        )
         self._write_profiles(self.manifest["profiles"])
-        self.manifest.update({
-            "endpoint_url": self.endpoint_url,
-            "delivery_interval": self.delivery_interval,
-            "seed_seconds": self.seed_seconds,
-            "config_file": str(self.config_file),
-            "credentials_file": str(self.credentials_file),
-            "access_keys": {"demo-mgmt": MGMT_KEY.access_key_id},
-            "secrets": [MGMT_KEY.secret_access_key],
-        })
+        self.manifest.update(
+            {
+                "endpoint_url": self.endpoint_url,
+                "delivery_interval": self.delivery_interval,
+                "seed_seconds": self.seed_seconds,
+                "config_file": str(self.config_file),
+                "credentials_file": str(self.credentials_file),
+                "access_keys": {"demo-mgmt": MGMT_KEY.access_key_id},
+                "secrets": [MGMT_KEY.secret_access_key],
+            }
+        )
         return self
 
     def _read_ready_line(self) -> dict[str, Any]:
@@ -198,25 +235,41 @@ class Sandbox:
         mgmt = "123456789012"
         key = (account or mgmt, role_name)
         if key not in self._sessions:
-            base = boto3.Session(aws_access_key_id=MGMT_KEY.access_key_id,
-                                 aws_secret_access_key=MGMT_KEY.secret_access_key, region_name="us-east-1")
+            base = boto3.Session(
+                aws_access_key_id=MGMT_KEY.access_key_id,
+                aws_secret_access_key=MGMT_KEY.secret_access_key,
+                region_name="us-east-1",
+            )
             if account in (None, mgmt):
                 self._sessions[key] = base
             else:
                 sts = base.client("sts", endpoint_url=self.endpoint_url)
-                creds = sts.assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role_name}",
-                                        RoleSessionName="sandbox-test")["Credentials"]
+                creds = sts.assume_role(
+                    RoleArn=f"arn:aws:iam::{account}:role/{role_name}",
+                    RoleSessionName="sandbox-test",
+                )["Credentials"]
                 self._sessions[key] = boto3.Session(
-                    aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
-                    aws_session_token=creds["SessionToken"], region_name="us-east-1")
+                    aws_access_key_id=creds["AccessKeyId"],
+                    aws_secret_access_key=creds["SecretAccessKey"],
+                    aws_session_token=creds["SessionToken"],
+                    region_name="us-east-1",
+                )
         return self._sessions[key]
 
-    def boto3_client(self, service: str, account: str | None = None, region: str = "us-east-1",
-                     role_name: str = "SandboxAdmin") -> Any:
+    def boto3_client(
+        self,
+        service: str,
+        account: str | None = None,
+        region: str = "us-east-1",
+        role_name: str = "SandboxAdmin",
+    ) -> Any:
         """A boto3 client acting in ``account`` (assumes ``role_name`` there), for test setup."""
         return self.session(account, role_name).client(
-            service, region_name=region, endpoint_url=self.endpoint_url,
-            config=Config(retries={"max_attempts": 1}))
+            service,
+            region_name=region,
+            endpoint_url=self.endpoint_url,
+            config=Config(retries={"max_attempts": 1}),
+        )
 
     # -- control shortcuts -----------------------------------------------------------------
     def deliver(self) -> float:
@@ -229,7 +282,8 @@ class Sandbox:
 
     def request_log(self, since: float = 0.0, **filters: str | None) -> list[dict[str, Any]]:
         entries: list[dict[str, Any]] = self.control.call(
-            "GET", "requests/log", query={"since": since, **filters})["entries"]
+            "GET", "requests/log", query={"since": since, **filters}
+        )["entries"]
         return entries
 
     def reset_requests(self) -> None:
@@ -238,7 +292,8 @@ class Sandbox:
     def events(self, account: str | None = None, region: str | None = None) -> list[dict[str, Any]]:
         """Every recorded CloudTrail event (debugging; clients use LookupEvents)."""
         events: list[dict[str, Any]] = self.control.call(
-            "GET", "events", query={"account": account, "region": region})["events"]
+            "GET", "events", query={"account": account, "region": region}
+        )["events"]
         return events
 
     def trail(self, name: str, account: str | None = None) -> dict[str, Any]:

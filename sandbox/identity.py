@@ -82,20 +82,38 @@ def resolve_caller(access_key: str) -> Caller:
     account = account_of(access_key)
     role = sts_backends[account]["aws"].get_assumed_role_from_access_key(access_key)
     if role is not None:
-        caller = Caller(account=account, arn=role.arn, access_key=access_key,
-                        kind="AssumedRole", principal_id=role.user_id,
-                        user_name=role.session_name, role_arn=role.role_arn)
+        caller = Caller(
+            account=account,
+            arn=role.arn,
+            access_key=access_key,
+            kind="AssumedRole",
+            principal_id=role.user_id,
+            user_name=role.session_name,
+            role_arn=role.role_arn,
+        )
         _CALLERS[access_key] = caller
         return caller
     iam = iam_backends[account]["aws"]
     user = iam.get_user_from_access_key_id(access_key)
     if user is not None:
-        caller = Caller(account=account, arn=user.arn, access_key=access_key, kind="IAMUser",
-                        principal_id=user.id, user_name=user.name)
+        caller = Caller(
+            account=account,
+            arn=user.arn,
+            access_key=access_key,
+            kind="IAMUser",
+            principal_id=user.id,
+            user_name=user.name,
+        )
         _CALLERS[access_key] = caller
         return caller
-    return Caller(account=account, arn=f"arn:aws:iam::{account}:root", access_key=access_key,
-                  kind="Root", principal_id=account, user_name="root")
+    return Caller(
+        account=account,
+        arn=f"arn:aws:iam::{account}:root",
+        access_key=access_key,
+        kind="Root",
+        principal_id=account,
+        user_name="root",
+    )
 
 
 def register_static_key(account: str, user_name: str, access_key_id: str, secret: str) -> str:

@@ -37,8 +37,11 @@ class RequestMeter:
         names = ("service", "operation", "account", "region")
         with self._lock:
             items = list(self._counts.items())
-        rows = [dict(zip(names, key, strict=True), count=count) for key, count in items
-                if all(filters.get(n) in (None, key[i]) for i, n in enumerate(names))]
+        rows = [
+            dict(zip(names, key, strict=True), count=count)
+            for key, count in items
+            if all(filters.get(n) in (None, key[i]) for i, n in enumerate(names))
+        ]
         return {"total": sum(r["count"] for r in rows), "counts": rows}
 
     def log(self, since: float = 0.0, **filters: str | None) -> list[dict[str, Any]]:
@@ -46,6 +49,8 @@ class RequestMeter:
         names = ("service", "operation", "account", "region")
         with self._lock:
             entries = list(self._log)
-        return [{"t": t, **dict(zip(names, key, strict=True)), "status": status}
-                for t, key, status in entries
-                if t >= since and all(filters.get(n) in (None, key[i]) for i, n in enumerate(names))]
+        return [
+            {"t": t, **dict(zip(names, key, strict=True)), "status": status}
+            for t, key, status in entries
+            if t >= since and all(filters.get(n) in (None, key[i]) for i, n in enumerate(names))
+        ]

@@ -17,15 +17,21 @@ def doc(*statements: dict[str, Any]) -> str:
 
 
 def bucket_acl_statement(bucket: str, source_arn: str | None = None) -> dict[str, Any]:
-    statement: dict[str, Any] = {"Sid": "AWSCloudTrailAclCheck", "Effect": "Allow", "Principal": CT,
-                                 "Action": "s3:GetBucketAcl", "Resource": f"arn:aws:s3:::{bucket}"}
+    statement: dict[str, Any] = {
+        "Sid": "AWSCloudTrailAclCheck",
+        "Effect": "Allow",
+        "Principal": CT,
+        "Action": "s3:GetBucketAcl",
+        "Resource": f"arn:aws:s3:::{bucket}",
+    }
     if source_arn:
         statement["Condition"] = {"StringEquals": {"aws:SourceArn": source_arn}}
     return statement
 
 
-def bucket_write_statement(bucket: str, prefix: str, log_ids: list[str], source_arn: str | None,
-                           *, like: bool = False) -> dict[str, Any]:
+def bucket_write_statement(
+    bucket: str, prefix: str, log_ids: list[str], source_arn: str | None, *, like: bool = False
+) -> dict[str, Any]:
     """The documented PutObject grant on ``[prefix/]AWSLogs/<id>/*`` for each id."""
     base = f"arn:aws:s3:::{bucket}/{prefix + '/' if prefix else ''}AWSLogs"
     resources = [f"{base}/{i}/*" for i in log_ids]
@@ -35,56 +41,112 @@ def bucket_write_statement(bucket: str, prefix: str, log_ids: list[str], source_
             condition["StringLike"] = {"aws:SourceArn": source_arn}
         else:
             condition["StringEquals"]["aws:SourceArn"] = source_arn
-    return {"Sid": "AWSCloudTrailWrite", "Effect": "Allow", "Principal": CT, "Action": "s3:PutObject",
-            "Resource": resources if len(resources) > 1 else resources[0], "Condition": condition}
+    return {
+        "Sid": "AWSCloudTrailWrite",
+        "Effect": "Allow",
+        "Principal": CT,
+        "Action": "s3:PutObject",
+        "Resource": resources if len(resources) > 1 else resources[0],
+        "Condition": condition,
+    }
 
 
-def bucket_policy(bucket: str, prefix: str, log_ids: list[str], source_arn: str | None,
-                  *, like: bool = False, extra: list[dict[str, Any]] | None = None) -> str:
+def bucket_policy(
+    bucket: str,
+    prefix: str,
+    log_ids: list[str],
+    source_arn: str | None,
+    *,
+    like: bool = False,
+    extra: list[dict[str, Any]] | None = None,
+) -> str:
     acl_source = None if like else source_arn
-    return doc(bucket_acl_statement(bucket, acl_source),
-               bucket_write_statement(bucket, prefix, log_ids, source_arn, like=like), *(extra or []))
+    return doc(
+        bucket_acl_statement(bucket, acl_source),
+        bucket_write_statement(bucket, prefix, log_ids, source_arn, like=like),
+        *(extra or []),
+    )
 
 
 def deny_insecure_transport(bucket: str) -> dict[str, Any]:
     """A common extra statement that must not bother CloudTrail (it uses TLS)."""
-    return {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
 
 
 def enforce_sse_kms(bucket: str) -> dict[str, Any]:
     """An 'encrypt everything with KMS' Deny: it also blocks CloudTrail's SSE-S3 writes."""
-    return {"Sid": "DenyUnencryptedUploads", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
-            "Resource": f"arn:aws:s3:::{bucket}/*",
-            "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}}
+    return {
+        "Sid": "DenyUnencryptedUploads",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:PutObject",
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+        "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}},
+    }
 
 
-def key_policy(account: str, *, cloudtrail: bool = True, trail_account_pattern: str | None = None) -> str:
+def key_policy(
+    account: str, *, cloudtrail: bool = True, trail_account_pattern: str | None = None
+) -> str:
     """Key policy: account root admin, plus CloudTrail's GenerateDataKey* if ``cloudtrail``."""
     statements: list[dict[str, Any]] = [
-        {"Sid": "EnableRootAccess", "Effect": "Allow",
-         "Principal": {"AWS": f"arn:aws:iam::{account}:root"}, "Action": "kms:*", "Resource": "*"},
-        {"Sid": "AllowDescribeKey", "Effect": "Allow", "Principal": CT,
-         "Action": "kms:DescribeKey", "Resource": "*"},
+        {
+            "Sid": "EnableRootAccess",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "AllowDescribeKey",
+            "Effect": "Allow",
+            "Principal": CT,
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+        },
     ]
     if cloudtrail:
         pattern = trail_account_pattern or f"arn:aws:cloudtrail:*:{account}:trail/*"
-        statements.append({
-            "Sid": "AllowCloudTrailEncrypt", "Effect": "Allow", "Principal": CT,
-            "Action": "kms:GenerateDataKey*", "Resource": "*",
-            "Condition": {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": pattern}}})
+        statements.append(
+            {
+                "Sid": "AllowCloudTrailEncrypt",
+                "Effect": "Allow",
+                "Principal": CT,
+                "Action": "kms:GenerateDataKey*",
+                "Resource": "*",
+                "Condition": {"StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": pattern}},
+            }
+        )
     return doc(*statements)
 
 
 def topic_policy(topic_arn: str, *, cloudtrail: bool = True, account: str = "") -> str:
     statements: list[dict[str, Any]] = [
-        {"Sid": "OwnerFullAccess", "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-         "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:Subscribe"],
-         "Resource": topic_arn}]
+        {
+            "Sid": "OwnerFullAccess",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:Subscribe"],
+            "Resource": topic_arn,
+        }
+    ]
     if cloudtrail:
-        statements.append({"Sid": "AWSCloudTrailSNSPolicy", "Effect": "Allow", "Principal": CT,
-                           "Action": "SNS:Publish", "Resource": topic_arn})
+        statements.append(
+            {
+                "Sid": "AWSCloudTrailSNSPolicy",
+                "Effect": "Allow",
+                "Principal": CT,
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+            }
+        )
     return doc(*statements)
 
 
@@ -94,5 +156,11 @@ def trust_policy(service: str = "cloudtrail.amazonaws.com") -> str:
 
 def logs_delivery_policy(region: str, account: str, group: str) -> str:
     arn = f"arn:aws:logs:{region}:{account}:log-group:{group}:log-stream:*"
-    return doc({"Sid": "AWSCloudTrailCreateLogStream", "Effect": "Allow",
-                "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": arn})
+    return doc(
+        {
+            "Sid": "AWSCloudTrailCreateLogStream",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": arn,
+        }
+    )

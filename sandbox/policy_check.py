@@ -68,7 +68,9 @@ def _principal_matches(statement: dict[str, Any], service: str | None) -> bool:
 
 def _action_matches(statement: dict[str, Any], action: str) -> bool:
     if "NotAction" in statement:
-        return not any(_wildcard(p, action, ignore_case=True) for p in _as_list(statement["NotAction"]))
+        return not any(
+            _wildcard(p, action, ignore_case=True) for p in _as_list(statement["NotAction"])
+        )
     return any(_wildcard(p, action, ignore_case=True) for p in _as_list(statement.get("Action")))
 
 
@@ -97,8 +99,13 @@ def _operator_matches(operator: str, expected: list[Any], actual: str | None) ->
         "ArnLike": lambda v: _wildcard(v, actual),
         "Bool": lambda v: actual.lower() == v.lower(),
     }
-    negated = {"StringNotEquals": "StringEquals", "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
-               "StringNotLike": "StringLike", "ArnNotEquals": "ArnEquals", "ArnNotLike": "ArnLike"}
+    negated = {
+        "StringNotEquals": "StringEquals",
+        "StringNotEqualsIgnoreCase": "StringEqualsIgnoreCase",
+        "StringNotLike": "StringLike",
+        "ArnNotEquals": "ArnEquals",
+        "ArnNotLike": "ArnLike",
+    }
     if base in negated:
         return not any(checks[negated[base]](v) for v in values)
     check = checks.get(base)
@@ -122,8 +129,14 @@ def _conditions_match(statement: dict[str, Any], context: dict[str, str]) -> boo
     return True
 
 
-def evaluate(document: str | dict[str, Any] | None, *, action: str, resource: str,
-             service_principal: str | None, context: dict[str, str] | None = None) -> Decision:
+def evaluate(
+    document: str | dict[str, Any] | None,
+    *,
+    action: str,
+    resource: str,
+    service_principal: str | None,
+    context: dict[str, str] | None = None,
+) -> Decision:
     """Allow needs a matching Allow statement and no matching Deny (IAM's rule)."""
     policy = load(document)
     if policy is None:
@@ -133,10 +146,12 @@ def evaluate(document: str | dict[str, Any] | None, *, action: str, resource: st
     for statement in _as_list(policy.get("Statement")):
         if not isinstance(statement, dict):
             continue
-        if not (_principal_matches(statement, service_principal)
-                and _action_matches(statement, action)
-                and _resource_matches(statement, resource)
-                and _conditions_match(statement, context)):
+        if not (
+            _principal_matches(statement, service_principal)
+            and _action_matches(statement, action)
+            and _resource_matches(statement, resource)
+            and _conditions_match(statement, context)
+        ):
             continue
         if statement.get("Effect") == "Deny":
             return Decision(allowed=False, explicit_deny=True)
@@ -145,11 +160,18 @@ def evaluate(document: str | dict[str, Any] | None, *, action: str, resource: st
     return Decision(allowed=allowed)
 
 
-def allows_any(documents: list[str | dict[str, Any] | None], *, action: str, resource: str,
-               context: dict[str, str] | None = None) -> bool:
+def allows_any(
+    documents: list[str | dict[str, Any] | None],
+    *,
+    action: str,
+    resource: str,
+    context: dict[str, str] | None = None,
+) -> bool:
     """Identity policies (inline + attached): one Allow anywhere, no Deny anywhere."""
-    decisions = [evaluate(d, action=action, resource=resource, service_principal=None,
-                          context=context) for d in documents]
+    decisions = [
+        evaluate(d, action=action, resource=resource, service_principal=None, context=context)
+        for d in documents
+    ]
     if any(d.explicit_deny for d in decisions):
         return False
     return any(d.allowed for d in decisions)

@@ -35,12 +35,21 @@ class ProfileSet:
         for name, key in self.static.items():
             header = "default" if name == "default" else f"profile {name}"
             config_lines += [f"[{header}]", f"region = {self.region}", "output = json", ""]
-            cred_lines += [f"[{name}]", f"aws_access_key_id = {key.access_key_id}",
-                           f"aws_secret_access_key = {key.secret_access_key}", ""]
+            cred_lines += [
+                f"[{name}]",
+                f"aws_access_key_id = {key.access_key_id}",
+                f"aws_secret_access_key = {key.secret_access_key}",
+                "",
+            ]
         for name, (role_arn, source) in self.roles.items():
-            config_lines += [f"[profile {name}]", f"role_arn = {role_arn}",
-                             f"source_profile = {source}", f"region = {self.region}",
-                             "output = json", ""]
+            config_lines += [
+                f"[profile {name}]",
+                f"role_arn = {role_arn}",
+                f"source_profile = {source}",
+                f"region = {self.region}",
+                "output = json",
+                "",
+            ]
         config = directory / "config"
         credentials = directory / "credentials"
         config.write_text("\n".join(config_lines))

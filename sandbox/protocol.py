@@ -86,7 +86,9 @@ def parse_scope(authorization: str) -> tuple[str, str, str] | None:
     return match.group(1), match.group(2), match.group(3).lower()
 
 
-def _s3_operation(method: str, path: str, query: dict[str, list[str]], host: str) -> tuple[str, str | None]:
+def _s3_operation(
+    method: str, path: str, query: dict[str, list[str]], host: str
+) -> tuple[str, str | None]:
     """Name an S3 REST call the way CloudTrail's eventName does."""
     bucket: str | None = None
     key = ""
@@ -131,7 +133,9 @@ def describe_call(environ: dict[str, Any], body: bytes) -> CallInfo:
     path = environ.get("PATH_INFO", "/")
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     if info.service == "s3":
-        info.operation, info.bucket = _s3_operation(method, path, query, environ.get("HTTP_HOST", ""))
+        info.operation, info.bucket = _s3_operation(
+            method, path, query, environ.get("HTTP_HOST", "")
+        )
         info.params = {k: v[0] for k, v in query.items()}
         if info.operation == "PutBucketPolicy" and body:
             with contextlib.suppress(ValueError):
@@ -144,9 +148,10 @@ def describe_call(environ: dict[str, Any], body: bytes) -> CallInfo:
         except ValueError:
             info.params = {}
     elif info.service == "account":
-        info.operation = {"/listRegions": "ListRegions", "/getRegionOptStatus": "GetRegionOptStatus"}.get(
-            path, path.strip("/")
-        )
+        info.operation = {
+            "/listRegions": "ListRegions",
+            "/getRegionOptStatus": "GetRegionOptStatus",
+        }.get(path, path.strip("/"))
         try:
             loaded = json.loads(body or b"{}")
             info.params = loaded if isinstance(loaded, dict) else {}
@@ -181,24 +186,36 @@ class WireResponse:
 
 def status_line(status: int) -> str:
     """WSGI status line for a code."""
-    reasons = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden",
-               404: "Not Found", 429: "Too Many Requests", 500: "Internal Server Error",
-               503: "Service Unavailable"}
+    reasons = {
+        200: "OK",
+        400: "Bad Request",
+        401: "Unauthorized",
+        403: "Forbidden",
+        404: "Not Found",
+        429: "Too Many Requests",
+        500: "Internal Server Error",
+        503: "Service Unavailable",
+    }
     return f"{status} {reasons.get(status, 'Error')}"
 
 
 def json_response(payload: Any, status: int = 200) -> WireResponse:
     body = json.dumps(payload).encode()
-    return WireResponse(status, body, [
-        ("Content-Type", "application/x-amz-json-1.1"),
-        ("x-amzn-RequestId", str(uuid.uuid4())),
-        ("Content-Length", str(len(body))),
-    ])
+    return WireResponse(
+        status,
+        body,
+        [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("x-amzn-RequestId", str(uuid.uuid4())),
+            ("Content-Length", str(len(body))),
+        ],
+    )
 
 
 def xml_escape(text: str) -> str:
-    return (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-            .replace('"', "&quot;"))
+    return (
+        text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
+    )
 
 
 def error_response(protocol: str, status: int, code: str, message: str) -> WireResponse:
@@ -213,21 +230,30 @@ def error_response(protocol: str, status: int, code: str, message: str) -> WireR
         ctype = "application/json"
     elif protocol == "query":
         fault = "Receiver" if status >= 500 else "Sender"
-        body = (f'<ErrorResponse><Error><Type>{fault}</Type><Code>{code}</Code>'
-                f"<Message>{msg}</Message></Error><RequestId>{request_id}</RequestId>"
-                "</ErrorResponse>").encode()
+        body = (
+            f"<ErrorResponse><Error><Type>{fault}</Type><Code>{code}</Code>"
+            f"<Message>{msg}</Message></Error><RequestId>{request_id}</RequestId>"
+            "</ErrorResponse>"
+        ).encode()
         ctype = "text/xml"
     elif protocol == "ec2":
-        body = (f"<Response><Errors><Error><Code>{code}</Code><Message>{msg}</Message>"
-                f"</Error></Errors><RequestID>{request_id}</RequestID></Response>").encode()
+        body = (
+            f"<Response><Errors><Error><Code>{code}</Code><Message>{msg}</Message>"
+            f"</Error></Errors><RequestID>{request_id}</RequestID></Response>"
+        ).encode()
         ctype = "text/xml;charset=UTF-8"
     else:  # rest-xml (S3)
-        body = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-                f"<Error><Code>{code}</Code><Message>{msg}</Message>"
-                f"<RequestId>{request_id}</RequestId><HostId>sandbox</HostId></Error>").encode()
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?>\n'
+            f"<Error><Code>{code}</Code><Message>{msg}</Message>"
+            f"<RequestId>{request_id}</RequestId><HostId>sandbox</HostId></Error>"
+        ).encode()
         ctype = "application/xml"
-    headers = [("Content-Type", ctype), ("x-amzn-RequestId", request_id),
-               ("Content-Length", str(len(body)))]
+    headers = [
+        ("Content-Type", ctype),
+        ("x-amzn-RequestId", request_id),
+        ("Content-Length", str(len(body))),
+    ]
     if protocol in ("json", "rest-json"):
         headers.append(("x-amzn-ErrorType", code))
     return WireResponse(status, body, headers)
@@ -243,15 +269,31 @@ _FAULT_SHAPES: dict[str, dict[str, tuple[int, str, str]]] = {
         "rest-xml": (503, "SlowDown", "Please reduce your request rate."),
     },
     "5xx:500": {
-        "json": (500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."),
-        "rest-json": (500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."),
-        "query": (500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."),
+        "json": (
+            500,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        ),
+        "rest-json": (
+            500,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        ),
+        "query": (
+            500,
+            "InternalFailure",
+            "The request processing has failed because of an unknown error, exception or failure.",
+        ),
         "ec2": (500, "InternalError", "An internal error has occurred."),
         "rest-xml": (500, "InternalError", "We encountered an internal error. Please try again."),
     },
     "5xx:503": {
         "json": (503, "ServiceUnavailable", "Service is unavailable. Please try again later."),
-        "rest-json": (503, "ServiceUnavailableException", "Service is unavailable. Please try again later."),
+        "rest-json": (
+            503,
+            "ServiceUnavailableException",
+            "Service is unavailable. Please try again later.",
+        ),
         "query": (503, "ServiceUnavailable", "Service is unavailable. Please try again later."),
         "ec2": (503, "Unavailable", "The server is overloaded and can't handle the request."),
         "rest-xml": (503, "ServiceUnavailable", "Service is unable to handle request."),
@@ -264,15 +306,39 @@ _FAULT_SHAPES: dict[str, dict[str, tuple[int, str, str]]] = {
         "rest-xml": (403, "AccessDenied", "Access Denied"),
     },
     "region_disabled": {
-        "json": (400, "UnrecognizedClientException", "The security token included in the request is invalid."),
-        "rest-json": (403, "UnrecognizedClientException", "The security token included in the request is invalid."),
-        "query": (403, "InvalidClientTokenId", "The security token included in the request is invalid."),
+        "json": (
+            400,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+        "rest-json": (
+            403,
+            "UnrecognizedClientException",
+            "The security token included in the request is invalid.",
+        ),
+        "query": (
+            403,
+            "InvalidClientTokenId",
+            "The security token included in the request is invalid.",
+        ),
         "ec2": (401, "AuthFailure", "AWS was not able to validate the provided access credentials"),
-        "rest-xml": (403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not exist in our records."),
+        "rest-xml": (
+            403,
+            "InvalidAccessKeyId",
+            "The AWS Access Key Id you provided does not exist in our records.",
+        ),
     },
     "expired_token": {
-        "json": (400, "ExpiredTokenException", "The security token included in the request is expired"),
-        "rest-json": (403, "ExpiredTokenException", "The security token included in the request is expired"),
+        "json": (
+            400,
+            "ExpiredTokenException",
+            "The security token included in the request is expired",
+        ),
+        "rest-json": (
+            403,
+            "ExpiredTokenException",
+            "The security token included in the request is expired",
+        ),
         "query": (400, "ExpiredToken", "The security token included in the request is expired"),
         "ec2": (400, "RequestExpired", "Request has expired."),
         "rest-xml": (400, "ExpiredToken", "The provided token has expired."),
@@ -280,14 +346,21 @@ _FAULT_SHAPES: dict[str, dict[str, tuple[int, str, str]]] = {
 }
 
 
-def fault_response(kind: str, info: CallInfo, caller_arn: str, status: int | None = None,
-                   message: str | None = None) -> WireResponse:
+def fault_response(
+    kind: str,
+    info: CallInfo,
+    caller_arn: str,
+    status: int | None = None,
+    message: str | None = None,
+) -> WireResponse:
     """The error AWS would send for ``kind`` to this caller on this call."""
     key = f"5xx:{status or 500}" if kind == "5xx" else kind
     shapes = _FAULT_SHAPES[key]
     code_status, code, default_message = shapes.get(info.protocol, shapes["json"])
     if kind == "access_denied" and not default_message:
         action = f"{info.service}:{info.operation}"
-        default_message = (f"User: {caller_arn} is not authorized to perform: {action} "
-                           f"because no identity-based policy allows the {action} action")
+        default_message = (
+            f"User: {caller_arn} is not authorized to perform: {action} "
+            f"because no identity-based policy allows the {action} action"
+        )
     return error_response(info.protocol, code_status, code, message or default_message)

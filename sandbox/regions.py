@@ -12,15 +12,37 @@ from typing import Any
 
 #: The 17 regions enabled by default in a commercial AWS account, in a fixed order.
 DEFAULT_REGIONS: tuple[str, ...] = (
-    "us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2", "us-east-2", "us-west-1",
-    "eu-central-1", "eu-west-2", "eu-west-3", "eu-north-1", "ap-northeast-1",
-    "ap-northeast-2", "ap-northeast-3", "ap-southeast-1", "ap-south-1", "ca-central-1",
+    "us-east-1",
+    "us-west-2",
+    "eu-west-1",
+    "ap-southeast-2",
+    "us-east-2",
+    "us-west-1",
+    "eu-central-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-north-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-south-1",
+    "ca-central-1",
     "sa-east-1",
 )
 #: Opt-in regions (disabled unless an account enables them).
 OPT_IN_REGIONS: tuple[str, ...] = (
-    "af-south-1", "ap-east-1", "ap-south-2", "ap-southeast-3", "ap-southeast-4",
-    "eu-south-1", "eu-south-2", "eu-central-2", "il-central-1", "me-south-1", "me-central-1",
+    "af-south-1",
+    "ap-east-1",
+    "ap-south-2",
+    "ap-southeast-3",
+    "ap-southeast-4",
+    "eu-south-1",
+    "eu-south-2",
+    "eu-central-2",
+    "il-central-1",
+    "me-south-1",
+    "me-central-1",
 )
 ALL_REGIONS = DEFAULT_REGIONS + OPT_IN_REGIONS
 
@@ -59,7 +81,9 @@ def describe_regions_xml(enabled: list[str], params: dict[str, Any]) -> bytes:
     for key, value in params.items():
         if key.startswith("Filter.") and key.endswith(".Name") and value == "opt-in-status":
             index = key.split(".")[1]
-            status_filter |= {v for k, v in params.items() if k.startswith(f"Filter.{index}.Value.")}
+            status_filter |= {
+                v for k, v in params.items() if k.startswith(f"Filter.{index}.Value.")
+            }
     names = list(ALL_REGIONS) if all_regions else list(enabled)
     items = []
     for region in names:
@@ -70,13 +94,17 @@ def describe_regions_xml(enabled: list[str], params: dict[str, Any]) -> bytes:
             continue
         if status_filter and status not in status_filter:
             continue
-        items.append(f"<item><regionName>{region}</regionName>"
-                     f"<regionEndpoint>ec2.{region}.amazonaws.com</regionEndpoint>"
-                     f"<optInStatus>{status}</optInStatus></item>")
-    return ('<?xml version="1.0" encoding="UTF-8"?>\n'
-            '<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
-            f"<requestId>{uuid.uuid4()}</requestId><regionInfo>{''.join(items)}</regionInfo>"
-            "</DescribeRegionsResponse>").encode()
+        items.append(
+            f"<item><regionName>{region}</regionName>"
+            f"<regionEndpoint>ec2.{region}.amazonaws.com</regionEndpoint>"
+            f"<optInStatus>{status}</optInStatus></item>"
+        )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<DescribeRegionsResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">'
+        f"<requestId>{uuid.uuid4()}</requestId><regionInfo>{''.join(items)}</regionInfo>"
+        "</DescribeRegionsResponse>"
+    ).encode()
 
 
 def list_regions(enabled: list[str], params: dict[str, Any]) -> dict[str, Any]:

@@ -33,9 +33,16 @@ SETUP_MINUTES_AGO = 30 * 24 * 60  # the estate was built a month ago
 
 
 def _register_admin(seeder: Seeder) -> str:
-    reply = seeder.control.call("POST", "identity/static-key", {
-        "account": MGMT, "user_name": "sandbox-admin", "access_key_id": MGMT_KEY.access_key_id,
-        "secret_access_key": MGMT_KEY.secret_access_key})
+    reply = seeder.control.call(
+        "POST",
+        "identity/static-key",
+        {
+            "account": MGMT,
+            "user_name": "sandbox-admin",
+            "access_key_id": MGMT_KEY.access_key_id,
+            "secret_access_key": MGMT_KEY.secret_access_key,
+        },
+    )
     return str(reply["arn"])
 
 
@@ -44,57 +51,88 @@ def _create_org(seeder: Seeder, admin: Actor, members: list[str]) -> tuple[str, 
     org_id = orgs.create_organization(FeatureSet="ALL")["Organization"]["Id"]
     ids: dict[str, str] = {}
     for name in members:
-        status = orgs.create_account(Email=f"{name}@example.com", AccountName=name)["CreateAccountStatus"]
+        status = orgs.create_account(Email=f"{name}@example.com", AccountName=name)[
+            "CreateAccountStatus"
+        ]
         ids[name] = status["AccountId"]
     return org_id, ids
 
 
-def _views(trail: BuiltTrail, regions: dict[str, list[str]], org_members: list[str],
-           owner_codes: list[str]) -> list[dict[str, Any]]:
+def _views(
+    trail: BuiltTrail, regions: dict[str, list[str]], org_members: list[str], owner_codes: list[str]
+) -> list[dict[str, Any]]:
     """Every (account, region) view of a trail with the codes expected there."""
     spec = trail.spec
     owner_regions = regions[spec.account] if spec.multi_region else [spec.region]
-    views = [{"account": spec.account, "region": r, "expected_codes": list(owner_codes)}
-             for r in owner_regions]
+    views = [
+        {"account": spec.account, "region": r, "expected_codes": list(owner_codes)}
+        for r in owner_regions
+    ]
     if spec.organization:
         for member in org_members:
             if member == spec.account:
                 continue
             member_regions = regions[member] if spec.multi_region else [spec.region]
-            views += [{"account": member, "region": r, "expected_codes": ["MANAGED_ELSEWHERE"]}
-                      for r in member_regions if r in regions[member]]
+            views += [
+                {"account": member, "region": r, "expected_codes": ["MANAGED_ELSEWHERE"]}
+                for r in member_regions
+                if r in regions[member]
+            ]
     return views
 
 
-def _trail_entry(trail: BuiltTrail, regions: dict[str, list[str]], org_members: list[str],
-                 cause: str | None = None, codes: list[str] | None = None,
-                 broken_at: float | None = None, broken_by: dict[str, str] | None = None) -> dict[str, Any]:
+def _trail_entry(
+    trail: BuiltTrail,
+    regions: dict[str, list[str]],
+    org_members: list[str],
+    cause: str | None = None,
+    codes: list[str] | None = None,
+    broken_at: float | None = None,
+    broken_by: dict[str, str] | None = None,
+) -> dict[str, Any]:
     spec = trail.spec
     owner_codes = list(codes or [])
     if trail.bucket_account != spec.account and "MANAGED_ELSEWHERE" not in owner_codes:
         owner_codes.append("MANAGED_ELSEWHERE")
     return {
-        "account": spec.account, "name": spec.name, "arn": trail.arn, "home_region": spec.region,
-        "multi_region": spec.multi_region, "organization_trail": spec.organization,
-        "bucket": trail.bucket, "bucket_account": trail.bucket_account, "s3_key_prefix": spec.prefix,
-        "log_file_validation": spec.validation, "kms_key_arn": trail.key_arn,
-        "sns_topic_arn": trail.topic_arn, "log_group_arn": trail.log_group_arn,
+        "account": spec.account,
+        "name": spec.name,
+        "arn": trail.arn,
+        "home_region": spec.region,
+        "multi_region": spec.multi_region,
+        "organization_trail": spec.organization,
+        "bucket": trail.bucket,
+        "bucket_account": trail.bucket_account,
+        "s3_key_prefix": spec.prefix,
+        "log_file_validation": spec.validation,
+        "kms_key_arn": trail.key_arn,
+        "sns_topic_arn": trail.topic_arn,
+        "log_group_arn": trail.log_group_arn,
         "cloudwatch_role_arn": trail.role_arn,
-        "broken": cause is not None, "root_cause": cause.split("/")[0] if cause else None,
-        "expected_codes": owner_codes, "posture_codes": posture_codes(trail),
-        "broken_since": iso(broken_at) if broken_at else None, "broken_by": broken_by,
+        "broken": cause is not None,
+        "root_cause": cause.split("/")[0] if cause else None,
+        "expected_codes": owner_codes,
+        "posture_codes": posture_codes(trail),
+        "broken_since": iso(broken_at) if broken_at else None,
+        "broken_by": broken_by,
         "logging": cause != "LOGGING_STOPPED",
         "views": _views(trail, regions, org_members, owner_codes),
     }
 
 
-def _break(seeder: Seeder, actor: Actor, trail: BuiltTrail, cause: str, minutes_ago: float) -> dict[str, Any]:
+def _break(
+    seeder: Seeder, actor: Actor, trail: BuiltTrail, cause: str, minutes_ago: float
+) -> dict[str, Any]:
     """Break a trail at a story time and make its views remember their last good delivery."""
     at = seeder.ago(minutes_ago)
     event, codes = break_trail(actor, trail, cause, at)
     seeder.control.call("POST", "delivery/seed", {"trail_arn": trail.arn, "last_success": at})
-    return {"cause": cause, "codes": codes, "at": at,
-            "by": {"actor": actor.arn, "event": event, "event_time": iso(at)}}
+    return {
+        "cause": cause,
+        "codes": codes,
+        "at": at,
+        "by": {"actor": actor.arn, "event": event, "event_time": iso(at)},
+    }
 
 
 def seed_demo(seeder: Seeder, **_: Any) -> dict[str, Any]:
@@ -114,74 +152,197 @@ def seed_demo(seeder: Seeder, **_: Any) -> dict[str, Any]:
     tf_mgmt, tf_prod, tf_staging, tf_sec = tf(MGMT), tf(PROD), tf(STAGING), tf(security, ORG_ROLE)
     ci_prod = seeder.role(PROD, "ci-deployer", "gitlab-ci-pipeline-4711", CLI_UA, "203.0.113.24")
     ci_sec = seeder.role(security, "ci-deployer", "gitlab-ci-pipeline-4733", CLI_UA, "203.0.113.24")
-    alice_mgmt = seeder.role(MGMT, "AWSReservedSSO_AdministratorAccess_5f1c2a9e0b7d3c41",
-                             "alice@example.com", CONSOLE_UA, "198.51.100.7")
-    alice_prod = seeder.role(PROD, "AWSReservedSSO_AdministratorAccess_5f1c2a9e0b7d3c41",
-                             "alice@example.com", CONSOLE_UA, "198.51.100.7")
+    alice_mgmt = seeder.role(
+        MGMT,
+        "AWSReservedSSO_AdministratorAccess_5f1c2a9e0b7d3c41",
+        "alice@example.com",
+        CONSOLE_UA,
+        "198.51.100.7",
+    )
+    alice_prod = seeder.role(
+        PROD,
+        "AWSReservedSSO_AdministratorAccess_5f1c2a9e0b7d3c41",
+        "alice@example.com",
+        CONSOLE_UA,
+        "198.51.100.7",
+    )
     setup = seeder.ago(SETUP_MINUTES_AGO)
 
     for actor, _account in ((tf_prod, PROD), (tf_staging, STAGING)):
         actor.at = setup
         actor.client("iam").create_role(
-            RoleName=READ_ROLE, AssumeRolePolicyDocument=(
+            RoleName=READ_ROLE,
+            AssumeRolePolicyDocument=(
                 '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":'
-                f'{{"AWS":"arn:aws:iam::{MGMT}:root"}},"Action":"sts:AssumeRole"}}]}}'))
+                f'{{"AWS":"arn:aws:iam::{MGMT}:root"}},"Action":"sts:AssumeRole"}}]}}'
+            ),
+        )
         actor.client("iam").put_role_policy(
-            RoleName=READ_ROLE, PolicyName="trailtop-read",
-            PolicyDocument=('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
-                            '["cloudtrail:Describe*","cloudtrail:Get*","cloudtrail:List*",'
-                            '"cloudtrail:LookupEvents","s3:GetBucket*","kms:DescribeKey",'
-                            '"kms:GetKeyPolicy","sns:GetTopicAttributes","logs:Describe*",'
-                            '"iam:GetRole*","iam:List*","ec2:DescribeRegions"],"Resource":"*"}]}'))
+            RoleName=READ_ROLE,
+            PolicyName="trailtop-read",
+            PolicyDocument=(
+                '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":'
+                '["cloudtrail:Describe*","cloudtrail:Get*","cloudtrail:List*",'
+                '"cloudtrail:LookupEvents","s3:GetBucket*","kms:DescribeKey",'
+                '"kms:GetKeyPolicy","sns:GetTopicAttributes","logs:Describe*",'
+                '"iam:GetRole*","iam:List*","ec2:DescribeRegions"],"Resource":"*"}]}'
+            ),
+        )
         actor.at = None
 
     def build(actor: Actor, **spec: Any) -> BuiltTrail:
         return build_trail(actor, TrailSpec(**spec), at=setup)
 
     healthy_plan: list[tuple[Actor, dict[str, Any]]] = [
-        (tf_mgmt, dict(account=MGMT, name="org-trail", region="us-east-1", multi_region=True,
-                       organization=True, prefix="org", validation=True, kms=True, log_ids=[org_id])),
-        (tf_mgmt, dict(account=MGMT, name="mgmt-audit", region="eu-west-1", prefix="audit/eu",
-                       policy_style="like")),
-        (tf_prod, dict(account=PROD, name="prod-main", region="us-east-1", multi_region=True,
-                       validation=True, kms=True, sns=True, cloudwatch=True,
-                       cloudwatch_managed_policy=True, policy_style="extra")),
-        (tf_staging, dict(account=STAGING, name="staging-central", region="us-east-1",
-                          bucket=f"trailtop-central-logs-{MGMT}", bucket_owner=tf_mgmt,
-                          bucket_account=MGMT, validation=True)),
-        (tf_staging, dict(account=STAGING, name="staging-usw2", region="us-west-2", policy_style="unusual")),
+        (
+            tf_mgmt,
+            dict(
+                account=MGMT,
+                name="org-trail",
+                region="us-east-1",
+                multi_region=True,
+                organization=True,
+                prefix="org",
+                validation=True,
+                kms=True,
+                log_ids=[org_id],
+            ),
+        ),
+        (
+            tf_mgmt,
+            dict(
+                account=MGMT,
+                name="mgmt-audit",
+                region="eu-west-1",
+                prefix="audit/eu",
+                policy_style="like",
+            ),
+        ),
+        (
+            tf_prod,
+            dict(
+                account=PROD,
+                name="prod-main",
+                region="us-east-1",
+                multi_region=True,
+                validation=True,
+                kms=True,
+                sns=True,
+                cloudwatch=True,
+                cloudwatch_managed_policy=True,
+                policy_style="extra",
+            ),
+        ),
+        (
+            tf_staging,
+            dict(
+                account=STAGING,
+                name="staging-central",
+                region="us-east-1",
+                bucket=f"trailtop-central-logs-{MGMT}",
+                bucket_owner=tf_mgmt,
+                bucket_account=MGMT,
+                validation=True,
+            ),
+        ),
+        (
+            tf_staging,
+            dict(account=STAGING, name="staging-usw2", region="us-west-2", policy_style="unusual"),
+        ),
         (tf_staging, dict(account=STAGING, name="staging-euw1", region="eu-west-1", prefix="ct")),
     ]
     # (actor, spec, root cause, minutes ago)
     broken_plan: list[tuple[Actor, dict[str, Any], str, float]] = [
-        (alice_mgmt, dict(account=MGMT, name="mgmt-legacy", region="us-west-2"), "S3_BUCKET_MISSING", 180),
-        (ci_prod, dict(account=PROD, name="prod-s3-policy", region="us-west-2", validation=True),
-         "S3_POLICY_DENIES_CLOUDTRAIL", 12),
-        (ci_prod, dict(account=PROD, name="prod-s3-deny", region="eu-west-1", validation=True),
-         "S3_POLICY_DENIES_CLOUDTRAIL/explicit-deny", 47),
-        (ci_prod, dict(account=PROD, name="prod-acl-check", region="ap-southeast-2"),
-         "S3_POLICY_ACL_CHECK_MISSING", 95),
-        (alice_prod, dict(account=PROD, name="prod-kms-missing", region="us-east-1", kms=True),
-         "KMS_KEY_MISSING", 8 * 24 * 60),
-        (ci_prod, dict(account=PROD, name="prod-kms-disabled", region="us-west-2", kms=True),
-         "KMS_KEY_DISABLED", 33),
-        (alice_prod, dict(account=PROD, name="prod-kms-pending", region="eu-west-1", kms=True),
-         "KMS_KEY_PENDING_DELETION", 21),
-        (ci_prod, dict(account=PROD, name="prod-kms-policy", region="ap-southeast-2", kms=True),
-         "KMS_POLICY_DENIES_CLOUDTRAIL", 64),
-        (alice_prod, dict(account=PROD, name="prod-stopped", region="us-west-2"), "LOGGING_STOPPED", 25),
-        (ci_sec, dict(account=security, name="sec-sns-missing", region="us-east-1", sns=True),
-         "SNS_TOPIC_MISSING", 18),
-        (ci_sec, dict(account=security, name="sec-sns-policy", region="us-west-2", sns=True),
-         "SNS_POLICY_DENIES_CLOUDTRAIL", 29),
-        (ci_sec, dict(account=security, name="sec-cw-group", region="eu-west-1", cloudwatch=True),
-         "CLOUDWATCH_LOG_GROUP_MISSING", 8),
-        (ci_sec, dict(account=security, name="sec-cw-role", region="ap-southeast-2", cloudwatch=True),
-         "CLOUDWATCH_ROLE_MISSING", 140),
-        (ci_sec, dict(account=security, name="sec-cw-trust", region="us-east-1", cloudwatch=True),
-         "CLOUDWATCH_ROLE_TRUST_INVALID", 52),
-        (ci_sec, dict(account=security, name="sec-cw-perms", region="us-west-2", cloudwatch=True),
-         "CLOUDWATCH_ROLE_PERMISSIONS_MISSING", 15),
+        (
+            alice_mgmt,
+            dict(account=MGMT, name="mgmt-legacy", region="us-west-2"),
+            "S3_BUCKET_MISSING",
+            180,
+        ),
+        (
+            ci_prod,
+            dict(account=PROD, name="prod-s3-policy", region="us-west-2", validation=True),
+            "S3_POLICY_DENIES_CLOUDTRAIL",
+            12,
+        ),
+        (
+            ci_prod,
+            dict(account=PROD, name="prod-s3-deny", region="eu-west-1", validation=True),
+            "S3_POLICY_DENIES_CLOUDTRAIL/explicit-deny",
+            47,
+        ),
+        (
+            ci_prod,
+            dict(account=PROD, name="prod-acl-check", region="ap-southeast-2"),
+            "S3_POLICY_ACL_CHECK_MISSING",
+            95,
+        ),
+        (
+            alice_prod,
+            dict(account=PROD, name="prod-kms-missing", region="us-east-1", kms=True),
+            "KMS_KEY_MISSING",
+            8 * 24 * 60,
+        ),
+        (
+            ci_prod,
+            dict(account=PROD, name="prod-kms-disabled", region="us-west-2", kms=True),
+            "KMS_KEY_DISABLED",
+            33,
+        ),
+        (
+            alice_prod,
+            dict(account=PROD, name="prod-kms-pending", region="eu-west-1", kms=True),
+            "KMS_KEY_PENDING_DELETION",
+            21,
+        ),
+        (
+            ci_prod,
+            dict(account=PROD, name="prod-kms-policy", region="ap-southeast-2", kms=True),
+            "KMS_POLICY_DENIES_CLOUDTRAIL",
+            64,
+        ),
+        (
+            alice_prod,
+            dict(account=PROD, name="prod-stopped", region="us-west-2"),
+            "LOGGING_STOPPED",
+            25,
+        ),
+        (
+            ci_sec,
+            dict(account=security, name="sec-sns-missing", region="us-east-1", sns=True),
+            "SNS_TOPIC_MISSING",
+            18,
+        ),
+        (
+            ci_sec,
+            dict(account=security, name="sec-sns-policy", region="us-west-2", sns=True),
+            "SNS_POLICY_DENIES_CLOUDTRAIL",
+            29,
+        ),
+        (
+            ci_sec,
+            dict(account=security, name="sec-cw-group", region="eu-west-1", cloudwatch=True),
+            "CLOUDWATCH_LOG_GROUP_MISSING",
+            8,
+        ),
+        (
+            ci_sec,
+            dict(account=security, name="sec-cw-role", region="ap-southeast-2", cloudwatch=True),
+            "CLOUDWATCH_ROLE_MISSING",
+            140,
+        ),
+        (
+            ci_sec,
+            dict(account=security, name="sec-cw-trust", region="us-east-1", cloudwatch=True),
+            "CLOUDWATCH_ROLE_TRUST_INVALID",
+            52,
+        ),
+        (
+            ci_sec,
+            dict(account=security, name="sec-cw-perms", region="us-west-2", cloudwatch=True),
+            "CLOUDWATCH_ROLE_PERMISSIONS_MISSING",
+            15,
+        ),
     ]
     builders = {MGMT: tf_mgmt, PROD: tf_prod, security: tf_sec}
 
@@ -194,53 +355,101 @@ def seed_demo(seeder: Seeder, **_: Any) -> dict[str, Any]:
         result = _break(seeder, actor, trail, cause, minutes)
         if cause == "KMS_KEY_MISSING":  # the 7-day waiting period is over: the key is gone
             seeder.control.call("POST", "kms/purge", {"key_arn": trail.key_arn})
-        return _trail_entry(trail, regions, org_accounts, cause, result["codes"], result["at"], result["by"])
+        return _trail_entry(
+            trail, regions, org_accounts, cause, result["codes"], result["at"], result["by"]
+        )
 
     # Client and server CPU overlap when several trails are seeded at once (2 processes).
     with ThreadPoolExecutor(max_workers=4) as pool:
-        entries = list(pool.map(healthy_job, healthy_plan)) + list(pool.map(broken_job, broken_plan))
+        entries = list(pool.map(healthy_job, healthy_plan)) + list(
+            pool.map(broken_job, broken_plan)
+        )
 
     read_role = {a: f"arn:aws:iam::{a}:role/{READ_ROLE}" for a in (PROD, STAGING)}
     return {
         "scenario": "demo",
         "management_account": MGMT,
         "admin_arn": admin_arn,
-        "organization": {"id": org_id, "management_account": MGMT, "role_name": ORG_ROLE,
-                         "members": [{"id": security, "name": "security"}]},
+        "organization": {
+            "id": org_id,
+            "management_account": MGMT,
+            "role_name": ORG_ROLE,
+            "members": [{"id": security, "name": "security"}],
+        },
         "accounts": {
-            MGMT: {"name": "management", "reached_by": "profile demo-mgmt (static keys)", "regions": regions[MGMT]},
-            PROD: {"name": "prod", "reached_by": "profile demo-prod (role_arn + source_profile)",
-                   "regions": regions[PROD]},
-            STAGING: {"name": "staging", "reached_by": f"assume_roles: {read_role[STAGING]}",
-                      "regions": regions[STAGING]},
-            security: {"name": "security", "reached_by": f"organization role {ORG_ROLE}",
-                       "regions": regions[security]},
+            MGMT: {
+                "name": "management",
+                "reached_by": "profile demo-mgmt (static keys)",
+                "regions": regions[MGMT],
+            },
+            PROD: {
+                "name": "prod",
+                "reached_by": "profile demo-prod (role_arn + source_profile)",
+                "regions": regions[PROD],
+            },
+            STAGING: {
+                "name": "staging",
+                "reached_by": f"assume_roles: {read_role[STAGING]}",
+                "regions": regions[STAGING],
+            },
+            security: {
+                "name": "security",
+                "reached_by": f"organization role {ORG_ROLE}",
+                "regions": regions[security],
+            },
         },
         "profiles": {
             "default": {"account": MGMT, "static": True},
             "demo-mgmt": {"account": MGMT, "static": True},
-            "demo-prod": {"account": PROD, "role_arn": read_role[PROD], "source_profile": "demo-mgmt"},
-            "demo-ci-prod": {"account": PROD, "role_arn": f"arn:aws:iam::{PROD}:role/ci-deployer",
-                             "source_profile": "demo-mgmt"},
+            "demo-prod": {
+                "account": PROD,
+                "role_arn": read_role[PROD],
+                "source_profile": "demo-mgmt",
+            },
+            "demo-ci-prod": {
+                "account": PROD,
+                "role_arn": f"arn:aws:iam::{PROD}:role/ci-deployer",
+                "source_profile": "demo-mgmt",
+            },
         },
         "assume_roles": [{"account": STAGING, "role_arn": read_role[STAGING]}],
         "regions": DEMO_REGIONS,
         "trails": entries,
-        "uncovered": [{"account": STAGING, "region": "ap-southeast-2", "expected_codes": ["REGION_NOT_COVERED"]}],
+        "uncovered": [
+            {
+                "account": STAGING,
+                "region": "ap-southeast-2",
+                "expected_codes": ["REGION_NOT_COVERED"],
+            }
+        ],
         "stopped": [e["arn"] for e in entries if not e["logging"]],
-        "actors": {"terraform": "role terraform-apply (session terraform)",
-                   "ci": f"arn:aws:iam::{PROD}:role/ci-deployer and arn:aws:iam::{security}:role/ci-deployer",
-                   "alice": "role AWSReservedSSO_AdministratorAccess_5f1c2a9e0b7d3c41 (session alice@example.com)"},
+        "actors": {
+            "terraform": "role terraform-apply (session terraform)",
+            "ci": f"arn:aws:iam::{PROD}:role/ci-deployer and arn:aws:iam::{security}:role/ci-deployer",
+            "alice": "role AWSReservedSSO_AdministratorAccess_5f1c2a9e0b7d3c41 (session alice@example.com)",
+        },
     }
 
 
-_BENCH_BREAKS = ("S3_POLICY_DENIES_CLOUDTRAIL", "S3_BUCKET_MISSING", "LOGGING_STOPPED",
-                 "KMS_KEY_DISABLED", "S3_POLICY_ACL_CHECK_MISSING")
+_BENCH_BREAKS = (
+    "S3_POLICY_DENIES_CLOUDTRAIL",
+    "S3_BUCKET_MISSING",
+    "LOGGING_STOPPED",
+    "KMS_KEY_DISABLED",
+    "S3_POLICY_ACL_CHECK_MISSING",
+)
 
 
-def seed_bench(seeder: Seeder, accounts: int = 50, regions: int = 17, trails: int = 4,
-               multi_region_trails: int | None = None, broken: int = 5, workers: int = 8,
-               **_: Any) -> dict[str, Any]:
+def seed_bench(
+    seeder: Seeder,
+    accounts: int = 50,
+    regions: int = 17,
+    trails: int = 4,
+    multi_region_trails: int | None = None,
+    broken: int = 5,
+    workers: int = 8,
+    **_: Any,
+) -> dict[str, Any]:
     """``accounts`` (management + Organization members) x first ``regions`` regions x ``trails``.
 
     The first ``multi_region_trails`` trails of each account (default: half) are multi-region;
@@ -254,8 +463,9 @@ def seed_bench(seeder: Seeder, accounts: int = 50, regions: int = 17, trails: in
     admin = seeder.admin()
     org_id, members = _create_org(seeder, admin, [f"bench-{i:03d}" for i in range(1, accounts)])
     account_ids = [MGMT, *members.values()]
-    seeder.control.call("POST", "regions", {"default": enabled,
-                                            "accounts": {a: enabled for a in account_ids}})
+    seeder.control.call(
+        "POST", "regions", {"default": enabled, "accounts": {a: enabled for a in account_ids}}
+    )
     total = accounts * trails
     stride = max(total // broken, 1) if broken else 0
     broken_slots = sorted({min(i * stride + (i % trails), total - 1) for i in range(broken)})
@@ -265,16 +475,34 @@ def seed_bench(seeder: Seeder, accounts: int = 50, regions: int = 17, trails: in
         entries = []
         for t in range(trails):
             slot = index * trails + t
-            cause = (_BENCH_BREAKS[broken_slots.index(slot) % len(_BENCH_BREAKS)]
-                     if slot in broken_slots else None)
+            cause = (
+                _BENCH_BREAKS[broken_slots.index(slot) % len(_BENCH_BREAKS)]
+                if slot in broken_slots
+                else None
+            )
             region = enabled[0] if t < multi else enabled[(index + t) % len(enabled)]
-            spec = TrailSpec(account=account, name=f"bench-{t}", region=region, multi_region=t < multi,
-                             kms=cause == "KMS_KEY_DISABLED", policy_style="like" if t % 2 else "standard")
+            spec = TrailSpec(
+                account=account,
+                name=f"bench-{t}",
+                region=region,
+                multi_region=t < multi,
+                kms=cause == "KMS_KEY_DISABLED",
+                policy_style="like" if t % 2 else "standard",
+            )
             built = build_trail(actor, spec)
             if cause:
                 result = _break(seeder, actor, built, cause, 10 + slot % 50)
-                entries.append(_trail_entry(built, regions_by_account, [], cause, result["codes"],
-                                            result["at"], result["by"]))
+                entries.append(
+                    _trail_entry(
+                        built,
+                        regions_by_account,
+                        [],
+                        cause,
+                        result["codes"],
+                        result["at"],
+                        result["by"],
+                    )
+                )
             else:
                 entries.append(_trail_entry(built, regions_by_account, []))
         return entries
@@ -286,27 +514,53 @@ def seed_bench(seeder: Seeder, accounts: int = 50, regions: int = 17, trails: in
     return {
         "scenario": "bench",
         "management_account": MGMT,
-        "organization": {"id": org_id, "management_account": MGMT, "role_name": ORG_ROLE,
-                         "members": [{"id": v, "name": k} for k, v in members.items()]},
-        "accounts": {a: {"name": "management" if a == MGMT else f"member {a}",
-                         "reached_by": "profile bench-mgmt" if a == MGMT else f"organization role {ORG_ROLE}",
-                         "regions": enabled} for a in account_ids},
-        "profiles": {"default": {"account": MGMT, "static": True},
-                     "bench-mgmt": {"account": MGMT, "static": True}},
+        "organization": {
+            "id": org_id,
+            "management_account": MGMT,
+            "role_name": ORG_ROLE,
+            "members": [{"id": v, "name": k} for k, v in members.items()],
+        },
+        "accounts": {
+            a: {
+                "name": "management" if a == MGMT else f"member {a}",
+                "reached_by": "profile bench-mgmt"
+                if a == MGMT
+                else f"organization role {ORG_ROLE}",
+                "regions": enabled,
+            }
+            for a in account_ids
+        },
+        "profiles": {
+            "default": {"account": MGMT, "static": True},
+            "bench-mgmt": {"account": MGMT, "static": True},
+        },
         "assume_roles": [],
         "regions": enabled,
         "trails": trail_entries,
-        "uncovered": [] if multi else [
+        "uncovered": []
+        if multi
+        else [
             {"account": a, "region": r, "expected_codes": ["REGION_NOT_COVERED"]}
-            for a in account_ids for r in enabled
-            if not any(e["account"] == a and e["home_region"] == r and e["logging"] for e in trail_entries)],
+            for a in account_ids
+            for r in enabled
+            if not any(
+                e["account"] == a and e["home_region"] == r and e["logging"] for e in trail_entries
+            )
+        ],
         "stopped": [e["arn"] for e in trail_entries if not e["logging"]],
-        "size": {"accounts": accounts, "regions": regions, "trails_per_account": trails,
-                 "multi_region_trails": multi,
-                 "views": sum(len(e["views"]) for e in trail_entries)},
+        "size": {
+            "accounts": accounts,
+            "regions": regions,
+            "trails_per_account": trails,
+            "multi_region_trails": multi,
+            "views": sum(len(e["views"]) for e in trail_entries),
+        },
         "seed_seconds": round(time.monotonic() - started, 2),
     }
 
 
-SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {"demo": seed_demo, "bench": seed_bench,
-                                                       "empty": lambda seeder, **_: {"scenario": "empty"}}
+SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
+    "demo": seed_demo,
+    "bench": seed_bench,
+    "empty": lambda seeder, **_: {"scenario": "empty"},
+}

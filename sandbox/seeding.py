@@ -23,7 +23,9 @@ SOURCE_IP_HEADER = "X-Sandbox-Source-Ip"
 #: boto3 Session.client() is not thread-safe; seeding creates clients from worker threads.
 _CLIENT_LOCK = threading.Lock()
 
-_CONFIG = Config(retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30)
+_CONFIG = Config(
+    retries={"max_attempts": 3, "mode": "standard"}, connect_timeout=5, read_timeout=30
+)
 
 
 class Actor:
@@ -32,9 +34,15 @@ class Actor:
     ``at`` is per thread, so one actor can seed from several worker threads at once.
     """
 
-    def __init__(self, session: boto3.Session, endpoint_url: str, arn: str,
-                 user_agent: str | None = None, source_ip: str | None = None,
-                 credentials: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        session: boto3.Session,
+        endpoint_url: str,
+        arn: str,
+        user_agent: str | None = None,
+        source_ip: str | None = None,
+        credentials: dict[str, str] | None = None,
+    ) -> None:
         self.session = session
         self.credentials = credentials or {}
         self.endpoint_url = endpoint_url
@@ -57,10 +65,18 @@ class Actor:
         with _CLIENT_LOCK:
             key = (service, region)
             if key not in self._clients:
-                config = _CONFIG.merge(Config(user_agent=self.user_agent)) if self.user_agent else _CONFIG
-                client = self.session.client(service, region_name=region,
-                                             endpoint_url=self.endpoint_url, config=config,
-                                             **self.credentials)
+                config = (
+                    _CONFIG.merge(Config(user_agent=self.user_agent))
+                    if self.user_agent
+                    else _CONFIG
+                )
+                client = self.session.client(
+                    service,
+                    region_name=region,
+                    endpoint_url=self.endpoint_url,
+                    config=config,
+                    **self.credentials,
+                )
                 client.meta.events.register("before-send", self._add_headers)
                 self._clients[key] = client
             return self._clients[key]
@@ -78,8 +94,9 @@ class Seeder:
     def __init__(self, endpoint_url: str, access_key: str, secret_key: str) -> None:
         self.endpoint_url = endpoint_url
         self.control = ControlClient(endpoint_url)
-        self.base = boto3.Session(aws_access_key_id=access_key, aws_secret_access_key=secret_key,
-                                  region_name="us-east-1")
+        self.base = boto3.Session(
+            aws_access_key_id=access_key, aws_secret_access_key=secret_key, region_name="us-east-1"
+        )
         self.now = time.time()
         self._sts = self.base.client("sts", endpoint_url=endpoint_url, config=_CONFIG)
         self._lock = threading.Lock()
@@ -92,15 +109,23 @@ class Seeder:
         """The management account's static-key user."""
         return Actor(self.base, self.endpoint_url, "static", user_agent, source_ip)
 
-    def role(self, account: str, role_name: str, session_name: str, user_agent: str | None = None,
-             source_ip: str | None = None) -> Actor:
+    def role(
+        self,
+        account: str,
+        role_name: str,
+        session_name: str,
+        user_agent: str | None = None,
+        source_ip: str | None = None,
+    ) -> Actor:
         """An actor acting through ``arn:aws:iam::<account>:role/<role_name>``."""
         arn = f"arn:aws:iam::{account}:role/{role_name}"
         with self._lock:
             creds = self._sts.assume_role(RoleArn=arn, RoleSessionName=session_name)["Credentials"]
         # One shared session (its model cache) with per-actor credentials: much faster
         # than a boto3 Session per actor, which would re-read every service model.
-        credentials = {"aws_access_key_id": creds["AccessKeyId"],
-                       "aws_secret_access_key": creds["SecretAccessKey"],
-                       "aws_session_token": creds["SessionToken"]}
+        credentials = {
+            "aws_access_key_id": creds["AccessKeyId"],
+            "aws_secret_access_key": creds["SecretAccessKey"],
+            "aws_session_token": creds["SessionToken"],
+        }
         return Actor(self.base, self.endpoint_url, arn, user_agent, source_ip, credentials)

@@ -32,8 +32,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--delivery-interval", type=float, default=2.0)
-    parser.add_argument("--lookup-events-rps", type=float, default=2.0,
-                        help="LookupEvents limit per account and region; 0 disables it")
+    parser.add_argument(
+        "--lookup-events-rps",
+        type=float,
+        default=2.0,
+        help="LookupEvents limit per account and region; 0 disables it",
+    )
     parser.add_argument("--parent-pid", type=int, default=0)
     args = parser.parse_args(argv)
 
@@ -43,7 +47,9 @@ def main(argv: list[str] | None = None) -> None:
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     if args.parent_pid:
         threading.Thread(target=_watch_parent, args=(args.parent_pid,), daemon=True).start()
-    sys.stdout.write(json.dumps({"ready": True, "host": host, "port": port, "pid": os.getpid()}) + "\n")
+    sys.stdout.write(
+        json.dumps({"ready": True, "host": host, "port": port, "pid": os.getpid()}) + "\n"
+    )
     sys.stdout.flush()
     # Nothing else may reach the parent's pipe (nobody reads it after the ready line).
     devnull = os.open(os.devnull, os.O_WRONLY)

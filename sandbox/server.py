@@ -65,8 +65,13 @@ class SandboxMiddleware:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/_sandbox/"):
             body = _read_body(environ)
-            reply = control.handle(self.emu, environ.get("REQUEST_METHOD", "GET"), path,
-                                   environ.get("QUERY_STRING", ""), body)
+            reply = control.handle(
+                self.emu,
+                environ.get("REQUEST_METHOD", "GET"),
+                path,
+                environ.get("QUERY_STRING", ""),
+                body,
+            )
             return _send(start_response, reply)
         body = _read_body(environ)
         info = describe_call(environ, body)
@@ -75,24 +80,34 @@ class SandboxMiddleware:
         try:
             return self._serve(environ, start_response, info, status_holder)
         finally:
-            self.emu.meter.record((info.service, info.operation, info.account, info.region),
-                                  status_holder[0])
+            self.emu.meter.record(
+                (info.service, info.operation, info.account, info.region), status_holder[0]
+            )
 
-    def _serve(self, environ: dict[str, Any], start_response: StartResponse, info: CallInfo,
-               status_holder: list[int]) -> Iterable[bytes]:
-        latency_ms, rule = self.emu.faults.for_request(info.service, info.operation,
-                                                       info.account, info.region)
+    def _serve(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        info: CallInfo,
+        status_holder: list[int],
+    ) -> Iterable[bytes]:
+        latency_ms, rule = self.emu.faults.for_request(
+            info.service, info.operation, info.account, info.region
+        )
         if latency_ms > 0:
             time.sleep(latency_ms / 1000.0)
         if rule is not None:
             if rule.kind == "drop":
                 return self._drop(environ, start_response)
             caller = resolve_caller(info.access_key)
-            reply = fault_response(rule.kind, info, caller.arn, status=rule.status,
-                                   message=rule.message)
+            reply = fault_response(
+                rule.kind, info, caller.arn, status=rule.status, message=rule.message
+            )
             status_holder[0] = reply.status
             return _send(start_response, reply)
-        if info.region in OPT_IN_REGIONS and info.region not in self.emu.regions.enabled(info.account):
+        if info.region in OPT_IN_REGIONS and info.region not in self.emu.regions.enabled(
+            info.account
+        ):
             # An opt-in region the account has not enabled rejects its credentials, as in AWS.
             reply = fault_response("region_disabled", info, "")
             status_holder[0] = reply.status
@@ -114,8 +129,13 @@ class SandboxMiddleware:
         start_response("500 Dropped", [("Content-Length", "0")])
         return []
 
-    def _forward(self, environ: dict[str, Any], start_response: StartResponse, info: CallInfo,
-                 status_holder: list[int]) -> Iterable[bytes]:
+    def _forward(
+        self,
+        environ: dict[str, Any],
+        start_response: StartResponse,
+        info: CallInfo,
+        status_holder: list[int],
+    ) -> Iterable[bytes]:
         recorded = is_recorded(info)
         bucket_region = None
         if recorded and info.bucket:
@@ -126,7 +146,11 @@ class SandboxMiddleware:
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             captured["status"] = status
             captured["headers"] = headers
-            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+            return (
+                start_response(status, headers, exc_info)
+                if exc_info
+                else start_response(status, headers)
+            )
 
         chunks = self.app(environ, capture)
         try:
@@ -141,16 +165,22 @@ class SandboxMiddleware:
             self._record(environ, info, bucket_region, body)
         return [body]
 
-    def _record(self, environ: dict[str, Any], info: CallInfo, bucket_region: str | None,
-                body: bytes) -> None:
+    def _record(
+        self, environ: dict[str, Any], info: CallInfo, bucket_region: str | None, body: bytes
+    ) -> None:
         when = float(environ.get(EVENT_TIME_HEADER) or time.time())
         caller = resolve_caller(info.access_key)
         region = event_region(info, bucket_region)
         response = parse_json(body) if info.protocol == "json" else None
         self.emu.events.record(
-            info, caller, region, when,
+            info,
+            caller,
+            region,
+            when,
             source_ip=environ.get(SOURCE_IP_HEADER) or environ.get("REMOTE_ADDR", "127.0.0.1"),
-            user_agent=environ.get("HTTP_USER_AGENT", ""), response=response)
+            user_agent=environ.get("HTTP_USER_AGENT", ""),
+            response=response,
+        )
         if info.service == "cloudtrail" and EVENT_TIME_HEADER in environ:
             self._backdate_logging(info, when)
 
@@ -182,8 +212,11 @@ def quiet_logging() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-def make_sandbox_server(emulation: Emulation, host: str = "127.0.0.1", port: int = 0) -> BaseWSGIServer:
+def make_sandbox_server(
+    emulation: Emulation, host: str = "127.0.0.1", port: int = 0
+) -> BaseWSGIServer:
     quiet_logging()
-    server = make_server(host, port, build_app(emulation), threaded=True,
-                         request_handler=MotoRequestHandler)
+    server = make_server(
+        host, port, build_app(emulation), threaded=True, request_handler=MotoRequestHandler
+    )
     return server

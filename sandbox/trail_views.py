@@ -26,10 +26,10 @@ def visible_trails(account: str, region: str, include_shadows: bool = True) -> l
     own = list(cloudtrail_backends[account][region].trails.values())
     if not include_shadows:
         return own
-    shadows = [t for t in trails_of(account)
-               if t.region_name != region and t.is_multi_region]
-    members = [t for t in _org_trails_for_member(account)
-               if t.region_name == region or t.is_multi_region]
+    shadows = [t for t in trails_of(account) if t.region_name != region and t.is_multi_region]
+    members = [
+        t for t in _org_trails_for_member(account) if t.region_name == region or t.is_multi_region
+    ]
     return own + shadows + members
 
 

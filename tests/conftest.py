@@ -86,16 +86,31 @@ async def aws_client(request: pytest.FixtureRequest) -> AsyncIterator[AwsClientF
     stack = AsyncExitStack()
     session = get_session()
 
-    async def make(service: str, account: str | None = None, region: str = "us-east-1",
-                   sb: Sandbox | None = None, retries: int = 1) -> Any:
+    async def make(
+        service: str,
+        account: str | None = None,
+        region: str = "us-east-1",
+        sb: Sandbox | None = None,
+        retries: int = 1,
+    ) -> Any:
         target = sb if sb is not None else request.getfixturevalue("sandbox")
         creds = target.session(account).get_credentials().get_frozen_credentials()
-        config = AioConfig(retries={"total_max_attempts": retries, "mode": "standard"},
-                           connect_timeout=5, read_timeout=15)
-        return await stack.enter_async_context(session.create_client(
-            service, region_name=region, endpoint_url=target.endpoint_url,
-            aws_access_key_id=creds.access_key, aws_secret_access_key=creds.secret_key,
-            aws_session_token=creds.token, config=config))
+        config = AioConfig(
+            retries={"total_max_attempts": retries, "mode": "standard"},
+            connect_timeout=5,
+            read_timeout=15,
+        )
+        return await stack.enter_async_context(
+            session.create_client(
+                service,
+                region_name=region,
+                endpoint_url=target.endpoint_url,
+                aws_access_key_id=creds.access_key,
+                aws_secret_access_key=creds.secret_key,
+                aws_session_token=creds.token,
+                config=config,
+            )
+        )
 
     try:
         yield make

@@ -233,7 +233,9 @@ def test_coverage_gap_only_where_known() -> None:
 def test_root_cause_is_the_top_finding_ahead_of_its_symptom() -> None:
     # A high-severity cause explaining a critical symptom ranks with (and just before) it.
     cause = Finding("S3_POLICY_ACL_CHECK_MISSING", Severity.HIGH, Channel.S3, "no acl grant")
-    st = healthy_status(LatestDeliveryError="AccessDenied", LatestDeliveryTime=NOW - timedelta(hours=2))
+    st = healthy_status(
+        LatestDeliveryError="AccessDenied", LatestDeliveryTime=NOW - timedelta(hours=2)
+    )
     j = judge_view(trail(), KEY, st, NOW, TH, diagnostics=[cause])
     assert [f.code for f in j.findings] == [
         "S3_POLICY_ACL_CHECK_MISSING",

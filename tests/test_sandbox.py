@@ -27,8 +27,12 @@ from tests.conftest import AwsClientFactory
 PROD = "111111111111"
 STAGING = "222222222222"
 MGMT = "123456789012"
-ERROR_FIELDS = ("LatestDeliveryError", "LatestDigestDeliveryError", "LatestNotificationError",
-                "LatestCloudWatchLogsDeliveryError")
+ERROR_FIELDS = (
+    "LatestDeliveryError",
+    "LatestDigestDeliveryError",
+    "LatestNotificationError",
+    "LatestCloudWatchLogsDeliveryError",
+)
 
 #: root cause -> (status field that must carry the error, text it must contain, time field)
 EXPECTED: dict[str, tuple[str, str, str]] = {
@@ -38,17 +42,37 @@ EXPECTED: dict[str, tuple[str, str, str]] = {
     "KMS_KEY_MISSING": ("LatestDeliveryError", "KMS.NotFoundException", "LatestDeliveryTime"),
     "KMS_KEY_DISABLED": ("LatestDeliveryError", "KMS.DisabledException", "LatestDeliveryTime"),
     "KMS_KEY_PENDING_DELETION": ("LatestDeliveryError", "pending deletion", "LatestDeliveryTime"),
-    "KMS_POLICY_DENIES_CLOUDTRAIL": ("LatestDeliveryError", "kms:GenerateDataKey", "LatestDeliveryTime"),
+    "KMS_POLICY_DENIES_CLOUDTRAIL": (
+        "LatestDeliveryError",
+        "kms:GenerateDataKey",
+        "LatestDeliveryTime",
+    ),
     "SNS_TOPIC_MISSING": ("LatestNotificationError", "NotFound", "LatestNotificationTime"),
-    "SNS_POLICY_DENIES_CLOUDTRAIL": ("LatestNotificationError", "SNS:Publish", "LatestNotificationTime"),
-    "CLOUDWATCH_LOG_GROUP_MISSING": ("LatestCloudWatchLogsDeliveryError", "log group does not exist",
-                                     "LatestCloudWatchLogsDeliveryTime"),
-    "CLOUDWATCH_ROLE_MISSING": ("LatestCloudWatchLogsDeliveryError", "cannot assume the role",
-                                "LatestCloudWatchLogsDeliveryTime"),
-    "CLOUDWATCH_ROLE_TRUST_INVALID": ("LatestCloudWatchLogsDeliveryError", "cannot assume the role",
-                                      "LatestCloudWatchLogsDeliveryTime"),
-    "CLOUDWATCH_ROLE_PERMISSIONS_MISSING": ("LatestCloudWatchLogsDeliveryError", "logs:CreateLogStream",
-                                            "LatestCloudWatchLogsDeliveryTime"),
+    "SNS_POLICY_DENIES_CLOUDTRAIL": (
+        "LatestNotificationError",
+        "SNS:Publish",
+        "LatestNotificationTime",
+    ),
+    "CLOUDWATCH_LOG_GROUP_MISSING": (
+        "LatestCloudWatchLogsDeliveryError",
+        "log group does not exist",
+        "LatestCloudWatchLogsDeliveryTime",
+    ),
+    "CLOUDWATCH_ROLE_MISSING": (
+        "LatestCloudWatchLogsDeliveryError",
+        "cannot assume the role",
+        "LatestCloudWatchLogsDeliveryTime",
+    ),
+    "CLOUDWATCH_ROLE_TRUST_INVALID": (
+        "LatestCloudWatchLogsDeliveryError",
+        "cannot assume the role",
+        "LatestCloudWatchLogsDeliveryTime",
+    ),
+    "CLOUDWATCH_ROLE_PERMISSIONS_MISSING": (
+        "LatestCloudWatchLogsDeliveryError",
+        "logs:CreateLogStream",
+        "LatestCloudWatchLogsDeliveryTime",
+    ),
 }
 
 
@@ -73,8 +97,9 @@ def mutable() -> Iterator[Sandbox]:
             os.kill(pid or 0, 0)
 
 
-async def _status(aws_client: AwsClientFactory, account: str, region: str, arn: str,
-                  sb: Sandbox | None = None) -> dict[str, Any]:
+async def _status(
+    aws_client: AwsClientFactory, account: str, region: str, arn: str, sb: Sandbox | None = None
+) -> dict[str, Any]:
     client = await aws_client("cloudtrail", account=account, region=region, sb=sb)
     status: dict[str, Any] = await client.get_trail_status(Name=arn)
     status.pop("ResponseMetadata", None)
@@ -83,16 +108,20 @@ async def _status(aws_client: AwsClientFactory, account: str, region: str, arn: 
 
 # -- delivery emulation ----------------------------------------------------------------------
 
+
 def test_demo_has_one_broken_trail_per_root_cause(sandbox: Sandbox) -> None:
     causes = {t["root_cause"] for t in _broken(sandbox)}
     assert causes == set(EXPECTED) | {"LOGGING_STOPPED"}
     assert sandbox.manifest["uncovered"] == [
-        {"account": STAGING, "region": "ap-southeast-2", "expected_codes": ["REGION_NOT_COVERED"]}]
+        {"account": STAGING, "region": "ap-southeast-2", "expected_codes": ["REGION_NOT_COVERED"]}
+    ]
     assert any(t["organization_trail"] for t in sandbox.manifest["trails"])
     assert any("MANAGED_ELSEWHERE" in t["expected_codes"] for t in sandbox.manifest["trails"])
 
 
-async def test_each_root_cause_yields_its_error_field(sandbox: Sandbox, aws_client: AwsClientFactory) -> None:
+async def test_each_root_cause_yields_its_error_field(
+    sandbox: Sandbox, aws_client: AwsClientFactory
+) -> None:
     for trail in _broken(sandbox):
         status = await _status(aws_client, trail["account"], trail["home_region"], trail["arn"])
         cause = trail["root_cause"]
@@ -112,7 +141,9 @@ async def test_each_root_cause_yields_its_error_field(sandbox: Sandbox, aws_clie
         assert not others & set(status), (trail["name"], status)
 
 
-async def test_healthy_views_have_no_error_keys(sandbox: Sandbox, aws_client: AwsClientFactory) -> None:
+async def test_healthy_views_have_no_error_keys(
+    sandbox: Sandbox, aws_client: AwsClientFactory
+) -> None:
     for trail in sandbox.manifest["trails"]:
         if trail["broken"]:
             continue
@@ -124,7 +155,8 @@ async def test_healthy_views_have_no_error_keys(sandbox: Sandbox, aws_client: Aw
 
 
 async def test_multi_region_trail_is_answered_by_arn_in_every_region(
-        sandbox: Sandbox, aws_client: AwsClientFactory) -> None:
+    sandbox: Sandbox, aws_client: AwsClientFactory
+) -> None:
     trail = sandbox.trail("prod-main")
     assert trail["multi_region"] and len(trail["views"]) == 4
     for view in trail["views"]:
@@ -138,7 +170,8 @@ async def test_multi_region_trail_is_answered_by_arn_in_every_region(
 
 
 async def test_organization_trail_is_visible_to_members_by_arn(
-        sandbox: Sandbox, aws_client: AwsClientFactory) -> None:
+    sandbox: Sandbox, aws_client: AwsClientFactory
+) -> None:
     member = sandbox.manifest["organization"]["members"][0]["id"]
     org_trail = sandbox.trail("org-trail")
     client = await aws_client("cloudtrail", account=member, region="eu-west-1")
@@ -146,7 +179,11 @@ async def test_organization_trail_is_visible_to_members_by_arn(
     assert org_trail["arn"] in {t["TrailARN"] for t in listed}
     status = await _status(aws_client, member, "eu-west-1", org_trail["arn"])
     assert status["IsLogging"] is True and "LatestDeliveryError" not in status
-    assert {"account": member, "region": "eu-west-1", "expected_codes": ["MANAGED_ELSEWHERE"]} in org_trail["views"]
+    assert {
+        "account": member,
+        "region": "eu-west-1",
+        "expected_codes": ["MANAGED_ELSEWHERE"],
+    } in org_trail["views"]
 
 
 async def test_unknown_trail_arn_is_trail_not_found(aws_client: AwsClientFactory) -> None:
@@ -157,13 +194,16 @@ async def test_unknown_trail_arn_is_trail_not_found(aws_client: AwsClientFactory
 
 
 async def test_fixing_a_destination_clears_the_error_on_the_next_delivery(
-        mutable: Sandbox, aws_client: AwsClientFactory) -> None:
+    mutable: Sandbox, aws_client: AwsClientFactory
+) -> None:
     trail = mutable.trail("prod-s3-policy")
     region, arn = trail["home_region"], trail["arn"]
     before = await _status(aws_client, PROD, region, arn, mutable)
     assert before["LatestDeliveryError"] == "AccessDenied"
     s3 = mutable.boto3_client("s3", account=PROD, region=region)
-    s3.put_bucket_policy(Bucket=trail["bucket"], Policy=bucket_policy(trail["bucket"], "", [PROD], arn))
+    s3.put_bucket_policy(
+        Bucket=trail["bucket"], Policy=bucket_policy(trail["bucket"], "", [PROD], arn)
+    )
     still = await _status(aws_client, PROD, region, arn, mutable)
     assert still["LatestDeliveryError"] == "AccessDenied"  # nothing delivered yet
     tick = mutable.deliver()
@@ -173,29 +213,42 @@ async def test_fixing_a_destination_clears_the_error_on_the_next_delivery(
     assert _epoch(after["LatestDigestDeliveryTime"]) >= tick - 0.01
 
 
-async def test_fixing_kms_and_cloudwatch_destinations(mutable: Sandbox, aws_client: AwsClientFactory) -> None:
+async def test_fixing_kms_and_cloudwatch_destinations(
+    mutable: Sandbox, aws_client: AwsClientFactory
+) -> None:
     kms_trail = mutable.trail("prod-kms-disabled")
     key_id = kms_trail["kms_key_arn"].rsplit("/", 1)[1]
-    mutable.boto3_client("kms", account=PROD, region=kms_trail["home_region"]).enable_key(KeyId=key_id)
+    mutable.boto3_client("kms", account=PROD, region=kms_trail["home_region"]).enable_key(
+        KeyId=key_id
+    )
     cw_trail = mutable.trail("sec-cw-group")
     member = cw_trail["account"]
     mutable.boto3_client("logs", account=member, region=cw_trail["home_region"]).create_log_group(
-        logGroupName="/aws/cloudtrail/sec-cw-group")
+        logGroupName="/aws/cloudtrail/sec-cw-group"
+    )
     tick = mutable.deliver()
-    kms_status = await _status(aws_client, PROD, kms_trail["home_region"], kms_trail["arn"], mutable)
+    kms_status = await _status(
+        aws_client, PROD, kms_trail["home_region"], kms_trail["arn"], mutable
+    )
     cw_status = await _status(aws_client, member, cw_trail["home_region"], cw_trail["arn"], mutable)
-    assert "LatestDeliveryError" not in kms_status and _epoch(kms_status["LatestDeliveryTime"]) >= tick - 0.01
+    assert (
+        "LatestDeliveryError" not in kms_status
+        and _epoch(kms_status["LatestDeliveryTime"]) >= tick - 0.01
+    )
     assert "LatestCloudWatchLogsDeliveryError" not in cw_status
     assert _epoch(cw_status["LatestCloudWatchLogsDeliveryTime"]) >= tick - 0.01
 
 
 async def test_breaking_shows_on_the_next_delivery_and_keeps_the_last_good_time(
-        mutable: Sandbox, aws_client: AwsClientFactory) -> None:
+    mutable: Sandbox, aws_client: AwsClientFactory
+) -> None:
     trail = mutable.trail("staging-euw1")
     region, arn = trail["home_region"], trail["arn"]
     good = await _status(aws_client, STAGING, region, arn, mutable)
     assert "LatestDeliveryError" not in good
-    mutable.boto3_client("s3", account=STAGING, region=region).delete_bucket_policy(Bucket=trail["bucket"])
+    mutable.boto3_client("s3", account=STAGING, region=region).delete_bucket_policy(
+        Bucket=trail["bucket"]
+    )
     assert "LatestDeliveryError" not in await _status(aws_client, STAGING, region, arn, mutable)
     mutable.deliver()
     broken = await _status(aws_client, STAGING, region, arn, mutable)
@@ -204,7 +257,8 @@ async def test_breaking_shows_on_the_next_delivery_and_keeps_the_last_good_time(
 
 
 async def test_each_region_of_a_multi_region_trail_keeps_its_own_state(
-        mutable: Sandbox, aws_client: AwsClientFactory) -> None:
+    mutable: Sandbox, aws_client: AwsClientFactory
+) -> None:
     trail = mutable.trail("prod-main")
     arn = trail["arn"]
     seen = await _status(aws_client, PROD, "us-west-2", arn, mutable)  # this view delivers now
@@ -212,7 +266,9 @@ async def test_each_region_of_a_multi_region_trail_keeps_its_own_state(
     mutable.boto3_client("s3", account=PROD).delete_bucket_policy(Bucket=trail["bucket"])
     mutable.deliver()
     west = await _status(aws_client, PROD, "us-west-2", arn, mutable)
-    sydney = await _status(aws_client, PROD, "ap-southeast-2", arn, mutable)  # first asked after the break
+    sydney = await _status(
+        aws_client, PROD, "ap-southeast-2", arn, mutable
+    )  # first asked after the break
     assert west["LatestDeliveryError"] == sydney["LatestDeliveryError"] == "AccessDenied"
     assert west["LatestDeliveryTime"] == seen["LatestDeliveryTime"]
     assert "LatestDeliveryTime" not in sydney  # never delivered in this view
@@ -220,12 +276,16 @@ async def test_each_region_of_a_multi_region_trail_keeps_its_own_state(
     try:
         eu = await _status(aws_client, PROD, "eu-west-1", arn, mutable)
         west = await _status(aws_client, PROD, "us-west-2", arn, mutable)
-        assert eu["LatestDeliveryError"] == "only eu-west-1" and west["LatestDeliveryError"] == "AccessDenied"
+        assert (
+            eu["LatestDeliveryError"] == "only eu-west-1"
+            and west["LatestDeliveryError"] == "AccessDenied"
+        )
     finally:
         mutable.faults.clear()
 
 
 # -- accounts --------------------------------------------------------------------------------
+
 
 async def test_accounts_are_isolated(sandbox: Sandbox, aws_client: AwsClientFactory) -> None:
     prod = await aws_client("cloudtrail", account=PROD, region="us-west-2")
@@ -243,7 +303,8 @@ async def test_accounts_are_isolated(sandbox: Sandbox, aws_client: AwsClientFact
 
 
 async def test_profiles_in_the_written_files_reach_their_accounts(
-        sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from aiobotocore.session import AioSession
 
     for key, value in sandbox.process_env().items():
@@ -258,17 +319,24 @@ async def test_profiles_in_the_written_files_reach_their_accounts(
 
 
 async def test_describe_regions_is_limited_to_enabled_regions(
-        sandbox: Sandbox, aws_client: AwsClientFactory) -> None:
+    sandbox: Sandbox, aws_client: AwsClientFactory
+) -> None:
     ec2 = await aws_client("ec2", account=PROD)
     names = [r["RegionName"] for r in (await ec2.describe_regions())["Regions"]]
     assert names == sandbox.manifest["accounts"][PROD]["regions"]
     account = await aws_client("account", account=PROD)
-    enabled = [r["RegionName"] for r in (await account.list_regions(
-        RegionOptStatusContains=["ENABLED", "ENABLED_BY_DEFAULT"]))["Regions"]]
+    enabled = [
+        r["RegionName"]
+        for r in (
+            await account.list_regions(RegionOptStatusContains=["ENABLED", "ENABLED_BY_DEFAULT"])
+        )["Regions"]
+    ]
     assert enabled == names
 
 
-async def test_an_opt_in_region_not_enabled_rejects_credentials(aws_client: AwsClientFactory) -> None:
+async def test_an_opt_in_region_not_enabled_rejects_credentials(
+    aws_client: AwsClientFactory,
+) -> None:
     client = await aws_client("cloudtrail", account=PROD, region="af-south-1")
     with pytest.raises(ClientError) as err:
         await client.describe_trails()
@@ -287,12 +355,25 @@ FAULT_CASES: list[tuple[str, dict[str, Any], str]] = [
 ]
 
 
-@pytest.mark.parametrize(("kind", "params", "code"), FAULT_CASES, ids=[c[0] + str(c[1]) for c in FAULT_CASES])
+@pytest.mark.parametrize(
+    ("kind", "params", "code"), FAULT_CASES, ids=[c[0] + str(c[1]) for c in FAULT_CASES]
+)
 async def test_fault_kinds_are_seen_by_a_client_in_one_account_only(
-        sandbox: Sandbox, sandbox_faults: Any, aws_client: AwsClientFactory, kind: str,
-        params: dict[str, Any], code: str) -> None:
-    sandbox_faults.add(kind, service="cloudtrail", operation="DescribeTrails", account=PROD,
-                       region="eu-west-1", **params)
+    sandbox: Sandbox,
+    sandbox_faults: Any,
+    aws_client: AwsClientFactory,
+    kind: str,
+    params: dict[str, Any],
+    code: str,
+) -> None:
+    sandbox_faults.add(
+        kind,
+        service="cloudtrail",
+        operation="DescribeTrails",
+        account=PROD,
+        region="eu-west-1",
+        **params,
+    )
     target = await aws_client("cloudtrail", account=PROD, region="eu-west-1")
     with pytest.raises(ClientError) as err:
         await target.describe_trails()
@@ -304,7 +385,8 @@ async def test_fault_kinds_are_seen_by_a_client_in_one_account_only(
 
 
 async def test_query_and_xml_services_get_their_own_error_shapes(
-        sandbox_faults: Any, aws_client: AwsClientFactory) -> None:
+    sandbox_faults: Any, aws_client: AwsClientFactory
+) -> None:
     sandbox_faults.add("throttle", service="iam", account=PROD)
     sandbox_faults.add("access_denied", service="s3", account=PROD)
     iam = await aws_client("iam", account=PROD)
@@ -327,7 +409,9 @@ async def test_dropped_connection(sandbox_faults: Any, aws_client: AwsClientFact
     assert "Trails" in await client.list_trails()
 
 
-async def test_latency_fault_delays_matching_calls(sandbox_faults: Any, aws_client: AwsClientFactory) -> None:
+async def test_latency_fault_delays_matching_calls(
+    sandbox_faults: Any, aws_client: AwsClientFactory
+) -> None:
     client = await aws_client("cloudtrail", account=STAGING)
     await client.list_trails()
     sandbox_faults.add("latency", service="cloudtrail", account=STAGING, latency_ms=150)
@@ -336,8 +420,9 @@ async def test_latency_fault_delays_matching_calls(sandbox_faults: Any, aws_clie
     assert time.monotonic() - started >= 0.15
 
 
-async def test_error_message_injects_hostile_text(sandbox: Sandbox, sandbox_faults: Any,
-                                                  aws_client: AwsClientFactory) -> None:
+async def test_error_message_injects_hostile_text(
+    sandbox: Sandbox, sandbox_faults: Any, aws_client: AwsClientFactory
+) -> None:
     hostile = "[@click=app.quit]x[/] [/] \x1b]52;c;aGk=\x07"
     trail = sandbox.trail("staging-usw2")
     sandbox_faults.add("error_message", trail=trail["arn"], message=hostile)
@@ -346,39 +431,57 @@ async def test_error_message_injects_hostile_text(sandbox: Sandbox, sandbox_faul
 
 
 async def test_request_counter_counts_per_operation_account_region(
-        sandbox: Sandbox, aws_client: AwsClientFactory) -> None:
+    sandbox: Sandbox, aws_client: AwsClientFactory
+) -> None:
     client = await aws_client("cloudtrail", account=STAGING, region="ap-southeast-2")
     since = time.time()
     for _ in range(3):
         await client.list_trails()
-    counts = sandbox.requests(service="cloudtrail", operation="ListTrails", account=STAGING,
-                              region="ap-southeast-2")
+    counts = sandbox.requests(
+        service="cloudtrail", operation="ListTrails", account=STAGING, region="ap-southeast-2"
+    )
     assert counts["total"] >= 3
-    log = sandbox.request_log(since=since, operation="ListTrails", account=STAGING, region="ap-southeast-2")
+    log = sandbox.request_log(
+        since=since, operation="ListTrails", account=STAGING, region="ap-southeast-2"
+    )
     assert len(log) == 3 and all(e["status"] == 200 for e in log)
 
 
 # -- event history ---------------------------------------------------------------------------
 
+
 async def test_lookup_events_returns_the_breaking_event_with_its_actor(
-        sandbox: Sandbox, aws_client: AwsClientFactory) -> None:
+    sandbox: Sandbox, aws_client: AwsClientFactory
+) -> None:
     """One paginated LookupEvents sweep per (account, region), as a careful client would."""
     wanted: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for trail in _broken(sandbox):
-        global_call = trail["broken_by"]["event"] in ("DeleteRole", "UpdateAssumeRolePolicy", "DeleteRolePolicy")
+        global_call = trail["broken_by"]["event"] in (
+            "DeleteRole",
+            "UpdateAssumeRolePolicy",
+            "DeleteRolePolicy",
+        )
         region = "us-east-1" if global_call else trail["home_region"]
         wanted.setdefault((trail["account"], region), []).append(trail)
     for (account, region), trails in wanted.items():
         client = await aws_client("cloudtrail", account=account, region=region, retries=5)
         events: list[dict[str, Any]] = []
         paginator = client.get_paginator("lookup_events")
-        async for page in paginator.paginate(LookupAttributes=[{"AttributeKey": "ReadOnly",
-                                                                "AttributeValue": "false"}]):
+        async for page in paginator.paginate(
+            LookupAttributes=[{"AttributeKey": "ReadOnly", "AttributeValue": "false"}]
+        ):
             events.extend(page["Events"])
         for trail in trails:
             by = trail["broken_by"]
-            match = [e for e in events if e["EventName"] == by["event"]
-                     and abs(_epoch(e["EventTime"]) - datetime.fromisoformat(by["event_time"]).timestamp()) < 1]
+            match = [
+                e
+                for e in events
+                if e["EventName"] == by["event"]
+                and abs(
+                    _epoch(e["EventTime"]) - datetime.fromisoformat(by["event_time"]).timestamp()
+                )
+                < 1
+            ]
             assert match, (trail["name"], by)
             record = json.loads(match[0]["CloudTrailEvent"])
             issuer = record["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"]
@@ -388,7 +491,8 @@ async def test_lookup_events_returns_the_breaking_event_with_its_actor(
 
 
 async def test_lookup_events_filters_pages_and_limits_rate(
-        mutable: Sandbox, aws_client: AwsClientFactory) -> None:
+    mutable: Sandbox, aws_client: AwsClientFactory
+) -> None:
     s3 = mutable.boto3_client("s3", account=PROD, region="eu-west-1")
     bucket = "lookup-test-bucket"
     s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
@@ -400,32 +504,52 @@ async def test_lookup_events_filters_pages_and_limits_rate(
     try:
         since = time.time()
         first = await client.lookup_events(LookupAttributes=by_bucket, MaxResults=2)
-        assert [e["EventName"] for e in first["Events"]] == ["DeleteBucketPolicy", "PutBucketPolicy"]
-        second = await client.lookup_events(LookupAttributes=by_bucket, MaxResults=2,
-                                            NextToken=first["NextToken"])
-        assert [e["EventName"] for e in second["Events"]] == ["CreateBucket"] and "NextToken" not in second
-        with pytest.raises(ClientError) as err:  # LookupEvents allows 2 requests/s per account-region
+        assert [e["EventName"] for e in first["Events"]] == [
+            "DeleteBucketPolicy",
+            "PutBucketPolicy",
+        ]
+        second = await client.lookup_events(
+            LookupAttributes=by_bucket, MaxResults=2, NextToken=first["NextToken"]
+        )
+        assert [e["EventName"] for e in second["Events"]] == [
+            "CreateBucket"
+        ] and "NextToken" not in second
+        with pytest.raises(
+            ClientError
+        ) as err:  # LookupEvents allows 2 requests/s per account-region
             await client.lookup_events(LookupAttributes=by_bucket)
         assert err.value.response["Error"]["Code"] == "ThrottlingException"
-        log = mutable.request_log(since=since, operation="LookupEvents", account=PROD, region="eu-west-1")
+        log = mutable.request_log(
+            since=since, operation="LookupEvents", account=PROD, region="eu-west-1"
+        )
         assert [e["status"] for e in log] == [200, 200, 400]
     finally:
         mutable.control.call("POST", "config", {"lookup_events_rps": None})
     assert first["Events"][0]["Username"] == "sandbox-test"
     record = json.loads(first["Events"][0]["CloudTrailEvent"])
-    assert record["requestParameters"]["bucketName"] == bucket and record["awsRegion"] == "eu-west-1"
-    earlier = await client.lookup_events(StartTime=datetime.fromtimestamp(time.time() - 7200),
-                                         EndTime=datetime.fromtimestamp(time.time() - 3600),
-                                         LookupAttributes=by_bucket)
+    assert (
+        record["requestParameters"]["bucketName"] == bucket and record["awsRegion"] == "eu-west-1"
+    )
+    earlier = await client.lookup_events(
+        StartTime=datetime.fromtimestamp(time.time() - 7200),
+        EndTime=datetime.fromtimestamp(time.time() - 3600),
+        LookupAttributes=by_bucket,
+    )
     assert earlier["Events"] == []
 
 
 # -- process hygiene -------------------------------------------------------------------------
 
+
 def test_standalone_cli_prints_the_endpoint_and_stops_cleanly() -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    proc = subprocess.Popen([sys.executable, "-m", "sandbox", "--scenario", "empty"],
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sandbox", "--scenario", "empty"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         lines = []

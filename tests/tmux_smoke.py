@@ -207,7 +207,9 @@ if __name__ == "__main__":
     res = run_smoke(no_color="--no-color" in sys.argv)
     for name, screen in res.screens.items():
         print(f"===== {name}\n{screen}")
-    print(f"exit status: {res.exit_status}; app pid {res.app_pid}; sandbox pids "
-          f"{res.sandbox_pids}; left running: {res.leftover_pids}")
+    print(
+        f"exit status: {res.exit_status}; app pid {res.app_pid}; sandbox pids "
+        f"{res.sandbox_pids}; left running: {res.leftover_pids}"
+    )
     ok = res.exit_status == 0 and res.sandbox_pids and not res.leftover_pids
     raise SystemExit(0 if ok else 1)
