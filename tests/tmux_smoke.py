@@ -171,7 +171,7 @@ def run_smoke(
         pane.keys("Escape")
         pane.wait_for("the overview again", lambda t: "Top finding" in t and "keys" not in t, 10)
         pane.keys("q")
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 60  # generous: a loaded CI box, not a speed claim
         while time.monotonic() < deadline:
             dead, status = pane.dead()
             if dead:
