@@ -44,6 +44,21 @@ def _proc_stat(pid: int) -> tuple[str, int] | None:
     return fields[0], int(fields[1])
 
 
+def zombie_exit_status(pid: int) -> int | None:
+    """Exit status of a process that has exited but not been reaped (Linux /proc stat field
+    52, as waitpid reports it); None while it runs or once it is gone. Needed because tmux
+    sometimes misses SIGCHLD and leaves the app a zombie with its pane not marked dead."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] != "Z" or len(fields) < 50:
+        return None
+    raw = int(fields[49])  # field 52 overall; fields here start at field 3
+    return (raw >> 8) & 0xFF if raw & 0x7F == 0 else -(raw & 0x7F)
+
+
 def alive(pid: int) -> bool:
     st = _proc_stat(pid)
     return st is not None and st[0] != "Z"
@@ -86,6 +101,9 @@ class Pane:
             *env_args, "--", *command,
         )  # fmt: skip
         self.tmux("set-option", "-t", self.target, "remain-on-exit", "on")
+        # tmux holds a lone ESC for `escape-time` (500 ms) to see whether a sequence follows;
+        # an Escape then a key sent by the test inside that window arrive as one Alt+key.
+        self.tmux("set-option", "-s", "escape-time", "0")
 
     def size(self) -> tuple[int, int]:
         out = self.tmux("display-message", "-p", "-t", self.target, "#{pane_width} #{pane_height}")
@@ -112,11 +130,17 @@ class Pane:
         return int(self.tmux("display-message", "-p", "-t", self.target, "#{pane_pid}").strip())
 
     def dead(self) -> tuple[bool, int | None]:
+        """(dead, exit status); a death by signal N is reported as status -N."""
         fmt = self.tmux(
-            "display-message", "-p", "-t", self.target, "#{pane_dead} #{pane_dead_status}"
-        )
-        dead, _, status = fmt.strip().partition(" ")
-        return dead == "1", int(status) if status.strip().isdigit() else None
+            "display-message", "-p", "-t", self.target,
+            "#{pane_dead}|#{pane_dead_status}|#{pane_dead_signal}",
+        )  # fmt: skip
+        dead, status, signal = (fmt.strip().split("|") + ["", ""])[:3]
+        if status.strip().isdigit():
+            return dead == "1", int(status)
+        if signal.strip().isdigit() and int(signal) > 0:
+            return dead == "1", -int(signal)
+        return dead == "1", None
 
     def wait_for(self, what: str, cond: Callable[[str], bool], timeout: float) -> str:
         deadline = time.monotonic() + timeout
@@ -174,7 +198,12 @@ def run_smoke(
         deadline = time.monotonic() + 60  # generous: a loaded CI box, not a speed claim
         while time.monotonic() < deadline:
             dead, status = pane.dead()
-            if dead:
+            # tmux marks a pane dead a moment before it has the exit status: wait for both.
+            if dead and status is not None:
+                result.exit_status = status
+                break
+            status = zombie_exit_status(result.app_pid) if result.app_pid else None
+            if status is not None:
                 result.exit_status = status
                 break
             time.sleep(0.2)  # polling interval of a condition with a deadline
