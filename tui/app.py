@@ -139,7 +139,14 @@ class TrailtopApp(App[None]):
 
     # ------------------------------------------------------------------ UI loop side
 
+    def _tearing_down(self) -> bool:
+        """True once the app is exiting: the engine thread may still post a last message,
+        and by then the screens' widgets are being torn down."""
+        return self._exit or self._stopped or not self.is_running
+
     def on_snapshot_ready(self, _: SnapshotReady) -> None:
+        if self._tearing_down():
+            return
         with self._mailbox_lock:
             snapshot, self._mailbox = self._mailbox, None
             changed, self._mailbox_changed = self._mailbox_changed, set()
@@ -147,6 +154,8 @@ class TrailtopApp(App[None]):
             self.apply_snapshot(snapshot, extra_changed=changed)
 
     def on_source_event(self, event: SourceEvent) -> None:
+        if self._tearing_down():
+            return
         phase = event.phase
         if phase in ("sweep-started", "sweep-start", "refresh-requested"):
             self.sweep_status = SweepStatus(sweeping=True)
@@ -225,7 +234,7 @@ class TrailtopApp(App[None]):
 
     def _refresh_summaries(self) -> None:
         for screen in self.screen_stack:
-            if isinstance(screen, OverviewScreen):
+            if isinstance(screen, OverviewScreen) and screen.is_mounted:
                 screen.refresh_summary()
 
     # ------------------------------------------------------------------ actions
