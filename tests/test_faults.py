@@ -311,9 +311,10 @@ def test_assumed_role_credentials_refresh_and_refresh_failure(
         r = EngineRunner(light_engine(sandbox, aws={"regions": REGIONS}, poll={"max_attempts": 1}))
         try:
             r.sweep()
-            sessions = r.engine.collector._role_sessions
-            key = next(k for k in sessions if k[1].split(":")[4] == STAGING)
-            creds = sessions[key]._credentials
+            # The session the engine polls STAGING with (both profiles fan out to it; the
+            # first route wins, and the other route's session is never used).
+            staging = next(a for a in r.engine.accounts if a.account_id == STAGING)
+            creds = staging.session._credentials
 
             def expire() -> None:
                 # The expiry AWS gave us has passed (as after an hour of running).
