@@ -7,6 +7,7 @@ engine. Snapshots are immutable, so nothing is copied or locked beyond the mailb
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import threading
 import time
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from core.model import Snapshot, State
@@ -228,14 +230,19 @@ class TrailtopApp(App[None]):
         return set(self._highlight_until)
 
     def _tick(self) -> None:
+        if self._tearing_down():
+            return
         for screen in self.screen_stack:
-            if isinstance(screen, OverviewScreen | DrilldownScreen):
-                screen.tick()
+            if isinstance(screen, OverviewScreen | DrilldownScreen) and screen.is_mounted:
+                # Its widgets may be being removed (the screen is closing).
+                with contextlib.suppress(NoMatches):
+                    screen.tick()
 
     def _refresh_summaries(self) -> None:
         for screen in self.screen_stack:
             if isinstance(screen, OverviewScreen) and screen.is_mounted:
-                screen.refresh_summary()
+                with contextlib.suppress(NoMatches):
+                    screen.refresh_summary()
 
     # ------------------------------------------------------------------ actions
 
