@@ -48,7 +48,13 @@ from core.policy import (
     parse_policy,
     policy_document,
 )
-from core.rootcause import Destinations, arn_account, arn_region, log_group_name
+from core.rootcause import (
+    Destinations,
+    arn_account,
+    arn_region,
+    cloudtrail_context,
+    log_group_name,
+)
 
 __all__ = [
     "ABSENT_CODES",
@@ -571,19 +577,13 @@ def _lift_denies(
 # --------------------------------------------------------------------------- per destination
 
 
-def _context(trail: TrailConfig, **extra: str) -> dict[str, str]:
-    ctx = {"aws:SourceArn": trail.arn, "aws:SourceAccount": trail.owner_account}
-    ctx.update(extra)
-    return ctx
-
-
 def _s3_requests(trail: TrailConfig, key: ViewKey, org_id: str | None) -> list[Request]:
     bucket = trail.s3_bucket or ""
     prefix = f"{trail.s3_prefix.strip('/')}/" if trail.s3_prefix else ""
     acct = trail.owner_account
-    put_ctx = _context(trail, **{"s3:x-amz-acl": "bucket-owner-full-control"})
+    put_ctx = cloudtrail_context(trail, **{"s3:x-amz-acl": "bucket-owner-full-control"})
     reqs: list[Request] = [
-        ("s3:GetBucketAcl", f"arn:aws:s3:::{bucket}", _context(trail)),
+        ("s3:GetBucketAcl", f"arn:aws:s3:::{bucket}", cloudtrail_context(trail)),
         (
             "s3:PutObject",
             f"arn:aws:s3:::{bucket}/{prefix}AWSLogs/{acct}/CloudTrail/{key.region}/x.json.gz",
@@ -938,7 +938,9 @@ def _kms_plans(trail: TrailConfig, key: ViewKey, codes: set[str], docs: Document
                 (
                     "kms:GenerateDataKey",
                     karn or kid,
-                    _context(trail, **{"kms:EncryptionContext:aws:cloudtrail:arn": trail.arn}),
+                    cloudtrail_context(
+                        trail, **{"kms:EncryptionContext:aws:cloudtrail:arn": trail.arn}
+                    ),
                 )
             ],
             region=region,
@@ -1101,7 +1103,7 @@ def _sns_plans(trail: TrailConfig, key: ViewKey, codes: set[str], docs: Document
             arn,
             current=docs.topic_policy,
             documented=[statement],
-            requests=[("SNS:Publish", arn, _context(trail))],
+            requests=[("SNS:Publish", arn, cloudtrail_context(trail))],
             region=region,
             make_call=lambda text: ApiCall(
                 "sns",
@@ -1161,7 +1163,10 @@ def _cloudwatch_plans(
         documented = _statement_list(cloudwatch_role_trust_policy())
         try:
             needed = _needed(
-                documented, [("sts:AssumeRole", rarn, _context(trail))], docs.role_trust, [0]
+                documented,
+                [("sts:AssumeRole", rarn, cloudtrail_context(trail))],
+                docs.role_trust,
+                [0],
             )
             merged, added = merge_statements(_url_decoded(docs.role_trust), needed)
         except PolicyError:

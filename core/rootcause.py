@@ -68,7 +68,8 @@ def arn_account(arn: str) -> str:
     return parts[4] if len(parts) > 4 else ""
 
 
-def _context(trail: TrailConfig, **extra: str) -> dict[str, str]:
+def cloudtrail_context(trail: TrailConfig, **extra: str) -> dict[str, str]:
+    """The request context CloudTrail sends when it writes for `trail` (plus `extra` keys)."""
     ctx = {"aws:SourceArn": trail.arn, "aws:SourceAccount": trail.owner_account}
     ctx.update(extra)
     return ctx
@@ -159,7 +160,7 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
             principal=CLOUDTRAIL,
             action="s3:PutObject",
             resource=obj,
-            context=_context(trail, **{"s3:x-amz-acl": "bucket-owner-full-control"}),
+            context=cloudtrail_context(trail, **{"s3:x-amz-acl": "bucket-owner-full-control"}),
         )
         for obj in objects
     ]
@@ -199,7 +200,7 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
         principal=CLOUDTRAIL,
         action="s3:GetBucketAcl",
         resource=f"arn:aws:s3:::{bucket}",
-        context=_context(trail),
+        context=cloudtrail_context(trail),
     )
     if acl.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
         acl_stmt = [s for s in documented if "GetBucketAcl" in str(s.get("Action"))]
@@ -283,7 +284,9 @@ def kms_findings(trail: TrailConfig, key: ViewKey, fact: Fact, now: datetime) ->
             principal=CLOUDTRAIL,
             action="kms:GenerateDataKey",
             resource=str(meta.get("Arn") or kid),
-            context=_context(trail, **{"kms:EncryptionContext:aws:cloudtrail:arn": trail.arn}),
+            context=cloudtrail_context(
+                trail, **{"kms:EncryptionContext:aws:cloudtrail:arn": trail.arn}
+            ),
         )
         if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
             out.append(
@@ -328,7 +331,7 @@ def sns_findings(trail: TrailConfig, key: ViewKey, fact: Fact) -> list[Finding]:
         principal=CLOUDTRAIL,
         action="SNS:Publish",
         resource=arn,
-        context=_context(trail),
+        context=cloudtrail_context(trail),
     )
     if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
         return [
@@ -397,7 +400,7 @@ def cloudwatch_findings(
         principal=CLOUDTRAIL,
         action="sts:AssumeRole",
         resource=rarn,
-        context=_context(trail),
+        context=cloudtrail_context(trail),
     )
     if trust.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
         out.append(
