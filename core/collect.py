@@ -130,25 +130,33 @@ class Collector:
                             (base, f"arn:aws:iam::{acct}:role/{org_role_name}", "", "trailtop")
                         )
 
-        results = await asyncio.gather(
-            *(self._assumed_account(b, arn, ext, name) for b, arn, ext, name in fanout),
-            return_exceptions=True,
-        )
-        for (base, arn, _, _), res in zip(fanout, results, strict=True):
-            acct_id = arn.split(":")[4]
-            if isinstance(res, BaseException):
-                if acct_id not in accounts:
-                    errors.append(
-                        TargetError(
-                            base.profile,
-                            acct_id,
-                            None,
-                            "assume role failed: " + describe_error(res),
-                        )
+        # Every profile may fan out to the same accounts: assume each account's role once,
+        # through its first route, and try the next route only if that one fails.
+        routes: dict[str, list[tuple[Account, str, str, str]]] = {}
+        for entry in fanout:
+            acct_id = entry[1].split(":")[4]
+            if acct_id not in accounts:
+                routes.setdefault(acct_id, []).append(entry)
+
+        async def reach(
+            acct_id: str, entries: list[tuple[Account, str, str, str]]
+        ) -> Account | TargetError:
+            failure: TargetError | None = None
+            for base, arn, ext, name in entries:
+                try:
+                    return await self._assumed_account(base, arn, ext, name)
+                except Exception as exc:  # noqa: BLE001 - the next route may work
+                    failure = failure or TargetError(
+                        base.profile, acct_id, None, "assume role failed: " + describe_error(exc)
                     )
-                continue
-            if res.account_id not in accounts:
-                accounts[res.account_id] = res
+            assert failure is not None
+            return failure
+
+        for res in await asyncio.gather(*(reach(a, e) for a, e in routes.items())):
+            if isinstance(res, TargetError):
+                errors.append(res)
+            else:
+                accounts.setdefault(res.account_id, res)
 
         async def fill(acct: Account) -> None:
             try:
