@@ -311,8 +311,8 @@ def test_assumed_role_credentials_refresh_and_refresh_failure(
         r = EngineRunner(light_engine(sandbox, aws={"regions": REGIONS}, poll={"max_attempts": 1}))
         try:
             r.sweep()
-            # The session the engine polls STAGING with (both profiles fan out to it; the
-            # first route wins, and the other route's session is never used).
+            # The session the engine polls STAGING with (both profiles could reach it; the
+            # role is assumed once, through the first route).
             staging = next(a for a in r.engine.accounts if a.account_id == STAGING)
             creds = staging.session._credentials
 
