@@ -11,8 +11,8 @@ setup: $(STAMP)
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.8
-	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
-	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	$(BIN)/uv pip sync -q --system-certs --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --system-certs --python $(BIN)/python --no-deps -e .
 	@rm -f $(VENV)/.installed-*
 	@touch $@
 
@@ -37,7 +37,7 @@ sandbox: setup
 
 # Regenerate the lock after changing pyproject.toml dependencies.
 lock: setup
-	$(BIN)/uv pip compile -q pyproject.toml --extra demo --extra test --generate-hashes -o requirements.lock
+	$(BIN)/uv pip compile -q --system-certs pyproject.toml --extra demo --extra test --generate-hashes -o requirements.lock
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
