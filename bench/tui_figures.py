@@ -1,6 +1,6 @@
 """TUI figures: applying 5,000-view snapshots to the table, and key latency during sweeps.
 
-- `table_apply`: the overview table fed by a fake source (tests/tui_fakes: 5,000 views over
+- `table_apply`: the overview table fed by a fake source (tests/support/fakes: 5,000 views over
   accounts x 17 regions, ~10% not ok); initial apply, then a 5% diff (views break or heal).
 - `keys_during_sweeps`: the real app with the real engine in its Monitor thread against the
   sandbox estate; arrow keys are delivered through the driver (as a terminal would) while
@@ -33,7 +33,7 @@ def _table(app: Any) -> Any:
 
 
 async def _table_apply_once(n: int, fraction: float) -> dict[str, float]:
-    from tests.tui_fakes import FakeSource, bulk_views, frozen_clock, make_snapshot, mutate
+    from tests.support.fakes import FakeSource, bulk_views, frozen_clock, make_snapshot, mutate
     from tui.app import TrailtopApp
 
     views = bulk_views(n)
@@ -67,8 +67,8 @@ def table_apply(n: int = 5000, fraction: float = 0.05, runs: int = 3) -> dict[st
 
 
 async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dict[str, Any]:
-    from core.monitor import Monitor, engine_from_settings
-    from tests.tui_fakes import count_actions, press_and_measure
+    from core.engine.monitor import Monitor, engine_from_settings
+    from tests.support.fakes import count_actions, press_and_measure
     from tui.app import TrailtopApp
 
     monitor = Monitor(engine_from_settings(settings))

@@ -81,7 +81,7 @@ class Finding:
     message: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
     remediation: str = ""
-    #: Ids of remediation plans that address this finding (core/remedy), if any.
+    #: Ids of remediation plans that address this finding (core/fix/plans.py), if any.
     plan_ids: tuple[str, ...] = ()
     #: The management event most likely to have caused it (issue 9), if known.
     cause_event: Mapping[str, Any] | None = None
@@ -269,7 +269,7 @@ class Snapshot:
     last_success_at: datetime | None = None
     #: Organization id per account, where known (for org trails).
     org_ids: Mapping[str, str] = field(default_factory=dict)
-    #: Remediation plans (core.remedy.Plan) by id; findings name theirs in `plan_ids`.
+    #: Remediation plans (core.fix.plans.Plan) by id; findings name theirs in `plan_ids`.
     plans: Mapping[str, Any] = field(default_factory=dict)
 
     def counts(self) -> dict[str, int]:

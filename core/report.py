@@ -10,7 +10,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from core.evaluate import iso
+from core.judge.evaluate import iso
 from core.model import Snapshot, State, TrailView
 
 EXIT_OK = 0
@@ -158,7 +158,7 @@ def printable_block(text: object) -> str:
 
 
 def to_table(snap: Snapshot, now: datetime | None = None) -> str:
-    from core.evaluate import as_datetime, human_age
+    from core.judge.evaluate import as_datetime, human_age
 
     now = now or snap.generated_at
     c = snap.counts()

@@ -21,7 +21,7 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from core.model import Snapshot, State
-from core.source import SnapshotSource
+from core.engine.protocols import SnapshotSource
 from tui.alerts import build_alerts, transitions
 from tui.format import now_utc
 from tui.messages import FixDone, SnapshotReady, SourceEvent
@@ -35,7 +35,7 @@ from tui.screens.remedy import PlanPickerScreen, RemediationScreen
 from tui.screens.targets import TargetsScreen
 
 if TYPE_CHECKING:
-    from core.remedy import Plan
+    from core.fix.plans import Plan
 from tui.widgets.summary import SweepStatus
 from tui.widgets.view_table import ApplyStats
 

@@ -1,7 +1,7 @@
 """What the TUI remembers about a remediation it started, and how the drill-down reports it.
 
-The engine's `ApplyResult` (core.remediate) is duck-typed here: the TUI never imports
-core.remediate (it pulls the AWS SDK in). Everything a result carries is untrusted text and
+The engine's `ApplyResult` (core.fix.apply) is duck-typed here: the TUI never imports
+core.fix.apply (it pulls the AWS SDK in). Everything a result carries is untrusted text and
 goes through `tui.safe`.
 """
 
@@ -19,7 +19,7 @@ from tui.format import fmt_age, to_datetime
 from tui.safe import plain
 
 APPLYING = "applying"
-#: The outcomes `core.remediate.ApplyResult.result` can take.
+#: The outcomes `core.fix.apply.ApplyResult.result` can take.
 OUTCOMES = ("applied", "failed", "aborted", "refused")
 STILL_REPORTED_HINT = "CloudTrail clears delivery errors on its next delivery"
 DISABLED_HINT = "remediation disabled: set remediation.enabled or --allow-remediation"

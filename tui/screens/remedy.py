@@ -1,6 +1,6 @@
 """The remediation modal (issue 6 item 4) and the plan picker in front of it.
 
-Everything shown comes from a `core.remedy.Plan`, whose text is built from AWS documents
+Everything shown comes from a `core.fix.plans.Plan`, whose text is built from AWS documents
 (bucket/key/topic policies): untrusted. It is rendered as Rich `Text` through `tui.safe`,
 never as markup; the diff is coloured per line with Text styles from `trailtop.tcss`.
 """
@@ -25,7 +25,7 @@ from tui.remediation import DISABLED_HINT, FixRecord
 from tui.safe import plain, safe_text
 
 if TYPE_CHECKING:
-    from core.remedy import Plan
+    from core.fix.plans import Plan
     from tui.app import TrailtopApp
 
 DIFF_MAX_LINES = 4000

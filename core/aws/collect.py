@@ -1,0 +1,339 @@
+"""Reaching accounts and reading trails: sessions, role fan-out, regions, describe, status.
+
+Every call here can fail for reasons that belong to one target only (a missing profile,
+expired keys, AccessDenied, throttling, an opt-in region, an endpoint that is down); those
+become `TargetError`s or per-view reasons and never abort the sweep.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aiobotocore.credentials import AioDeferredRefreshableCredentials
+from aiobotocore.session import AioSession
+
+from core.aws.clients import ClientPool, describe_error, new_session
+from core.model import TrailConfig
+
+T = TypeVar("T")
+
+DEFAULT_GLOBAL_REGION = "us-east-1"
+
+
+@dataclass
+class Account:
+    """An account reached by some credentials, with the regions to poll in it."""
+
+    account_id: str
+    profile: str | None
+    session: AioSession
+    via: str
+    home_region: str
+    alias: str | None = None
+    regions: list[str] = field(default_factory=list)
+    org_id: str | None = None
+
+    @property
+    def label(self) -> str:
+        return self.alias or self.account_id
+
+
+@dataclass(frozen=True)
+class TargetError:
+    """Something that could not be reached: a whole profile/account, or one region of it."""
+
+    profile: str | None
+    account_id: str | None
+    region: str | None
+    reason: str
+
+
+class Limiter:
+    """Bounds API calls in flight across every target (settings.poll.concurrency)."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._sem: asyncio.Semaphore | None = None
+
+    async def run(self, coro: Awaitable[T]) -> T:
+        if self._sem is None:
+            self._sem = asyncio.Semaphore(self.limit)
+        async with self._sem:
+            return await coro
+
+
+@dataclass
+class Collector:
+    pool: ClientPool
+    limiter: Limiter
+    #: Sessions are kept across re-resolutions so their clients (and connections) are reused.
+    _profile_sessions: dict[str | None, AioSession] = field(default_factory=dict)
+    _role_sessions: dict[tuple[str, str], AioSession] = field(default_factory=dict)
+
+    async def call(self, session: AioSession, service: str, region: str, op: str, **kw: Any) -> Any:
+        async def go() -> Any:
+            client = await self.pool.get(session, service, region)
+            return await getattr(client, op)(**kw)
+
+        return await self.limiter.run(go())
+
+    # -- accounts -------------------------------------------------------------------------
+
+    async def resolve_accounts(
+        self,
+        profiles: list[str],
+        regions: list[str],
+        assume_roles: list[tuple[str, str, str]],
+        org_role_name: str | None,
+    ) -> tuple[list[Account], list[TargetError]]:
+        """Every account to poll: each profile's own, then role and Organization fan-out.
+
+        The same account reached twice is polled once (the first route wins).
+        """
+        accounts: dict[str, Account] = {}
+        errors: list[TargetError] = []
+        bases: list[Account] = []
+        for profile in profiles or [None]:  # type: ignore[list-item]
+            try:
+                base = await self._account_for_profile(profile)
+            except Exception as exc:  # noqa: BLE001 - one profile's failure is its own
+                errors.append(TargetError(profile, None, None, describe_error(exc)))
+                continue
+            if base.account_id not in accounts:
+                accounts[base.account_id] = base
+                bases.append(base)
+
+        fanout: list[tuple[Account, str, str, str]] = []
+        for base in bases:
+            for role_arn, external_id, session_name in assume_roles:
+                fanout.append((base, role_arn, external_id, session_name))
+            if org_role_name:
+                try:
+                    members = await self._org_accounts(base)
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(
+                        TargetError(
+                            base.profile,
+                            base.account_id,
+                            None,
+                            "organization accounts not listed: " + describe_error(exc),
+                        )
+                    )
+                    members = []
+                for acct in members:
+                    if acct != base.account_id:
+                        fanout.append(
+                            (base, f"arn:aws:iam::{acct}:role/{org_role_name}", "", "trailtop")
+                        )
+
+        # Every profile may fan out to the same accounts: assume each account's role once,
+        # through its first route, and try the next route only if that one fails.
+        routes: dict[str, list[tuple[Account, str, str, str]]] = {}
+        for entry in fanout:
+            acct_id = entry[1].split(":")[4]
+            if acct_id not in accounts:
+                routes.setdefault(acct_id, []).append(entry)
+
+        async def reach(
+            acct_id: str, entries: list[tuple[Account, str, str, str]]
+        ) -> Account | TargetError:
+            failure: TargetError | None = None
+            for base, arn, ext, name in entries:
+                try:
+                    return await self._assumed_account(base, arn, ext, name)
+                except Exception as exc:  # noqa: BLE001 - the next route may work
+                    failure = failure or TargetError(
+                        base.profile, acct_id, None, "assume role failed: " + describe_error(exc)
+                    )
+            assert failure is not None
+            return failure
+
+        for res in await asyncio.gather(*(reach(a, e) for a, e in routes.items())):
+            if isinstance(res, TargetError):
+                errors.append(res)
+            else:
+                accounts.setdefault(res.account_id, res)
+
+        async def fill(acct: Account) -> None:
+            try:
+                acct.regions = list(regions) if regions else await self._enabled_regions(acct)
+            except Exception as exc:  # noqa: BLE001
+                errors.append(
+                    TargetError(
+                        acct.profile,
+                        acct.account_id,
+                        None,
+                        "regions not listed: " + describe_error(exc),
+                    )
+                )
+                acct.regions = []
+            acct.alias = await self._alias(acct)
+
+        await asyncio.gather(*(fill(a) for a in accounts.values()))
+        return list(accounts.values()), errors
+
+    async def _account_for_profile(self, profile: str | None) -> Account:
+        session = self._profile_sessions.get(profile)
+        if session is None:
+            session = new_session(profile)
+            self._profile_sessions[profile] = session
+        region = session.get_config_variable("region") or DEFAULT_GLOBAL_REGION
+        ident = await self.call(session, "sts", region, "get_caller_identity")
+        return Account(
+            account_id=str(ident["Account"]),
+            profile=profile,
+            session=session,
+            via=f"profile:{profile or 'default'}",
+            home_region=region,
+        )
+
+    def forget_role_session(self, session: AioSession) -> bool:
+        """Drop an assumed-role session (and its clients) so the role is assumed afresh."""
+        for key, cached in list(self._role_sessions.items()):
+            if cached is session:
+                del self._role_sessions[key]
+                self.pool.forget_session(session)
+                return True
+        return False
+
+    async def assume_role(
+        self,
+        base: AioSession,
+        role_arn: str,
+        region: str,
+        *,
+        session_name: str = "trailtop",
+        external_id: str = "",
+    ) -> AioSession:
+        """A session whose credentials come from sts:AssumeRole and refresh before expiry."""
+
+        async def refresh() -> dict[str, Any]:
+            kw: dict[str, Any] = {
+                "RoleArn": role_arn,
+                "RoleSessionName": session_name or "trailtop",
+            }
+            if external_id:
+                kw["ExternalId"] = external_id
+            resp = await self.call(base, "sts", region, "assume_role", **kw)
+            c = resp["Credentials"]
+            exp = c["Expiration"]
+            if isinstance(exp, datetime):
+                exp = exp.astimezone(UTC).isoformat()
+            return {
+                "access_key": c["AccessKeyId"],
+                "secret_key": c["SecretAccessKey"],
+                "token": c["SessionToken"],
+                "expiry_time": exp,
+            }
+
+        creds = AioDeferredRefreshableCredentials(refresh_using=refresh, method="assume-role")
+        # Fetch once now so a bad role is reported at once, not on every later call.
+        await creds.get_frozen_credentials()
+        session = new_session()
+        session._credentials = creds
+        return session
+
+    async def _assumed_account(
+        self, base: Account, role_arn: str, external_id: str, session_name: str
+    ) -> Account:
+        key = (base.account_id, role_arn)
+        session = self._role_sessions.get(key)
+        if session is None:
+            session = await self.assume_role(
+                base.session,
+                role_arn,
+                base.home_region,
+                session_name=session_name,
+                external_id=external_id,
+            )
+            self._role_sessions[key] = session
+        return Account(
+            account_id=role_arn.split(":")[4],
+            profile=base.profile,
+            session=session,
+            via=f"role:{role_arn}",
+            home_region=base.home_region,
+        )
+
+    async def _org_accounts(self, base: Account) -> list[str]:
+        out: list[str] = []
+        token: str | None = None
+        while True:
+            kw: dict[str, Any] = {"NextToken": token} if token else {}
+            resp = await self.call(
+                base.session, "organizations", base.home_region, "list_accounts", **kw
+            )
+            out.extend(a["Id"] for a in resp.get("Accounts", []) if a.get("Status") == "ACTIVE")
+            token = resp.get("NextToken")
+            if not token:
+                return out
+
+    async def _enabled_regions(self, acct: Account) -> list[str]:
+        resp = await self.call(
+            acct.session,
+            "ec2",
+            acct.home_region,
+            "describe_regions",
+            Filters=[{"Name": "opt-in-status", "Values": ["opt-in-not-required", "opted-in"]}],
+        )
+        return sorted(r["RegionName"] for r in resp.get("Regions", []))
+
+    async def _alias(self, acct: Account) -> str | None:
+        try:
+            resp = await self.call(acct.session, "iam", acct.home_region, "list_account_aliases")
+        except Exception:  # noqa: BLE001 - the alias is a nicety; an id is enough
+            return None
+        aliases = resp.get("AccountAliases") or []
+        return str(aliases[0]) if aliases else None
+
+    async def org_id(self, acct: Account) -> str | None:
+        if acct.org_id is None:
+            try:
+                resp = await self.call(
+                    acct.session, "organizations", acct.home_region, "describe_organization"
+                )
+                acct.org_id = str(resp["Organization"]["Id"])
+            except Exception:  # noqa: BLE001
+                acct.org_id = ""
+        return acct.org_id or None
+
+    # -- trails ---------------------------------------------------------------------------
+
+    async def describe(self, acct: Account, region: str) -> list[TrailConfig]:
+        resp = await self.call(
+            acct.session, "cloudtrail", region, "describe_trails", includeShadowTrails=True
+        )
+        seen: dict[str, TrailConfig] = {}
+        for raw in resp.get("trailList", []):
+            cfg = TrailConfig.from_describe(raw)
+            if cfg.arn and cfg.arn not in seen:
+                seen[cfg.arn] = cfg
+        return list(seen.values())
+
+    async def status(self, acct: Account, region: str, trail_arn: str) -> dict[str, Any]:
+        # By ARN, always: a shadow trail or an org trail is not found by name.
+        resp = await self.call(
+            acct.session, "cloudtrail", region, "get_trail_status", Name=trail_arn
+        )
+        resp.pop("ResponseMetadata", None)
+        return dict(resp)
+
+
+async def gather_settled(
+    items: list[T], fn: Callable[[T], Awaitable[Any]]
+) -> list[tuple[T, Any | None, BaseException | None]]:
+    """Run fn over items concurrently; pair each item with its result or its exception."""
+    results = await asyncio.gather(*(fn(i) for i in items), return_exceptions=True)
+    out: list[tuple[T, Any | None, BaseException | None]] = []
+    for item, res in zip(items, results, strict=True):
+        if isinstance(res, BaseException):
+            if isinstance(res, asyncio.CancelledError):
+                raise res
+            out.append((item, None, res))
+        else:
+            out.append((item, res, None))
+    return out

@@ -1,0 +1,393 @@
+"""Judging a trail view from its status: pure, `now` passed in, no I/O.
+
+The rules follow DESIGN.md section 3. Two choices worth knowing:
+- A view whose status could not be read *this sweep* is `unknown`, whatever it was before;
+  its last known findings are kept after `STATUS_UNAVAILABLE` so the drill-down still
+  shows them, but they no longer decide the state (we cannot see, so we do not claim).
+- Posture findings (`LOG_FILE_VALIDATION_DISABLED`, `NOT_KMS_ENCRYPTED`) are properties of
+  the trail, not of a region: they are reported once, on the trail's home-region view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from core.model import (
+    SEVERITY_ORDER,
+    Channel,
+    CoverageGap,
+    Finding,
+    Severity,
+    State,
+    TrailConfig,
+    ViewKey,
+    worst_state,
+)
+
+#: GetTrailStatus fields that AWS documents as "no longer in use": hints at most.
+DEPRECATED_STATUS_FIELDS = frozenset(
+    {
+        "LatestDeliveryAttemptTime",
+        "LatestNotificationAttemptTime",
+        "LatestNotificationAttemptSucceeded",
+        "LatestDeliveryAttemptSucceeded",
+        "TimeLoggingStarted",
+        "TimeLoggingStopped",
+    }
+)
+
+#: Root-cause channels that explain each raw status error (for linking, DESIGN.md s.3).
+_EXPLAINS: dict[str, frozenset[Channel]] = {
+    "S3_DELIVERY_ERROR": frozenset({Channel.S3, Channel.KMS}),
+    "DIGEST_DELIVERY_ERROR": frozenset({Channel.S3, Channel.KMS}),
+    "CLOUDWATCH_DELIVERY_ERROR": frozenset({Channel.CLOUDWATCH}),
+    "CLOUDWATCH_DELIVERY_STALE": frozenset({Channel.CLOUDWATCH}),
+    "S3_DELIVERY_STALE": frozenset({Channel.S3, Channel.KMS}),
+    "SNS_NOTIFICATION_ERROR": frozenset({Channel.SNS}),
+}
+
+#: Status-derived codes, the ones a root cause can explain.
+_STATUS_CODES = frozenset(_EXPLAINS)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    s3_stale_seconds: float = 3600.0
+    cloudwatch_stale_seconds: float = 1800.0
+
+
+@dataclass(frozen=True)
+class Judgement:
+    findings: tuple[Finding, ...]
+    state: State
+
+
+def as_datetime(value: Any) -> datetime | None:
+    """Status times arrive as datetimes from botocore, or ISO strings from JSON fixtures."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    try:
+        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
+
+
+def iso(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _age(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else max(0.0, (now - then).total_seconds())
+
+
+def human_age(seconds: float | None) -> str:
+    if seconds is None:
+        return "never"
+    s = int(seconds)
+    if s < 120:
+        return f"{s}s"
+    if s < 7200:
+        return f"{s // 60}m"
+    if s < 172800:
+        return f"{s // 3600}h{(s % 3600) // 60:02d}m"
+    return f"{s // 86400}d"
+
+
+def sort_findings(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Worst first; a root cause ranks with the worst symptom it explains, just before it.
+
+    So the top finding of a view whose bucket policy denies CloudTrail is the policy
+    finding (the cause, with its evidence), not the bare `AccessDenied` it produces.
+    """
+    items = list(findings)
+    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+    effective = {f.code: rank[f.severity] for f in items}
+    for f in items:
+        for cause in f.evidence.get("explained_by", ()) if f.code in _STATUS_CODES else ():
+            if cause in effective:
+                effective[cause] = min(effective[cause], rank[f.severity])
+    return tuple(sorted(items, key=lambda f: (effective[f.code], f.code in _STATUS_CODES, f.code)))
+
+
+def status_findings(
+    trail: TrailConfig,
+    status: Mapping[str, Any],
+    now: datetime,
+    thresholds: Thresholds,
+) -> list[Finding]:
+    """Findings CloudTrail's own status supports. A missing error key means no error."""
+    out: list[Finding] = []
+    is_logging = bool(status.get("IsLogging", False))
+    started = as_datetime(status.get("StartLoggingTime"))
+    if not is_logging:
+        stopped = as_datetime(status.get("StopLoggingTime"))
+        out.append(
+            Finding(
+                "LOGGING_STOPPED",
+                Severity.CRITICAL,
+                Channel.TRAIL,
+                "Trail is not logging: no events are recorded for this region.",
+                {"IsLogging": False, "StopLoggingTime": iso(stopped)},
+                "Start logging (cloudtrail:StartLogging), then find who stopped it.",
+            )
+        )
+
+    def error(field: str, code: str, sev: Severity, chan: Channel, what: str, fix: str) -> None:
+        raw = status.get(field)
+        if raw:
+            out.append(Finding(code, sev, chan, f"{what}: {raw}", {field: str(raw)}, fix))
+
+    error(
+        "LatestDeliveryError",
+        "S3_DELIVERY_ERROR",
+        Severity.CRITICAL,
+        Channel.S3,
+        "CloudTrail cannot deliver log files to S3",
+        "Check the bucket exists, its policy grants cloudtrail.amazonaws.com s3:PutObject "
+        "for this trail, and the KMS key (if any) is enabled and usable by CloudTrail.",
+    )
+    error(
+        "LatestDigestDeliveryError",
+        "DIGEST_DELIVERY_ERROR",
+        Severity.HIGH,
+        Channel.DIGEST,
+        "CloudTrail cannot deliver digest files to S3",
+        "Digest files share the log bucket and key: fix the S3/KMS cause first.",
+    )
+    error(
+        "LatestCloudWatchLogsDeliveryError",
+        "CLOUDWATCH_DELIVERY_ERROR",
+        Severity.HIGH,
+        Channel.CLOUDWATCH,
+        "CloudTrail cannot deliver to CloudWatch Logs",
+        "Check the log group exists and the delivery role trusts cloudtrail.amazonaws.com "
+        "and allows logs:CreateLogStream and logs:PutLogEvents on it.",
+    )
+    error(
+        "LatestNotificationError",
+        "SNS_NOTIFICATION_ERROR",
+        Severity.MEDIUM,
+        Channel.SNS,
+        "CloudTrail cannot publish to the SNS topic",
+        "Check the topic exists and its policy grants cloudtrail.amazonaws.com SNS:Publish.",
+    )
+
+    if is_logging:
+        logging_for = _age(now, started)
+        last = as_datetime(status.get("LatestDeliveryTime"))
+        age = _age(now, last)
+        # A trail that started logging recently has not had a chance to deliver yet.
+        grace = logging_for is not None and logging_for <= thresholds.s3_stale_seconds
+        if (age is None and not grace) or (age is not None and age > thresholds.s3_stale_seconds):
+            out.append(
+                Finding(
+                    "S3_DELIVERY_STALE",
+                    Severity.HIGH,
+                    Channel.S3,
+                    "No log file delivered to S3 for "
+                    + (human_age(age) if age is not None else "ever")
+                    + f" (threshold {human_age(thresholds.s3_stale_seconds)}).",
+                    {
+                        "LatestDeliveryTime": iso(last),
+                        "age_seconds": age,
+                        "threshold_seconds": thresholds.s3_stale_seconds,
+                    },
+                    "Deliveries stop silently on timeouts: check the bucket, its policy and "
+                    "the KMS key; a region with no activity may also deliver nothing.",
+                )
+            )
+        if trail.log_group_arn:
+            cw_last = as_datetime(status.get("LatestCloudWatchLogsDeliveryTime"))
+            cw_age = _age(now, cw_last)
+            cw_grace = (
+                logging_for is not None and logging_for <= thresholds.cloudwatch_stale_seconds
+            )
+            if (cw_age is None and not cw_grace) or (
+                cw_age is not None and cw_age > thresholds.cloudwatch_stale_seconds
+            ):
+                out.append(
+                    Finding(
+                        "CLOUDWATCH_DELIVERY_STALE",
+                        Severity.MEDIUM,
+                        Channel.CLOUDWATCH,
+                        "No delivery to CloudWatch Logs for "
+                        + (human_age(cw_age) if cw_age is not None else "ever")
+                        + f" (threshold {human_age(thresholds.cloudwatch_stale_seconds)}).",
+                        {
+                            "LatestCloudWatchLogsDeliveryTime": iso(cw_last),
+                            "age_seconds": cw_age,
+                            "threshold_seconds": thresholds.cloudwatch_stale_seconds,
+                        },
+                        "Check the log group and the CloudWatch Logs delivery role.",
+                    )
+                )
+    return out
+
+
+def posture_findings(trail: TrailConfig, key: ViewKey) -> list[Finding]:
+    if key.region != trail.home_region or key.account_id != trail.owner_account:
+        return []
+    out: list[Finding] = []
+    if not trail.log_file_validation:
+        out.append(
+            Finding(
+                "LOG_FILE_VALIDATION_DISABLED",
+                Severity.LOW,
+                Channel.TRAIL,
+                "Log file integrity validation is off: tampering with delivered logs goes unnoticed.",
+                {"LogFileValidationEnabled": False},
+                "Enable it: cloudtrail:UpdateTrail --enable-log-file-validation.",
+            )
+        )
+    if not trail.kms_key_id:
+        out.append(
+            Finding(
+                "NOT_KMS_ENCRYPTED",
+                Severity.LOW,
+                Channel.TRAIL,
+                "Log files are encrypted with S3-managed keys only, not a KMS key.",
+                {"KmsKeyId": None},
+                "Consider SSE-KMS with a key whose policy allows CloudTrail.",
+            )
+        )
+    return out
+
+
+def managed_elsewhere(trail: TrailConfig, key: ViewKey) -> Finding | None:
+    owner = trail.owner_account
+    if trail.organization_trail and owner and owner != key.account_id:
+        return Finding(
+            "MANAGED_ELSEWHERE",
+            Severity.INFO,
+            Channel.TRAIL,
+            f"Organization trail owned by account {owner}; its destinations are managed there.",
+            {"owner_account": owner, "viewing_account": key.account_id},
+            f"Diagnose and fix it from the management account {owner}.",
+        )
+    return None
+
+
+def status_unavailable(reason: str, last_success: datetime | None, now: datetime) -> Finding:
+    return Finding(
+        "STATUS_UNAVAILABLE",
+        Severity.UNKNOWN,
+        Channel.TRAIL,
+        f"Could not read the trail status: {reason}",
+        {
+            "reason": reason,
+            "last_success": iso(last_success),
+            "last_success_age_seconds": _age(now, last_success),
+        },
+        "Check the credentials and permissions (cloudtrail:GetTrailStatus) for this "
+        "account and region, or wait for throttling/outage to pass.",
+    )
+
+
+def link_root_causes(findings: Sequence[Finding]) -> list[Finding]:
+    """Attach the codes of root causes that explain each raw status finding."""
+    causes = [f for f in findings if f.code not in _STATUS_CODES and f.channel in _ROOT_CHANNELS]
+    out: list[Finding] = []
+    for f in findings:
+        chans = _EXPLAINS.get(f.code)
+        if chans:
+            explained = [c.code for c in causes if c.channel in chans and c.state is not State.OK]
+            if explained:
+                ev = dict(f.evidence)
+                ev["explained_by"] = explained
+                f = Finding(
+                    f.code,
+                    f.severity,
+                    f.channel,
+                    f.message,
+                    ev,
+                    f.remediation + " Root cause: " + ", ".join(explained) + ".",
+                    f.plan_ids,
+                    f.cause_event,
+                )
+        out.append(f)
+    return out
+
+
+_ROOT_CHANNELS = frozenset({Channel.S3, Channel.KMS, Channel.SNS, Channel.CLOUDWATCH})
+
+
+def judge_view(
+    trail: TrailConfig,
+    key: ViewKey,
+    status: Mapping[str, Any] | None,
+    now: datetime,
+    thresholds: Thresholds,
+    *,
+    status_error: str | None = None,
+    last_success: datetime | None = None,
+    diagnostics: Sequence[Finding] = (),
+) -> Judgement:
+    """The verdict for one view.
+
+    `status` is the last successfully read status (may be from an earlier sweep when
+    `status_error` says this sweep's read failed); `diagnostics` are root-cause findings
+    from the destinations (core/aws/diagnose.py).
+    """
+    findings: list[Finding] = []
+    elsewhere = managed_elsewhere(trail, key)
+    if elsewhere:
+        findings.append(elsewhere)
+    if status is not None:
+        findings.extend(status_findings(trail, status, now, thresholds))
+    findings.extend(diagnostics)
+    findings.extend(posture_findings(trail, key))
+    findings = link_root_causes(findings)
+
+    if status_error is not None or status is None:
+        reason = status_error or "status never read"
+        ordered = (status_unavailable(reason, last_success, now), *sort_findings(findings))
+        return Judgement(ordered, State.UNKNOWN)
+    ordered = sort_findings(findings)
+    return Judgement(ordered, worst_state(f.state for f in ordered))
+
+
+def coverage_gaps(
+    enabled_regions: Mapping[str, Sequence[str]],
+    logging_by_account_region: Mapping[tuple[str, str], bool | None],
+    profiles: Mapping[str, str | None] | None = None,
+) -> list[CoverageGap]:
+    """REGION_NOT_COVERED for each enabled region where we *know* nothing is logging.
+
+    `logging_by_account_region[(acct, region)]` is True when some trail view there is
+    logging, False when every view read says not logging (or there is none), and None
+    when we could not tell (a read failed): then no claim is made.
+    """
+    out: list[CoverageGap] = []
+    for acct, regions in sorted(enabled_regions.items()):
+        for region in regions:
+            known = logging_by_account_region.get((acct, region), False)
+            if known is False:
+                out.append(
+                    CoverageGap(
+                        acct,
+                        region,
+                        (
+                            Finding(
+                                "REGION_NOT_COVERED",
+                                Severity.HIGH,
+                                Channel.COVERAGE,
+                                f"No logging trail covers {region} in account {acct}.",
+                                {"account_id": acct, "region": region},
+                                "Create a multi-region trail (or make an existing one "
+                                "multi-region) so every enabled region is recorded.",
+                            ),
+                        ),
+                        (profiles or {}).get(acct),
+                    )
+                )
+    return out

@@ -1,0 +1,486 @@
+"""From destination facts to root-cause findings: pure, policy reading via core/judge/policy.py.
+
+The facts are what core/aws/diagnose.py read from AWS (or could not read, and why). The request
+context is the one CloudTrail itself uses when it writes, so a policy that would refuse
+CloudTrail is found before CloudTrail reports a failed delivery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from core.model import Channel, Finding, Severity, TrailConfig, ViewKey
+from core.judge.policy import (
+    CLOUDTRAIL_SERVICE,
+    Decision,
+    Outcome,
+    Principal,
+    cloudtrail_bucket_statements,
+    cloudtrail_kms_statement,
+    cloudtrail_sns_statement,
+    cloudwatch_role_permissions,
+    cloudwatch_role_trust_policy,
+    evaluate,
+    explain,
+)
+
+CLOUDTRAIL = Principal.service_(CLOUDTRAIL_SERVICE)
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One destination as read: exists True/False, or None with `error` when we cannot tell."""
+
+    kind: str
+    ident: str
+    exists: bool | None
+    error: str | None = None
+    #: Another account owns it and we could not (or should not) judge it from here.
+    foreign: bool = False
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Destinations:
+    bucket: Fact | None = None
+    key: Fact | None = None
+    topic: Fact | None = None
+    log_group: Fact | None = None
+    role: Fact | None = None
+
+
+def log_group_name(arn: str) -> str:
+    # arn:aws:logs:REGION:ACCT:log-group:NAME:*
+    parts = arn.split(":")
+    return parts[6] if len(parts) > 6 and parts[5] == "log-group" else arn
+
+
+def arn_region(arn: str, default: str) -> str:
+    parts = arn.split(":")
+    return parts[3] if len(parts) > 3 and parts[3] else default
+
+
+def arn_account(arn: str) -> str:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 else ""
+
+
+def cloudtrail_context(trail: TrailConfig, **extra: str) -> dict[str, str]:
+    """The request context CloudTrail sends when it writes for `trail` (plus `extra` keys)."""
+    ctx = {"aws:SourceArn": trail.arn, "aws:SourceAccount": trail.owner_account}
+    ctx.update(extra)
+    return ctx
+
+
+def _statement_evidence(
+    d: Decision, missing: Mapping[str, Any] | list[Any] | None
+) -> dict[str, Any]:
+    ev: dict[str, Any] = {"decision": d.outcome.value, "reason": explain(d)}
+    if d.outcome is Outcome.DENIED and d.statement is not None:
+        ev["deciding_statement"] = dict(d.statement)
+        ev["statement_index"] = d.statement_index
+        if d.sid:
+            ev["sid"] = d.sid
+    elif missing is not None:
+        ev["missing_statement"] = missing
+    return ev
+
+
+def _incomplete(what: str, reason: str, channel: Channel) -> Finding:
+    return Finding(
+        "DIAGNOSTICS_INCOMPLETE",
+        Severity.INFO,
+        channel,
+        f"Could not check the {what}: {reason}",
+        {"destination": what, "reason": reason},
+        "Grant trailtop's read-only policy on this destination, or check it where it lives.",
+    )
+
+
+def _elsewhere(what: str, ident: str, channel: Channel, reason: str) -> Finding:
+    return Finding(
+        "MANAGED_ELSEWHERE",
+        Severity.INFO,
+        channel,
+        f"The {what} {ident} belongs to another account; it is judged there.",
+        {"destination": what, "id": ident, "reason": reason},
+        "Check it from the account that owns it.",
+    )
+
+
+def _undecidable(what: str, d: Decision, channel: Channel) -> Finding:
+    return _incomplete(what, explain(d), channel)
+
+
+def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None) -> list[Finding]:
+    bucket = trail.s3_bucket or ""
+    out: list[Finding] = []
+    if fact.exists is False:
+        return [
+            Finding(
+                "S3_BUCKET_MISSING",
+                Severity.CRITICAL,
+                Channel.S3,
+                f"The trail's bucket {bucket} does not exist: every log file is lost.",
+                {"bucket": bucket, "error": fact.error},
+                "Create the bucket with the CloudTrail bucket policy, or point the trail at "
+                "an existing bucket (cloudtrail:UpdateTrail).",
+            )
+        ]
+    if fact.foreign:
+        out.append(
+            _elsewhere("bucket", bucket, Channel.S3, fact.error or "owned by another account")
+        )
+    if fact.exists is None or "policy" not in fact.data:
+        if not fact.foreign:
+            out.append(
+                _incomplete(f"bucket {bucket}", fact.error or "policy not readable", Channel.S3)
+            )
+        return out
+    policy = fact.data.get("policy")
+    prefix = f"{trail.s3_prefix.strip('/')}/" if trail.s3_prefix else ""
+    acct = key.account_id if key.account_id == trail.owner_account else trail.owner_account
+    ids = [acct]
+    objects = [f"arn:aws:s3:::{bucket}/{prefix}AWSLogs/{acct}/CloudTrail/{key.region}/x.json.gz"]
+    if trail.organization_trail and org_id:
+        ids.append(org_id)
+        objects.append(
+            f"arn:aws:s3:::{bucket}/{prefix}AWSLogs/{org_id}/{acct}/CloudTrail/{key.region}/x.json.gz"
+        )
+    documented = cloudtrail_bucket_statements(
+        bucket, trail.s3_prefix, ids, trail.arn, trail.owner_account
+    )
+
+    put_decisions = [
+        evaluate(
+            policy,
+            principal=CLOUDTRAIL,
+            action="s3:PutObject",
+            resource=obj,
+            context=cloudtrail_context(trail, **{"s3:x-amz-acl": "bucket-owner-full-control"}),
+        )
+        for obj in objects
+    ]
+    bad = next(
+        (d for d in put_decisions if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED)), None
+    )
+    unknown = next((d for d in put_decisions if d.outcome is Outcome.UNKNOWN), None)
+    if bad is not None:
+        write_stmt = [s for s in documented if "PutObject" in str(s.get("Action"))]
+        out.append(
+            Finding(
+                "S3_POLICY_DENIES_CLOUDTRAIL",
+                Severity.CRITICAL,
+                Channel.S3,
+                (
+                    f"Bucket policy of {bucket} explicitly denies CloudTrail's writes"
+                    + (f" (statement {bad.sid})" if bad.sid else "")
+                    if bad.outcome is Outcome.DENIED
+                    else f"Bucket policy of {bucket} does not let CloudTrail write "
+                    f"{prefix}AWSLogs/{'/'.join(ids)}/… for this trail."
+                ),
+                {"bucket": bucket, "resources": objects, **_statement_evidence(bad, write_stmt)},
+                (
+                    "Remove or narrow the Deny statement so it does not match "
+                    "cloudtrail.amazonaws.com writing AWSLogs/."
+                    if bad.outcome is Outcome.DENIED
+                    else "Add the documented CloudTrail PutObject statement (see evidence) "
+                    "to the bucket policy."
+                ),
+            )
+        )
+    elif unknown is not None:
+        out.append(_undecidable(f"bucket policy of {bucket}", unknown, Channel.S3))
+
+    acl = evaluate(
+        policy,
+        principal=CLOUDTRAIL,
+        action="s3:GetBucketAcl",
+        resource=f"arn:aws:s3:::{bucket}",
+        context=cloudtrail_context(trail),
+    )
+    if acl.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
+        acl_stmt = [s for s in documented if "GetBucketAcl" in str(s.get("Action"))]
+        out.append(
+            Finding(
+                "S3_POLICY_ACL_CHECK_MISSING",
+                Severity.HIGH,
+                Channel.S3,
+                f"Bucket policy of {bucket} does not let CloudTrail read the bucket ACL "
+                "(s3:GetBucketAcl), which it checks before writing.",
+                {"bucket": bucket, **_statement_evidence(acl, acl_stmt)},
+                "Add the documented CloudTrail GetBucketAcl statement to the bucket policy.",
+            )
+        )
+    elif acl.outcome is Outcome.UNKNOWN:
+        out.append(_undecidable(f"bucket policy of {bucket}", acl, Channel.S3))
+    return out
+
+
+def kms_findings(trail: TrailConfig, key: ViewKey, fact: Fact, now: datetime) -> list[Finding]:
+    kid = trail.kms_key_id or ""
+    if fact.exists is False:
+        return [
+            Finding(
+                "KMS_KEY_MISSING",
+                Severity.CRITICAL,
+                Channel.KMS,
+                f"The trail's KMS key {kid} does not exist: CloudTrail cannot encrypt log files.",
+                {"kms_key_id": kid, "error": fact.error},
+                "Point the trail at a usable key (cloudtrail:UpdateTrail --kms-key-id) whose "
+                "policy allows CloudTrail.",
+            )
+        ]
+    if fact.foreign and fact.exists is None:
+        return [_elsewhere("KMS key", kid, Channel.KMS, fact.error or "owned by another account")]
+    if fact.exists is None:
+        return [_incomplete(f"KMS key {kid}", fact.error or "not readable", Channel.KMS)]
+    out: list[Finding] = []
+    meta = fact.data.get("metadata") or {}
+    state = meta.get("KeyState")
+    ev = {"kms_key_id": kid, "KeyState": state, "KeyArn": meta.get("Arn")}
+    if state == "Disabled":
+        out.append(
+            Finding(
+                "KMS_KEY_DISABLED",
+                Severity.CRITICAL,
+                Channel.KMS,
+                f"The trail's KMS key {kid} is disabled: CloudTrail cannot encrypt log files.",
+                ev,
+                "Enable the key (kms:EnableKey).",
+            )
+        )
+    elif state == "PendingDeletion":
+        when = meta.get("DeletionDate")
+        out.append(
+            Finding(
+                "KMS_KEY_PENDING_DELETION",
+                Severity.CRITICAL,
+                Channel.KMS,
+                f"The trail's KMS key {kid} is scheduled for deletion"
+                + (f" on {when:%Y-%m-%d %H:%M} UTC" if isinstance(when, datetime) else "")
+                + ": logs are not delivered, and once deleted, encrypted logs are unreadable.",
+                {**ev, "DeletionDate": when.isoformat() if isinstance(when, datetime) else when},
+                "Cancel the deletion (kms:CancelKeyDeletion) and enable the key (kms:EnableKey).",
+            )
+        )
+    elif state not in (None, "Enabled"):
+        out.append(
+            Finding(
+                "KMS_KEY_DISABLED",
+                Severity.CRITICAL,
+                Channel.KMS,
+                f"The trail's KMS key {kid} is in state {state}: not usable for encryption.",
+                ev,
+                "Make the key usable (its state must be Enabled).",
+            )
+        )
+    if "policy" in fact.data:
+        d = evaluate(
+            fact.data.get("policy"),
+            principal=CLOUDTRAIL,
+            action="kms:GenerateDataKey",
+            resource=str(meta.get("Arn") or kid),
+            context=cloudtrail_context(
+                trail, **{"kms:EncryptionContext:aws:cloudtrail:arn": trail.arn}
+            ),
+        )
+        if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
+            out.append(
+                Finding(
+                    "KMS_POLICY_DENIES_CLOUDTRAIL",
+                    Severity.CRITICAL,
+                    Channel.KMS,
+                    f"Key policy of {kid} does not let CloudTrail use kms:GenerateDataKey* for this trail.",
+                    {
+                        **ev,
+                        **_statement_evidence(
+                            d, cloudtrail_kms_statement(trail.owner_account, trail.arn)
+                        ),
+                    },
+                    "Add the documented CloudTrail statement to the key policy.",
+                )
+            )
+        elif d.outcome is Outcome.UNKNOWN:
+            out.append(_undecidable(f"key policy of {kid}", d, Channel.KMS))
+    return out
+
+
+def sns_findings(trail: TrailConfig, key: ViewKey, fact: Fact) -> list[Finding]:
+    arn = trail.sns_topic_arn or ""
+    if fact.exists is False:
+        return [
+            Finding(
+                "SNS_TOPIC_MISSING",
+                Severity.MEDIUM,
+                Channel.SNS,
+                f"The trail's SNS topic {arn} does not exist: delivery notifications are lost.",
+                {"topic_arn": arn, "error": fact.error},
+                "Recreate the topic with the CloudTrail topic policy, or remove it from the trail.",
+            )
+        ]
+    if fact.foreign and fact.exists is None:
+        return [_elsewhere("SNS topic", arn, Channel.SNS, fact.error or "owned by another account")]
+    if fact.exists is None or "policy" not in fact.data:
+        return [_incomplete(f"SNS topic {arn}", fact.error or "policy not readable", Channel.SNS)]
+    d = evaluate(
+        fact.data.get("policy"),
+        principal=CLOUDTRAIL,
+        action="SNS:Publish",
+        resource=arn,
+        context=cloudtrail_context(trail),
+    )
+    if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
+        return [
+            Finding(
+                "SNS_POLICY_DENIES_CLOUDTRAIL",
+                Severity.MEDIUM,
+                Channel.SNS,
+                f"Topic policy of {arn} does not let CloudTrail publish (SNS:Publish).",
+                {
+                    "topic_arn": arn,
+                    **_statement_evidence(
+                        d, cloudtrail_sns_statement(arn, trail.arn, trail.owner_account)
+                    ),
+                },
+                "Add the documented CloudTrail SNS:Publish statement to the topic policy.",
+            )
+        ]
+    if d.outcome is Outcome.UNKNOWN:
+        return [_undecidable(f"topic policy of {arn}", d, Channel.SNS)]
+    return []
+
+
+def cloudwatch_findings(
+    trail: TrailConfig, key: ViewKey, group: Fact | None, role: Fact | None
+) -> list[Finding]:
+    out: list[Finding] = []
+    garn = trail.log_group_arn or ""
+    gname = log_group_name(garn)
+    if group is not None:
+        if group.exists is False:
+            out.append(
+                Finding(
+                    "CLOUDWATCH_LOG_GROUP_MISSING",
+                    Severity.HIGH,
+                    Channel.CLOUDWATCH,
+                    f"The trail's log group {gname} does not exist.",
+                    {"log_group_arn": garn},
+                    "Create the log group (logs:CreateLogGroup) or update the trail.",
+                )
+            )
+        elif group.exists is None:
+            out.append(
+                _incomplete(f"log group {gname}", group.error or "not readable", Channel.CLOUDWATCH)
+            )
+    if role is None:
+        return out
+    rarn = trail.cw_role_arn or ""
+    if role.exists is False:
+        out.append(
+            Finding(
+                "CLOUDWATCH_ROLE_MISSING",
+                Severity.HIGH,
+                Channel.CLOUDWATCH,
+                f"The CloudWatch Logs delivery role {rarn} does not exist.",
+                {"role_arn": rarn, "error": role.error},
+                "Recreate the role with the CloudTrail trust policy and log permissions, "
+                "or update the trail.",
+            )
+        )
+        return out
+    if role.exists is None:
+        out.append(_incomplete(f"role {rarn}", role.error or "not readable", Channel.CLOUDWATCH))
+        return out
+    trust = evaluate(
+        role.data.get("trust"),
+        principal=CLOUDTRAIL,
+        action="sts:AssumeRole",
+        resource=rarn,
+        context=cloudtrail_context(trail),
+    )
+    if trust.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
+        out.append(
+            Finding(
+                "CLOUDWATCH_ROLE_TRUST_INVALID",
+                Severity.HIGH,
+                Channel.CLOUDWATCH,
+                f"The delivery role {rarn} does not trust cloudtrail.amazonaws.com.",
+                {
+                    "role_arn": rarn,
+                    "trust_policy": role.data.get("trust"),
+                    **_statement_evidence(trust, cloudwatch_role_trust_policy()),
+                },
+                "Update the role's trust policy (iam:UpdateAssumeRolePolicy).",
+            )
+        )
+    elif trust.outcome is Outcome.UNKNOWN:
+        out.append(_undecidable(f"trust policy of {rarn}", trust, Channel.CLOUDWATCH))
+
+    region = arn_region(garn, key.region)
+    acct = arn_account(garn) or trail.owner_account
+    stream = f"arn:aws:logs:{region}:{acct}:log-group:{gname}:log-stream:{acct}_CloudTrail_{region}"
+    policies: Sequence[Any] = role.data.get("policies") or []
+    missing: list[str] = []
+    undecided: Decision | None = None
+    for action in ("logs:CreateLogStream", "logs:PutLogEvents"):
+        decisions = [
+            evaluate(
+                p,
+                principal=Principal.aws_(rarn),
+                action=action,
+                resource=stream,
+                identity_policy=True,
+            )
+            for p in policies
+        ]
+        if any(d.outcome is Outcome.DENIED for d in decisions):
+            missing.append(action)
+        elif not any(d.outcome is Outcome.ALLOWED for d in decisions):
+            u = next((d for d in decisions if d.outcome is Outcome.UNKNOWN), None)
+            if u is not None:
+                undecided = u
+            else:
+                missing.append(action)
+    if missing:
+        out.append(
+            Finding(
+                "CLOUDWATCH_ROLE_PERMISSIONS_MISSING",
+                Severity.HIGH,
+                Channel.CLOUDWATCH,
+                f"The delivery role {rarn} may not {' and '.join(missing)} on {gname}.",
+                {
+                    "role_arn": rarn,
+                    "missing_actions": missing,
+                    "resource": stream,
+                    "policies_checked": len(policies),
+                    "missing_statement": cloudwatch_role_permissions(garn, acct, region),
+                },
+                "Add the documented permissions to the role (iam:PutRolePolicy).",
+            )
+        )
+    elif undecided is not None:
+        out.append(_undecidable(f"permissions of {rarn}", undecided, Channel.CLOUDWATCH))
+    return out
+
+
+def root_causes(
+    trail: TrailConfig,
+    key: ViewKey,
+    dest: Destinations,
+    now: datetime,
+    org_id: str | None = None,
+) -> list[Finding]:
+    out: list[Finding] = []
+    if dest.bucket is not None:
+        out += s3_findings(trail, key, dest.bucket, org_id)
+    if dest.key is not None:
+        out += kms_findings(trail, key, dest.key, now)
+    if dest.topic is not None:
+        out += sns_findings(trail, key, dest.topic)
+    if dest.log_group is not None or dest.role is not None:
+        out += cloudwatch_findings(trail, key, dest.log_group, dest.role)
+    return out
