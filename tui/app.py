@@ -20,8 +20,8 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import Screen
 
-from core.model import Snapshot, State
 from core.engine.protocols import SnapshotSource
+from core.model import Snapshot, State
 from tui.alerts import build_alerts, transitions
 from tui.format import now_utc
 from tui.messages import FixDone, SnapshotReady, SourceEvent

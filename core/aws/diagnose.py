@@ -23,7 +23,6 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.aws.clients import ACCESS_CODES, describe_error, error_code
-from core.model import Finding, TrailConfig
 from core.judge.rootcause import (
     Destinations,
     Fact,
@@ -32,6 +31,7 @@ from core.judge.rootcause import (
     log_group_name,
     root_causes,
 )
+from core.model import Finding, TrailConfig
 
 if TYPE_CHECKING:
     from core.aws.collect import Account, Collector

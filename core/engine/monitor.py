@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from core.aws.clients import CREDENTIAL_CODES, ClientPool, describe_error, error_code, make_config
 from core.aws.collect import Account, Collector, Limiter, TargetError, gather_settled
-from core.judge.evaluate import Thresholds, coverage_gaps, judge_view
 from core.aws.history import CulpritFinder
+from core.fix.plans import attach_plan_ids, documents_from, plans_for
+from core.judge.evaluate import Thresholds, coverage_gaps, judge_view
 from core.model import (
     CoverageGap,
     Finding,
@@ -38,7 +39,6 @@ from core.model import (
     TrailView,
     ViewKey,
 )
-from core.fix.plans import attach_plan_ids, documents_from, plans_for
 from core.settings import Settings
 
 if TYPE_CHECKING:

@@ -33,7 +33,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Final
 
-from core.model import Finding, TrailConfig, ViewKey
 from core.judge.policy import (
     CLOUDTRAIL_SERVICE,
     Outcome,
@@ -55,6 +54,7 @@ from core.judge.rootcause import (
     cloudtrail_context,
     log_group_name,
 )
+from core.model import Finding, TrailConfig, ViewKey
 
 __all__ = [
     "ABSENT_CODES",

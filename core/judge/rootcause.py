@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from core.model import Channel, Finding, Severity, TrailConfig, ViewKey
 from core.judge.policy import (
     CLOUDTRAIL_SERVICE,
     Decision,
@@ -26,6 +25,7 @@ from core.judge.policy import (
     evaluate,
     explain,
 )
+from core.model import Channel, Finding, Severity, TrailConfig, ViewKey
 
 CLOUDTRAIL = Principal.service_(CLOUDTRAIL_SERVICE)
 

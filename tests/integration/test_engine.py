@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from core.model import Snapshot, State
 from core.engine.monitor import Engine, engine_from_settings
+from core.model import Snapshot, State
 from core.report import snapshot_json
 from sandbox import Sandbox
 from tests.support.engine import ROOT, aws_env, codes, settings_for

@@ -26,9 +26,9 @@ import pytest
 from textual.pilot import Pilot
 
 from core.aws.diagnose import DestinationDiagnoser
+from core.engine.monitor import Engine, Monitor
 from core.judge.evaluate import iso
 from core.model import Snapshot, State, TrailView
-from core.engine.monitor import Engine, Monitor
 from core.report import EXIT_OK, EXIT_UNKNOWN, exit_code, snapshot_json, to_table
 from sandbox import Sandbox
 from tests.support.engine import ROOT, aws_env, settings_for

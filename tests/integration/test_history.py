@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
-from core.judge.culprit import parse_time
 from core.aws.history import CulpritFinder, EventHistory
-from core.model import Snapshot, TrailView
 from core.engine.monitor import Engine, engine_from_settings
+from core.judge.culprit import parse_time
+from core.model import Snapshot, TrailView
 from core.report import snapshot_json
 from core.settings import load_settings
 from sandbox import Sandbox

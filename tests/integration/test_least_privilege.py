@@ -22,9 +22,9 @@ from typing import Any
 
 import pytest
 
-from core.model import Snapshot, State
 from core.engine.monitor import Engine, engine_from_settings
 from core.fix.apply import apply
+from core.model import Snapshot, State
 from sandbox import Sandbox
 from tests.support.engine import ROOT, aws_env, settings_for
 

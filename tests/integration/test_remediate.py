@@ -19,12 +19,12 @@ from typing import Any, cast
 import pytest
 
 from core.aws.diagnose import DestinationDiagnoser, destinations_of
-from core.model import Snapshot, TrailView
 from core.engine.monitor import Engine, engine_from_settings
-from core.judge.policy import cloudtrail_bucket_statements, policy_document
 from core.fix.apply import apply, remediation_session
 from core.fix.plans import Plan, bind, canonical, documents_from, plans_for
+from core.judge.policy import cloudtrail_bucket_statements, policy_document
 from core.judge.rootcause import Destinations
+from core.model import Snapshot, TrailView
 from core.settings import RemediationSettings, load_settings
 from sandbox import Sandbox
 from sandbox.estate import TrailSpec, break_trail, build_trail

@@ -17,8 +17,8 @@ from typing import Any
 from core.engine.monitor import engine_from_settings
 from core.report import to_json_text, to_table
 from sandbox import Sandbox
-from tests.support.engine import ROOT, aws_env, settings_for
 from tests.integration.test_faults import wait_for
+from tests.support.engine import ROOT, aws_env, settings_for
 from tests.support.fakes import FakeSource, screen_text, statics_text
 from tui.app import TrailtopApp
 from tui.cli import setup_logging

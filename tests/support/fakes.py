@@ -14,6 +14,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.engine.protocols import EventCallback, SnapshotCallback
+from core.fix.plans import ApiCall, Plan
 from core.model import (
     Channel,
     CoverageGap,
@@ -27,8 +29,6 @@ from core.model import (
     ViewKey,
     worst_state,
 )
-from core.fix.plans import ApiCall, Plan
-from core.engine.protocols import EventCallback, SnapshotCallback
 
 T0 = datetime(2026, 11, 27, 18, 0, 0, tzinfo=UTC)
 REGIONS = (

@@ -10,7 +10,6 @@ from __future__ import annotations
 import pytest
 
 from core.model import State
-from tests.tui.test_tui import SIZE, demo_app, started, table, wait_until
 from tests.support.fakes import (
     coverage_gap,
     demo_views,
@@ -21,6 +20,7 @@ from tests.support.fakes import (
     statics_text,
     unreachable_view,
 )
+from tests.tui.test_tui import SIZE, demo_app, started, table, wait_until
 from tui.rows import COLUMNS, FILL_COLUMN, FILL_MIN, coverage_views, fit_widths, is_coverage
 from tui.screens.drilldown import DrilldownScreen
 from tui.screens.overview import OverviewScreen

@@ -18,12 +18,10 @@ from typing import Any
 import pytest
 from textual.widgets import Button, Checkbox, Input, Static
 
-from core.model import TargetResult
 from core.engine.monitor import Monitor, engine_from_settings
+from core.model import TargetResult
 from sandbox import Sandbox
 from tests.support.engine import aws_env, settings_for
-from tests.tui.test_tui import SIZE, demo_app, started, wait_until
-from tests.tui.test_tui_engine import wait_for
 from tests.support.fakes import (
     T0,
     FakeSource,
@@ -35,6 +33,8 @@ from tests.support.fakes import (
     screen_text,
     statics_text,
 )
+from tests.tui.test_tui import SIZE, demo_app, started, wait_until
+from tests.tui.test_tui_engine import wait_for
 from tui.app import TrailtopApp
 from tui.screens.drilldown import DrilldownScreen, culprit_text
 from tui.screens.remedy import CauseEventScreen, PlanPickerScreen, RemediationScreen

@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 
-from core.model import Finding, TrailConfig, ViewKey
-from core.judge.policy import Outcome, Principal, evaluate
 from core.fix.plans import (
     INLINE_POLICY_NAME,
     ApiCall,
@@ -26,7 +24,9 @@ from core.fix.plans import (
     merge_statements,
     plans_for,
 )
+from core.judge.policy import Outcome, Principal, evaluate
 from core.judge.rootcause import Destinations, Fact, root_causes
+from core.model import Finding, TrailConfig, ViewKey
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 ACCT = "111111111111"

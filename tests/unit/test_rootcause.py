@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from core.model import TrailConfig, ViewKey
 from core.judge.rootcause import Destinations, Fact, root_causes
+from core.model import TrailConfig, ViewKey
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 ACCT = "111111111111"
