@@ -23,7 +23,7 @@ def _server_requests(control: Any) -> int:
 
 
 async def main(spec: dict[str, Any]) -> None:
-    from core.engine.monitor import Engine, engine_from_settings
+    from core.engine.sweep import Engine, engine_from_settings
     from core.settings import load_settings
     from sandbox.control_client import ControlClient
 

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args(argv)
 
-    from core.engine.monitor import engine_from_settings
+    from core.engine.sweep import engine_from_settings
     from core.settings import load_settings
     from sandbox import Sandbox
 

@@ -67,7 +67,8 @@ def table_apply(n: int = 5000, fraction: float = 0.05, runs: int = 3) -> dict[st
 
 
 async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dict[str, Any]:
-    from core.engine.monitor import Monitor, engine_from_settings
+    from core.engine.monitor import Monitor
+    from core.engine.sweep import engine_from_settings
     from tests.support.fakes import count_actions, press_and_measure
     from tui.app import TrailtopApp
 

@@ -13,6 +13,8 @@ from enum import StrEnum
 from functools import cached_property
 from typing import Any
 
+from core.codes import Code
+
 
 class State(StrEnum):
     FAILING = "failing"
@@ -75,7 +77,7 @@ class Channel(StrEnum):
 
 @dataclass(frozen=True)
 class Finding:
-    code: str
+    code: Code
     severity: Severity
     channel: Channel
     message: str

@@ -12,11 +12,16 @@ from typing import Any
 
 from core.judge.evaluate import iso
 from core.model import Snapshot, State, TrailView
+from core.util.text import JSON_RAW, plain
 
 EXIT_OK = 0
 EXIT_FAILING = 1
 EXIT_USAGE = 2
 EXIT_UNKNOWN = 3
+
+#: The JSON contract's version (docs/json-contract.md): bumped on any breaking change
+#: (a field removed, renamed or given another meaning); additions do not bump it.
+SCHEMA_VERSION = 1
 
 
 def _jsonable(value: Any) -> Any:
@@ -52,6 +57,7 @@ def view_json(v: TrailView) -> dict[str, Any]:
 def snapshot_json(snap: Snapshot) -> dict[str, Any]:
     counts = snap.counts()
     return {
+        "schema_version": SCHEMA_VERSION,
         "generated_at": iso(snap.generated_at),
         "summary": {"views": len(snap.views), **counts},
         "sweep": {
@@ -65,11 +71,7 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
         },
         "targets": [t.to_json() for t in snap.targets],
         "views": [view_json(v) for v in _ordered(snap.views)],
-        "plans": {
-            pid: _jsonable(plan.to_json())
-            for pid, plan in sorted(snap.plans.items())
-            if hasattr(plan, "to_json")
-        },
+        "plans": {pid: _jsonable(plan.to_json()) for pid, plan in sorted(snap.plans.items())},
         "coverage": [
             {
                 "account_id": g.account_id,
@@ -100,61 +102,18 @@ def exit_code(snap: Snapshot) -> int:
     return EXIT_OK
 
 
-#: What `json.dumps(ensure_ascii=False)` leaves raw although a terminal may obey it: DEL, C1
-#: controls (0x9b is CSI), line separators and bidi/invisible marks. Escaped as \uXXXX, which
-#: is still the same JSON string.
-_JSON_RAW = {
-    c: f"\\u{c:04x}"
-    for c in (
-        0x7F,
-        *range(0x80, 0xA0),
-        0x061C,
-        *range(0x200B, 0x2010),
-        *range(0x2028, 0x202F),
-        *range(0x2060, 0x2070),
-        0xFEFF,
-    )
-}
-
-
 def to_json_text(snap: Snapshot) -> str:
-    return json.dumps(snapshot_json(snap), indent=2, ensure_ascii=False).translate(_JSON_RAW)
-
-
-_CTRL = {c: f"\\x{c:02x}" for c in [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0)]}
-_CTRL.pop(0x20, None)
+    return json.dumps(snapshot_json(snap), indent=2, ensure_ascii=False).translate(JSON_RAW)
 
 
 def printable(text: object, limit: int | None = None) -> str:
-    """Neutralise C0/C1 controls (ESC, BEL, CR, ...) so a terminal shows them, not obeys them."""
-    s = str(text).translate(_CTRL)
-    # Bidirectional overrides can reorder what an operator reads; show them as escapes too.
-    s = s.translate(
-        {
-            c: f"\\u{c:04x}"
-            for c in (
-                0x202A,
-                0x202B,
-                0x202C,
-                0x202D,
-                0x202E,
-                0x2066,
-                0x2067,
-                0x2068,
-                0x2069,
-                0x200E,
-                0x200F,
-            )
-        }
-    )
-    if limit is not None and len(s) > limit:
-        s = s[: max(0, limit - 1)] + "…"
-    return s
+    """One line of untrusted text for a terminal (see core.util.text.plain)."""
+    return plain(text, max_len=limit)
 
 
 def printable_block(text: object) -> str:
-    """`printable` for multi-line text: keeps newlines and tabs, neutralises the rest."""
-    return "\n".join(printable(line.replace("\t", "    ")) for line in str(text).split("\n"))
+    """Multi-line untrusted text for a terminal: newlines kept, every other control escaped."""
+    return plain(text, multiline=True)
 
 
 def to_table(snap: Snapshot, now: datetime | None = None) -> str:

@@ -17,7 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.engine.monitor import Monitor, engine_from_settings  # noqa: E402
+from core.engine.monitor import Monitor  # noqa: E402
+from core.engine.sweep import engine_from_settings  # noqa: E402
 from core.settings import load_settings  # noqa: E402
 from sandbox import Sandbox  # noqa: E402
 from tui.app import TrailtopApp  # noqa: E402

@@ -35,7 +35,7 @@ from tui.screens.remedy import PlanPickerScreen, RemediationScreen
 from tui.screens.targets import TargetsScreen
 
 if TYPE_CHECKING:
-    from core.fix.plans import Plan
+    from core.fix.model import Plan
 from tui.widgets.summary import SweepStatus
 from tui.widgets.view_table import ApplyStats
 

@@ -196,7 +196,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run_headless(settings: Settings, fmt: str) -> int:
     import asyncio
 
-    from core.engine.monitor import sweep_once
+    from core.engine.sweep import sweep_once
     from core.report import exit_code, to_json_text, to_table
 
     if sys.stderr.isatty():
@@ -209,7 +209,8 @@ def run_headless(settings: Settings, fmt: str) -> int:
 
 
 def run_tui(settings: Settings, *, demo: bool = False) -> int:
-    from core.engine.monitor import Monitor, engine_from_settings
+    from core.engine.monitor import Monitor
+    from core.engine.sweep import engine_from_settings
     from tui.app import TrailtopApp
 
     engine = engine_from_settings(settings)

@@ -32,7 +32,7 @@ def run_fix(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _run_fix(settings: Settings, args: argparse.Namespace) -> int:
-    from core.engine.monitor import engine_from_settings
+    from core.engine.sweep import engine_from_settings
 
     bindings = {}
     for item in args.set:

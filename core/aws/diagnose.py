@@ -35,7 +35,7 @@ from core.model import Finding, TrailConfig
 
 if TYPE_CHECKING:
     from core.aws.collect import Account, Collector
-    from core.engine.monitor import ViewInput
+    from core.engine.protocols import ViewInput
 
 _MISSING = {
     "bucket": {"404", "NoSuchBucket", "NotFound"},

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from aiobotocore.config import AioConfig
 
 from core.aws.clients import THROTTLE_CODES, ClientPool, describe_error, error_code
+from core.codes import Code
 from core.judge.culprit import (
     Event,
     Target,
@@ -252,7 +253,7 @@ def _signature(f: Finding, v: TrailView) -> tuple[Any, ...]:
     st = v.status or {}
     err_field = (
         "LatestDigestDeliveryError"
-        if f.code == "DIGEST_DELIVERY_ERROR"
+        if f.code == Code.DIGEST_DELIVERY_ERROR
         else _ERROR_FIELDS.get(f.channel.value)
     )
     return (f.code, st.get(err_field) if err_field else st.get("IsLogging"), v.trail)
@@ -305,7 +306,7 @@ class CulpritFinder:
             for f in v.findings:
                 if f.code not in self._codes:
                     continue
-                tk = (v.id, f.code)
+                tk: tuple[str, str] = (v.id, f.code)
                 live.add(tk)
                 sig = _signature(f, v)
                 tr = self._tracks.get(tk)
@@ -362,7 +363,7 @@ class CulpritFinder:
         now: datetime,
     ) -> None:
         try:
-            if f.code != "LOGGING_STOPPED" and v.trail.s3_bucket:
+            if f.code != Code.LOGGING_STOPPED and v.trail.s3_bucket:
                 await self._bucket_region(col, accounts, v.trail)
             tgts = self._targets(v, f)
             _field, anchor = anchor_of(f.code, v.status)

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -29,7 +28,8 @@ from aiobotocore.session import AioSession
 
 from core.aws.clients import describe_error, error_code, new_session
 from core.aws.collect import Collector
-from core.fix.plans import ABSENT_CODES, ApiCall, Plan, extract
+from core.fix.model import ABORTED, APPLIED, FAILED, REFUSED, ApiCall, ApplyResult, Plan
+from core.fix.plans import ABSENT_CODES, extract
 from core.settings import RemediationSettings
 
 __all__ = [
@@ -40,11 +40,6 @@ __all__ = [
     "remediation_session",
 ]
 
-APPLIED: Final = "applied"
-FAILED: Final = "failed"
-ABORTED: Final = "aborted"
-REFUSED: Final = "refused"
-
 CallerLookup = Callable[[], Awaitable[str]]
 Clock = Callable[[], datetime]
 
@@ -53,38 +48,6 @@ _SECRET_WORDS: Final = ("secret", "token", "password", "credential", "accesskey"
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class ApplyResult:
-    """What happened. ``result`` is ``applied`` / ``failed`` / ``aborted`` / ``refused``;
-    ``message`` is one line for the operator; ``completed`` counts calls that succeeded."""
-
-    plan_id: str
-    result: str
-    message: str
-    completed: int = 0
-    error: str | None = None
-    caller_arn: str | None = None
-    audit_path: str | None = None
-    #: Set when the audit line could not be written after the apply (the result stands).
-    audit_error: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.result == APPLIED
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "plan_id": self.plan_id,
-            "result": self.result,
-            "message": self.message,
-            "completed": self.completed,
-            "error": self.error,
-            "caller_arn": self.caller_arn,
-            "audit_path": self.audit_path,
-            "audit_error": self.audit_error,
-        }
 
 
 # --------------------------------------------------------------------------- audit

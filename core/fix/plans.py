@@ -28,11 +28,12 @@ import difflib
 import hashlib
 import json
 import re
-import shlex
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Final
 
+from core.codes import Code
+from core.fix.model import PARAM_RE, ApiCall, Plan, Precondition
 from core.judge.policy import (
     CLOUDTRAIL_SERVICE,
     Outcome,
@@ -75,8 +76,6 @@ __all__ = [
 
 #: The inline policy trailtop writes on a CloudWatch Logs delivery role.
 INLINE_POLICY_NAME: Final = "trailtop-cloudtrail-delivery"
-#: Placeholder of a value the operator supplies at apply time (see :func:`bind`).
-_PARAM_RE: Final = re.compile(r"^\$\{([a-z_]+)\}$")
 
 #: Error codes that mean "it does not exist" for a precondition read (by extract kind).
 ABSENT_CODES: Final[Mapping[str, frozenset[str]]] = {
@@ -174,75 +173,6 @@ def documents_from(dest: Destinations) -> Documents:
 # --------------------------------------------------------------------------- calls
 
 
-def _kebab(name: str) -> str:
-    s = re.sub(r"(?<=[a-z0-9])([A-Z])", r"-\1", name)
-    s = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"-\1", s)
-    return s.replace("_", "-").lower()
-
-
-_CLI_SERVICE: Final = {"s3": "s3api"}
-#: Parameters that carry a policy document: the CLI rendering reads them from a file.
-_DOC_PARAMS: Final = frozenset({"Policy", "PolicyDocument", "AttributeValue"})
-
-
-@dataclass(frozen=True)
-class ApiCall:
-    """One AWS API call: ``service`` as botocore names it, ``operation`` the snake_case
-    client method, ``params`` its keyword arguments, ``region`` where it is sent."""
-
-    service: str
-    operation: str
-    params: Mapping[str, Any]
-    region: str
-
-    def render(self) -> str:
-        """The exact call, SDK style: ``s3.put_bucket_policy(Bucket='b', Policy='{...}')``."""
-        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
-        return f"{self.service}.{self.operation}({args})  # region {self.region}"
-
-    def render_cli(self) -> str:
-        """The same call for the AWS CLI; a policy document is read from ``file://``."""
-        parts = ["aws", _CLI_SERVICE.get(self.service, self.service), _kebab(self.operation)]
-        parts += ["--region", self.region]
-        for k, v in self.params.items():
-            flag = f"--{_kebab(k)}"
-            if k in _DOC_PARAMS and isinstance(v, str) and v.startswith("{"):
-                parts += [flag, f"file://{_kebab(k)}.json"]
-            elif isinstance(v, str):
-                parts += [flag, shlex.quote(v)]
-            else:
-                parts += [flag, shlex.quote(json.dumps(v, sort_keys=True))]
-        return " ".join(parts)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "service": self.service,
-            "operation": self.operation,
-            "params": dict(self.params),
-            "region": self.region,
-        }
-
-
-@dataclass(frozen=True)
-class Precondition:
-    """Re-read at apply time: ``extract(kind, response, read)`` must equal ``expected``
-    (a :func:`canonical` text, or None for "must not exist"). A read failing with one of
-    ``ABSENT_CODES[kind]`` counts as None."""
-
-    read: ApiCall
-    kind: str
-    expected: str | None
-    description: str
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "read": self.read.to_json(),
-            "kind": self.kind,
-            "expected": self.expected,
-            "description": self.description,
-        }
-
-
 def extract(kind: str, response: Mapping[str, Any], read: ApiCall) -> str | None:
     """The canonical text a precondition compares, from the read's response (pure)."""
     if kind in ("s3_policy", "kms_policy"):
@@ -278,97 +208,9 @@ def extract(kind: str, response: Mapping[str, Any], read: ApiCall) -> str | None
 # --------------------------------------------------------------------------- plans
 
 
-@dataclass(frozen=True)
-class Plan:
-    """One remediation: everything needed to show it, confirm it, apply it and audit it."""
-
-    id: str
-    code: str
-    title: str
-    account_id: str
-    region: str
-    target: str
-    calls: tuple[ApiCall, ...]
-    before: str
-    after: str
-    diff: str
-    risk: str
-    preconditions: tuple[Precondition, ...]
-    view_id: str
-    #: Every finding code this plan addresses (``code`` first).
-    fixes: tuple[str, ...] = ()
-    needs_extra_confirmation: bool = False
-    extra_confirmation_reason: str = ""
-    #: Values the operator must supply (see :func:`bind`) before the plan can be applied.
-    parameters: tuple[str, ...] = ()
-    notes: tuple[str, ...] = field(default_factory=tuple)
-
-    @property
-    def precondition_read(self) -> ApiCall | None:
-        return self.preconditions[0].read if self.preconditions else None
-
-    @property
-    def precondition_expected(self) -> str | None:
-        return self.preconditions[0].expected if self.preconditions else None
-
-    def unbound(self) -> tuple[str, ...]:
-        """Parameters still to supply (a plan with any cannot be applied)."""
-        return tuple(p for p in self.parameters if _mentions(self.calls, p))
-
-    def render(self) -> str:
-        """A plain-text rendering: title, calls (CLI and SDK), risk, diff."""
-        out = [f"[{self.id}] {self.title}", f"fixes: {', '.join(self.fixes or (self.code,))}"]
-        if self.needs_extra_confirmation:
-            out.append(f"!! needs extra confirmation: {self.extra_confirmation_reason}")
-        out.append("calls:")
-        for i, c in enumerate(self.calls, 1):
-            out.append(f"  {i}. {c.render_cli()}")
-            out.append(f"     {c.render()}")
-        out.append(f"risk: {self.risk}")
-        out += [f"note: {n}" for n in self.notes]
-        if self.diff:
-            out += ["diff:", self.diff]
-        return "\n".join(out)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "code": self.code,
-            "fixes": list(self.fixes or (self.code,)),
-            "title": self.title,
-            "account_id": self.account_id,
-            "region": self.region,
-            "view_id": self.view_id,
-            "target": self.target,
-            "calls": [c.to_json() for c in self.calls],
-            "before": self.before,
-            "after": self.after,
-            "diff": self.diff,
-            "risk": self.risk,
-            "notes": list(self.notes),
-            "needs_extra_confirmation": self.needs_extra_confirmation,
-            "extra_confirmation_reason": self.extra_confirmation_reason,
-            "parameters": list(self.parameters),
-            "preconditions": [p.to_json() for p in self.preconditions],
-        }
-
-
-def _mentions(value: Any, name: str) -> bool:
-    if isinstance(value, str):
-        m = _PARAM_RE.match(value)
-        return m is not None and m.group(1) == name
-    if isinstance(value, ApiCall):
-        return _mentions(value.params, name)
-    if isinstance(value, Mapping):
-        return any(_mentions(v, name) for v in value.values())
-    if isinstance(value, list | tuple):
-        return any(_mentions(v, name) for v in value)
-    return False
-
-
 def _substitute(value: Any, values: Mapping[str, str]) -> Any:
     if isinstance(value, str):
-        m = _PARAM_RE.match(value)
+        m = PARAM_RE.match(value)
         return values.get(m.group(1), value) if m else value
     if isinstance(value, Mapping):
         return {k: _substitute(v, values) for k, v in value.items()}
@@ -683,12 +525,14 @@ def _deny_plan(
 
 
 def _s3_plans(
-    trail: TrailConfig, key: ViewKey, codes: set[str], docs: Documents, org_id: str | None
+    trail: TrailConfig, key: ViewKey, codes: set[Code], docs: Documents, org_id: str | None
 ) -> list[Plan]:
     bucket = trail.s3_bucket or ""
     region = trail.home_region or key.region
     fixes = [
-        c for c in ("S3_POLICY_DENIES_CLOUDTRAIL", "S3_POLICY_ACL_CHECK_MISSING") if c in codes
+        c
+        for c in (Code.S3_POLICY_DENIES_CLOUDTRAIL, Code.S3_POLICY_ACL_CHECK_MISSING)
+        if c in codes
     ]
     code = fixes[0]
     requests = _s3_requests(trail, key, org_id)
@@ -768,7 +612,7 @@ def _s3_missing_plans(
     create: dict[str, Any] = {"Bucket": bucket}
     if region != "us-east-1":
         create["CreateBucketConfiguration"] = {"LocationConstraint": region}
-    code = "S3_BUCKET_MISSING"
+    code = Code.S3_BUCKET_MISSING
     absent = Precondition(
         ApiCall("s3", "head_bucket", {"Bucket": bucket}, region),
         "s3_exists",
@@ -857,7 +701,7 @@ def _key_id(trail: TrailConfig, docs: Documents) -> tuple[str, str]:
     return kid, arn
 
 
-def _kms_plans(trail: TrailConfig, key: ViewKey, codes: set[str], docs: Documents) -> list[Plan]:
+def _kms_plans(trail: TrailConfig, key: ViewKey, codes: set[Code], docs: Documents) -> list[Plan]:
     kid, karn = _key_id(trail, docs)
     region = (
         arn_region(karn, trail.home_region or key.region)
@@ -870,13 +714,13 @@ def _kms_plans(trail: TrailConfig, key: ViewKey, codes: set[str], docs: Document
     target = karn or kid
     enabled = canonical({"KeyState": "Enabled"})
     out: list[Plan] = []
-    if "KMS_KEY_PENDING_DELETION" in codes:
+    if Code.KMS_KEY_PENDING_DELETION in codes:
         before = canonical({"KeyState": "PendingDeletion"})
         out.append(
             _plan(
                 "kms-cancel-deletion",
                 key,
-                "KMS_KEY_PENDING_DELETION",
+                Code.KMS_KEY_PENDING_DELETION,
                 target,
                 title=f"Cancel the scheduled deletion of KMS key {kid} and enable it",
                 region=region,
@@ -900,7 +744,7 @@ def _kms_plans(trail: TrailConfig, key: ViewKey, codes: set[str], docs: Document
                 doc_name=f"KMS key {kid} state",
             )
         )
-    elif "KMS_KEY_DISABLED" in codes and (docs.key_metadata or {}).get("KeyState") in (
+    elif Code.KMS_KEY_DISABLED in codes and (docs.key_metadata or {}).get("KeyState") in (
         None,
         "Disabled",
     ):
@@ -909,7 +753,7 @@ def _kms_plans(trail: TrailConfig, key: ViewKey, codes: set[str], docs: Document
             _plan(
                 "kms-enable",
                 key,
-                "KMS_KEY_DISABLED",
+                Code.KMS_KEY_DISABLED,
                 target,
                 title=f"Enable KMS key {kid}",
                 region=region,
@@ -925,12 +769,12 @@ def _kms_plans(trail: TrailConfig, key: ViewKey, codes: set[str], docs: Document
                 doc_name=f"KMS key {kid} state",
             )
         )
-    if "KMS_POLICY_DENIES_CLOUDTRAIL" in codes:
+    if Code.KMS_POLICY_DENIES_CLOUDTRAIL in codes:
         out += _resource_policy_plans(
             "kms",
             trail,
             key,
-            "KMS_POLICY_DENIES_CLOUDTRAIL",
+            Code.KMS_POLICY_DENIES_CLOUDTRAIL,
             target,
             current=docs.key_policy,
             documented=[cloudtrail_kms_statement(trail.owner_account, trail.arn)],
@@ -1050,21 +894,21 @@ def _sns_default_statement(topic_arn: str, account: str) -> dict[str, Any]:
     }
 
 
-def _sns_plans(trail: TrailConfig, key: ViewKey, codes: set[str], docs: Documents) -> list[Plan]:
+def _sns_plans(trail: TrailConfig, key: ViewKey, codes: set[Code], docs: Documents) -> list[Plan]:
     arn = trail.sns_topic_arn or ""
     if arn_account(arn) != key.account_id:
         return []
     region = arn_region(arn, key.region)
     statement = cloudtrail_sns_statement(arn, trail.arn, trail.owner_account)
     out: list[Plan] = []
-    if "SNS_TOPIC_MISSING" in codes:
+    if Code.SNS_TOPIC_MISSING in codes:
         name = arn.rsplit(":", 1)[-1]
         doc = policy_document([statement, _sns_default_statement(arn, key.account_id)])
         out.append(
             _plan(
                 "sns-create",
                 key,
-                "SNS_TOPIC_MISSING",
+                Code.SNS_TOPIC_MISSING,
                 arn,
                 title=f"Create SNS topic {name} in {region} with the CloudTrail topic policy",
                 region=region,
@@ -1094,12 +938,12 @@ def _sns_plans(trail: TrailConfig, key: ViewKey, codes: set[str], docs: Document
                 doc_name=f"topic {name} policy",
             )
         )
-    if "SNS_POLICY_DENIES_CLOUDTRAIL" in codes:
+    if Code.SNS_POLICY_DENIES_CLOUDTRAIL in codes:
         out += _resource_policy_plans(
             "sns",
             trail,
             key,
-            "SNS_POLICY_DENIES_CLOUDTRAIL",
+            Code.SNS_POLICY_DENIES_CLOUDTRAIL,
             arn,
             current=docs.topic_policy,
             documented=[statement],
@@ -1119,18 +963,18 @@ def _sns_plans(trail: TrailConfig, key: ViewKey, codes: set[str], docs: Document
 
 
 def _cloudwatch_plans(
-    trail: TrailConfig, key: ViewKey, codes: set[str], docs: Documents, org_id: str | None
+    trail: TrailConfig, key: ViewKey, codes: set[Code], docs: Documents, org_id: str | None
 ) -> list[Plan]:
     garn = trail.log_group_arn or ""
     gname = log_group_name(garn)
     out: list[Plan] = []
-    if "CLOUDWATCH_LOG_GROUP_MISSING" in codes and arn_account(garn) == key.account_id:
+    if Code.CLOUDWATCH_LOG_GROUP_MISSING in codes and arn_account(garn) == key.account_id:
         region = arn_region(garn, key.region)
         out.append(
             _plan(
                 "logs-create-group",
                 key,
-                "CLOUDWATCH_LOG_GROUP_MISSING",
+                Code.CLOUDWATCH_LOG_GROUP_MISSING,
                 garn,
                 title=f"Create CloudWatch Logs group {gname} in {region}",
                 region=region,
@@ -1159,7 +1003,7 @@ def _cloudwatch_plans(
         return out
     role = rarn.rsplit("/", 1)[-1]
     iam_region = trail.home_region or key.region
-    if "CLOUDWATCH_ROLE_TRUST_INVALID" in codes and docs.role_trust is not None:
+    if Code.CLOUDWATCH_ROLE_TRUST_INVALID in codes and docs.role_trust is not None:
         documented = _statement_list(cloudwatch_role_trust_policy())
         try:
             needed = _needed(
@@ -1177,7 +1021,7 @@ def _cloudwatch_plans(
                 _plan(
                     "iam-trust",
                     key,
-                    "CLOUDWATCH_ROLE_TRUST_INVALID",
+                    Code.CLOUDWATCH_ROLE_TRUST_INVALID,
                     rarn,
                     title=f"Let cloudtrail.amazonaws.com assume role {role} (trust policy, merged)",
                     region=iam_region,
@@ -1206,7 +1050,7 @@ def _cloudwatch_plans(
                     doc_name=f"role {role} trust policy",
                 )
             )
-    if "CLOUDWATCH_ROLE_PERMISSIONS_MISSING" in codes and garn:
+    if Code.CLOUDWATCH_ROLE_PERMISSIONS_MISSING in codes and garn:
         region = arn_region(garn, key.region)
         acct = arn_account(garn) or trail.owner_account
         documented = _statement_list(
@@ -1225,7 +1069,7 @@ def _cloudwatch_plans(
                 _plan(
                     "iam-permissions",
                     key,
-                    "CLOUDWATCH_ROLE_PERMISSIONS_MISSING",
+                    Code.CLOUDWATCH_ROLE_PERMISSIONS_MISSING,
                     rarn,
                     title=(
                         f"Give role {role} logs:CreateLogStream and logs:PutLogEvents on "
@@ -1277,7 +1121,7 @@ def _logging_plan(trail: TrailConfig, key: ViewKey) -> Plan:
     return _plan(
         "trail-start-logging",
         key,
-        "LOGGING_STOPPED",
+        Code.LOGGING_STOPPED,
         trail.arn,
         title=f"Start logging on trail {trail.name} (in its home region {region})",
         region=region,
@@ -1317,25 +1161,25 @@ def plans_for(
         return []
     codes = {f.code for f in findings}
     out: list[Plan] = []
-    if "LOGGING_STOPPED" in codes:
+    if Code.LOGGING_STOPPED in codes:
         out.append(_logging_plan(trail, key))
     if trail.s3_bucket:
-        if "S3_BUCKET_MISSING" in codes:
+        if Code.S3_BUCKET_MISSING in codes:
             out += _s3_missing_plans(trail, key, docs, org_id)
-        elif codes & {"S3_POLICY_DENIES_CLOUDTRAIL", "S3_POLICY_ACL_CHECK_MISSING"}:
+        elif codes & {Code.S3_POLICY_DENIES_CLOUDTRAIL, Code.S3_POLICY_ACL_CHECK_MISSING}:
             out += _s3_plans(trail, key, codes, docs, org_id)
     if trail.kms_key_id and codes & {
-        "KMS_KEY_PENDING_DELETION",
-        "KMS_KEY_DISABLED",
-        "KMS_POLICY_DENIES_CLOUDTRAIL",
+        Code.KMS_KEY_PENDING_DELETION,
+        Code.KMS_KEY_DISABLED,
+        Code.KMS_POLICY_DENIES_CLOUDTRAIL,
     }:
         out += _kms_plans(trail, key, codes, docs)
-    if trail.sns_topic_arn and codes & {"SNS_TOPIC_MISSING", "SNS_POLICY_DENIES_CLOUDTRAIL"}:
+    if trail.sns_topic_arn and codes & {Code.SNS_TOPIC_MISSING, Code.SNS_POLICY_DENIES_CLOUDTRAIL}:
         out += _sns_plans(trail, key, codes, docs)
     if codes & {
-        "CLOUDWATCH_LOG_GROUP_MISSING",
-        "CLOUDWATCH_ROLE_TRUST_INVALID",
-        "CLOUDWATCH_ROLE_PERMISSIONS_MISSING",
+        Code.CLOUDWATCH_LOG_GROUP_MISSING,
+        Code.CLOUDWATCH_ROLE_TRUST_INVALID,
+        Code.CLOUDWATCH_ROLE_PERMISSIONS_MISSING,
     }:
         out += _cloudwatch_plans(trail, key, codes, docs, org_id)
     return out

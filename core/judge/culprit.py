@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from core.codes import Code
 from core.model import TrailConfig
 
 #: An event this close to the anchor (either side) counts as "at" the last good delivery:
@@ -39,22 +40,26 @@ JUST_BEFORE = timedelta(minutes=15)
 
 # -- finding codes ------------------------------------------------------------------------
 
-S3_ROOT = ("S3_BUCKET_MISSING", "S3_POLICY_DENIES_CLOUDTRAIL", "S3_POLICY_ACL_CHECK_MISSING")
-S3_STATUS = ("S3_DELIVERY_ERROR", "DIGEST_DELIVERY_ERROR", "S3_DELIVERY_STALE")
+S3_ROOT = (
+    Code.S3_BUCKET_MISSING,
+    Code.S3_POLICY_DENIES_CLOUDTRAIL,
+    Code.S3_POLICY_ACL_CHECK_MISSING,
+)
+S3_STATUS = (Code.S3_DELIVERY_ERROR, Code.DIGEST_DELIVERY_ERROR, Code.S3_DELIVERY_STALE)
 KMS_ROOT = (
-    "KMS_KEY_MISSING",
-    "KMS_KEY_DISABLED",
-    "KMS_KEY_PENDING_DELETION",
-    "KMS_POLICY_DENIES_CLOUDTRAIL",
+    Code.KMS_KEY_MISSING,
+    Code.KMS_KEY_DISABLED,
+    Code.KMS_KEY_PENDING_DELETION,
+    Code.KMS_POLICY_DENIES_CLOUDTRAIL,
 )
-SNS_CODES = ("SNS_TOPIC_MISSING", "SNS_POLICY_DENIES_CLOUDTRAIL", "SNS_NOTIFICATION_ERROR")
-CW_GROUP = ("CLOUDWATCH_LOG_GROUP_MISSING",)
+SNS_CODES = (Code.SNS_TOPIC_MISSING, Code.SNS_POLICY_DENIES_CLOUDTRAIL, Code.SNS_NOTIFICATION_ERROR)
+CW_GROUP = (Code.CLOUDWATCH_LOG_GROUP_MISSING,)
 CW_ROLE = (
-    "CLOUDWATCH_ROLE_MISSING",
-    "CLOUDWATCH_ROLE_TRUST_INVALID",
-    "CLOUDWATCH_ROLE_PERMISSIONS_MISSING",
+    Code.CLOUDWATCH_ROLE_MISSING,
+    Code.CLOUDWATCH_ROLE_TRUST_INVALID,
+    Code.CLOUDWATCH_ROLE_PERMISSIONS_MISSING,
 )
-CW_STATUS = ("CLOUDWATCH_DELIVERY_ERROR", "CLOUDWATCH_DELIVERY_STALE")
+CW_STATUS = (Code.CLOUDWATCH_DELIVERY_ERROR, Code.CLOUDWATCH_DELIVERY_STALE)
 
 
 @dataclass(frozen=True)
@@ -70,29 +75,29 @@ def _w(codes: Iterable[str], weight: int) -> dict[str, int]:
 
 
 _POLICY_S3 = {
-    **_w(("S3_POLICY_DENIES_CLOUDTRAIL", "S3_POLICY_ACL_CHECK_MISSING"), 3),
-    **_w(("S3_DELIVERY_ERROR", "DIGEST_DELIVERY_ERROR", "S3_DELIVERY_STALE"), 2),
+    **_w((Code.S3_POLICY_DENIES_CLOUDTRAIL, Code.S3_POLICY_ACL_CHECK_MISSING), 3),
+    **_w((Code.S3_DELIVERY_ERROR, Code.DIGEST_DELIVERY_ERROR, Code.S3_DELIVERY_STALE), 2),
 }
-_ROLE_PERMS = {
-    "CLOUDWATCH_ROLE_PERMISSIONS_MISSING": 3,
-    "CLOUDWATCH_DELIVERY_ERROR": 2,
-    "CLOUDWATCH_DELIVERY_STALE": 1,
+_ROLE_PERMS: dict[str, int] = {
+    Code.CLOUDWATCH_ROLE_PERMISSIONS_MISSING: 3,
+    Code.CLOUDWATCH_DELIVERY_ERROR: 2,
+    Code.CLOUDWATCH_DELIVERY_STALE: 1,
 }
 _DELIVERY_CODES = S3_ROOT + S3_STATUS + KMS_ROOT + SNS_CODES + CW_GROUP + CW_ROLE + CW_STATUS
 
 #: event name -> rule (the issue 9 list). Kinds: trail, bucket, key, topic, log_group, role.
 EVENT_RULES: Mapping[str, EventRule] = {
-    "StopLogging": EventRule("trail", {"LOGGING_STOPPED": 3}),
-    "DeleteTrail": EventRule("trail", {"LOGGING_STOPPED": 2, "REGION_NOT_COVERED": 3}),
+    "StopLogging": EventRule("trail", {Code.LOGGING_STOPPED: 3}),
+    "DeleteTrail": EventRule("trail", {Code.LOGGING_STOPPED: 2, Code.REGION_NOT_COVERED: 3}),
     "UpdateTrail": EventRule("trail", _w(_DELIVERY_CODES, 1)),
     "PutEventSelectors": EventRule(
-        "trail", {"S3_DELIVERY_STALE": 1, "CLOUDWATCH_DELIVERY_STALE": 1}
+        "trail", {Code.S3_DELIVERY_STALE: 1, Code.CLOUDWATCH_DELIVERY_STALE: 1}
     ),
     "DeleteBucket": EventRule(
         "bucket",
         {
-            **_w(("S3_BUCKET_MISSING", "S3_DELIVERY_ERROR", "DIGEST_DELIVERY_ERROR"), 3),
-            "S3_DELIVERY_STALE": 2,
+            **_w((Code.S3_BUCKET_MISSING, Code.S3_DELIVERY_ERROR, Code.DIGEST_DELIVERY_ERROR), 3),
+            Code.S3_DELIVERY_STALE: 2,
         },
     ),
     "PutBucketPolicy": EventRule("bucket", _POLICY_S3),
@@ -100,50 +105,54 @@ EVENT_RULES: Mapping[str, EventRule] = {
     "PutBucketOwnershipControls": EventRule(
         "bucket",
         {
-            **_w(("S3_DELIVERY_ERROR", "DIGEST_DELIVERY_ERROR"), 2),
-            **_w(("S3_POLICY_DENIES_CLOUDTRAIL", "S3_DELIVERY_STALE"), 1),
+            **_w((Code.S3_DELIVERY_ERROR, Code.DIGEST_DELIVERY_ERROR), 2),
+            **_w((Code.S3_POLICY_DENIES_CLOUDTRAIL, Code.S3_DELIVERY_STALE), 1),
         },
     ),
     "DisableKey": EventRule(
-        "key", {"KMS_KEY_DISABLED": 3, "S3_DELIVERY_ERROR": 2, "S3_DELIVERY_STALE": 1}
+        "key", {Code.KMS_KEY_DISABLED: 3, Code.S3_DELIVERY_ERROR: 2, Code.S3_DELIVERY_STALE: 1}
     ),
     "ScheduleKeyDeletion": EventRule(
         "key",
         {
-            "KMS_KEY_PENDING_DELETION": 3,
-            "KMS_KEY_MISSING": 3,
-            "S3_DELIVERY_ERROR": 2,
-            "S3_DELIVERY_STALE": 1,
+            Code.KMS_KEY_PENDING_DELETION: 3,
+            Code.KMS_KEY_MISSING: 3,
+            Code.S3_DELIVERY_ERROR: 2,
+            Code.S3_DELIVERY_STALE: 1,
         },
     ),
     "PutKeyPolicy": EventRule(
         "key",
-        {"KMS_POLICY_DENIES_CLOUDTRAIL": 3, "S3_DELIVERY_ERROR": 2, "S3_DELIVERY_STALE": 1},
+        {
+            Code.KMS_POLICY_DENIES_CLOUDTRAIL: 3,
+            Code.S3_DELIVERY_ERROR: 2,
+            Code.S3_DELIVERY_STALE: 1,
+        },
     ),
-    "DeleteTopic": EventRule("topic", _w(("SNS_TOPIC_MISSING", "SNS_NOTIFICATION_ERROR"), 3)),
+    "DeleteTopic": EventRule("topic", _w((Code.SNS_TOPIC_MISSING, Code.SNS_NOTIFICATION_ERROR), 3)),
     "SetTopicAttributes": EventRule(
-        "topic", {"SNS_POLICY_DENIES_CLOUDTRAIL": 3, "SNS_NOTIFICATION_ERROR": 2}
+        "topic", {Code.SNS_POLICY_DENIES_CLOUDTRAIL: 3, Code.SNS_NOTIFICATION_ERROR: 2}
     ),
     "DeleteLogGroup": EventRule(
         "log_group",
         {
-            **_w(("CLOUDWATCH_LOG_GROUP_MISSING", "CLOUDWATCH_DELIVERY_ERROR"), 3),
-            "CLOUDWATCH_DELIVERY_STALE": 2,
+            **_w((Code.CLOUDWATCH_LOG_GROUP_MISSING, Code.CLOUDWATCH_DELIVERY_ERROR), 3),
+            Code.CLOUDWATCH_DELIVERY_STALE: 2,
         },
     ),
     "DeleteRole": EventRule(
         "role",
         {
-            **_w(("CLOUDWATCH_ROLE_MISSING", "CLOUDWATCH_DELIVERY_ERROR"), 3),
-            "CLOUDWATCH_DELIVERY_STALE": 2,
+            **_w((Code.CLOUDWATCH_ROLE_MISSING, Code.CLOUDWATCH_DELIVERY_ERROR), 3),
+            Code.CLOUDWATCH_DELIVERY_STALE: 2,
         },
     ),
     "UpdateAssumeRolePolicy": EventRule(
         "role",
         {
-            "CLOUDWATCH_ROLE_TRUST_INVALID": 3,
-            "CLOUDWATCH_DELIVERY_ERROR": 2,
-            "CLOUDWATCH_DELIVERY_STALE": 1,
+            Code.CLOUDWATCH_ROLE_TRUST_INVALID: 3,
+            Code.CLOUDWATCH_DELIVERY_ERROR: 2,
+            Code.CLOUDWATCH_DELIVERY_STALE: 1,
         },
     ),
     "DeleteRolePolicy": EventRule("role", _ROLE_PERMS),
@@ -316,18 +325,18 @@ def targets_for(
     ev = evidence or {}
     st = status or {}
     found: list[Target | None] = []
-    if code == "LOGGING_STOPPED":
+    if code == Code.LOGGING_STOPPED:
         return [trail_target(trail, 1)]
-    if code in S3_ROOT or code == "DIGEST_DELIVERY_ERROR":
+    if code in S3_ROOT or code == Code.DIGEST_DELIVERY_ERROR:
         found.append(bucket_target(trail, bucket_region))
-    elif code == "S3_DELIVERY_ERROR":
+    elif code == Code.S3_DELIVERY_ERROR:
         # The raw error says which: "KMS.DisabledException: ..." is the key, the rest the bucket.
         err = str(st.get("LatestDeliveryError") or "")
         if "KMS" in err and trail.kms_key_id:
             found.append(key_target(trail))
         else:
             found.append(bucket_target(trail, bucket_region))
-    elif code == "S3_DELIVERY_STALE":
+    elif code == Code.S3_DELIVERY_STALE:
         found += [bucket_target(trail, bucket_region), key_target(trail)]
     elif code in KMS_ROOT:
         key_arn = ev.get("KeyArn")
@@ -338,7 +347,7 @@ def targets_for(
         found.append(log_group_target(trail))
     elif code in CW_ROLE:
         found.append(role_target(trail))
-    elif code == "CLOUDWATCH_DELIVERY_ERROR":
+    elif code == Code.CLOUDWATCH_DELIVERY_ERROR:
         err = str(st.get("LatestCloudWatchLogsDeliveryError") or "").lower()
         if "log group" in err and "authorized" not in err:
             found.append(log_group_target(trail))
@@ -471,11 +480,11 @@ _ANCHOR_FIELDS: Mapping[str, str] = {
 def anchor_of(code: str, status: Mapping[str, Any] | None) -> tuple[str, datetime | None]:
     """(field, time) of the last good delivery that matters for this finding."""
     st = status or {}
-    if code == "LOGGING_STOPPED" and parse_time(st.get("StopLoggingTime")) is not None:
+    if code == Code.LOGGING_STOPPED and parse_time(st.get("StopLoggingTime")) is not None:
         return "StopLoggingTime", parse_time(st.get("StopLoggingTime"))
     field_ = (
         "LatestDigestDeliveryTime"
-        if code == "DIGEST_DELIVERY_ERROR"
+        if code == Code.DIGEST_DELIVERY_ERROR
         else _ANCHOR_FIELDS[code_channel(code)]
     )
     return field_, parse_time(st.get(field_))

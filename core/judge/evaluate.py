@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from core.codes import Code
 from core.model import (
     SEVERITY_ORDER,
     Channel,
@@ -41,12 +42,12 @@ DEPRECATED_STATUS_FIELDS = frozenset(
 
 #: Root-cause channels that explain each raw status error (for linking, DESIGN.md s.3).
 _EXPLAINS: dict[str, frozenset[Channel]] = {
-    "S3_DELIVERY_ERROR": frozenset({Channel.S3, Channel.KMS}),
-    "DIGEST_DELIVERY_ERROR": frozenset({Channel.S3, Channel.KMS}),
-    "CLOUDWATCH_DELIVERY_ERROR": frozenset({Channel.CLOUDWATCH}),
-    "CLOUDWATCH_DELIVERY_STALE": frozenset({Channel.CLOUDWATCH}),
-    "S3_DELIVERY_STALE": frozenset({Channel.S3, Channel.KMS}),
-    "SNS_NOTIFICATION_ERROR": frozenset({Channel.SNS}),
+    Code.S3_DELIVERY_ERROR: frozenset({Channel.S3, Channel.KMS}),
+    Code.DIGEST_DELIVERY_ERROR: frozenset({Channel.S3, Channel.KMS}),
+    Code.CLOUDWATCH_DELIVERY_ERROR: frozenset({Channel.CLOUDWATCH}),
+    Code.CLOUDWATCH_DELIVERY_STALE: frozenset({Channel.CLOUDWATCH}),
+    Code.S3_DELIVERY_STALE: frozenset({Channel.S3, Channel.KMS}),
+    Code.SNS_NOTIFICATION_ERROR: frozenset({Channel.SNS}),
 }
 
 #: Status-derived codes, the ones a root cause can explain.
@@ -133,7 +134,7 @@ def status_findings(
         stopped = as_datetime(status.get("StopLoggingTime"))
         out.append(
             Finding(
-                "LOGGING_STOPPED",
+                Code.LOGGING_STOPPED,
                 Severity.CRITICAL,
                 Channel.TRAIL,
                 "Trail is not logging: no events are recorded for this region.",
@@ -142,14 +143,14 @@ def status_findings(
             )
         )
 
-    def error(field: str, code: str, sev: Severity, chan: Channel, what: str, fix: str) -> None:
+    def error(field: str, code: Code, sev: Severity, chan: Channel, what: str, fix: str) -> None:
         raw = status.get(field)
         if raw:
             out.append(Finding(code, sev, chan, f"{what}: {raw}", {field: str(raw)}, fix))
 
     error(
         "LatestDeliveryError",
-        "S3_DELIVERY_ERROR",
+        Code.S3_DELIVERY_ERROR,
         Severity.CRITICAL,
         Channel.S3,
         "CloudTrail cannot deliver log files to S3",
@@ -158,7 +159,7 @@ def status_findings(
     )
     error(
         "LatestDigestDeliveryError",
-        "DIGEST_DELIVERY_ERROR",
+        Code.DIGEST_DELIVERY_ERROR,
         Severity.HIGH,
         Channel.DIGEST,
         "CloudTrail cannot deliver digest files to S3",
@@ -166,7 +167,7 @@ def status_findings(
     )
     error(
         "LatestCloudWatchLogsDeliveryError",
-        "CLOUDWATCH_DELIVERY_ERROR",
+        Code.CLOUDWATCH_DELIVERY_ERROR,
         Severity.HIGH,
         Channel.CLOUDWATCH,
         "CloudTrail cannot deliver to CloudWatch Logs",
@@ -175,7 +176,7 @@ def status_findings(
     )
     error(
         "LatestNotificationError",
-        "SNS_NOTIFICATION_ERROR",
+        Code.SNS_NOTIFICATION_ERROR,
         Severity.MEDIUM,
         Channel.SNS,
         "CloudTrail cannot publish to the SNS topic",
@@ -191,7 +192,7 @@ def status_findings(
         if (age is None and not grace) or (age is not None and age > thresholds.s3_stale_seconds):
             out.append(
                 Finding(
-                    "S3_DELIVERY_STALE",
+                    Code.S3_DELIVERY_STALE,
                     Severity.HIGH,
                     Channel.S3,
                     "No log file delivered to S3 for "
@@ -217,7 +218,7 @@ def status_findings(
             ):
                 out.append(
                     Finding(
-                        "CLOUDWATCH_DELIVERY_STALE",
+                        Code.CLOUDWATCH_DELIVERY_STALE,
                         Severity.MEDIUM,
                         Channel.CLOUDWATCH,
                         "No delivery to CloudWatch Logs for "
@@ -241,7 +242,7 @@ def posture_findings(trail: TrailConfig, key: ViewKey) -> list[Finding]:
     if not trail.log_file_validation:
         out.append(
             Finding(
-                "LOG_FILE_VALIDATION_DISABLED",
+                Code.LOG_FILE_VALIDATION_DISABLED,
                 Severity.LOW,
                 Channel.TRAIL,
                 "Log file integrity validation is off: tampering with delivered logs goes unnoticed.",
@@ -252,7 +253,7 @@ def posture_findings(trail: TrailConfig, key: ViewKey) -> list[Finding]:
     if not trail.kms_key_id:
         out.append(
             Finding(
-                "NOT_KMS_ENCRYPTED",
+                Code.NOT_KMS_ENCRYPTED,
                 Severity.LOW,
                 Channel.TRAIL,
                 "Log files are encrypted with S3-managed keys only, not a KMS key.",
@@ -267,7 +268,7 @@ def managed_elsewhere(trail: TrailConfig, key: ViewKey) -> Finding | None:
     owner = trail.owner_account
     if trail.organization_trail and owner and owner != key.account_id:
         return Finding(
-            "MANAGED_ELSEWHERE",
+            Code.MANAGED_ELSEWHERE,
             Severity.INFO,
             Channel.TRAIL,
             f"Organization trail owned by account {owner}; its destinations are managed there.",
@@ -279,7 +280,7 @@ def managed_elsewhere(trail: TrailConfig, key: ViewKey) -> Finding | None:
 
 def status_unavailable(reason: str, last_success: datetime | None, now: datetime) -> Finding:
     return Finding(
-        "STATUS_UNAVAILABLE",
+        Code.STATUS_UNAVAILABLE,
         Severity.UNKNOWN,
         Channel.TRAIL,
         f"Could not read the trail status: {reason}",
@@ -378,7 +379,7 @@ def coverage_gaps(
                         region,
                         (
                             Finding(
-                                "REGION_NOT_COVERED",
+                                Code.REGION_NOT_COVERED,
                                 Severity.HIGH,
                                 Channel.COVERAGE,
                                 f"No logging trail covers {region} in account {acct}.",

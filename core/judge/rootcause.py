@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from core.codes import Code
 from core.judge.policy import (
     CLOUDTRAIL_SERVICE,
     Decision,
@@ -91,7 +92,7 @@ def _statement_evidence(
 
 def _incomplete(what: str, reason: str, channel: Channel) -> Finding:
     return Finding(
-        "DIAGNOSTICS_INCOMPLETE",
+        Code.DIAGNOSTICS_INCOMPLETE,
         Severity.INFO,
         channel,
         f"Could not check the {what}: {reason}",
@@ -102,7 +103,7 @@ def _incomplete(what: str, reason: str, channel: Channel) -> Finding:
 
 def _elsewhere(what: str, ident: str, channel: Channel, reason: str) -> Finding:
     return Finding(
-        "MANAGED_ELSEWHERE",
+        Code.MANAGED_ELSEWHERE,
         Severity.INFO,
         channel,
         f"The {what} {ident} belongs to another account; it is judged there.",
@@ -121,7 +122,7 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
     if fact.exists is False:
         return [
             Finding(
-                "S3_BUCKET_MISSING",
+                Code.S3_BUCKET_MISSING,
                 Severity.CRITICAL,
                 Channel.S3,
                 f"The trail's bucket {bucket} does not exist: every log file is lost.",
@@ -172,7 +173,7 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
         write_stmt = [s for s in documented if "PutObject" in str(s.get("Action"))]
         out.append(
             Finding(
-                "S3_POLICY_DENIES_CLOUDTRAIL",
+                Code.S3_POLICY_DENIES_CLOUDTRAIL,
                 Severity.CRITICAL,
                 Channel.S3,
                 (
@@ -206,7 +207,7 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
         acl_stmt = [s for s in documented if "GetBucketAcl" in str(s.get("Action"))]
         out.append(
             Finding(
-                "S3_POLICY_ACL_CHECK_MISSING",
+                Code.S3_POLICY_ACL_CHECK_MISSING,
                 Severity.HIGH,
                 Channel.S3,
                 f"Bucket policy of {bucket} does not let CloudTrail read the bucket ACL "
@@ -225,7 +226,7 @@ def kms_findings(trail: TrailConfig, key: ViewKey, fact: Fact, now: datetime) ->
     if fact.exists is False:
         return [
             Finding(
-                "KMS_KEY_MISSING",
+                Code.KMS_KEY_MISSING,
                 Severity.CRITICAL,
                 Channel.KMS,
                 f"The trail's KMS key {kid} does not exist: CloudTrail cannot encrypt log files.",
@@ -245,7 +246,7 @@ def kms_findings(trail: TrailConfig, key: ViewKey, fact: Fact, now: datetime) ->
     if state == "Disabled":
         out.append(
             Finding(
-                "KMS_KEY_DISABLED",
+                Code.KMS_KEY_DISABLED,
                 Severity.CRITICAL,
                 Channel.KMS,
                 f"The trail's KMS key {kid} is disabled: CloudTrail cannot encrypt log files.",
@@ -257,7 +258,7 @@ def kms_findings(trail: TrailConfig, key: ViewKey, fact: Fact, now: datetime) ->
         when = meta.get("DeletionDate")
         out.append(
             Finding(
-                "KMS_KEY_PENDING_DELETION",
+                Code.KMS_KEY_PENDING_DELETION,
                 Severity.CRITICAL,
                 Channel.KMS,
                 f"The trail's KMS key {kid} is scheduled for deletion"
@@ -270,7 +271,7 @@ def kms_findings(trail: TrailConfig, key: ViewKey, fact: Fact, now: datetime) ->
     elif state not in (None, "Enabled"):
         out.append(
             Finding(
-                "KMS_KEY_DISABLED",
+                Code.KMS_KEY_DISABLED,
                 Severity.CRITICAL,
                 Channel.KMS,
                 f"The trail's KMS key {kid} is in state {state}: not usable for encryption.",
@@ -291,7 +292,7 @@ def kms_findings(trail: TrailConfig, key: ViewKey, fact: Fact, now: datetime) ->
         if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
             out.append(
                 Finding(
-                    "KMS_POLICY_DENIES_CLOUDTRAIL",
+                    Code.KMS_POLICY_DENIES_CLOUDTRAIL,
                     Severity.CRITICAL,
                     Channel.KMS,
                     f"Key policy of {kid} does not let CloudTrail use kms:GenerateDataKey* for this trail.",
@@ -314,7 +315,7 @@ def sns_findings(trail: TrailConfig, key: ViewKey, fact: Fact) -> list[Finding]:
     if fact.exists is False:
         return [
             Finding(
-                "SNS_TOPIC_MISSING",
+                Code.SNS_TOPIC_MISSING,
                 Severity.MEDIUM,
                 Channel.SNS,
                 f"The trail's SNS topic {arn} does not exist: delivery notifications are lost.",
@@ -336,7 +337,7 @@ def sns_findings(trail: TrailConfig, key: ViewKey, fact: Fact) -> list[Finding]:
     if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
         return [
             Finding(
-                "SNS_POLICY_DENIES_CLOUDTRAIL",
+                Code.SNS_POLICY_DENIES_CLOUDTRAIL,
                 Severity.MEDIUM,
                 Channel.SNS,
                 f"Topic policy of {arn} does not let CloudTrail publish (SNS:Publish).",
@@ -364,7 +365,7 @@ def cloudwatch_findings(
         if group.exists is False:
             out.append(
                 Finding(
-                    "CLOUDWATCH_LOG_GROUP_MISSING",
+                    Code.CLOUDWATCH_LOG_GROUP_MISSING,
                     Severity.HIGH,
                     Channel.CLOUDWATCH,
                     f"The trail's log group {gname} does not exist.",
@@ -382,7 +383,7 @@ def cloudwatch_findings(
     if role.exists is False:
         out.append(
             Finding(
-                "CLOUDWATCH_ROLE_MISSING",
+                Code.CLOUDWATCH_ROLE_MISSING,
                 Severity.HIGH,
                 Channel.CLOUDWATCH,
                 f"The CloudWatch Logs delivery role {rarn} does not exist.",
@@ -405,7 +406,7 @@ def cloudwatch_findings(
     if trust.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
         out.append(
             Finding(
-                "CLOUDWATCH_ROLE_TRUST_INVALID",
+                Code.CLOUDWATCH_ROLE_TRUST_INVALID,
                 Severity.HIGH,
                 Channel.CLOUDWATCH,
                 f"The delivery role {rarn} does not trust cloudtrail.amazonaws.com.",
@@ -448,7 +449,7 @@ def cloudwatch_findings(
     if missing:
         out.append(
             Finding(
-                "CLOUDWATCH_ROLE_PERMISSIONS_MISSING",
+                Code.CLOUDWATCH_ROLE_PERMISSIONS_MISSING,
                 Severity.HIGH,
                 Channel.CLOUDWATCH,
                 f"The delivery role {rarn} may not {' and '.join(missing)} on {gname}.",

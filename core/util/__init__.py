@@ -1,0 +1,1 @@
+"""Small dependency-free helpers with one job each: ARNs, times, untrusted text."""

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from core.engine.monitor import Engine, engine_from_settings
+from core.engine.sweep import Engine, engine_from_settings
 from core.model import Snapshot, State
 from core.report import snapshot_json
 from sandbox import Sandbox

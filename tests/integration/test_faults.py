@@ -26,7 +26,8 @@ import pytest
 from textual.pilot import Pilot
 
 from core.aws.diagnose import DestinationDiagnoser
-from core.engine.monitor import Engine, Monitor
+from core.engine.monitor import Monitor
+from core.engine.sweep import Engine
 from core.judge.evaluate import iso
 from core.model import Snapshot, State, TrailView
 from core.report import EXIT_OK, EXIT_UNKNOWN, exit_code, snapshot_json, to_table

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from core.aws.history import CulpritFinder, EventHistory
-from core.engine.monitor import Engine, engine_from_settings
+from core.engine.sweep import Engine, engine_from_settings
 from core.judge.culprit import parse_time
 from core.model import Snapshot, TrailView
 from core.report import snapshot_json

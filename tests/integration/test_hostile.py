@@ -22,7 +22,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from core.engine.monitor import Engine, Monitor
+from core.engine.monitor import Monitor
+from core.engine.sweep import Engine
 from core.model import State
 from core.report import printable, snapshot_json, to_json_text, to_table
 from core.settings import ConfigError, load_settings

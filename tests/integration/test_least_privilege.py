@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from core.engine.monitor import Engine, engine_from_settings
+from core.engine.sweep import Engine, engine_from_settings
 from core.fix.apply import apply
 from core.model import Snapshot, State
 from sandbox import Sandbox

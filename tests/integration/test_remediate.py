@@ -19,7 +19,7 @@ from typing import Any, cast
 import pytest
 
 from core.aws.diagnose import DestinationDiagnoser, destinations_of
-from core.engine.monitor import Engine, engine_from_settings
+from core.engine.sweep import Engine, engine_from_settings
 from core.fix.apply import apply, remediation_session
 from core.fix.plans import Plan, bind, canonical, documents_from, plans_for
 from core.judge.policy import cloudtrail_bucket_statements, policy_document

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from core.engine.monitor import engine_from_settings
+from core.engine.sweep import engine_from_settings
 from core.report import to_json_text, to_table
 from sandbox import Sandbox
 from tests.integration.test_faults import wait_for

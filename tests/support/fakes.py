@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from core.engine.protocols import EventCallback, SnapshotCallback
-from core.fix.plans import ApiCall, Plan
+from core.fix.model import ApiCall, Plan
 from core.model import (
     Channel,
     CoverageGap,
@@ -479,7 +479,7 @@ def unreachable_view(
     region: str = "eu-west-1",
     reason: str = "AccessDenied on DescribeTrails: not authorized",
 ) -> TrailView:
-    """The engine's placeholder for a target it could not read (see core.engine.monitor._placeholder)."""
+    """The engine's placeholder for a target it could not read (see core.engine.sweep._placeholder)."""
     return TrailView(
         key=ViewKey(account, region, ""),
         profile="ops",

@@ -19,7 +19,8 @@ import pytest
 from textual import events
 from textual.pilot import Pilot
 
-from core.engine.monitor import Monitor, engine_from_settings
+from core.engine.monitor import Monitor
+from core.engine.sweep import engine_from_settings
 from core.model import State
 from sandbox import Sandbox
 from tests.support.engine import aws_env, settings_for

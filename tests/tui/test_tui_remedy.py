@@ -18,7 +18,8 @@ from typing import Any
 import pytest
 from textual.widgets import Button, Checkbox, Input, Static
 
-from core.engine.monitor import Monitor, engine_from_settings
+from core.engine.monitor import Monitor
+from core.engine.sweep import engine_from_settings
 from core.model import TargetResult
 from sandbox import Sandbox
 from tests.support.engine import aws_env, settings_for

@@ -25,7 +25,7 @@ from tui.remediation import DISABLED_HINT, FixRecord
 from tui.safe import plain, safe_text
 
 if TYPE_CHECKING:
-    from core.fix.plans import Plan
+    from core.fix.model import Plan
     from tui.app import TrailtopApp
 
 DIFF_MAX_LINES = 4000

@@ -1,0 +1,578 @@
+"""The engine: what is known between sweeps, and one sweep as a sequence of named phases.
+
+A sweep runs, in order (each phase a method, each logged at debug level with its cost):
+resolve accounts -> describe trails -> read statuses -> diagnose destinations -> judge
+views (and plan fixes) -> find culprits -> assemble targets, placeholders and coverage.
+
+Re-describe rule (trail configurations change rarely): an account-region is described on
+the first sweep, then every `poll.describe_every_sweeps` sweeps, and at once when
+- its last describe failed,
+- a status read for one of its views says the trail is gone (TrailNotFoundException), or
+- the operator asks for a full refresh.
+Status is read for every view on every sweep: it is the thing being watched.
+
+Accounts are resolved on the first sweep, every `describe_every_sweeps` sweeps, and on the
+next sweep after any account-level error, so a fixed profile or role recovers without a
+restart.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from core.aws.clients import CREDENTIAL_CODES, ClientPool, describe_error, error_code, make_config
+from core.aws.collect import Account, Collector, Limiter, TargetError, gather_settled
+from core.aws.history import CulpritFinder
+from core.codes import Code
+from core.engine.protocols import Diagnoser, ViewInput
+from core.fix.model import REFUSED, ApplyResult, Plan
+from core.fix.plans import attach_plan_ids, documents_from, plans_for
+from core.judge.evaluate import Thresholds, coverage_gaps, judge_view, status_unavailable
+from core.model import (
+    Channel,
+    CoverageGap,
+    Finding,
+    Severity,
+    Snapshot,
+    State,
+    SweepStats,
+    TargetResult,
+    TrailConfig,
+    TrailView,
+    ViewKey,
+)
+from core.settings import Settings
+from core.util.times import utcnow
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+Pair = tuple[Account, str]
+Planned = tuple[Account, ViewKey, TrailConfig]
+
+
+class SweepPhase(StrEnum):
+    """The phases of one sweep, in order (debug log lines and timings name them)."""
+
+    RESOLVE = "resolve"
+    DESCRIBE = "describe"
+    STATUS = "status"
+    DIAGNOSE = "diagnose"
+    JUDGE = "judge"
+    CULPRITS = "culprits"
+    ASSEMBLE = "assemble"
+
+
+@dataclass
+class _StatusMemo:
+    status: dict[str, Any]
+    at: datetime
+    sweep: int
+
+
+@dataclass
+class _StatusRound:
+    """What the status phase learned this sweep."""
+
+    #: When the statuses were read: the `now` of judging too.
+    now: datetime
+    errors: dict[str, str] = field(default_factory=dict)
+    #: The first error per (account, region), which the target row reports.
+    region_errors: dict[tuple[str, str], str] = field(default_factory=dict)
+
+
+@dataclass
+class Engine:
+    """Holds what is known between sweeps; `sweep()` produces the next Snapshot."""
+
+    settings: Settings
+    endpoint_url: str | None = None
+    clock: Clock = utcnow
+    diagnoser: Diagnoser | None = None
+    #: Who broke it: attaches `cause_event` to findings after judging.
+    culprits: CulpritFinder | None = None
+
+    sweep_no: int = 0
+    accounts: list[Account] = field(default_factory=list)
+    account_errors: list[TargetError] = field(default_factory=list)
+    trails: dict[tuple[str, str], list[TrailConfig]] = field(default_factory=dict)
+    described_at: dict[tuple[str, str], int] = field(default_factory=dict)
+    describe_errors: dict[tuple[str, str], str] = field(default_factory=dict)
+    statuses: dict[str, _StatusMemo] = field(default_factory=dict)
+    previous: Snapshot | None = None
+    last_success_at: datetime | None = None
+    _force_describe: set[tuple[str, str]] = field(default_factory=set)
+    _force_all: bool = False
+    _force_resolve: bool = False
+    _collector: Collector | None = None
+
+    @property
+    def collector(self) -> Collector:
+        if self._collector is None:
+            poll = self.settings.poll
+            config = make_config(
+                connect_timeout=poll.connect_timeout_seconds,
+                read_timeout=poll.read_timeout_seconds,
+                max_attempts=poll.max_attempts,
+                pool_limit=poll.concurrency,
+            )
+            endpoint = self.endpoint_url or self.settings.aws.endpoint_url or None
+            self._collector = Collector(ClientPool(config, endpoint), Limiter(poll.concurrency))
+        return self._collector
+
+    def request_full_refresh(self) -> None:
+        self._force_all = True
+
+    async def close(self) -> None:
+        if self.culprits is not None:
+            await self.culprits.close()
+        if self._collector is not None:
+            await self._collector.pool.close()
+            self._collector = None
+
+    # -- the sweep ------------------------------------------------------------------------
+
+    async def sweep(self) -> Snapshot:
+        self.sweep_no += 1
+        n = self.sweep_no
+        started = self.clock()
+        t0 = time.perf_counter()
+        col = self.collector
+        col.pool.counter.reset()
+        force_all, self._force_all = self._force_all, False
+        timer = _PhaseTimer(n)
+
+        with timer(SweepPhase.RESOLVE):
+            await self._resolve_if_due(n, force_all)
+        pairs = [(a, r) for a in self.accounts for r in a.regions]
+        with timer(SweepPhase.DESCRIBE):
+            describe_calls = await self._describe(pairs, n, force_all)
+        planned = [
+            (a, ViewKey(a.account_id, r, cfg.arn), cfg)
+            for a, r in pairs
+            for cfg in self.trails.get((a.account_id, r), [])
+        ]
+        with timer(SweepPhase.STATUS):
+            round_ = await self._read_statuses(planned, n)
+        now = round_.now
+        with timer(SweepPhase.DIAGNOSE):
+            diag, diag_calls = await self._diagnose(planned, now, force_all)
+        with timer(SweepPhase.JUDGE):
+            views, plans = self._judge(planned, round_, diag, now, n)
+        with timer(SweepPhase.CULPRITS):
+            views = await self._attach_culprits(views, now)
+        with timer(SweepPhase.ASSEMBLE):
+            targets, placeholders = self._targets(pairs, round_.region_errors, now)
+            views.extend(placeholders)
+            coverage = self._coverage(pairs, views)
+            live = {v.id for v in views}
+            for vid in [k for k in self.statuses if k not in live]:
+                del self.statuses[vid]  # a deleted trail: forget its status
+
+        requests, _by_op = col.pool.counter.reset()
+        finished = self.clock()
+        if all(t.ok for t in targets):
+            self.last_success_at = finished
+        snap = Snapshot(
+            sweep=n,
+            generated_at=finished,
+            started_at=started,
+            duration=time.perf_counter() - t0,
+            targets=tuple(targets),
+            views=tuple(views),
+            coverage=tuple(coverage),
+            stats=SweepStats(
+                requests=requests,
+                describe_calls=describe_calls,
+                status_calls=len(planned),
+                diagnostic_calls=diag_calls,
+                errors=sum(1 for t in targets if not t.ok),
+            ),
+            changed=_changed(self.previous, views),
+            removed=frozenset(
+                v.id for v in (self.previous.views if self.previous else ()) if v.id not in live
+            ),
+            last_success_at=self.last_success_at,
+            org_ids={a.account_id: a.org_id for a in self.accounts if a.org_id},
+            plans=plans,
+        )
+        log.debug(
+            "sweep %d: %d views, %d targets (%d in error), %d requests, %s",
+            n,
+            len(views),
+            len(targets),
+            snap.stats.errors,
+            requests,
+            timer.summary(),
+        )
+        self.previous = snap
+        return snap
+
+    # -- phases -----------------------------------------------------------------------------
+
+    async def _resolve_if_due(self, n: int, force_all: bool) -> None:
+        force_resolve, self._force_resolve = self._force_resolve, False
+        every = self.settings.poll.describe_every_sweeps
+        if n == 1 or force_all or force_resolve or self.account_errors or (n - 1) % every == 0:
+            await self._resolve_accounts()
+
+    async def _describe(self, pairs: list[Pair], n: int, force_all: bool) -> int:
+        """Describe the account-regions that are due; returns how many were asked."""
+        every = self.settings.poll.describe_every_sweeps
+        due = [
+            (a, r)
+            for a, r in pairs
+            if force_all
+            or (a.account_id, r) not in self.trails
+            or (a.account_id, r) in self.describe_errors
+            or (a.account_id, r) in self._force_describe
+            or n - self.described_at.get((a.account_id, r), 0) >= every
+        ]
+        self._force_describe.clear()
+        col = self.collector
+        for (a, r), trails, exc in await gather_settled(due, lambda p: col.describe(*p)):
+            k = (a.account_id, r)
+            if exc is not None:
+                self.describe_errors[k] = describe_error(exc)
+                log.debug("describe %s %s failed: %s", a.account_id, r, self.describe_errors[k])
+            else:
+                self.describe_errors.pop(k, None)
+                self.trails[k] = list(trails or [])
+                self.described_at[k] = n
+        return len(due)
+
+    async def _read_statuses(self, planned: list[Planned], n: int) -> _StatusRound:
+        col = self.collector
+        results = await gather_settled(planned, lambda v: col.status(v[0], v[1].region, v[2].arn))
+        now = self.clock()
+        out = _StatusRound(now)
+        for (a, key, _cfg), status, exc in results:
+            if exc is None:
+                self.statuses[key.id] = _StatusMemo(dict(status or {}), now, n)
+                continue
+            reason = describe_error(exc)
+            out.errors[key.id] = reason
+            out.region_errors.setdefault((a.account_id, key.region), reason)
+            code = error_code(exc)
+            if code == "TrailNotFoundException":
+                self._force_describe.add((a.account_id, key.region))
+            elif code in CREDENTIAL_CODES and col.forget_role_session(a.session):
+                # A revoked or expired role session: assume the role again next sweep
+                # instead of waiting for botocore's refresh at the session's expiry.
+                log.info("role session of %s rejected (%s): re-assuming", a.account_id, code)
+                self._force_resolve = True
+        return out
+
+    async def _diagnose(
+        self, planned: list[Planned], now: datetime, force_all: bool
+    ) -> tuple[dict[str, list[Finding]], int]:
+        if self.diagnoser is None:
+            return {}, 0
+        inputs = [
+            ViewInput(a, key, cfg, memo.status if (memo := self.statuses.get(key.id)) else None)
+            for a, key, cfg in planned
+        ]
+        before = self.diagnoser.calls
+        try:
+            diag = await self.diagnoser.diagnose(self.collector, inputs, now, force_all)
+        except Exception as exc:  # noqa: BLE001 - diagnostics never take the sweep down
+            log.warning("diagnostics failed: %s", describe_error(exc), exc_info=True)
+            failed = _diagnostics_failed(describe_error(exc))
+            diag = {key.id: [failed] for _a, key, _cfg in planned}
+        return diag, self.diagnoser.calls - before
+
+    def _judge(
+        self,
+        planned: list[Planned],
+        round_: _StatusRound,
+        diag: Mapping[str, list[Finding]],
+        now: datetime,
+        n: int,
+    ) -> tuple[list[TrailView], dict[str, Plan]]:
+        thresholds = Thresholds(
+            self.settings.thresholds.s3_stale_seconds,
+            self.settings.thresholds.cloudwatch_stale_seconds,
+        )
+        views: list[TrailView] = []
+        plans: dict[str, Plan] = {}
+        destinations = self.diagnoser.destinations if self.diagnoser is not None else {}
+        org_ids = self.diagnoser.org_ids if self.diagnoser is not None else {}
+        for a, key, cfg in planned:
+            memo = self.statuses.get(key.id)
+            err = round_.errors.get(key.id)
+            j = judge_view(
+                cfg,
+                key,
+                memo.status if memo else None,
+                now,
+                thresholds,
+                status_error=err,
+                last_success=memo.at if memo else None,
+                diagnostics=diag.get(key.id, ()),
+            )
+            findings = j.findings
+            if key.id in destinations and err is None:
+                view_plans = plans_for(
+                    cfg,
+                    key,
+                    findings,
+                    documents_from(destinations[key.id]),
+                    org_ids.get(a.account_id),
+                )
+                if view_plans:
+                    findings = attach_plan_ids(findings, view_plans)
+                    plans.update((p.id, p) for p in view_plans)
+            views.append(
+                TrailView(
+                    key=key,
+                    profile=a.profile,
+                    trail=cfg,
+                    status=memo.status if memo else None,
+                    findings=findings,
+                    state=j.state,
+                    account_alias=a.alias,
+                    status_at=memo.at if memo else None,
+                    status_sweep=memo.sweep if memo else 0,
+                    stale=memo is not None and n - memo.sweep >= 2,
+                )
+            )
+        return views, plans
+
+    async def _attach_culprits(self, views: list[TrailView], now: datetime) -> list[TrailView]:
+        if self.culprits is None:
+            return views
+        try:
+            return await self.culprits.attach(self.collector, self.accounts, views, now)
+        except Exception as exc:  # noqa: BLE001 - who-broke-it never takes a sweep down
+            log.warning("culprit lookup failed: %s", describe_error(exc), exc_info=True)
+            return views
+
+    # -- remediation ------------------------------------------------------------------------
+
+    async def apply_plan(
+        self,
+        plan_id: str,
+        *,
+        confirm_extra: bool = False,
+        bindings: Mapping[str, str] | None = None,
+    ) -> tuple[ApplyResult, Snapshot | None]:
+        """Apply one plan of the last snapshot, then sweep again at once (full refresh).
+
+        Everything that makes a write safe lives in core/fix/apply.py: the enabled
+        switch, the extra confirmation, the re-read of the document, the audit line.
+        """
+        from core.fix.apply import apply, remediation_session
+        from core.fix.plans import bind
+
+        plan = self.previous.plans.get(plan_id) if self.previous else None
+        if plan is None:
+            return ApplyResult(plan_id, REFUSED, f"no plan {plan_id} in the current sweep"), None
+        if bindings:
+            plan = bind(plan, bindings)
+        account = next((a for a in self.accounts if a.account_id == plan.account_id), None)
+        if account is None:
+            return ApplyResult(
+                plan_id, REFUSED, f"account {plan.account_id} is not reachable"
+            ), None
+        rem = self.settings.remediation
+        col = self.collector
+        try:
+            session = (
+                await remediation_session(
+                    rem, account.session, col, account_id=account.account_id, region=plan.region
+                )
+                if rem.enabled
+                else account.session
+            )
+        except Exception as exc:  # noqa: BLE001
+            log.warning("remediation credentials for %s: %s", plan_id, describe_error(exc))
+            return ApplyResult(
+                plan_id, REFUSED, "remediation credentials: " + describe_error(exc)
+            ), None
+        result = await apply(
+            plan,
+            col,
+            session,
+            enabled=rem.enabled,
+            audit_path=rem.audit_log,
+            confirm_extra=confirm_extra,
+            view_id=plan.view_id,
+        )
+        log.info("plan %s: %s", plan_id, result.result)
+        if result.result == REFUSED:
+            return result, None
+        self.request_full_refresh()
+        return result, await self.sweep()
+
+    # -- helpers of the phases ----------------------------------------------------------------
+
+    async def _resolve_accounts(self) -> None:
+        aws = self.settings.aws
+        org_role = aws.organization.role_name if aws.organization.enabled else None
+        accounts, errors = await self.collector.resolve_accounts(
+            list(aws.profiles),
+            list(aws.regions),
+            [(r.role_arn, r.external_id, r.session_name) for r in aws.assume_roles],
+            org_role,
+        )
+        for e in errors:
+            log.info("target %s/%s not reached: %s", e.profile, e.account_id, e.reason)
+        if accounts or not self.accounts:
+            # An account whose route failed this time (its profile, role or Organization
+            # listing errored) keeps its last session: its views then fail call by call with
+            # the real reason and keep their last good data, instead of vanishing.
+            found = {a.account_id for a in accounts}
+            failed = {e.profile for e in errors}
+            accounts += [
+                a for a in self.accounts if a.account_id not in found and a.profile in failed
+            ]
+            self.accounts = accounts
+        self.account_errors = errors
+
+    def _targets(
+        self,
+        pairs: list[Pair],
+        region_errors: dict[tuple[str, str], str],
+        now: datetime,
+    ) -> tuple[list[TargetResult], list[TrailView]]:
+        targets: list[TargetResult] = []
+        placeholders: list[TrailView] = []
+        for a, r in pairs:
+            k = (a.account_id, r)
+            err = self.describe_errors.get(k) or region_errors.get(k)
+            targets.append(TargetResult(a.profile, a.account_id, r, err is None, err, a.alias))
+            if err and k not in self.trails:
+                placeholders.append(_placeholder(a.profile, a.account_id, r, err, a.alias, now))
+        explicit = list(self.settings.aws.regions)
+        for e in self.account_errors:
+            for r in [e.region] if e.region else explicit or ["*"]:
+                targets.append(TargetResult(e.profile, e.account_id, r, False, e.reason))
+                placeholders.append(_placeholder(e.profile, e.account_id, r, e.reason, None, now))
+        return targets, placeholders
+
+    def _coverage(self, pairs: list[Pair], views: list[TrailView]) -> list[CoverageGap]:
+        enabled: dict[str, list[str]] = {}
+        logging_: dict[tuple[str, str], bool | None] = {}
+        for a, r in pairs:
+            enabled.setdefault(a.account_id, []).append(r)
+            if (a.account_id, r) in self.describe_errors and (a.account_id, r) not in self.trails:
+                logging_[(a.account_id, r)] = None
+        for v in views:
+            k = (v.key.account_id, v.key.region)
+            if not v.trail.arn:
+                logging_[k] = None
+                continue
+            if logging_.get(k) is True:
+                continue
+            if v.state is State.UNKNOWN and v.status is None:
+                logging_[k] = None
+            elif v.status is not None and v.status.get("IsLogging"):
+                logging_[k] = True
+            elif k not in logging_:
+                logging_[k] = False
+        profiles = {a.account_id: a.profile for a in self.accounts}
+        return coverage_gaps(enabled, logging_, profiles)
+
+
+class _PhaseTimer:
+    """Times the phases of one sweep for the debug log."""
+
+    def __init__(self, sweep: int) -> None:
+        self.sweep = sweep
+        self.seconds: dict[SweepPhase, float] = {}
+
+    def __call__(self, phase: SweepPhase) -> _PhaseTimer:
+        self._phase = phase
+        return self
+
+    def __enter__(self) -> None:
+        self._t0 = time.perf_counter()
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds[self._phase] = time.perf_counter() - self._t0
+
+    def summary(self) -> str:
+        return " ".join(f"{p.value}={s * 1000:.0f}ms" for p, s in self.seconds.items())
+
+
+def _diagnostics_failed(reason: str) -> Finding:
+    return Finding(
+        Code.DIAGNOSTICS_INCOMPLETE,
+        Severity.INFO,
+        Channel.TRAIL,
+        f"Destinations could not be diagnosed: {reason}",
+        {"reason": reason},
+        "See the reason; the status-derived findings still apply.",
+    )
+
+
+def _placeholder(
+    profile: str | None,
+    account_id: str | None,
+    region: str,
+    reason: str,
+    alias: str | None,
+    now: datetime,
+) -> TrailView:
+    """A row for a target that could not be read at all: unknown, with its reason."""
+    label = account_id or f"profile:{profile or 'default'}"
+    return TrailView(
+        key=ViewKey(label, region, ""),
+        profile=profile,
+        trail=TrailConfig(name="(unreachable)", arn="", home_region=region),
+        status=None,
+        findings=(status_unavailable(reason, None, now),),
+        state=State.UNKNOWN,
+        account_alias=alias,
+    )
+
+
+def _change_signature(v: TrailView) -> tuple[Any, ...]:
+    """What makes a view 'changed' between sweeps (read times excluded on purpose)."""
+    st = v.status or {}
+    return (
+        v.state,
+        tuple(f.code for f in v.findings),
+        st.get("IsLogging"),
+        st.get("LatestDeliveryError"),
+        st.get("LatestCloudWatchLogsDeliveryError"),
+        st.get("LatestNotificationError"),
+        st.get("LatestDigestDeliveryError"),
+        v.stale,
+        tuple((f.cause_event or {}).get("event_id") for f in v.findings),
+    )
+
+
+def _changed(prev: Snapshot | None, views: list[TrailView]) -> frozenset[str]:
+    if prev is None:
+        return frozenset()
+    before = {v.id: _change_signature(v) for v in prev.views}
+    return frozenset(v.id for v in views if before.get(v.id) != _change_signature(v))
+
+
+def engine_from_settings(
+    settings: Settings, endpoint_url: str | None = None, clock: Clock = utcnow
+) -> Engine:
+    from core.aws.diagnose import DestinationDiagnoser
+
+    return Engine(
+        settings,
+        endpoint_url=endpoint_url,
+        clock=clock,
+        diagnoser=DestinationDiagnoser(settings.poll.diagnose_refresh_seconds),
+        culprits=CulpritFinder(),
+    )
+
+
+async def sweep_once(settings: Settings, endpoint_url: str | None = None) -> Snapshot:
+    engine = engine_from_settings(settings, endpoint_url)
+    try:
+        return await engine.sweep()
+    finally:
+        await engine.close()
