@@ -26,12 +26,10 @@ from core.aws.clients import ACCESS_CODES, describe_error, error_code
 from core.judge.rootcause import (
     Destinations,
     Fact,
-    arn_account,
-    arn_region,
-    log_group_name,
     root_causes,
 )
 from core.model import Finding, TrailConfig
+from core.util.arn import account_of, log_group_name, region_of
 
 if TYPE_CHECKING:
     from core.aws.collect import Account, Collector
@@ -233,8 +231,8 @@ class DestinationDiagnoser:
         )
 
     async def _key(self, col: Collector, acct: Account, key_id: str, region: str) -> Fact:
-        kregion = arn_region(key_id, region) if key_id.startswith("arn:") else region
-        owner = arn_account(key_id) if key_id.startswith("arn:") else acct.account_id
+        kregion = region_of(key_id, region) if key_id.startswith("arn:") else region
+        owner = account_of(key_id) if key_id.startswith("arn:") else acct.account_id
         foreign = bool(owner) and owner != acct.account_id
         try:
             meta = (await self._call(col, acct, "kms", kregion, "describe_key", KeyId=key_id))[
@@ -262,9 +260,9 @@ class DestinationDiagnoser:
         return Fact("key", key_id, True, data.get("policy_error"), foreign=foreign, data=data)
 
     async def _topic(self, col: Collector, acct: Account, arn: str, region: str) -> Fact:
-        foreign = arn_account(arn) != acct.account_id
+        foreign = account_of(arn) != acct.account_id
         resp = await self._call(
-            col, acct, "sns", arn_region(arn, region), "get_topic_attributes", TopicArn=arn
+            col, acct, "sns", region_of(arn, region), "get_topic_attributes", TopicArn=arn
         )
         attrs = resp.get("Attributes", {})
         return Fact("topic", arn, True, None, foreign=foreign, data={"policy": attrs.get("Policy")})
@@ -275,7 +273,7 @@ class DestinationDiagnoser:
             col,
             acct,
             "logs",
-            arn_region(arn, region),
+            region_of(arn, region),
             "describe_log_groups",
             logGroupNamePrefix=name,
         )

@@ -39,23 +39,23 @@ from core.judge.policy import (
     Outcome,
     PolicyError,
     Principal,
+    evaluate,
+    parse_policy,
+)
+from core.judge.rootcause import (
+    Destinations,
+    cloudtrail_context,
+)
+from core.judge.statements import (
     cloudtrail_bucket_statements,
     cloudtrail_kms_statement,
     cloudtrail_sns_statement,
     cloudwatch_role_permissions,
     cloudwatch_role_trust_policy,
-    evaluate,
-    parse_policy,
     policy_document,
 )
-from core.judge.rootcause import (
-    Destinations,
-    arn_account,
-    arn_region,
-    cloudtrail_context,
-    log_group_name,
-)
 from core.model import Finding, TrailConfig, ViewKey
+from core.util.arn import account_of, log_group_name, region_of
 
 __all__ = [
     "ABSENT_CODES",
@@ -704,11 +704,11 @@ def _key_id(trail: TrailConfig, docs: Documents) -> tuple[str, str]:
 def _kms_plans(trail: TrailConfig, key: ViewKey, codes: set[Code], docs: Documents) -> list[Plan]:
     kid, karn = _key_id(trail, docs)
     region = (
-        arn_region(karn, trail.home_region or key.region)
+        region_of(karn, trail.home_region or key.region)
         if karn.startswith("arn:")
         else (trail.home_region or key.region)
     )
-    if karn.startswith("arn:") and arn_account(karn) != key.account_id:
+    if karn.startswith("arn:") and account_of(karn) != key.account_id:
         return []
     state_read = ApiCall("kms", "describe_key", {"KeyId": kid}, region)
     target = karn or kid
@@ -896,9 +896,9 @@ def _sns_default_statement(topic_arn: str, account: str) -> dict[str, Any]:
 
 def _sns_plans(trail: TrailConfig, key: ViewKey, codes: set[Code], docs: Documents) -> list[Plan]:
     arn = trail.sns_topic_arn or ""
-    if arn_account(arn) != key.account_id:
+    if account_of(arn) != key.account_id:
         return []
-    region = arn_region(arn, key.region)
+    region = region_of(arn, key.region)
     statement = cloudtrail_sns_statement(arn, trail.arn, trail.owner_account)
     out: list[Plan] = []
     if Code.SNS_TOPIC_MISSING in codes:
@@ -968,8 +968,8 @@ def _cloudwatch_plans(
     garn = trail.log_group_arn or ""
     gname = log_group_name(garn)
     out: list[Plan] = []
-    if Code.CLOUDWATCH_LOG_GROUP_MISSING in codes and arn_account(garn) == key.account_id:
-        region = arn_region(garn, key.region)
+    if Code.CLOUDWATCH_LOG_GROUP_MISSING in codes and account_of(garn) == key.account_id:
+        region = region_of(garn, key.region)
         out.append(
             _plan(
                 "logs-create-group",
@@ -999,7 +999,7 @@ def _cloudwatch_plans(
             )
         )
     rarn = trail.cw_role_arn or ""
-    if not rarn or arn_account(rarn) != key.account_id:
+    if not rarn or account_of(rarn) != key.account_id:
         return out
     role = rarn.rsplit("/", 1)[-1]
     iam_region = trail.home_region or key.region
@@ -1051,8 +1051,8 @@ def _cloudwatch_plans(
                 )
             )
     if Code.CLOUDWATCH_ROLE_PERMISSIONS_MISSING in codes and garn:
-        region = arn_region(garn, key.region)
-        acct = arn_account(garn) or trail.owner_account
+        region = region_of(garn, key.region)
+        acct = account_of(garn) or trail.owner_account
         documented = _statement_list(
             cloudwatch_role_permissions(
                 garn, acct, region, org_id if trail.organization_trail else None

@@ -13,20 +13,16 @@ from datetime import datetime
 from typing import Any
 
 from core.codes import Code
-from core.judge.policy import (
-    CLOUDTRAIL_SERVICE,
-    Decision,
-    Outcome,
-    Principal,
+from core.judge.policy import CLOUDTRAIL_SERVICE, Decision, Outcome, Principal, evaluate, explain
+from core.judge.statements import (
     cloudtrail_bucket_statements,
     cloudtrail_kms_statement,
     cloudtrail_sns_statement,
     cloudwatch_role_permissions,
     cloudwatch_role_trust_policy,
-    evaluate,
-    explain,
 )
 from core.model import Channel, Finding, Severity, TrailConfig, ViewKey
+from core.util.arn import account_of, log_group_name, region_of
 
 CLOUDTRAIL = Principal.service_(CLOUDTRAIL_SERVICE)
 
@@ -51,22 +47,6 @@ class Destinations:
     topic: Fact | None = None
     log_group: Fact | None = None
     role: Fact | None = None
-
-
-def log_group_name(arn: str) -> str:
-    # arn:aws:logs:REGION:ACCT:log-group:NAME:*
-    parts = arn.split(":")
-    return parts[6] if len(parts) > 6 and parts[5] == "log-group" else arn
-
-
-def arn_region(arn: str, default: str) -> str:
-    parts = arn.split(":")
-    return parts[3] if len(parts) > 3 and parts[3] else default
-
-
-def arn_account(arn: str) -> str:
-    parts = arn.split(":")
-    return parts[4] if len(parts) > 4 else ""
 
 
 def cloudtrail_context(trail: TrailConfig, **extra: str) -> dict[str, str]:
@@ -421,8 +401,8 @@ def cloudwatch_findings(
     elif trust.outcome is Outcome.UNKNOWN:
         out.append(_undecidable(f"trust policy of {rarn}", trust, Channel.CLOUDWATCH))
 
-    region = arn_region(garn, key.region)
-    acct = arn_account(garn) or trail.owner_account
+    region = region_of(garn, key.region)
+    acct = account_of(garn) or trail.owner_account
     stream = f"arn:aws:logs:{region}:{acct}:log-group:{gname}:log-stream:{acct}_CloudTrail_{region}"
     policies: Sequence[Any] = role.data.get("policies") or []
     missing: list[str] = []

@@ -63,3 +63,12 @@ def region_of(arn: str | None, default: str = "") -> str:
 def partition_of(arn: str | None, default: str = "aws") -> str:
     """The partition of an ARN (``aws``, ``aws-cn``, ``aws-us-gov``), or `default`."""
     return Arn.parse(arn).partition or default
+
+
+def log_group_name(arn: str) -> str:
+    """A CloudWatch Logs group's name from its ARN (``...:log-group:NAME:*``); a value that
+    is not a log group ARN is returned as it is (it may already be a name)."""
+    parsed = Arn.parse(arn)
+    if parsed.service == "logs" and parsed.resource.startswith("log-group:"):
+        return parsed.resource_name
+    return arn

@@ -22,8 +22,8 @@ from core.aws.diagnose import DestinationDiagnoser, destinations_of
 from core.engine.sweep import Engine, engine_from_settings
 from core.fix.apply import apply, remediation_session
 from core.fix.plans import Plan, bind, canonical, documents_from, plans_for
-from core.judge.policy import cloudtrail_bucket_statements, policy_document
 from core.judge.rootcause import Destinations
+from core.judge.statements import cloudtrail_bucket_statements, policy_document
 from core.model import Snapshot, TrailView
 from core.settings import RemediationSettings, load_settings
 from sandbox import Sandbox

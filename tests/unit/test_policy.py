@@ -23,15 +23,17 @@ from core.judge.policy import (
     Outcome,
     PolicyError,
     Principal,
+    evaluate,
+    explain,
+    parse_policy,
+)
+from core.judge.statements import (
     cloudtrail_bucket_statements,
     cloudtrail_kms_describe_statement,
     cloudtrail_kms_statement,
     cloudtrail_sns_statement,
     cloudwatch_role_permissions,
     cloudwatch_role_trust_policy,
-    evaluate,
-    explain,
-    parse_policy,
     policy_document,
 )
 
