@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test lint typecheck bench soak sandbox clean
+.PHONY: setup demo test test-fast lint bench soak sandbox lock clean
 
 setup: $(STAMP)
 
@@ -22,9 +22,14 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q -n 2
 
+# The pure tests only (no sandbox, no terminal): seconds, for the edit-test loop.
+test-fast: setup
+	$(BIN)/python -m pytest -q tests/unit
+
 lint: setup
-	$(BIN)/ruff check core tui sandbox tests bench
-	$(BIN)/mypy core
+	$(BIN)/ruff check core tui sandbox tests bench docs
+	$(BIN)/ruff format --check core tui sandbox tests bench docs
+	$(BIN)/mypy --strict core tui sandbox
 
 bench: setup
 	$(BIN)/python -m bench $(ARGS)

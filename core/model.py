@@ -14,6 +14,7 @@ from functools import cached_property
 from typing import Any
 
 from core.codes import Code
+from core.util.arn import Arn, account_of, region_of
 
 
 class State(StrEnum):
@@ -128,18 +129,15 @@ class TrailConfig:
     @property
     def owner_account(self) -> str:
         """The account that owns the trail (field 5 of its ARN)."""
-        parts = self.arn.split(":")
-        return parts[4] if len(parts) > 4 else ""
+        return account_of(self.arn)
 
     @classmethod
     def from_describe(cls, raw: Mapping[str, Any]) -> TrailConfig:
         arn = str(raw.get("TrailARN") or "")
         return cls(
-            name=str(raw.get("Name") or arn.rsplit("/", 1)[-1]),
+            name=str(raw.get("Name") or Arn.parse(arn).leaf),
             arn=arn,
-            home_region=str(
-                raw.get("HomeRegion") or (arn.split(":")[3] if arn.count(":") >= 3 else "")
-            ),
+            home_region=str(raw.get("HomeRegion") or region_of(arn)),
             multi_region=bool(raw.get("IsMultiRegionTrail", False)),
             organization_trail=bool(raw.get("IsOrganizationTrail", False)),
             s3_bucket=raw.get("S3BucketName") or None,

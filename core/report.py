@@ -10,9 +10,9 @@ import json
 from datetime import datetime
 from typing import Any
 
-from core.judge.evaluate import iso
 from core.model import Snapshot, State, TrailView
 from core.util.text import JSON_RAW, plain
+from core.util.times import iso
 
 EXIT_OK = 0
 EXIT_FAILING = 1
@@ -117,7 +117,8 @@ def printable_block(text: object) -> str:
 
 
 def to_table(snap: Snapshot, now: datetime | None = None) -> str:
-    from core.judge.evaluate import as_datetime, human_age
+    from core.judge.evaluate import human_age
+    from core.util.times import parse_time
 
     now = now or snap.generated_at
     c = snap.counts()
@@ -130,7 +131,7 @@ def to_table(snap: Snapshot, now: datetime | None = None) -> str:
     header = ("STATE", "ACCOUNT", "PROFILE", "REGION", "TRAIL", "S3 AGE", "TOP FINDING")
     rows: list[tuple[str, ...]] = [header]
     for v in _ordered(snap.views):
-        last = as_datetime((v.status or {}).get("LatestDeliveryTime"))
+        last = parse_time((v.status or {}).get("LatestDeliveryTime"))
         age = human_age((now - last).total_seconds()) if last else "never"
         top = v.top_finding
         rows.append(

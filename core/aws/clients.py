@@ -10,12 +10,13 @@ the concurrency setting rather than by the number of clients.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import inspect
+import logging
 import platform
 import ssl
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 import aiobotocore
 import aiohttp
@@ -24,17 +25,8 @@ from aiobotocore.client import AioClientCreator
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.session import AioSession
-from botocore.exceptions import (
-    ClientError,
-    ConnectionClosedError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-    ProfileNotFound,
-    ReadTimeoutError,
-)
+
+log = logging.getLogger(__name__)
 
 _SSL_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
 
@@ -80,8 +72,32 @@ class SharedPoolHTTPSession(AIOHTTPSession):  # type: ignore[misc]
             await pool.close()
 
 
+#: aiobotocore minor releases whose private internals the two patches here were read
+#: against (SharedPoolHTTPSession's overrides and the client-class cache). On any other
+#: release, or if one of those internals is gone, trailtop runs unpatched (slower cold
+#: sweeps, same results) and says so in the log.
+PATCHED_FOR: Final = ("3.10",)
+_HTTP_INTERNALS: Final = (
+    "_build_ssl_contexts",
+    "_get_session",
+    "_create_connector",
+    "_setup_proxy_ssl_context",
+)
+
+
+def internals_match() -> bool:
+    """True when aiobotocore still has the private members the patches rely on."""
+    return (
+        aiobotocore.__version__.rsplit(".", 1)[0] in PATCHED_FOR
+        and all(callable(getattr(AIOHTTPSession, n, None)) for n in _HTTP_INTERNALS)
+        and inspect.iscoroutinefunction(getattr(AioClientCreator, "_create_client_class", None))
+    )
+
+
+PATCHES_ACTIVE: Final = internals_match()
+
 _CLIENT_CLASSES: dict[tuple[str, str], type] = {}
-_create_client_class = AioClientCreator._create_client_class
+_create_client_class: Any = getattr(AioClientCreator, "_create_client_class", None)
 
 
 async def _cached_client_class(self: Any, service_name: str, service_model: Any) -> type:
@@ -100,7 +116,15 @@ async def _cached_client_class(self: Any, service_name: str, service_model: Any)
     return cls
 
 
-AioClientCreator._create_client_class = _cached_client_class
+if PATCHES_ACTIVE:
+    AioClientCreator._create_client_class = _cached_client_class
+else:
+    log.warning(
+        "aiobotocore %s is not a release trailtop's client patches were checked against "
+        "(%s): running without them",
+        aiobotocore.__version__,
+        ", ".join(PATCHED_FOR),
+    )
 
 
 USER_AGENT = (
@@ -117,13 +141,14 @@ def make_config(
     pool_limit: int,
 ) -> AioConfig:
     SharedPoolHTTPSession.pool_limit = pool_limit
+    shared: dict[str, Any] = {"http_session_cls": SharedPoolHTTPSession} if PATCHES_ACTIVE else {}
     return AioConfig(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
         retries={"mode": "standard", "max_attempts": max_attempts},
         max_pool_connections=pool_limit,
-        http_session_cls=SharedPoolHTTPSession,
         user_agent_appid="trailtop",
+        **shared,
         # A fixed User-Agent: botocore otherwise rebuilds it from ~30 sanitised components
         # twice per request (~9% of a warm sweep's CPU per request, measured).
         user_agent=USER_AGENT,
@@ -191,97 +216,13 @@ class ClientPool:
 
     async def close(self) -> None:
         for ctx in self._contexts:
-            # Closing must never raise out of shutdown.
-            with contextlib.suppress(Exception):
+            try:
                 await ctx.__aexit__(None, None, None)
+            except Exception:  # noqa: BLE001 - closing must never raise out of shutdown
+                log.debug("closing a client failed", exc_info=True)
         self._contexts.clear()
         self._clients.clear()
         await SharedPoolHTTPSession.close_pool()
-
-
-#: Error codes that mean "you may not look", not "it is broken".
-ACCESS_CODES = frozenset(
-    {
-        "AccessDenied",
-        "AccessDeniedException",
-        "UnauthorizedOperation",
-        "AuthorizationError",
-        "403",
-        "Forbidden",
-    }
-)
-CREDENTIAL_CODES = frozenset(
-    {
-        "ExpiredToken",
-        "ExpiredTokenException",
-        "InvalidClientTokenId",
-        "UnrecognizedClientException",
-        "SignatureDoesNotMatch",
-        "InvalidAccessKeyId",
-        "RequestExpired",
-        "AuthFailure",
-    }
-)
-THROTTLE_CODES = frozenset(
-    {
-        "Throttling",
-        "ThrottlingException",
-        "ThrottledException",
-        "RequestLimitExceeded",
-        "TooManyRequestsException",
-        "RequestThrottled",
-        "SlowDown",
-    }
-)
-
-
-def error_code(exc: BaseException) -> str | None:
-    if isinstance(exc, ClientError):
-        return str(exc.response.get("Error", {}).get("Code") or "") or None
-    return None
-
-
-def describe_error(exc: BaseException) -> str:
-    """A one-line reason safe to show and log: codes and AWS messages, never credentials."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        code = str(err.get("Code") or "Error")
-        msg = str(err.get("Message") or "").strip()
-        op = getattr(exc, "operation_name", "")
-        kind = ""
-        if code in ACCESS_CODES:
-            kind = "access denied"
-        elif code in CREDENTIAL_CODES:
-            kind = "credentials rejected"
-            if code in ("UnrecognizedClientException", "InvalidClientTokenId", "AuthFailure"):
-                msg = (msg + " " if msg else "") + "(or the region is not enabled for this account)"
-        elif code in THROTTLE_CODES:
-            kind = "throttled (retries exhausted)"
-        elif str(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "")).startswith(
-            "5"
-        ):
-            kind = "service error"
-        head = f"{kind}: " if kind else ""
-        return f"{head}{code}{' on ' + op if op else ''}{': ' + msg if msg else ''}"
-    if isinstance(exc, ProfileNotFound):
-        return f"unknown profile: {exc.kwargs.get('profile', '?')}"
-    if isinstance(exc, NoCredentialsError | PartialCredentialsError):
-        return "no credentials found for this profile"
-    if isinstance(exc, NoRegionError):
-        return "no region configured"
-    if isinstance(exc, ConnectTimeoutError | EndpointConnectionError):
-        return f"endpoint unreachable: {getattr(exc, 'kwargs', {}).get('endpoint_url', '')}".rstrip(
-            ": "
-        )
-    if isinstance(exc, ReadTimeoutError):
-        return "read timeout: the endpoint did not answer in time"
-    if isinstance(exc, ConnectionClosedError):
-        return "connection closed by the endpoint"
-    if isinstance(exc, asyncio.TimeoutError):
-        return "timed out"
-    if isinstance(exc, aiohttp.ClientError | OSError):
-        return f"network error: {type(exc).__name__}"
-    return f"{type(exc).__name__}: {exc}"
 
 
 _SHARED_LOADER: Any = None

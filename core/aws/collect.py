@@ -8,6 +8,7 @@ become `TargetError`s or per-view reasons and never abort the sweep.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,8 +17,13 @@ from typing import Any, TypeVar
 from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession
 
-from core.aws.clients import ClientPool, describe_error, new_session
+from core.aws.clients import ClientPool, new_session
+from core.aws.errors import describe_error
 from core.model import TrailConfig
+from core.util.arn import account_of
+
+log = logging.getLogger(__name__)
+
 
 T = TypeVar("T")
 
@@ -134,7 +140,7 @@ class Collector:
         # through its first route, and try the next route only if that one fails.
         routes: dict[str, list[tuple[Account, str, str, str]]] = {}
         for entry in fanout:
-            acct_id = entry[1].split(":")[4]
+            acct_id = account_of(entry[1])
             if acct_id not in accounts:
                 routes.setdefault(acct_id, []).append(entry)
 
@@ -252,7 +258,7 @@ class Collector:
             )
             self._role_sessions[key] = session
         return Account(
-            account_id=role_arn.split(":")[4],
+            account_id=account_of(role_arn),
             profile=base.profile,
             session=session,
             via=f"role:{role_arn}",
@@ -285,7 +291,8 @@ class Collector:
     async def _alias(self, acct: Account) -> str | None:
         try:
             resp = await self.call(acct.session, "iam", acct.home_region, "list_account_aliases")
-        except Exception:  # noqa: BLE001 - the alias is a nicety; an id is enough
+        except Exception as exc:  # noqa: BLE001 - the alias is a nicety; an id is enough
+            log.debug("account alias of %s: %s", acct.account_id, describe_error(exc))
             return None
         aliases = resp.get("AccountAliases") or []
         return str(aliases[0]) if aliases else None
@@ -297,7 +304,8 @@ class Collector:
                     acct.session, "organizations", acct.home_region, "describe_organization"
                 )
                 acct.org_id = str(resp["Organization"]["Id"])
-            except Exception:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - not in an Organization, or not allowed
+                log.debug("organization of %s: %s", acct.account_id, describe_error(exc))
                 acct.org_id = ""
         return acct.org_id or None
 

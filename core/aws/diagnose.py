@@ -16,31 +16,30 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 import urllib.parse
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from core.aws.clients import ACCESS_CODES, describe_error, error_code
+from core.aws.errors import describe_error, error_code
 from core.judge.rootcause import (
     Destinations,
     Fact,
     root_causes,
 )
 from core.model import Finding, TrailConfig
-from core.util.arn import account_of, log_group_name, region_of
+from core.util.arn import Arn, account_of, log_group_name, region_of
+from core.util.error_codes import ACCESS, NOT_FOUND
 
 if TYPE_CHECKING:
     from core.aws.collect import Account, Collector
     from core.engine.protocols import ViewInput
 
-_MISSING = {
-    "bucket": {"404", "NoSuchBucket", "NotFound"},
-    "key": {"NotFoundException"},
-    "topic": {"NotFound", "NotFoundException"},
-    "role": {"NoSuchEntity", "NoSuchEntityException"},
-}
+
+log = logging.getLogger(__name__)
+
 
 DestId = tuple[str, str, str]  # (reading account, kind, identifier)
 
@@ -170,7 +169,10 @@ class DestinationDiagnoser:
             return await reader(col, acct, ident, region)
         except Exception as exc:  # noqa: BLE001 - a destination we cannot read is "cannot tell"
             code = error_code(exc) or ""
-            if code in _MISSING.get(kind, set()):
+            log.debug(
+                "reading %s %s from %s: %s", kind, ident, acct.account_id, describe_error(exc)
+            )
+            if code in NOT_FOUND.get(kind, frozenset()):
                 return Fact(kind, ident, False, describe_error(exc))
             return Fact(kind, ident, None, describe_error(exc))
 
@@ -187,7 +189,8 @@ class DestinationDiagnoser:
                     if not token:
                         break
                 self._own_buckets[acct.account_id] = names
-            except Exception:  # noqa: BLE001 - then ownership is unknown, not "foreign"
+            except Exception as exc:  # noqa: BLE001 - then ownership is unknown, not "foreign"
+                log.debug("ListBuckets in %s: %s", acct.account_id, describe_error(exc))
                 self._own_buckets[acct.account_id] = None
         return self._own_buckets[acct.account_id]
 
@@ -199,7 +202,7 @@ class DestinationDiagnoser:
                 await self._call(col, acct, "s3", region, "head_bucket", Bucket=name)
             except Exception as exc:  # noqa: BLE001
                 code = error_code(exc) or ""
-                if code in _MISSING["bucket"]:
+                if code in NOT_FOUND["bucket"]:
                     return Fact("bucket", name, False, describe_error(exc))
                 return Fact("bucket", name, None, describe_error(exc), foreign=True)
         try:
@@ -207,11 +210,11 @@ class DestinationDiagnoser:
             policy: Any = resp.get("Policy")
         except Exception as exc:  # noqa: BLE001
             code = error_code(exc) or ""
-            if code == "NoSuchBucketPolicy":
+            if code in NOT_FOUND["bucket_policy"]:
                 policy = None
-            elif code in _MISSING["bucket"]:
+            elif code in NOT_FOUND["bucket"]:
                 return Fact("bucket", name, False, describe_error(exc))
-            elif foreign and (code in ACCESS_CODES or code == "AccessDenied"):
+            elif foreign and (code in ACCESS or code == "AccessDenied"):
                 return Fact(
                     "bucket",
                     name,
@@ -240,7 +243,7 @@ class DestinationDiagnoser:
             ]
         except Exception as exc:  # noqa: BLE001
             code = error_code(exc) or ""
-            if code in _MISSING["key"]:
+            if code in NOT_FOUND["key"]:
                 return Fact("key", key_id, False, describe_error(exc))
             return Fact("key", key_id, None, describe_error(exc), foreign=foreign)
         data: dict[str, Any] = {"metadata": meta}
@@ -281,7 +284,7 @@ class DestinationDiagnoser:
         return Fact("log_group", arn, exists, None if exists else "no log group with that name")
 
     async def _role(self, col: Collector, acct: Account, arn: str, region: str) -> Fact:
-        name = arn.rsplit("/", 1)[-1]
+        name = Arn.parse(arn).leaf or arn
         role = (await self._call(col, acct, "iam", region, "get_role", RoleName=name))["Role"]
         trust = _doc(role.get("AssumeRolePolicyDocument"))
         policies: list[Any] = []

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import math
 import threading
 import time
@@ -33,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiobotocore.config import AioConfig
 
-from core.aws.clients import THROTTLE_CODES, ClientPool, describe_error, error_code
+from core.aws.clients import ClientPool
+from core.aws.errors import describe_error, error_code
 from core.codes import Code
 from core.judge.culprit import (
     Event,
@@ -47,9 +49,13 @@ from core.judge.culprit import (
     window_start,
 )
 from core.model import Finding, TrailConfig, TrailView
+from core.util.error_codes import THROTTLE
 
 if TYPE_CHECKING:
     from core.aws.collect import Account, Collector
+
+log = logging.getLogger(__name__)
+
 
 LookupKey = tuple[str, str, str]  # (account, region, ResourceName)
 
@@ -177,6 +183,7 @@ class EventHistory:
             for ev in await self._lookup(col, account, key, since):
                 merged[ev.event_id or f"{ev.name}@{ev.time.isoformat()}"] = ev
         except Exception as exc:  # noqa: BLE001 - recorded; the finder retries on its schedule
+            log.debug("LookupEvents %s: %s", key, describe_error(exc))
             failed = _Cached(start, now, dict(old.events) if old else {}, describe_error(exc))
             self._cache[key] = failed
             return failed
@@ -217,7 +224,7 @@ class EventHistory:
                 self.requests += 1
                 return await client.lookup_events(**kw)
             except Exception as exc:
-                if error_code(exc) not in THROTTLE_CODES or attempt >= self.throttle_retries:
+                if error_code(exc) not in THROTTLE or attempt >= self.throttle_retries:
                     raise
                 attempt += 1
             finally:
@@ -410,7 +417,8 @@ class CulpritFinder:
             resp = await col.call(
                 acct.session, "s3", trail.home_region, "get_bucket_location", Bucket=k[1]
             )
-        except Exception:  # noqa: BLE001 - gone or not readable: the trail's region it is
+        except Exception as exc:  # noqa: BLE001 - gone or not readable: the trail's region it is
+            log.debug("bucket region of %s: %s", k[1], describe_error(exc))
             return
         loc = resp.get("LocationConstraint") or "us-east-1"
         self._bucket_regions[k] = {"EU": "eu-west-1"}.get(loc, loc)

@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Mapping
 
-from core.aws.clients import describe_error
+from core.aws.errors import describe_error
 from core.engine.protocols import ApplyCallback, EventCallback, Phase, SnapshotCallback
 from core.engine.sweep import Engine
 from core.fix.model import FAILED, ApplyResult

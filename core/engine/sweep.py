@@ -26,13 +26,15 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from core.aws.clients import CREDENTIAL_CODES, ClientPool, describe_error, error_code, make_config
+from core.aws.clients import ClientPool, make_config
 from core.aws.collect import Account, Collector, Limiter, TargetError, gather_settled
+from core.aws.errors import describe_error, error_code
 from core.aws.history import CulpritFinder
 from core.codes import Code
 from core.engine.protocols import Diagnoser, ViewInput
 from core.fix.model import REFUSED, ApplyResult, Plan
-from core.fix.plans import attach_plan_ids, documents_from, plans_for
+from core.fix.documents import documents_from
+from core.fix.plans import attach_plan_ids, plans_for
 from core.judge.evaluate import Thresholds, coverage_gaps, judge_view, status_unavailable
 from core.model import (
     Channel,
@@ -48,6 +50,7 @@ from core.model import (
     ViewKey,
 )
 from core.settings import Settings
+from core.util.error_codes import CREDENTIAL, NOT_FOUND
 from core.util.times import utcnow
 
 log = logging.getLogger(__name__)
@@ -260,9 +263,9 @@ class Engine:
             out.errors[key.id] = reason
             out.region_errors.setdefault((a.account_id, key.region), reason)
             code = error_code(exc)
-            if code == "TrailNotFoundException":
+            if code in NOT_FOUND["trail"]:
                 self._force_describe.add((a.account_id, key.region))
-            elif code in CREDENTIAL_CODES and col.forget_role_session(a.session):
+            elif code in CREDENTIAL and col.forget_role_session(a.session):
                 # A revoked or expired role session: assume the role again next sweep
                 # instead of waiting for botocore's refresh at the session's expiry.
                 log.info("role session of %s rejected (%s): re-assuming", a.account_id, code)

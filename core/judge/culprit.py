@@ -26,11 +26,13 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from core.codes import Code
 from core.model import TrailConfig
+from core.util.arn import Arn, account_of, log_group_name, partition_of, region_of
+from core.util.times import iso, parse_time
 
 #: An event this close to the anchor (either side) counts as "at" the last good delivery:
 #: event records carry whole seconds, status times do not.
@@ -194,11 +196,6 @@ def event_names_for(code: str) -> dict[str, int]:
 # -- resources ----------------------------------------------------------------------------
 
 
-def _arn_part(arn: str, index: int, default: str = "") -> str:
-    parts = arn.split(":")
-    return parts[index] if len(parts) > index and parts[index] else default
-
-
 @dataclass(frozen=True)
 class Target:
     """One resource whose changes can explain a finding, and where to ask about it."""
@@ -227,7 +224,7 @@ def trail_target(trail: TrailConfig, phase: int) -> Target:
         arn,
         frozenset({arn, trail.name}),
         trail.owner_account,
-        trail.home_region or _arn_part(arn, 3, "us-east-1"),
+        trail.home_region or region_of(arn, "us-east-1"),
         phase,
     )
 
@@ -241,7 +238,7 @@ def bucket_target(trail: TrailConfig, bucket_region: str | None = None) -> Targe
     return Target(
         "bucket",
         b,
-        frozenset({b, f"arn:aws:s3:::{b}"}),
+        frozenset({b, f"arn:{partition_of(trail.arn)}:s3:::{b}"}),
         trail.owner_account,
         bucket_region or trail.home_region,
     )
@@ -255,14 +252,13 @@ def key_target(trail: TrailConfig, key_arn: str | None = None) -> Target | None:
     if trail.kms_key_id:
         names.add(trail.kms_key_id)
     for n in list(names):
-        if n.startswith("arn:") and ":key/" in n:
-            names.add(n.rsplit("/", 1)[-1])
-    region = _arn_part(kid, 3, trail.home_region) if kid.startswith("arn:") else trail.home_region
-    account = (
-        _arn_part(kid, 4, trail.owner_account) if kid.startswith("arn:") else trail.owner_account
-    )
-    if not kid.startswith("arn:"):
-        arn = f"arn:aws:kms:{region}:{account}:key/{kid}"
+        parsed = Arn.parse(n)
+        if parsed.service == "kms" and parsed.resource.startswith("key/"):
+            names.add(parsed.leaf)
+    region = region_of(kid, trail.home_region)
+    account = account_of(kid) or trail.owner_account
+    if not Arn.parse(kid).valid:
+        arn = f"arn:{partition_of(trail.arn)}:kms:{region}:{account}:key/{kid}"
         names.add(arn)
         kid = arn
     return Target("key", kid, frozenset(names), account, region)
@@ -275,9 +271,9 @@ def topic_target(trail: TrailConfig) -> Target | None:
     return Target(
         "topic",
         arn,
-        frozenset({arn, arn.rsplit(":", 1)[-1]}),
-        _arn_part(arn, 4, trail.owner_account),
-        _arn_part(arn, 3, trail.home_region),
+        frozenset({arn, Arn.parse(arn).resource or arn}),
+        account_of(arn) or trail.owner_account,
+        region_of(arn, trail.home_region),
     )
 
 
@@ -285,15 +281,14 @@ def log_group_target(trail: TrailConfig) -> Target | None:
     arn = trail.log_group_arn
     if not arn:
         return None
-    parts = arn.split(":")
-    name = parts[6] if len(parts) > 6 and parts[5] == "log-group" else arn
+    name = log_group_name(arn)
     bare = arn[:-2] if arn.endswith(":*") else arn
     return Target(
         "log_group",
         name,
         frozenset({name, arn, bare}),
-        _arn_part(arn, 4, trail.owner_account),
-        _arn_part(arn, 3, trail.home_region),
+        account_of(arn) or trail.owner_account,
+        region_of(arn, trail.home_region),
     )
 
 
@@ -301,13 +296,13 @@ def role_target(trail: TrailConfig) -> Target | None:
     arn = trail.cw_role_arn
     if not arn:
         return None
-    name = arn.rsplit("/", 1)[-1]
+    name = Arn.parse(arn).leaf or arn
     # IAM is global: AWS records its calls in us-east-1 (aws partition).
     return Target(
         "role",
         name,
         frozenset({name, arn}),
-        _arn_part(arn, 4, trail.owner_account),
+        account_of(arn) or trail.owner_account,
         "us-east-1",
     )
 
@@ -363,25 +358,6 @@ def targets_for(
 
 
 # -- events -------------------------------------------------------------------------------
-
-
-def parse_time(value: Any) -> datetime | None:
-    """A datetime (naive = UTC), an ISO 8601 string, or epoch seconds -> aware UTC."""
-    if isinstance(value, datetime):
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(float(value), UTC)
-    if isinstance(value, str) and value:
-        try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
-    return None
-
-
-def iso(dt: datetime) -> str:
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from core.codes import Code
@@ -27,6 +27,7 @@ from core.model import (
     ViewKey,
     worst_state,
 )
+from core.util.times import iso, parse_time
 
 #: GetTrailStatus fields that AWS documents as "no longer in use": hints at most.
 DEPRECATED_STATUS_FIELDS = frozenset(
@@ -64,27 +65,6 @@ class Thresholds:
 class Judgement:
     findings: tuple[Finding, ...]
     state: State
-
-
-def as_datetime(value: Any) -> datetime | None:
-    """Status times arrive as datetimes from botocore, or ISO strings from JSON fixtures."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(float(value), tz=UTC)
-    try:
-        dt = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-
-
-def iso(dt: datetime | None) -> str | None:
-    if dt is None:
-        return None
-    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:
@@ -129,9 +109,9 @@ def status_findings(
     """Findings CloudTrail's own status supports. A missing error key means no error."""
     out: list[Finding] = []
     is_logging = bool(status.get("IsLogging", False))
-    started = as_datetime(status.get("StartLoggingTime"))
+    started = parse_time(status.get("StartLoggingTime"))
     if not is_logging:
-        stopped = as_datetime(status.get("StopLoggingTime"))
+        stopped = parse_time(status.get("StopLoggingTime"))
         out.append(
             Finding(
                 Code.LOGGING_STOPPED,
@@ -185,7 +165,7 @@ def status_findings(
 
     if is_logging:
         logging_for = _age(now, started)
-        last = as_datetime(status.get("LatestDeliveryTime"))
+        last = parse_time(status.get("LatestDeliveryTime"))
         age = _age(now, last)
         # A trail that started logging recently has not had a chance to deliver yet.
         grace = logging_for is not None and logging_for <= thresholds.s3_stale_seconds
@@ -208,7 +188,7 @@ def status_findings(
                 )
             )
         if trail.log_group_arn:
-            cw_last = as_datetime(status.get("LatestCloudWatchLogsDeliveryTime"))
+            cw_last = parse_time(status.get("LatestCloudWatchLogsDeliveryTime"))
             cw_age = _age(now, cw_last)
             cw_grace = (
                 logging_for is not None and logging_for <= thresholds.cloudwatch_stale_seconds

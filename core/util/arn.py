@@ -42,6 +42,12 @@ class Arn:
                 return res.split(sep, 1)[1]
         return res
 
+    @property
+    def leaf(self) -> str:
+        """The last ``/`` segment of the resource: a role's name without its path, a key's
+        id, a trail's name; a resource without ``/`` (an SNS topic) as it is."""
+        return self.resource.rsplit("/", 1)[-1]
+
     def __str__(self) -> str:
         if not self.valid:
             return ""

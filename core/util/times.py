@@ -8,7 +8,7 @@ is an aware UTC datetime; everything it writes out is ``YYYY-MM-DDTHH:MM:SSZ``.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, overload
 
 
 def utcnow() -> datetime:
@@ -30,6 +30,14 @@ def parse_time(value: Any) -> datetime | None:
             return None
         return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     return None
+
+
+@overload
+def iso(dt: datetime) -> str: ...
+@overload
+def iso(dt: None) -> None: ...
+@overload
+def iso(dt: datetime | None) -> str | None: ...
 
 
 def iso(dt: datetime | None) -> str | None:

@@ -28,9 +28,9 @@ from textual.pilot import Pilot
 from core.aws.diagnose import DestinationDiagnoser
 from core.engine.monitor import Monitor
 from core.engine.sweep import Engine
-from core.judge.evaluate import iso
 from core.model import Snapshot, State, TrailView
 from core.report import EXIT_OK, EXIT_UNKNOWN, exit_code, snapshot_json, to_table
+from core.util.times import iso
 from sandbox import Sandbox
 from tests.support.engine import ROOT, aws_env, settings_for
 from tests.support.fakes import screen_text, statics_text

@@ -20,10 +20,10 @@ import pytest
 
 from core.aws.history import CulpritFinder, EventHistory
 from core.engine.sweep import Engine, engine_from_settings
-from core.judge.culprit import parse_time
 from core.model import Snapshot, TrailView
 from core.report import snapshot_json
 from core.settings import load_settings
+from core.util.times import parse_time
 from sandbox import Sandbox
 from sandbox.estate import TrailSpec, break_trail, build_trail
 from sandbox.profiles import MGMT_KEY
