@@ -66,6 +66,15 @@ def worst_state(states: Any) -> State:
     return State.OK
 
 
+#: The error fields of `GetTrailStatus`, one per delivery channel (a missing key: no error).
+STATUS_ERROR_FIELDS: tuple[str, ...] = (
+    "LatestDeliveryError",
+    "LatestDigestDeliveryError",
+    "LatestCloudWatchLogsDeliveryError",
+    "LatestNotificationError",
+)
+
+
 class Channel(StrEnum):
     S3 = "s3"
     DIGEST = "digest"

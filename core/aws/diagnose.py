@@ -29,7 +29,7 @@ from core.judge.rootcause import (
     Fact,
     root_causes,
 )
-from core.model import Finding, TrailConfig
+from core.model import STATUS_ERROR_FIELDS, Finding, TrailConfig
 from core.util.arn import Arn, account_of, log_group_name, region_of
 from core.util.error_codes import ACCESS, NOT_FOUND
 
@@ -55,16 +55,10 @@ def _doc(value: Any) -> Any:
     return value
 
 
-def _signature(v: ViewInput) -> tuple[Any, ...]:
+def _rediagnose_signature(v: ViewInput) -> tuple[Any, ...]:
+    """What, when it changes, makes a view's destinations worth reading again at once."""
     st = v.status or {}
-    return (
-        v.trail,
-        st.get("IsLogging"),
-        st.get("LatestDeliveryError"),
-        st.get("LatestDigestDeliveryError"),
-        st.get("LatestCloudWatchLogsDeliveryError"),
-        st.get("LatestNotificationError"),
-    )
+    return (v.trail, st.get("IsLogging"), *(st.get(f) for f in STATUS_ERROR_FIELDS))
 
 
 def destinations_of(trail: TrailConfig, account: str) -> list[DestId]:
@@ -104,7 +98,7 @@ class DestinationDiagnoser:
         due: set[DestId] = set()
         t = self._clock()
         for v in mine:
-            sig = _signature(v)
+            sig = _rediagnose_signature(v)
             changed = self._signatures.get(v.key.id) != sig
             self._signatures[v.key.id] = sig
             for d in destinations_of(v.trail, v.key.account_id):

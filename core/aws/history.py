@@ -255,7 +255,7 @@ _ERROR_FIELDS = {
 }
 
 
-def _signature(f: Finding, v: TrailView) -> tuple[Any, ...]:
+def _finding_signature(f: Finding, v: TrailView) -> tuple[Any, ...]:
     """What makes a finding 'changed': its code, its channel's raw error, the trail config."""
     st = v.status or {}
     err_field = (
@@ -315,7 +315,7 @@ class CulpritFinder:
                     continue
                 tk: tuple[str, str] = (v.id, f.code)
                 live.add(tk)
-                sig = _signature(f, v)
+                sig = _finding_signature(f, v)
                 tr = self._tracks.get(tk)
                 if tr is None or tr.signature != sig:
                     if tr is not None and tr.task is not None:

@@ -32,11 +32,12 @@ from core.aws.errors import describe_error, error_code
 from core.aws.history import CulpritFinder
 from core.codes import Code
 from core.engine.protocols import Diagnoser, ViewInput
-from core.fix.model import REFUSED, ApplyResult, Plan
 from core.fix.documents import documents_from
+from core.fix.model import REFUSED, ApplyResult, Plan
 from core.fix.plans import attach_plan_ids, plans_for
 from core.judge.evaluate import Thresholds, coverage_gaps, judge_view, status_unavailable
 from core.model import (
+    STATUS_ERROR_FIELDS,
     Channel,
     CoverageGap,
     Finding,
@@ -543,10 +544,7 @@ def _change_signature(v: TrailView) -> tuple[Any, ...]:
         v.state,
         tuple(f.code for f in v.findings),
         st.get("IsLogging"),
-        st.get("LatestDeliveryError"),
-        st.get("LatestCloudWatchLogsDeliveryError"),
-        st.get("LatestNotificationError"),
-        st.get("LatestDigestDeliveryError"),
+        *(st.get(f) for f in STATUS_ERROR_FIELDS),
         v.stale,
         tuple((f.cause_event or {}).get("event_id") for f in v.findings),
     )
