@@ -26,10 +26,11 @@ from typing import Any, Final
 
 from aiobotocore.session import AioSession
 
-from core.aws.clients import describe_error, error_code, new_session
+from core.aws.clients import new_session
 from core.aws.collect import Collector
+from core.aws.errors import describe_error, error_code
 from core.fix.model import ABORTED, APPLIED, FAILED, REFUSED, ApiCall, ApplyResult, Plan
-from core.fix.plans import ABSENT_CODES, extract
+from core.fix.registry import absent_codes, extract
 from core.settings import RemediationSettings
 
 __all__ = [
@@ -158,7 +159,7 @@ async def _check_preconditions(plan: Plan, collector: Collector, session: AioSes
             resp = await _read(collector, session, pre.read)
             value = extract(pre.kind, resp, pre.read)
         except Exception as exc:  # noqa: BLE001 - any read failure aborts the apply
-            if (error_code(exc) or "") in ABSENT_CODES.get(pre.kind, frozenset()):
+            if (error_code(exc) or "") in absent_codes(pre.kind):
                 value = None
             else:
                 return (

@@ -89,7 +89,7 @@ class ApiCall:
 class Precondition:
     """Re-read at apply time: ``extract(kind, response, read)`` must equal ``expected``
     (a :func:`canonical` text, or None for "must not exist"). A read failing with one of
-    ``ABSENT_CODES[kind]`` counts as None."""
+    the kind's "absent" error codes counts as None (kinds: core/fix/registry.py)."""
 
     read: ApiCall
     kind: str

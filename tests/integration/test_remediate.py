@@ -21,7 +21,9 @@ import pytest
 from core.aws.diagnose import DestinationDiagnoser, destinations_of
 from core.engine.sweep import Engine, engine_from_settings
 from core.fix.apply import apply, remediation_session
-from core.fix.plans import Plan, bind, canonical, documents_from, plans_for
+from core.fix.documents import canonical, documents_from
+from core.fix.model import Plan
+from core.fix.plans import bind, plans_for
 from core.judge.rootcause import Destinations
 from core.judge.statements import cloudtrail_bucket_statements, policy_document
 from core.model import Snapshot, TrailView
