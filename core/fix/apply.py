@@ -32,6 +32,8 @@ from core.aws.errors import describe_error, error_code
 from core.fix.model import ABORTED, APPLIED, FAILED, REFUSED, ApiCall, ApplyResult, Plan
 from core.fix.registry import absent_codes, extract
 from core.settings import RemediationSettings
+from core.util.arn import account_of
+from core.util.times import utcnow
 
 __all__ = [
     "ApplyResult",
@@ -45,10 +47,6 @@ CallerLookup = Callable[[], Awaitable[str]]
 Clock = Callable[[], datetime]
 
 _SECRET_WORDS: Final = ("secret", "token", "password", "credential", "accesskey", "signature")
-
-
-def _utcnow() -> datetime:
-    return datetime.now(UTC)
 
 
 # --------------------------------------------------------------------------- audit
@@ -185,7 +183,7 @@ async def apply(
     caller_arn_lookup: CallerLookup | None = None,
     confirm_extra: bool = False,
     view_id: str | None = None,
-    clock: Clock = _utcnow,
+    clock: Clock = utcnow,
 ) -> ApplyResult:
     """Apply ``plan`` with ``account_session`` (see the module docstring for the order).
 
@@ -266,8 +264,7 @@ async def _run(
     except Exception as exc:  # noqa: BLE001
         err = describe_error(exc)
         return ABORTED, f"cannot tell who would make the change: {err}", None, 0, err
-    parts = caller.split(":")
-    caller_account = parts[4] if len(parts) > 4 else ""
+    caller_account = account_of(caller)
     if caller_account != plan.account_id:
         msg = (
             f"the credentials act in account {caller_account or '?'}, the plan is for "
