@@ -48,7 +48,7 @@ SEVERITY_ORDER: tuple[Severity, ...] = (
 
 
 def severity_state(severity: Severity) -> State:
-    """DESIGN.md section 3: critical/high fail, medium warns, unknown is unknown, rest is posture."""
+    """Critical and high fail, medium warns, unknown stays unknown; low and info are posture."""
     if severity in (Severity.CRITICAL, Severity.HIGH):
         return State.FAILING
     if severity is Severity.MEDIUM:
@@ -93,9 +93,9 @@ class Finding:
     message: str
     evidence: Mapping[str, Any] = field(default_factory=dict)
     remediation: str = ""
-    #: Ids of remediation plans that address this finding (core/fix/plans.py), if any.
+    #: Ids of remediation plans that address this finding (core/fix/), if any.
     plan_ids: tuple[str, ...] = ()
-    #: The management event most likely to have caused it (issue 9), if known.
+    #: The management event most likely to have caused it ("who broke it"), if known.
     cause_event: Mapping[str, Any] | None = None
 
     @property

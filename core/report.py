@@ -1,4 +1,4 @@
-"""Headless output: the JSON contract of DESIGN.md section 4, a plain table, exit codes.
+"""Headless output: the JSON contract (docs/json-contract.md), a plain table, exit codes.
 
 Strings from AWS are untrusted: JSON escapes them by construction; the table neutralises
 control characters so a hostile trail name cannot drive the terminal.

@@ -1,7 +1,8 @@
 """Building blocks of an estate: a trail with its destinations, and the ways to break one.
 
-Each root cause of DESIGN.md section 3 has one breaker here: the API calls an operator (or
-a pipeline) would make that leave CloudTrail unable to deliver. Scenarios compose these.
+Each root cause trailtop diagnoses (docs/findings.md) has one breaker here: the API calls an
+operator (or a pipeline) would make that leave CloudTrail unable to deliver. Scenarios
+compose these.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Event history I/O for "who broke it" (issue 9): LookupEvents, rate-limited and cached.
+"""Event history I/O for "who broke it": LookupEvents, rate-limited and cached.
 
 `LookupEvents` allows 2 requests per second per account per region. Every call here goes
 through one `LookupLimiter` (shared by every engine in the process unless one is passed),

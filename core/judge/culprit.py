@@ -1,4 +1,4 @@
-"""Who broke it: match CloudTrail management events to findings (pure, issue 9).
+"""Who broke it: match CloudTrail management events to findings (pure).
 
 Input is what `LookupEvents` returns (summaries whose `CloudTrailEvent` is the event record
 as a JSON string), the trail, its `GetTrailStatus` answer and a finding. Output is the most
@@ -87,7 +87,8 @@ _ROLE_PERMS: dict[str, int] = {
 }
 _DELIVERY_CODES = S3_ROOT + S3_STATUS + KMS_ROOT + SNS_CODES + CW_GROUP + CW_ROLE + CW_STATUS
 
-#: event name -> rule (the issue 9 list). Kinds: trail, bucket, key, topic, log_group, role.
+#: event name -> rule: the management events that can break delivery. Kinds: trail, bucket,
+#: key, topic, log_group, role.
 EVENT_RULES: Mapping[str, EventRule] = {
     "StopLogging": EventRule("trail", {Code.LOGGING_STOPPED: 3}),
     "DeleteTrail": EventRule("trail", {Code.LOGGING_STOPPED: 2, Code.REGION_NOT_COVERED: 3}),

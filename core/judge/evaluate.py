@@ -1,6 +1,6 @@
 """Judging a trail view from its status: pure, `now` passed in, no I/O.
 
-The rules follow DESIGN.md section 3. Two choices worth knowing:
+What each finding code means is in docs/findings.md. Two choices worth knowing:
 - A view whose status could not be read *this sweep* is `unknown`, whatever it was before;
   its last known findings are kept after `STATUS_UNAVAILABLE` so the drill-down still
   shows them, but they no longer decide the state (we cannot see, so we do not claim).
@@ -41,7 +41,7 @@ DEPRECATED_STATUS_FIELDS = frozenset(
     }
 )
 
-#: Root-cause channels that explain each raw status error (for linking, DESIGN.md s.3).
+#: Root-cause channels that can explain each raw status finding (`explained_by` links).
 _EXPLAINS: dict[str, frozenset[Channel]] = {
     Code.S3_DELIVERY_ERROR: frozenset({Channel.S3, Channel.KMS}),
     Code.DIGEST_DELIVERY_ERROR: frozenset({Channel.S3, Channel.KMS}),

@@ -160,7 +160,7 @@ def test_every_event_of_issue_9_is_in_the_table_with_its_resource_kind() -> None
         "DeleteRole": "role",
     }
     assert {n: r.kind for n, r in EVENT_RULES.items()} == issue
-    # Every root cause of DESIGN.md section 3 has a direct cause (weight 3).
+    # Every root cause (docs/findings.md) has a direct cause (weight 3).
     direct = {c for r in EVENT_RULES.values() for c, w in r.weights.items() if w == 3}
     for code in (
         "LOGGING_STOPPED",
