@@ -1,6 +1,6 @@
 """TUI figures: applying 5,000-view snapshots to the table, and key latency during sweeps.
 
-- `table_apply`: the overview table fed by a fake source (tests/support/fakes: 5,000 views over
+- `table_apply`: the overview table fed by a fake source (tests/support/builders: 5,000 views over
   accounts x 17 regions, ~10% not ok); initial apply, then a 5% diff (views break or heal).
 - `keys_during_sweeps`: the real app with the real engine in its Monitor thread against the
   sandbox estate; arrow keys are delivered through the driver (as a terminal would) while
@@ -33,7 +33,8 @@ def _table(app: Any) -> Any:
 
 
 async def _table_apply_once(n: int, fraction: float) -> dict[str, float]:
-    from tests.support.fakes import FakeSource, bulk_views, frozen_clock, make_snapshot, mutate
+    from tests.support.builders import bulk_views, make_snapshot, mutate
+    from tests.support.fakes import FakeSource, frozen_clock
     from tui.app import TrailtopApp
 
     views = bulk_views(n)
@@ -69,7 +70,7 @@ def table_apply(n: int = 5000, fraction: float = 0.05, runs: int = 3) -> dict[st
 async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dict[str, Any]:
     from core.engine.monitor import Monitor
     from core.engine.sweep import engine_from_settings
-    from tests.support.fakes import count_actions, press_and_measure
+    from tests.support.screens import count_actions, press_and_measure
     from tui.app import TrailtopApp
 
     monitor = Monitor(engine_from_settings(settings))

@@ -3,39 +3,48 @@
 The engine calls back from its own thread; callbacks only stash the newest snapshot and post
 a message, so the UI loop applies at most one snapshot per turn and never waits on the
 engine. Snapshots are immutable, so nothing is copied or locked beyond the mailbox slot.
+
+The App owns the data (snapshot, row models, sweep status, fixes) and publishes a signal
+when it changes; each screen subscribes to what it shows. Screens ask for things by posting
+intent messages (`tui.messages`), never by calling the App.
 """
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import ClassVar
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
-from textual.css.query import NoMatches
 from textual.screen import Screen
+from textual.signal import Signal
 
-from core.engine.protocols import SnapshotSource
+from core.engine.protocols import Phase, RemediatingSource, SnapshotSource
+from core.fix.model import ApplyResult, Plan
 from core.model import Snapshot, State
 from tui.alerts import build_alerts, transitions
+from tui.dialogs.plan_picker import PlanPickerScreen
+from tui.dialogs.remediation import RemediationScreen
 from tui.format import now_utc
-from tui.messages import FixDone, SnapshotReady, SourceEvent
-from tui.remediation import FixRecord
-from tui.rows import COLUMNS, COVERAGE_PREFIX, RowModel, build_models, snapshot_rows
+from tui.messages import (
+    ApplyFix,
+    FixDone,
+    OpenDrilldown,
+    RequestFix,
+    SnapshotReady,
+    SourceEvent,
+)
+from tui.remediation import FixRecord, FixUpdate
+from tui.rows import COVERAGE_PREFIX, RowModel, build_models, snapshot_rows
 from tui.safe import plain
 from tui.screens.drilldown import REMEDIATION_DISABLED, DrilldownScreen
 from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
-from tui.screens.remedy import PlanPickerScreen, RemediationScreen
 from tui.screens.targets import TargetsScreen
-
-if TYPE_CHECKING:
-    from core.fix.model import Plan
 from tui.widgets.summary import SweepStatus
 from tui.widgets.view_table import ApplyStats
 
@@ -78,8 +87,14 @@ class TrailtopApp(App[None]):
         self.sweep_status = SweepStatus()
         self.snapshots_applied = 0
         self.last_apply_seconds = 0.0
-        #: What applying the last snapshot did to the overview table (for tests and tuning).
-        self.last_table_stats: ApplyStats | None = None
+        #: A snapshot was applied (`snapshot` and `models` are the new ones).
+        self.snapshot_signal: Signal[Snapshot] = Signal(self, "snapshot")
+        #: A second passed: ages and highlights move on (the data is `now()`).
+        self.tick_signal: Signal[datetime] = Signal(self, "tick")
+        #: The engine's sweep status changed (`sweep_status`).
+        self.status_signal: Signal[SweepStatus] = Signal(self, "status")
+        #: A fix was started, refused or finished.
+        self.fix_signal: Signal[FixUpdate] = Signal(self, "fix")
         self._mailbox: Snapshot | None = None
         self._mailbox_changed: set[str] = set()
         self._mailbox_lock = threading.Lock()
@@ -125,6 +140,15 @@ class TrailtopApp(App[None]):
     def now(self) -> datetime:
         return self.clock()
 
+    @property
+    def overview(self) -> OverviewScreen:
+        return next(s for s in self.screen_stack if isinstance(s, OverviewScreen))
+
+    @property
+    def last_table_stats(self) -> ApplyStats | None:
+        """What applying the last snapshot did to the overview table (for tests and tuning)."""
+        return self.overview.snapshot_stats
+
     # ------------------------------------------------------------------ engine thread side
 
     def _on_snapshot_thread(self, snapshot: Snapshot) -> None:
@@ -136,8 +160,14 @@ class TrailtopApp(App[None]):
             self._mailbox = snapshot
         self.post_message(SnapshotReady())
 
-    def _on_event_thread(self, phase: str, detail: str) -> None:
+    def _on_event_thread(self, phase: Phase, detail: str) -> None:
         self.post_message(SourceEvent(phase, detail))
+
+    def _on_apply_thread(self, key: int) -> Callable[[ApplyResult | None, Snapshot | None], None]:
+        def done(result: ApplyResult | None, snapshot: Snapshot | None) -> None:
+            self.post_message(FixDone(key, result, snapshot))
+
+        return done
 
     # ------------------------------------------------------------------ UI loop side
 
@@ -158,26 +188,25 @@ class TrailtopApp(App[None]):
     def on_source_event(self, event: SourceEvent) -> None:
         if self._tearing_down():
             return
-        phase = event.phase
-        if phase in ("sweep-started", "sweep-start", "refresh-requested"):
-            self.sweep_status = SweepStatus(sweeping=True)
-        elif phase in ("sweep-finished", "sweep-done", "sweep-completed", "stopped"):
-            self.sweep_status = SweepStatus(sweeping=False)
-        elif phase.endswith("failed") or phase == "error":
-            self.sweep_status = SweepStatus(
-                sweeping=False, event=f"{phase}: {event.detail}", failed=True
-            )
-            self.notify(
-                plain(event.detail, max_len=300), title=plain(phase), severity="error", markup=False
-            )
-        else:
-            self.sweep_status = SweepStatus(
-                sweeping=self.sweep_status.sweeping, event=f"{phase}: {event.detail}"
-            )
-        self._refresh_summaries()
+        match event.phase:
+            case Phase.SWEEP_STARTED:
+                self.sweep_status = SweepStatus(sweeping=True)
+            case Phase.SWEEP_FINISHED:
+                self.sweep_status = SweepStatus(sweeping=False)
+            case Phase.SWEEP_FAILED | Phase.CALLBACK_FAILED:
+                self.sweep_status = SweepStatus(
+                    sweeping=False, event=f"{event.phase}: {event.detail}", failed=True
+                )
+                self.notify(
+                    plain(event.detail, max_len=300),
+                    title=plain(event.phase),
+                    severity="error",
+                    markup=False,
+                )
+        self.status_signal.publish(self.sweep_status)
 
     def apply_snapshot(self, snapshot: Snapshot, extra_changed: Iterable[str] = ()) -> None:
-        """Install a snapshot: diff the table, refresh open drill-downs, raise alerts."""
+        """Install a snapshot: rebuild the row models, let the screens update, raise alerts."""
         t0 = time.perf_counter()
         before = {rid: m.view.state for rid, m in self.models.items()} if self.snapshot else None
         first = self.snapshot is None
@@ -193,13 +222,7 @@ class TrailtopApp(App[None]):
                     self._highlight_until[rid] = until
         if self.sweep_status.sweeping or self.sweep_status.failed:
             self.sweep_status = SweepStatus()
-        for screen in self.screen_stack:
-            if isinstance(screen, OverviewScreen):
-                self.last_table_stats = screen.refresh_rows()
-            elif isinstance(screen, DrilldownScreen):
-                screen.refresh_view()
-            elif isinstance(screen, TargetsScreen):
-                screen.refresh_targets()
+        self.snapshot_signal.publish(snapshot)
         self._alert(before)
         self.snapshots_applied += 1
         self.last_apply_seconds = time.perf_counter() - t0
@@ -230,25 +253,22 @@ class TrailtopApp(App[None]):
         return set(self._highlight_until)
 
     def _tick(self) -> None:
-        if self._tearing_down():
-            return
-        for screen in self.screen_stack:
-            if isinstance(screen, OverviewScreen | DrilldownScreen) and screen.is_mounted:
-                # Its widgets may be being removed (the screen is closing).
-                with contextlib.suppress(NoMatches):
-                    screen.tick()
+        self.tick_signal.publish(self.now())
 
-    def _refresh_summaries(self) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, OverviewScreen) and screen.is_mounted:
-                with contextlib.suppress(NoMatches):
-                    screen.refresh_summary()
+    # ------------------------------------------------------------------ screens' intents
+
+    def on_open_drilldown(self, message: OpenDrilldown) -> None:
+        self.open_drilldown(message.view_id)
+
+    def on_request_fix(self, message: RequestFix) -> None:
+        self.request_fix(message.view_id, message.plan_ids)
+
+    def on_apply_fix(self, message: ApplyFix) -> None:
+        record = self.start_fix(message.plan, message.view_id, confirm_extra=message.confirm_extra)
+        if record is None:
+            self.fix_signal.publish(FixUpdate(message.view_id, message.plan.id, None))
 
     # ------------------------------------------------------------------ actions
-
-    @property
-    def overview(self) -> OverviewScreen:
-        return next(s for s in self.screen_stack if isinstance(s, OverviewScreen))
 
     def open_drilldown(self, view_id: str) -> None:
         self.push_screen(DrilldownScreen(view_id))
@@ -258,17 +278,18 @@ class TrailtopApp(App[None]):
             self.push_screen(HelpScreen())
 
     def action_refresh(self) -> None:
+        # From a drill-down, the engine re-reads that view first.
         view_id = self.screen.view_id if isinstance(self.screen, DrilldownScreen) else None
         self.source.refresh(view_id)
         self.sweep_status = SweepStatus(sweeping=True, event="refresh requested")
-        self._refresh_summaries()
+        self.status_signal.publish(self.sweep_status)
 
     def action_targets(self) -> None:
         if not isinstance(self.screen, TargetsScreen):
             self.push_screen(TargetsScreen())
 
     def request_fix(self, view_id: str, plan_ids: tuple[str, ...]) -> None:
-        """Open the remediation modal for one of `plan_ids` (a picker first when several)."""
+        """Open the remediation dialog for one of `plan_ids` (a picker first when several)."""
         known = self.snapshot.plans if self.snapshot is not None else {}
         plans = [known[p] for p in plan_ids if p in known]
         if not plans:
@@ -298,16 +319,16 @@ class TrailtopApp(App[None]):
         )
 
     def start_fix(self, plan: Plan, view_id: str, *, confirm_extra: bool) -> FixRecord | None:
-        """Ask the source to apply `plan` (after the modal's confirmation); returns at once.
+        """Ask the source to apply `plan` (after the dialog's confirmation); returns at once.
 
         The engine calls back from its thread; the answer is posted to the UI loop
         (`FixDone`). Its re-poll arrives as an ordinary snapshot just before.
         """
-        apply = getattr(self.source, "apply_plan", None)
-        if apply is None:
+        source = self.source
+        if not isinstance(source, RemediatingSource):
             self.notify("This source cannot apply plans", severity="error", markup=False)
             return None
-        if not self.remediation_enabled:  # the modal's controls are disabled too
+        if not self.remediation_enabled:  # the dialog's controls are disabled too
             self.notify(REMEDIATION_DISABLED, severity="error", markup=False)
             return None
         key = next(self._fix_keys)
@@ -321,20 +342,15 @@ class TrailtopApp(App[None]):
         )
         self.fix_records[view_id] = record
         self._fix_pending[key] = record
-
-        def done(result: Any, snapshot: Any) -> None:  # the engine's thread
-            self.post_message(FixDone(key, result, snapshot))
-
-        apply(plan.id, done, confirm_extra=confirm_extra)
-        self._refresh_fix_views()
+        source.apply_plan(plan.id, self._on_apply_thread(key), confirm_extra=confirm_extra)
+        self.fix_signal.publish(FixUpdate(view_id, plan.id, record))
         return record
 
     def on_fix_done(self, message: FixDone) -> None:
         record = self._fix_pending.pop(message.key, None)
         if record is None:
             return
-        snap = message.snapshot if isinstance(message.snapshot, Snapshot) else None
-        record.finish(message.result, snap, self.now())
+        record.finish(message.result, message.snapshot, self.now())
         severity = {"applied": "information", "aborted": "warning"}.get(record.result, "error")
         self.notify(
             plain(record.message, max_len=300) or record.result,
@@ -343,18 +359,12 @@ class TrailtopApp(App[None]):
             timeout=10,
             markup=False,
         )
-        self._refresh_fix_views()
-
-    def _refresh_fix_views(self) -> None:
-        for screen in self.screen_stack:
-            if isinstance(screen, DrilldownScreen):
-                screen.render_fix()
-            elif isinstance(screen, RemediationScreen):
-                screen.show_record()
+        self.fix_signal.publish(FixUpdate(record.view_id, record.plan_id, record))
 
     # ------------------------------------------------------------------ command palette
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        """The app-wide entries; a screen adds its own (`Screen.COMMANDS`, tui.commands)."""
         yield from super().get_system_commands(screen)
         yield SystemCommand(
             "Refresh now", "Ask the engine for a sweep now (r)", self.action_refresh
@@ -363,40 +373,6 @@ class TrailtopApp(App[None]):
         yield SystemCommand(
             "Targets in error", "Which targets could not be read, and why (t)", self.action_targets
         )
-        if isinstance(screen, OverviewScreen):
-            ov = screen
-            yield SystemCommand(
-                "Filter views",
-                "Filter by account, profile, region, trail, code (/)",
-                ov.action_filter,
-            )
-            yield SystemCommand("Toggle faults only", "Hide ok views (f)", ov.action_toggle_faults)
-            yield SystemCommand(
-                "Jump to account or region", "Move the cursor to a match (:)", ov.action_jump
-            )
-            yield SystemCommand(
-                "Drill down", "Details of the view under the cursor (enter)", ov.drill
-            )
-            yield SystemCommand(
-                "Clear filter", "Show every view again (esc)", lambda: ov.set_filter("")
-            )
-            for i, col in enumerate(COLUMNS):
-                yield SystemCommand(
-                    f"Sort by {col.label}",
-                    f"Sort the table by {col.label}; again to reverse ({i + 1})",
-                    lambda key=col.key: ov.sort_toggle(key),
-                )
-        if isinstance(screen, DrilldownScreen):
-            dd = screen
-            yield SystemCommand("Back to overview", "Leave the drill-down (esc)", dd.action_back)
-            reason = "" if dd.fix_available() else f" — {dd.fix_unavailable_reason()}"
-            yield SystemCommand(
-                "Fix", f"Review and apply a remediation plan (x){reason}", dd.action_fix
-            )
-            if dd.cause_events():
-                yield SystemCommand(
-                    "Culprit event", "The full CloudTrail event (e)", dd.action_cause_event
-                )
 
 
 __all__ = ["REMEDIATION_DISABLED", "TrailtopApp"]

@@ -1,6 +1,6 @@
 """What the TUI remembers about a remediation it started, and how the drill-down reports it.
 
-The engine's `ApplyResult` (core.fix.apply) is duck-typed here: the TUI never imports
+`ApplyResult` comes from core.fix.model, which is plain data: the TUI never imports
 core.fix.apply (it pulls the AWS SDK in). Everything a result carries is untrusted text and
 goes through `tui.safe`.
 """
@@ -9,18 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from rich.style import Style
 from rich.text import Text
 
+from core.fix.model import ABORTED, APPLIED, FAILED, REFUSED, ApplyResult
 from core.model import Snapshot, TrailView
 from tui.format import fmt_age, to_datetime
 from tui.safe import plain
 
 APPLYING = "applying"
-#: The outcomes `core.fix.apply.ApplyResult.result` can take.
-OUTCOMES = ("applied", "failed", "aborted", "refused")
+#: The outcomes `ApplyResult.result` can take.
+OUTCOMES = (APPLIED, FAILED, ABORTED, REFUSED)
 STILL_REPORTED_HINT = "CloudTrail clears delivery errors on its next delivery"
 DISABLED_HINT = "remediation disabled: set remediation.enabled or --allow-remediation"
 
@@ -48,19 +48,28 @@ class FixRecord:
     def pending(self) -> bool:
         return self.result == APPLYING
 
-    def finish(self, result: Any, snapshot: Snapshot | None, now: datetime) -> None:
-        """Record the engine's answer (`ApplyResult` or None when the engine is not running)."""
+    def finish(self, result: ApplyResult | None, snapshot: Snapshot | None, now: datetime) -> None:
+        """Record the engine's answer (None when the engine is not running)."""
         self.finished_at = now
         if result is None:
-            self.result = "refused"
+            self.result = REFUSED
             self.message = "the engine is not running; nothing was written"
         else:
-            outcome = str(getattr(result, "result", "failed"))
-            self.result = outcome if outcome in OUTCOMES else "failed"
-            self.message = str(getattr(result, "message", "") or "")
-            audit = getattr(result, "audit_path", None)
-            self.audit_path = str(audit) if audit else None
+            # An outcome this TUI does not know is shown as a failure, never as success.
+            self.result = result.result if result.result in OUTCOMES else FAILED
+            self.message = result.message or ""
+            self.audit_path = result.audit_path or None
         self.judge_sweep = snapshot.sweep if snapshot is not None else self.sweep_at_start + 1
+
+
+@dataclass(frozen=True)
+class FixUpdate:
+    """What the App publishes on `fix_signal`: an apply of `plan_id` for `view_id` started
+    or finished (`record`), or was refused before it started (`record` is None)."""
+
+    view_id: str
+    plan_id: str
+    record: FixRecord | None
 
 
 def _delivery_line(view: TrailView, since: datetime, now: datetime) -> str:
@@ -91,7 +100,7 @@ def fix_status_text(
         )
         return t
     when = fmt_age(record.finished_at or record.started_at, now)
-    if record.result != "applied":
+    if record.result != APPLIED:
         t.append(f"Fix {record.result} {when} ago: ", st.get("bad", Style(bold=True)))
         t.append(plain(record.message, max_len=600))
         t.append(f"  ({pid})", "dim")

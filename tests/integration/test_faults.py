@@ -33,7 +33,7 @@ from core.report import EXIT_OK, EXIT_UNKNOWN, exit_code, snapshot_json, to_tabl
 from core.util.times import iso
 from sandbox import Sandbox
 from tests.support.engine import ROOT, aws_env, settings_for
-from tests.support.fakes import screen_text, statics_text
+from tests.support.screens import screen_text, statics_text
 from tui.app import TrailtopApp
 from tui.screens.drilldown import DrilldownScreen
 

@@ -29,7 +29,7 @@ from core.report import printable, snapshot_json, to_json_text, to_table
 from core.settings import ConfigError, load_settings
 from sandbox import Sandbox
 from tests.support.engine import ROOT, aws_env, settings_for
-from tests.support.fakes import screen_text, statics_text
+from tests.support.screens import screen_text, statics_text
 from tui.app import TrailtopApp
 from tui.safe import plain
 from tui.screens.drilldown import DrilldownScreen

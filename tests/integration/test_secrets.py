@@ -19,7 +19,8 @@ from core.report import to_json_text, to_table
 from sandbox import Sandbox
 from tests.integration.test_faults import wait_for
 from tests.support.engine import ROOT, aws_env, settings_for
-from tests.support.fakes import FakeSource, screen_text, statics_text
+from tests.support.fakes import FakeSource
+from tests.support.screens import screen_text, statics_text
 from tui.app import TrailtopApp
 from tui.cli import setup_logging
 

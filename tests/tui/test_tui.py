@@ -17,18 +17,21 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from core.engine.protocols import Phase
 from core.model import State
-from tests.support.fakes import (
+from tests.support.builders import (
     T0,
-    FakeSource,
     breaking,
     bulk_views,
-    count_actions,
     demo_views,
-    frozen_clock,
     hostile_view,
     make_snapshot,
     mutate,
+)
+from tests.support.fakes import FakeSource, frozen_clock
+from tests.support.screens import (
+    count_actions,
+    palette_titles,
     press_and_measure,
     screen_text,
     statics_text,
@@ -39,6 +42,7 @@ from tui.rows import COLUMNS
 from tui.screens.drilldown import DrilldownScreen
 from tui.screens.help import HelpScreen
 from tui.screens.overview import OverviewScreen
+from tui.signals import subscribe
 from tui.widgets.view_table import ViewTable
 
 SIZE = (120, 40)
@@ -289,9 +293,9 @@ async def test_source_events_shown() -> None:
     app, source = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        source.event("sweep-started", "sweep 43")
+        source.event(Phase.SWEEP_STARTED, "sweep 43")
         await wait_until(pilot, lambda: "sweeping" in screen_text(app))
-        source.event("sweep-failed", "[/]boom\x1b[2J")
+        source.event(Phase.SWEEP_FAILED, "[/]boom\x1b[2J")
         await wait_until(pilot, lambda: "boom" in screen_text(app))
         assert "\x1b" not in screen_text(app)
         assert "[/]boom" in screen_text(app)
@@ -426,7 +430,7 @@ async def test_command_palette_runs_actions() -> None:
     app, _ = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        titles = await palette_titles(app)
         for needed in ("Filter views", "Toggle faults only", "Jump to account or region",
                        "Drill down", "Refresh now", "Help: key map", "Sort by Region"):  # fmt: skip
             assert needed in titles
@@ -435,6 +439,27 @@ async def test_command_palette_runs_actions() -> None:
         await pilot.pause()
         await pilot.press("enter")
         await wait_until(pilot, lambda: app.overview.faults_only)
+        # Each screen brings its own entries; the app-wide ones stay.
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
+        titles = await palette_titles(app)
+        assert "Back to overview" in titles and "Refresh now" in titles
+        assert "Filter views" not in titles
+
+
+async def test_a_screen_failing_on_a_signal_stops_the_app_loudly() -> None:
+    """Signal.publish only logs a callback's error; tui.signals raises it again."""
+    app, source = demo_app()
+
+    def boom(_: object) -> None:
+        raise RuntimeError("boom from a subscriber")
+
+    with pytest.raises(RuntimeError, match="boom from a subscriber"):
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot)
+            subscribe(app.overview, app.snapshot_signal, boom)
+            source.push(make_snapshot(demo_views(), sweep=43))
+            await wait_until(pilot, lambda: not app.is_running)
 
 
 async def test_quit_stops_source() -> None:

@@ -1,6 +1,6 @@
 """Rows that are not trail views: coverage gaps and unreachable targets; the table's layout.
 
-Fake source (no engine): the engine's shapes are built by `tests.support.fakes.coverage_gap` and
+Fake source (no engine): the engine's shapes are built by `tests.support.builders.coverage_gap` and
 `unreachable_view`, which mirror `core.judge.evaluate.coverage_gaps` and `core.engine.sweep._placeholder`
 (tests/tui/test_tui_engine.py checks the same rows against the real engine).
 """
@@ -10,16 +10,15 @@ from __future__ import annotations
 import pytest
 
 from core.model import State
-from tests.support.fakes import (
+from tests.support.builders import (
     coverage_gap,
     demo_views,
     finding,
     make_snapshot,
     make_view,
-    screen_text,
-    statics_text,
     unreachable_view,
 )
+from tests.support.screens import screen_text, statics_text
 from tests.tui.test_tui import SIZE, demo_app, started, table, wait_until
 from tui.rows import COLUMNS, FILL_COLUMN, FILL_MIN, coverage_views, fit_widths, is_coverage
 from tui.screens.drilldown import DrilldownScreen

@@ -24,7 +24,7 @@ from core.engine.sweep import engine_from_settings
 from core.model import State
 from sandbox import Sandbox
 from tests.support.engine import aws_env, settings_for
-from tests.support.fakes import screen_text, statics_text
+from tests.support.screens import screen_text, statics_text
 from tui.app import TrailtopApp
 from tui.rows import COLUMNS, COVERAGE_PREFIX, STATE_WORD
 from tui.screens.drilldown import DrilldownScreen
@@ -83,8 +83,9 @@ def manifest_view_ids(sb: Sandbox) -> dict[str, dict[str, Any]]:
     }
 
 
-#: DESIGN.md section 3: the codes whose severity is medium (warning); other delivery codes
-#: the sandbox breaks trails with are critical or high (failing); posture/info codes are ok.
+#: The codes whose severity is medium (warning), written out here rather than read from
+#: trailtop so the expectation is independent; the other delivery codes the sandbox breaks
+#: trails with are critical or high (failing); posture/info codes are ok.
 WARNING_CODES = {"SNS_TOPIC_MISSING", "SNS_POLICY_DENIES_CLOUDTRAIL", "SNS_NOTIFICATION_ERROR"}
 OK_CODES = {"MANAGED_ELSEWHERE", "LOG_FILE_VALIDATION_DISABLED", "NOT_KMS_ENCRYPTED"}
 

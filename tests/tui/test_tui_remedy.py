@@ -22,23 +22,17 @@ from core.engine.monitor import Monitor
 from core.engine.sweep import engine_from_settings
 from core.model import TargetResult
 from sandbox import Sandbox
+from tests.support.builders import T0, demo_views, make_plan, make_snapshot, recovering
 from tests.support.engine import aws_env, settings_for
-from tests.support.fakes import (
-    T0,
-    FakeSource,
-    demo_views,
-    frozen_clock,
-    make_plan,
-    make_snapshot,
-    recovering,
-    screen_text,
-    statics_text,
-)
+from tests.support.fakes import FakeSource, frozen_clock
+from tests.support.screens import screen_text, statics_text
 from tests.tui.test_tui import SIZE, demo_app, started, wait_until
 from tests.tui.test_tui_engine import wait_for
 from tui.app import TrailtopApp
+from tui.dialogs.cause_event import CauseEventScreen
+from tui.dialogs.plan_picker import PlanPickerScreen
+from tui.dialogs.remediation import RemediationScreen
 from tui.screens.drilldown import DrilldownScreen, culprit_text
-from tui.screens.remedy import CauseEventScreen, PlanPickerScreen, RemediationScreen
 from tui.screens.targets import TargetsScreen
 
 PLAN = "s3-policy-0badc0de"
@@ -490,6 +484,38 @@ async def test_fix_and_culprit_keys_explain_when_there_is_nothing() -> None:
             ),
         )
         assert isinstance(app.screen, DrilldownScreen)
+
+
+class ReadOnlySource:
+    """A SnapshotSource that cannot apply plans (not a RemediatingSource)."""
+
+    def __init__(self, inner: FakeSource) -> None:
+        self.inner = inner
+
+    def start(self, on_snapshot: Any, on_event: Any = None) -> None:
+        self.inner.start(on_snapshot, on_event)
+
+    def refresh(self, view_id: str | None = None) -> None:
+        self.inner.refresh(view_id)
+
+    def stop(self) -> None:
+        self.inner.stop()
+
+
+async def test_source_that_cannot_apply_refuses_and_the_dialog_stays_usable() -> None:
+    _, source, view = fix_app()
+    app = TrailtopApp(ReadOnlySource(source), clock=frozen_clock(T0), remediation_enabled=True)
+    async with app.run_test(size=SIZE) as pilot:
+        modal = await open_modal(pilot, app, view)
+        await type_name(pilot, modal, "org-main")
+        await pilot.press("enter")
+        await wait_until(
+            pilot, lambda: any("cannot apply plans" in n.message for n in app._notifications)
+        )
+        await wait_until(pilot, lambda: not modal.asked)
+        assert modal.record is None and app.fix_records == {} and source.applies == []
+        assert isinstance(app.screen, RemediationScreen) and modal.ready()
+        assert not modal.query_one("#fix-apply", Button).disabled
 
 
 # ---------------------------------------------------------------------------- the real engine

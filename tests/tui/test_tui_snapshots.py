@@ -14,7 +14,8 @@ import pytest
 import pytest_textual_snapshot
 from textual.pilot import Pilot
 
-from tests.support.fakes import T0, FakeSource, demo_views, frozen_clock, make_snapshot
+from tests.support.builders import T0, demo_views, make_snapshot
+from tests.support.fakes import FakeSource, frozen_clock
 from tui.app import TrailtopApp
 from tui.widgets.view_table import ViewTable
 

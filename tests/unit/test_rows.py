@@ -7,7 +7,7 @@ from datetime import timedelta
 from rich.text import Text
 
 from core.model import State
-from tests.support.fakes import T0, breaking, bulk_views, demo_views, make_view, recovering
+from tests.support.builders import T0, breaking, bulk_views, demo_views, make_view, recovering
 from tui.alerts import build_alerts, transitions
 from tui.format import fmt_age, fmt_coarse, fmt_duration, fmt_seconds, to_datetime
 from tui.rows import (

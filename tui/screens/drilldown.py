@@ -1,13 +1,14 @@
 """Drill-down for one view: configuration, raw status with ages, findings with evidence.
 
-Stays live: the app calls `refresh_view()` after each snapshot and `tick()` each second.
-Every value from AWS goes through `tui.safe` and is rendered as Rich `Text`, never markup.
+Stays live: it listens to the App's snapshot, tick and fix signals, and asks for a fix by
+posting `RequestFix`. Every value from AWS goes through `tui.safe` and is rendered as Rich
+`Text`, never markup.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -16,18 +17,22 @@ from rich.style import Style
 from rich.table import Table
 from rich.text import Text
 from textual import events
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
-from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from core.model import Finding, Snapshot, State, TrailView
+from core.model import Finding, Snapshot, TrailView
+from tui.commands import ScreenCommands
+from tui.dialogs.cause_event import CauseEventScreen
 from tui.format import fmt_age, fmt_time, to_datetime
-from tui.remediation import fix_status_text
+from tui.messages import RequestFix
+from tui.remediation import FixUpdate, fix_status_text
 from tui.rows import STATE_WORD, is_coverage, is_unreachable
 from tui.safe import plain, safe_text
+from tui.signals import subscribe
+from tui.styles import state_classes, state_styles
 
 if TYPE_CHECKING:
     from tui.app import TrailtopApp
@@ -159,12 +164,12 @@ def evidence_text(evidence: Mapping[str, Any]) -> Text:
     return safe_text(dumped, max_len=EVIDENCE_MAX, multiline=True, end="\n")
 
 
-#: State name -> Rich style, resolved by the screen from `trailtop.tcss` component classes.
+#: State name -> Rich style, resolved by the screen through `tui.styles`.
 Palette = Mapping[str, Style]
 
 
 def culprit_text(ce: Mapping[str, Any], now: datetime | None = None) -> Text:
-    """The "Who broke it" line of a finding's `cause_event` (issue 9): every value literal.
+    """The "Who broke it" line of a finding's `cause_event`: every value literal.
 
     Dimmed and labelled when the event happened before a delivery that still worked, or
     the match is weak: it may be context rather than the cause.
@@ -270,12 +275,8 @@ def regions_renderable(
 
 
 class DrilldownScreen(Screen[None]):
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "drill--failing",
-        "drill--warning",
-        "drill--unknown",
-        "drill--ok",
-    }
+    COMMANDS = {ScreenCommands}
+    COMPONENT_CLASSES: ClassVar[set[str]] = state_classes("drill")
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("x", "fix", "Fix", tooltip="Review (and apply) a remediation plan"),
@@ -308,14 +309,16 @@ class DrilldownScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        app = self.app
+        subscribe(self, app.snapshot_signal, lambda _: self.refresh_view())
+        subscribe(self, app.tick_signal, self.tick)
+        subscribe(self, app.fix_signal, self._fix_update)
         self.refresh_view()
         self.render_fix()
         self.query_one("#dd-body").focus()
 
     def palette(self) -> dict[str, Style]:
-        return {
-            s.value: self.get_component_rich_style(f"drill--{s.value}", partial=True) for s in State
-        }
+        return state_styles(self, "drill")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         # None: shown greyed in the Footer (visible but disabled); the key still explains.
@@ -356,11 +359,9 @@ class DrilldownScreen(Screen[None]):
         if not plans:
             self.app.notify(f"Fix unavailable: {self.fix_unavailable_reason()}", markup=False)
             return
-        self.app.request_fix(self.view_id, tuple(plans))
+        self.post_message(RequestFix(self.view_id, tuple(plans)))
 
     def action_cause_event(self) -> None:
-        from tui.screens.remedy import CauseEventScreen
-
         items = self.cause_events()
         if not items:
             self.app.notify("No culprit event is known for this view's findings", markup=False)
@@ -376,6 +377,18 @@ class DrilldownScreen(Screen[None]):
         elif event.key == "e" and not self.cause_events():
             event.stop()
             self.action_cause_event()
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """This screen's entries in the command palette (see tui.commands)."""
+        yield SystemCommand("Back to overview", "Leave the drill-down (esc)", self.action_back)
+        reason = "" if self.fix_available() else f" — {self.fix_unavailable_reason()}"
+        yield SystemCommand(
+            "Fix", f"Review and apply a remediation plan (x){reason}", self.action_fix
+        )
+        if self.cause_events():
+            yield SystemCommand(
+                "Culprit event", "The full CloudTrail event (e)", self.action_cause_event
+            )
 
     def refresh_view(self) -> None:
         """Re-render from the app's latest snapshot (no-op when this view did not change)."""
@@ -394,29 +407,27 @@ class DrilldownScreen(Screen[None]):
         self._render_all()
         self.refresh_bindings()
 
-    def tick(self) -> None:
-        if self.view is None:  # not rendered yet (pushed, not mounted)
+    def tick(self, now: datetime) -> None:
+        """Ages each second."""
+        if self.view is None:  # the view never was in a snapshot
             return
-        try:
-            status = self.query_one("#dd-status", Static)
-        except NoMatches:  # being torn down (app exiting)
-            return
-        status.update(status_renderable(self.view, self.app.now()))
+        self.query_one("#dd-status", Static).update(status_renderable(self.view, now))
         if self.cause_events():
             self._render_findings()  # the culprit's age
         self.render_fix()
 
+    def _fix_update(self, update: FixUpdate) -> None:
+        if update.view_id == self.view_id:
+            self.render_fix()
+
     def render_fix(self) -> None:
         """The last fix started from here: applying…, its result, cleared or still reported."""
-        if self.view is None:  # not rendered yet (pushed, not mounted)
+        if self.view is None:  # the view never was in a snapshot
             return
         record = self.app.fix_records.get(self.view_id)
         shown = record is not None
-        try:
-            self.query_one("#dd-fix").display = shown
-            self.query_one("#dd-fix-heading").display = shown
-        except NoMatches:  # being torn down (app exiting)
-            return
+        self.query_one("#dd-fix").display = shown
+        self.query_one("#dd-fix-heading").display = shown
         if record is None:
             return
         pal = self.palette()

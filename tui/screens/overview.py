@@ -1,18 +1,28 @@
-"""The overview: every trail view, worst first, updated in place as sweeps arrive."""
+"""The overview: every trail view, worst first, updated in place as sweeps arrive.
+
+Listens to the App's snapshot, tick and status signals; asks for a drill-down by posting
+`OpenDrilldown`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Input
 
+from core.model import Snapshot
+from tui.commands import ScreenCommands
+from tui.messages import OpenDrilldown
 from tui.rows import COLUMNS, jump_matches, jump_suggestions, matches
+from tui.signals import subscribe
 from tui.widgets.summary import SummaryBar
 from tui.widgets.view_table import ApplyStats, ViewTable
 
@@ -24,6 +34,7 @@ DEBOUNCE_ROWS = 2000
 
 
 class OverviewScreen(Screen[None]):
+    COMMANDS = {ScreenCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter"),
         Binding("f", "toggle_faults", "Faults only"),
@@ -44,7 +55,10 @@ class OverviewScreen(Screen[None]):
         self.query_text = ""
         self.faults_only = False
         self._debounce: Timer | None = None
+        #: What the last table update did (a snapshot, a filter, a toggle).
         self.last_apply: ApplyStats | None = None
+        #: What applying the last snapshot did to the table (for tests and tuning).
+        self.snapshot_stats: ApplyStats | None = None
 
     def compose(self) -> ComposeResult:
         yield SummaryBar(self.app.title_hint, id="summary")
@@ -66,8 +80,17 @@ class OverviewScreen(Screen[None]):
         return self.query_one(ViewTable)
 
     def on_mount(self) -> None:
+        app = self.app
+        subscribe(self, app.snapshot_signal, self._snapshot_applied)
+        subscribe(self, app.tick_signal, self.tick)
+        subscribe(self, app.status_signal, lambda _: self.refresh_summary())
         self.table.focus()
-        self.refresh_rows()
+        stats = self.refresh_rows()
+        if app.snapshot is not None:  # it arrived before this screen was mounted
+            self.snapshot_stats = stats
+
+    def _snapshot_applied(self, _: Snapshot) -> None:
+        self.snapshot_stats = self.refresh_rows()
 
     # ------------------------------------------------------------------ data
 
@@ -104,8 +127,9 @@ class OverviewScreen(Screen[None]):
             )
         )
 
-    def tick(self) -> None:
-        self.table.tick(self.app.now(), self.app.highlighted())
+    def tick(self, now: datetime) -> None:
+        """Ages and expired highlights, each second."""
+        self.table.tick(now, self.app.highlighted())
         self.refresh_summary()
 
     # ------------------------------------------------------------------ actions
@@ -176,7 +200,7 @@ class OverviewScreen(Screen[None]):
     def drill(self, view_id: str | None = None) -> None:
         rid = view_id or self.table.cursor_view_id
         if rid is not None and rid in self.app.models:
-            self.app.open_drilldown(rid)
+            self.post_message(OpenDrilldown(rid))
 
     def jump_to(self, target: str) -> bool:
         """Move the cursor to the first shown row whose account or region matches `target`."""
@@ -186,6 +210,30 @@ class OverviewScreen(Screen[None]):
             if m is not None and jump_matches(m, target):
                 return self.table.move_to(rid)
         return False
+
+    def palette_commands(self) -> Iterable[SystemCommand]:
+        """This screen's entries in the command palette (see tui.commands)."""
+        yield SystemCommand(
+            "Filter views",
+            "Filter by account, profile, region, trail, code (/)",
+            self.action_filter,
+        )
+        yield SystemCommand("Toggle faults only", "Hide ok views (f)", self.action_toggle_faults)
+        yield SystemCommand(
+            "Jump to account or region", "Move the cursor to a match (:)", self.action_jump
+        )
+        yield SystemCommand(
+            "Drill down", "Details of the view under the cursor (enter)", self.drill
+        )
+        yield SystemCommand(
+            "Clear filter", "Show every view again (esc)", lambda: self.set_filter("")
+        )
+        for i, col in enumerate(COLUMNS):
+            yield SystemCommand(
+                f"Sort by {col.label}",
+                f"Sort the table by {col.label}; again to reverse ({i + 1})",
+                lambda key=col.key: self.sort_toggle(key),
+            )
 
     # ------------------------------------------------------------------ events
 

@@ -19,6 +19,7 @@ from textual.widgets import Static
 
 from core.model import Snapshot
 from tui.safe import plain, safe_text
+from tui.signals import subscribe
 
 if TYPE_CHECKING:
     from tui.app import TrailtopApp
@@ -71,12 +72,13 @@ class TargetsScreen(ModalScreen[None]):
                 yield Static("", id="targets-text", markup=False)
 
     def on_mount(self) -> None:
-        self.refresh_targets()
+        subscribe(self, self.app.snapshot_signal, self.refresh_targets)
+        self.refresh_targets(self.app.snapshot)
         self.query_one("#targets-body").focus()
 
-    def refresh_targets(self) -> None:
-        """Re-rendered on each snapshot while open (the app calls this)."""
-        self.query_one("#targets-text", Static).update(targets_renderable(self.app.snapshot))
+    def refresh_targets(self, snapshot: Snapshot | None) -> None:
+        """Re-rendered on each snapshot while open."""
+        self.query_one("#targets-text", Static).update(targets_renderable(snapshot))
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -13,6 +13,7 @@ from core.model import STATE_ORDER, Snapshot
 from tui.format import fmt_age, fmt_duration
 from tui.rows import STATE_WORD
 from tui.safe import plain
+from tui.styles import state_classes, state_styles
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,12 +26,8 @@ class SweepStatus:
 
 
 class SummaryBar(Static):
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
+    COMPONENT_CLASSES: ClassVar[set[str]] = state_classes("summary") | {
         "summary--title",
-        "summary--failing",
-        "summary--warning",
-        "summary--unknown",
-        "summary--ok",
         "summary--zero",
         "summary--busy",
         "summary--error",
@@ -52,6 +49,7 @@ class SummaryBar(Static):
         sort_text: str = "",
     ) -> Text:
         st = self.get_component_rich_style
+        states = state_styles(self, "summary", partial=False)
         t = Text(no_wrap=False, end="")
         t.append("trailtop", st("summary--title"))
         if self.title_hint:
@@ -63,7 +61,7 @@ class SummaryBar(Static):
             counts = snapshot.counts()
             for state in STATE_ORDER:
                 n = counts[state.value]
-                style = st(f"summary--{state.value}") if n else st("summary--zero")
+                style = states[state.value] if n else st("summary--zero")
                 t.append(f"{STATE_WORD[state]} {n}", style)
                 t.append("  ")
             total = len(snapshot.views)
@@ -72,9 +70,7 @@ class SummaryBar(Static):
             if gaps:
                 # Uncovered regions are listed as FAIL rows but are not views (nor in FAIL n).
                 t.append("  ")
-                t.append(
-                    f"+{gaps} uncovered region{'s' if gaps != 1 else ''}", st("summary--failing")
-                )
+                t.append(f"+{gaps} uncovered region{'s' if gaps != 1 else ''}", states["failing"])
             total += gaps
             if shown is not None and shown != total:
                 t.append(f" ({shown} shown)", st("summary--dim"))

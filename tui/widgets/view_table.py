@@ -34,6 +34,7 @@ from tui.rows import (
     sort_key,
     tick_cells,
 )
+from tui.styles import state_classes
 
 
 class RowText(Text):
@@ -59,11 +60,7 @@ class ApplyStats:
 class ViewTable(DataTable[Text]):
     """Table of trail views, one row per view id."""
 
-    COMPONENT_CLASSES: ClassVar[set[str]] = {
-        "viewtable--failing",
-        "viewtable--warning",
-        "viewtable--unknown",
-        "viewtable--ok",
+    COMPONENT_CLASSES: ClassVar[set[str]] = state_classes("viewtable") | {
         "viewtable--stale",
         "viewtable--changed",
         "viewtable--cell",

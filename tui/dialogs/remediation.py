@@ -1,14 +1,13 @@
-"""The remediation modal (issue 6 item 4) and the plan picker in front of it.
+"""The remediation dialog: one plan in full, and a deliberately awkward way to say yes.
 
-Everything shown comes from a `core.fix.plans.Plan`, whose text is built from AWS documents
+Everything shown comes from a `core.fix.model.Plan`, whose text is built from AWS documents
 (bucket/key/topic policies): untrusted. It is rendered as Rich `Text` through `tui.safe`,
 never as markup; the diff is coloured per line with Text styles from `trailtop.tcss`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.style import Style
@@ -18,14 +17,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, OptionList, Static
-from textual.widgets.option_list import Option
+from textual.widgets import Button, Checkbox, Input, Static
 
-from tui.remediation import DISABLED_HINT, FixRecord
-from tui.safe import plain, safe_text
+from core.fix.model import APPLIED, Plan
+from tui.messages import ApplyFix
+from tui.remediation import DISABLED_HINT, FixRecord, FixUpdate
+from tui.safe import plain
+from tui.signals import subscribe
 
 if TYPE_CHECKING:
-    from core.fix.model import Plan
     from tui.app import TrailtopApp
 
 DIFF_MAX_LINES = 4000
@@ -128,49 +128,6 @@ def plan_renderable(
     return Group(*parts)
 
 
-def _plan_option(plan: Plan) -> Text:
-    t = Text(no_wrap=True, overflow="ellipsis")
-    t.append(plain(plan.title, max_len=200), "bold")
-    t.append(f"\n  {plain(plan.id, max_len=80)} · fixes ", "dim")
-    t.append(", ".join(plain(c) for c in (plan.fixes or (plan.code,))), "dim")
-    if plan.needs_extra_confirmation:
-        t.append(" · needs extra confirmation", "bold")
-    if plan.unbound():
-        t.append(" · needs " + ", ".join(plain(p) for p in plan.unbound()), "dim")
-    return t
-
-
-class PlanPickerScreen(ModalScreen[str | None]):
-    """Several plans address this view's findings: the operator picks one (enter), or esc."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "close", "Cancel")]
-
-    def __init__(self, plans: Sequence[Plan]) -> None:
-        super().__init__(classes="dialog-screen")
-        self.plans = list(plans)
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="picker-dialog", classes="dialog"):
-            yield Static(
-                Text(f"{len(self.plans)} fixes for this view — enter opens one, esc cancels"),
-                classes="dialog-title",
-                markup=False,
-            )
-            yield OptionList(
-                *(Option(_plan_option(p), id=p.id) for p in self.plans), id="picker-list"
-            )
-
-    def on_mount(self) -> None:
-        self.query_one(OptionList).focus()
-
-    @on(OptionList.OptionSelected)
-    def _selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_close(self) -> None:
-        self.dismiss(None)
-
-
 class RemediationScreen(ModalScreen[None]):
     """One plan, in full, with a deliberately awkward way to say yes.
 
@@ -188,6 +145,9 @@ class RemediationScreen(ModalScreen[None]):
     plan with unbound parameters (`trail-retarget` needs `${bucket}`: choosing where audit
     logs go is done with `trailtop fix PLAN_ID --set bucket=...`), the plan is shown
     read-only and the controls are disabled with the reason.
+
+    Applying posts `ApplyFix` to the App, which answers on its `fix_signal`: the record of
+    the apply (then its progress and result), or None when it refused to start it.
     """
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -214,6 +174,8 @@ class RemediationScreen(ModalScreen[None]):
         self.enabled = enabled
         self.blocked = blocked_reason(plan, enabled)
         self.record: FixRecord | None = None
+        #: ApplyFix is posted and the App has not answered yet (no second apply meanwhile).
+        self.asked = False
 
     def styles_map(self) -> Styles:
         names = ("add", "del", "hunk", "file", "warn", "warntext", "blocked", "good", "bad", "busy")
@@ -247,6 +209,7 @@ class RemediationScreen(ModalScreen[None]):
                     )
 
     def on_mount(self) -> None:
+        subscribe(self, self.app.fix_signal, self._fix_update)
         self.query_one("#fix-plan", Static).update(
             plan_renderable(self.plan, self.trail_name, self.enabled, self.styles_map())
         )
@@ -265,7 +228,9 @@ class RemediationScreen(ModalScreen[None]):
         return self.query_one("#fix-extra", Checkbox).value
 
     def ready(self) -> bool:
-        return self.blocked is None and self.record is None and self.typed_ok() and self.extra_ok()
+        if self.blocked is not None or self.record is not None or self.asked:
+            return False
+        return self.typed_ok() and self.extra_ok()
 
     def _status(self, text: Text) -> None:
         self.query_one("#fix-status", Static).update(text)
@@ -327,12 +292,25 @@ class RemediationScreen(ModalScreen[None]):
     def apply(self) -> None:
         if not self.ready():  # every path re-checks: the button may be stale
             return
-        record = self.app.start_fix(
-            self.plan, self.view_id, confirm_extra=self.plan.needs_extra_confirmation
+        self.asked = True
+        self._update()
+        self.post_message(
+            ApplyFix(self.plan, self.view_id, confirm_extra=self.plan.needs_extra_confirmation)
         )
-        if record is None:
+
+    def _fix_update(self, update: FixUpdate) -> None:
+        """The App's answer to our ApplyFix, then the progress of that apply."""
+        if self.record is not None:
+            if update.record is self.record:
+                self.show_record()
             return
-        self.record = record
+        if not self.asked or (update.view_id, update.plan_id) != (self.view_id, self.plan.id):
+            return
+        self.asked = False
+        if update.record is None:  # refused before it started (a toast says why)
+            self._update()
+            return
+        self.record = update.record
         for sel in ("#fix-confirm", "#fix-apply", "#fix-extra"):
             for w in self.query(sel):
                 w.disabled = True
@@ -354,7 +332,7 @@ class RemediationScreen(ModalScreen[None]):
                 st["busy"],
             )
         else:
-            t.append(f"{rec.result}: ", st["good"] if rec.result == "applied" else st["bad"])
+            t.append(f"{rec.result}: ", st["good"] if rec.result == APPLIED else st["bad"])
             t.append(plain(rec.message, max_len=1000))
             if rec.audit_path:
                 t.append(f"\naudit: {plain(rec.audit_path, max_len=300)}", "dim")
@@ -362,53 +340,3 @@ class RemediationScreen(ModalScreen[None]):
                 "\nEsc or Close returns to the drill-down, which shows whether it cleared.", "dim"
             )
         self._status(t)
-
-
-def event_renderable(items: Sequence[tuple[str, Any]]) -> RenderableType:
-    """(finding code, cause_event) pairs: the summary then the full CloudTrail event JSON."""
-    import json
-
-    parts: list[RenderableType] = []
-    for code, ce in items:
-        head = Text()
-        head.append(plain(code, max_len=80), "bold underline")
-        head.append("  " + plain(ce.get("summary", ""), max_len=600))
-        parts.append(head)
-        event = ce.get("event", ce)
-        try:
-            dumped = json.dumps(event, indent=2, sort_keys=True, default=str, ensure_ascii=False)
-        except (TypeError, ValueError):
-            dumped = repr(event)
-        parts.append(safe_text(dumped, max_len=100_000, multiline=True, end="\n"))
-        parts.append(Text(""))
-    return Group(*parts)
-
-
-class CauseEventScreen(ModalScreen[None]):
-    """The full CloudTrail event behind each "Who broke it" line, pretty and literal."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close"),
-        Binding("q", "close", "Close", show=False),
-        Binding("e", "close", "Close", show=False),
-    ]
-
-    def __init__(self, items: Sequence[tuple[str, Any]]) -> None:
-        super().__init__(classes="dialog-screen")
-        self.items = list(items)
-
-    def compose(self) -> ComposeResult:
-        with Vertical(id="event-dialog", classes="dialog"):
-            yield Static(
-                Text("Who broke it: the CloudTrail event (esc closes)", "bold"),
-                classes="dialog-title",
-                markup=False,
-            )
-            with VerticalScroll(id="event-body"):
-                yield Static(event_renderable(self.items), id="event-text", markup=False)
-
-    def on_mount(self) -> None:
-        self.query_one("#event-body").focus()
-
-    def action_close(self) -> None:
-        self.dismiss(None)
