@@ -26,10 +26,10 @@ from textual.signal import Signal
 from core.engine.protocols import Phase, RemediatingSource, SnapshotSource
 from core.fix.model import ApplyResult, Plan
 from core.model import Snapshot, State
+from core.util.times import utcnow
 from tui.alerts import build_alerts, transitions
 from tui.dialogs.plan_picker import PlanPickerScreen
 from tui.dialogs.remediation import RemediationScreen
-from tui.format import now_utc
 from tui.messages import (
     ApplyFix,
     FixDone,
@@ -74,7 +74,7 @@ class TrailtopApp(App[None]):
         title_hint: str = "",
         bell: bool = False,
         remediation_enabled: bool = False,
-        clock: Callable[[], datetime] = now_utc,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         super().__init__()
         self.source = source

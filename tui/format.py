@@ -3,27 +3,9 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
 
 NEVER = "never"
 NONE = "-"
-
-
-def now_utc() -> datetime:
-    return datetime.now(UTC)
-
-
-def to_datetime(value: Any) -> datetime | None:
-    """Status times arrive as datetimes from the engine, or as ISO strings from JSON fixtures."""
-    if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
-    if isinstance(value, str) and value:
-        try:
-            dt = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
-    return None
 
 
 def fmt_seconds(seconds: float) -> str:

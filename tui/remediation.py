@@ -15,7 +15,8 @@ from rich.text import Text
 
 from core.fix.model import ABORTED, APPLIED, FAILED, REFUSED, ApplyResult
 from core.model import Snapshot, TrailView
-from tui.format import fmt_age, to_datetime
+from core.util.times import parse_time
+from tui.format import fmt_age
 from tui.safe import plain
 
 APPLYING = "applying"
@@ -74,7 +75,7 @@ class FixUpdate:
 
 def _delivery_line(view: TrailView, since: datetime, now: datetime) -> str:
     status = view.status or {}
-    dt = to_datetime(status.get("LatestDeliveryTime"))
+    dt = parse_time(status.get("LatestDeliveryTime"))
     if dt is None:
         return "no S3 delivery recorded yet"
     if dt >= since:

@@ -14,7 +14,8 @@ from datetime import datetime
 from functools import cached_property
 
 from core.model import STATE_ORDER, Snapshot, State, TrailConfig, TrailView, ViewKey, worst_state
-from tui.format import NONE, fmt_age, fmt_coarse, to_datetime
+from core.util.times import parse_time
+from tui.format import NONE, fmt_age, fmt_coarse
 from tui.safe import plain
 
 Cell = tuple[str, str]
@@ -182,8 +183,8 @@ def build_model(view: TrailView) -> RowModel:
     ).lower()
     return RowModel(
         view=view,
-        s3_time=to_datetime(status.get("LatestDeliveryTime")),
-        cw_time=to_datetime(status.get("LatestCloudWatchLogsDeliveryTime")),
+        s3_time=parse_time(status.get("LatestDeliveryTime")),
+        cw_time=parse_time(status.get("LatestCloudWatchLogsDeliveryTime")),
         haystack=hay,
         base_key=(
             STATE_RANK[view.state],

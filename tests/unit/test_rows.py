@@ -7,9 +7,10 @@ from datetime import timedelta
 from rich.text import Text
 
 from core.model import State
+from core.util.times import parse_time
 from tests.support.builders import T0, breaking, bulk_views, demo_views, make_view, recovering
 from tui.alerts import build_alerts, transitions
-from tui.format import fmt_age, fmt_coarse, fmt_duration, fmt_seconds, to_datetime
+from tui.format import fmt_age, fmt_coarse, fmt_duration, fmt_seconds
 from tui.rows import (
     COLUMN_KEYS,
     build_models,
@@ -53,8 +54,8 @@ def test_age_formats() -> None:
     assert fmt_age(T0 + timedelta(seconds=30), T0) == "+30s"  # skew is shown, not hidden
     assert fmt_coarse(725) == "12m" and fmt_coarse(5) == "5s"
     assert fmt_duration(4.25) == "4.2s"
-    assert to_datetime("2026-11-27T18:00:00Z") == T0
-    assert to_datetime("garbage") is None and to_datetime(None) is None
+    assert parse_time("2026-11-27T18:00:00Z") == T0
+    assert parse_time("garbage") is None and parse_time(None) is None
 
 
 def test_row_cells_words_not_only_colours() -> None:

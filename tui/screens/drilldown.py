@@ -24,9 +24,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from core.model import Finding, Snapshot, TrailView
+from core.util.times import parse_time
 from tui.commands import ScreenCommands
 from tui.dialogs.cause_event import CauseEventScreen
-from tui.format import fmt_age, fmt_time, to_datetime
+from tui.format import fmt_age, fmt_time
 from tui.messages import RequestFix
 from tui.remediation import FixUpdate, fix_status_text
 from tui.rows import STATE_WORD, is_coverage, is_unreachable
@@ -140,7 +141,7 @@ def status_renderable(view: TrailView, now: datetime) -> RenderableType:
     )
     for key in keys:
         raw = status[key]
-        dt = to_datetime(raw) if key.endswith("Time") else None
+        dt = parse_time(raw) if key.endswith("Time") else None
         if dt is not None:
             table.add_row(safe_text(key), Text(fmt_time(dt)), Text(fmt_age(dt, now) + " ago"))
         else:
@@ -184,7 +185,7 @@ def culprit_text(ce: Mapping[str, Any], now: datetime | None = None) -> Text:
     actor = ce.get("actor") or ce.get("caller_arn") or "unknown actor"
     t.append(" by ")
     t.append(plain(actor, max_len=200), "bold")
-    when = to_datetime(ce.get("event_time"))
+    when = parse_time(ce.get("event_time"))
     if when is not None:
         t.append(f" at {fmt_time(when)}")
         if now is not None:
