@@ -17,34 +17,60 @@ from typing import Any
 from core.report import EXIT_UNKNOWN, EXIT_USAGE
 from core.settings import ConfigError, Settings, load_settings
 
+#: The command line's shape. Global flags (where to look) belong to every command;
+#: each command adds only its own. `watch` (headless, long-running) will be the next one.
+COMMANDS_HELP = """commands:
+  (none)           the live TUI; with --once, one sweep printed as a table or JSON
+  fix PLAN_ID      apply one remediation plan (see `trailtop fix --help`)
+"""
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="trailtop",
-        description="Watch AWS CloudTrail delivery health across profiles, accounts and regions.",
-    )
-    p.add_argument(
+
+def _global_flags() -> argparse.ArgumentParser:
+    """Where to look and how to log: shared by every command."""
+    p = argparse.ArgumentParser(add_help=False)
+    g = p.add_argument_group("where to look")
+    g.add_argument(
         "--config",
         metavar="FILE",
         help="TOML config (default: $TRAILTOP_CONFIG or ~/.config/trailtop/config.toml)",
     )
-    p.add_argument(
+    g.add_argument(
         "--profile",
         action="append",
         metavar="P",
         help="AWS profile to poll (repeatable; replaces aws.profiles)",
     )
-    p.add_argument(
+    g.add_argument(
         "--region",
         action="append",
         metavar="R",
         help="region to poll (repeatable; replaces aws.regions)",
     )
-    p.add_argument(
+    g.add_argument(
         "--endpoint-url", metavar="URL", help="AWS-compatible endpoint (moto, LocalStack)"
     )
+    g.add_argument("--concurrency", type=int, metavar="N", help="API calls in flight at once")
+    g.add_argument(
+        "--demo",
+        action="store_true",
+        help="run against the built-in emulated estate (needs the 'demo' extra)",
+    )
+    g.add_argument(
+        "--debug-log", metavar="FILE", help="write debug logs to FILE (never to the terminal)"
+    )
+    return p
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """`trailtop`: the live TUI, or one headless sweep with --once."""
+    p = argparse.ArgumentParser(
+        prog="trailtop",
+        description="Watch AWS CloudTrail delivery health across profiles, accounts and regions.",
+        parents=[_global_flags()],
+        epilog=COMMANDS_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--interval", type=float, metavar="S", help="seconds between sweeps")
-    p.add_argument("--concurrency", type=int, metavar="N", help="API calls in flight at once")
     p.add_argument(
         "--once",
         action="store_true",
@@ -53,13 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--format",
         choices=("json", "table"),
-        default="table",
+        default=None,
         help="output of --once (default: table)",
-    )
-    p.add_argument(
-        "--demo",
-        action="store_true",
-        help="run against the built-in emulated estate (needs the 'demo' extra)",
     )
     p.add_argument(
         "--allow-remediation",
@@ -70,9 +91,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--bell",
         action="store_true",
         help="ring the terminal bell when a view turns failing or recovers",
-    )
-    p.add_argument(
-        "--debug-log", metavar="FILE", help="write debug logs to FILE (never to the terminal)"
     )
     p.add_argument("--version", action="version", version="trailtop 0.1.0")
     return p
@@ -90,13 +108,13 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         put("aws", "regions", args.region)
     if args.endpoint_url:
         put("aws", "endpoint_url", args.endpoint_url)
-    if args.interval is not None:
+    if getattr(args, "interval", None) is not None:
         put("poll", "interval_seconds", args.interval)
     if args.concurrency is not None:
         put("poll", "concurrency", args.concurrency)
     if args.allow_remediation:
         put("remediation", "enabled", True)
-    if args.bell:
+    if getattr(args, "bell", False):
         put("ui", "bell", True)
     return o
 
@@ -127,12 +145,20 @@ def _err(msg: str) -> None:
 
 
 def build_fix_parser() -> argparse.ArgumentParser:
-    p = build_parser()
-    p.prog = "trailtop fix"
-    p.description = (
-        "Apply one remediation plan (ids are listed by `trailtop --once --format json` under "
-        "findings[].plans and plans). Shows the exact calls and diff first; writes only when "
-        "remediation is enabled and you confirm."
+    """`trailtop fix PLAN_ID`: only the flags that apply to one remediation."""
+    p = argparse.ArgumentParser(
+        prog="trailtop fix",
+        parents=[_global_flags()],
+        description=(
+            "Apply one remediation plan (ids are listed by `trailtop --once --format json` "
+            "under findings[].plans and plans). Shows the exact calls and diff first; writes "
+            "only when remediation is enabled and you confirm."
+        ),
+    )
+    p.add_argument(
+        "--allow-remediation",
+        action="store_true",
+        help="enable remediation for this run (each change still asks for confirmation)",
     )
     p.add_argument("plan_id", metavar="PLAN_ID")
     p.add_argument("--yes", action="store_true", help="do not prompt (for scripts)")
@@ -157,8 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_fix_parser().parse_args(argv[1:])
         args.once = False
     else:
-        args = build_parser().parse_args(argv)
+        parser = build_parser()
+        args = parser.parse_args(argv)
         args.plan_id = None
+        if args.format is not None and not args.once:
+            parser.error("--format applies to --once (the TUI has no output format)")
     setup_logging(args.debug_log)
     sandbox = None
     try:
@@ -177,7 +206,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return run_fix(settings, args)
         if args.once:
-            return run_headless(settings, args.format)
+            return run_headless(settings, args.format or "table")
         return run_tui(settings, demo=args.demo)
     except ConfigError as e:
         _err(str(e))

@@ -334,7 +334,7 @@ def sort_key(m: RowModel, column: str | None) -> tuple[object, ...]:
 
 
 @dataclass(slots=True)
-class Plan:
+class TableDiff:
     """What to do to the displayed table to make it show `wanted`."""
 
     add: list[str]
@@ -347,7 +347,7 @@ class Plan:
         return not (self.add or self.remove or self.update)
 
 
-def plan_diff(shown: Mapping[str, Cells], wanted: Mapping[str, Cells]) -> Plan:
+def table_diff(shown: Mapping[str, Cells], wanted: Mapping[str, Cells]) -> TableDiff:
     """Cell-level diff: rows that appeared/disappeared, and each changed cell of the rest."""
     remove = [rid for rid in shown if rid not in wanted]
     add: list[str] = []
@@ -360,7 +360,7 @@ def plan_diff(shown: Mapping[str, Cells], wanted: Mapping[str, Cells]) -> Plan:
             for key, new, prev in zip(COLUMN_KEYS, cells, old, strict=True):
                 if new != prev:
                     update.append((rid, key, new))
-    return Plan(add=add, remove=remove, update=update)
+    return TableDiff(add=add, remove=remove, update=update)
 
 
 def should_rebuild(n_remove: int, n_shown: int, n_wanted: int) -> bool:

@@ -16,10 +16,10 @@ from tui.rows import (
     build_models,
     jump_matches,
     matches,
-    plan_diff,
     row_cells,
     should_rebuild,
     sort_key,
+    table_diff,
 )
 from tui.safe import plain, safe_text
 
@@ -91,7 +91,7 @@ def test_models_reused_when_view_unchanged() -> None:
     assert second[views[3].id] is not first[views[3].id]
 
 
-def test_plan_diff_only_changed_cells() -> None:
+def test_table_diff_only_changed_cells() -> None:
     views = demo_views()
     models = build_models(views)
     shown = {rid: row_cells(m, T0) for rid, m in models.items()}
@@ -100,11 +100,11 @@ def test_plan_diff_only_changed_cells() -> None:
     wanted = {rid: row_cells(m, T0) for rid, m in new_models.items()}
     extra = make_view("999999999999")
     wanted[extra.id] = row_cells(build_models([extra])[extra.id], T0)
-    plan = plan_diff(shown, wanted)
-    assert plan.remove == [views[-1].id]
-    assert plan.add == [extra.id]
-    assert {u[0] for u in plan.update} == {views[0].id}
-    assert {u[1] for u in plan.update} == {"state", "finding"}
+    diff = table_diff(shown, wanted)
+    assert diff.remove == [views[-1].id]
+    assert diff.add == [extra.id]
+    assert {u[0] for u in diff.update} == {views[0].id}
+    assert {u[1] for u in diff.update} == {"state", "finding"}
 
 
 def test_rebuild_threshold() -> None:

@@ -28,10 +28,10 @@ from tui.rows import (
     Cells,
     RowModel,
     fit_widths,
-    plan_diff,
     row_cells,
     should_rebuild,
     sort_key,
+    table_diff,
     tick_cells,
 )
 from tui.styles import state_classes
@@ -205,11 +205,11 @@ class ViewTable(DataTable[Text]):
             ):
                 cells = row_cells(m, now, rid in highlight)
             wanted[rid] = cells
-        plan = plan_diff(self._shown, wanted)
+        diff = table_diff(self._shown, wanted)
         cursor_id = self.cursor_view_id
         cursor_index = self.cursor_row
 
-        if should_rebuild(len(plan.remove), len(self._shown), len(wanted)):
+        if should_rebuild(len(diff.remove), len(self._shown), len(wanted)):
             self.clear()
             self._shown = {}
             self._marked = set()
@@ -220,31 +220,31 @@ class ViewTable(DataTable[Text]):
                 self._add(rid, wanted[rid])
             stats.rebuilt = True
             stats.added = len(ordered)
-            stats.removed = len(plan.remove)
+            stats.removed = len(diff.remove)
         else:
-            for rid in plan.remove:
+            for rid in diff.remove:
                 self.remove_row(rid)
                 del self._shown[rid]
                 self._marked.discard(rid)
-            for rid, col, cell in plan.update:
+            for rid, col, cell in diff.update:
                 self.update_cell(rid, col, self._cell(rid, cell))
                 self._shown[rid] = wanted[rid]
                 self._track_mark(rid, wanted[rid])
-            for rid in plan.add:
+            for rid in diff.add:
                 self._add(rid, wanted[rid])
-            stats.added = len(plan.add)
-            stats.removed = len(plan.remove)
-            stats.updated_cells = len(plan.update)
-            resort = bool(plan.add) or any(
+            stats.added = len(diff.add)
+            stats.removed = len(diff.remove)
+            stats.updated_cells = len(diff.update)
+            resort = bool(diff.add) or any(
                 rid in old_models
                 and sort_key(old_models[rid], self.sort_column)
                 != sort_key(models[rid], self.sort_column)
-                for rid in {u[0] for u in plan.update}
+                for rid in {u[0] for u in diff.update}
             )
             if resort:
                 self._sort()
                 stats.sorted = True
-        if stats.rebuilt or not plan.empty:
+        if stats.rebuilt or not diff.empty:
             self._measure()
         self._restore_cursor(cursor_id, cursor_index)
         stats.seconds = time.perf_counter() - t0
