@@ -17,6 +17,8 @@ class Code(StrEnum):
     CLOUDWATCH_DELIVERY_ERROR = "CLOUDWATCH_DELIVERY_ERROR"
     SNS_NOTIFICATION_ERROR = "SNS_NOTIFICATION_ERROR"
     S3_DELIVERY_STALE = "S3_DELIVERY_STALE"
+    #: No log file for a while, but nothing says delivery is broken: likely no activity.
+    S3_DELIVERY_QUIET = "S3_DELIVERY_QUIET"
     CLOUDWATCH_DELIVERY_STALE = "CLOUDWATCH_DELIVERY_STALE"
     # root causes: what reading the destinations shows
     S3_BUCKET_MISSING = "S3_BUCKET_MISSING"

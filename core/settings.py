@@ -84,9 +84,12 @@ class PollSettings(_Strict):
 
 
 class Thresholds(_Strict):
-    #: No S3 delivery for longer than this while logging -> S3_DELIVERY_STALE.
+    #: No S3 log file for longer than this while logging: a silent channel, judged quiet
+    #: (S3_DELIVERY_QUIET) or stale (S3_DELIVERY_STALE) by the digest heartbeat.
     s3_stale_seconds: float = Field(default=3600.0, gt=0, le=30 * 86400)
     cloudwatch_stale_seconds: float = Field(default=1800.0, gt=0, le=30 * 86400)
+    #: Digest files come hourly even without activity: one hour plus 30 minutes for a late one.
+    digest_stale_seconds: float = Field(default=5400.0, gt=0, le=30 * 86400)
 
 
 class RemediationSettings(_Strict):

@@ -48,9 +48,24 @@ def _summary(sb: Sandbox) -> str:
     lines.append(f"# {len(m.get('trails', []))} trails, {len(broken)} broken")
     for t in broken[:20]:
         lines.append(f"#   {t['arn']}  {t['root_cause']}")
+    lz = m.get("landing_zone")
+    if lz:
+        lines.append(
+            f"# landing zone: bucket in {lz['log_archive']}, key in {lz['security']}, "
+            f"delegated admins {', '.join(lz['delegated_admins']) or 'none'}"
+        )
+        for q in lz["quiet_regions"]:
+            lines.append(f"#   quiet region {q['account']} {q['region']} (digests only)")
     if broken:
         first = broken[0]
-        profile = "demo-mgmt" if first["account"] == m.get("management_account") else "demo-prod"
+        profile = next(
+            (
+                name
+                for name, info in m.get("profiles", {}).items()
+                if name != "default" and info.get("account") == first["account"]
+            ),
+            "default",
+        )
         lines += [
             "",
             "# try:",

@@ -36,6 +36,24 @@ def _purge_key(key_arn: str) -> bool:
     return True
 
 
+def _synthetic_events(emu: Emulation, payload: dict[str, Any]) -> int:
+    """``count`` events spread evenly over (since, until], templates taken in turn;
+    ``replace`` drops the synthetic events already in that window first."""
+    count = int(payload["count"])
+    since, until = float(payload["since"]), float(payload["until"])
+    if count < 0 or until < since:
+        raise ValueError("count must be >= 0 and until >= since")
+    step = (until - since) / count if count else 0.0
+    times = [since + (i + 1) * step for i in range(count)]
+    return emu.events.record_synthetic(
+        payload["account"],
+        payload["region"],
+        times,
+        list(payload["templates"]),
+        replace=(since, until) if payload.get("replace") else None,
+    )
+
+
 def handle(emu: Emulation, method: str, path: str, query: str, body: bytes) -> WireResponse:
     """Dispatch one control request; errors come back as JSON with status 400/404."""
     try:
@@ -75,6 +93,19 @@ def handle(emu: Emulation, method: str, path: str, query: str, body: bytes) -> W
             return _reply({"interval": emu.delivery.interval})
         if route == "/delivery/views":
             return _reply({"views": emu.delivery.snapshot()})
+        if route == "/delivery/quiet":
+            if method == "POST":
+                last_log = payload.get("last_log")
+                emu.delivery.set_quiet(
+                    payload["account"],
+                    payload["region"],
+                    payload["trail_arn"],
+                    bool(payload.get("quiet", True)),
+                    float(last_log) if last_log is not None else None,
+                )
+            return _reply({"quiet": emu.delivery.quiet_views()})
+        if route == "/events/synthetic" and method == "POST":
+            return _reply({"recorded": _synthetic_events(emu, payload)})
         if route == "/regions":
             if method == "POST":
                 emu.regions.configure(payload.get("default"), payload.get("accounts"))
@@ -89,6 +120,8 @@ def handle(emu: Emulation, method: str, path: str, query: str, body: bytes) -> W
             return _reply({"arn": arn})
         if route == "/kms/purge" and method == "POST":
             return _reply({"purged": _purge_key(payload["key_arn"])})
+        if route == "/events/counts":
+            return _reply({"counts": emu.events.counts()})
         if route == "/events":
             return _reply(
                 {"events": emu.events.all_events(args.get("account"), args.get("region"))}

@@ -7,6 +7,12 @@ thread spins per view. A successful attempt clears the channel's error and moves
 a failed one records the error and keeps the last success time, as CloudTrail does.
 A forced delivery (control endpoint) makes every view attempt once more, immediately:
 tests use it instead of sleeping.
+
+A quiet view is a region with no API activity: CloudTrail has no log file to deliver
+there, so its log, notification and CloudWatch Logs channels neither move nor fail, while
+digest files (log file validation on) keep coming, since CloudTrail delivers one for every
+hour even when no API activity happened. The sandbox's digest cadence is its delivery
+tick, not an hour: time is compressed for tests.
 """
 
 from __future__ import annotations
@@ -25,6 +31,8 @@ from . import destinations
 from .destinations import TrailRef
 
 CHANNELS = ("s3", "digest", "cloudwatch", "sns")
+#: Channels that only move when a log file is delivered (a quiet region has none).
+_LOG_CHANNELS = ("s3", "cloudwatch", "sns")
 
 
 @dataclass
@@ -76,6 +84,8 @@ class DeliveryEngine:
         self._lock = threading.Lock()
         self._views: dict[tuple[str, str, str], ViewState] = {}
         self._seeds: dict[str, float | None] = {}
+        #: Quiet views -> when their last log file was delivered (None: keep what it had).
+        self._quiet: dict[tuple[str, str, str], float | None] = {}
         self._forced_generation = 0
         self._forced_at = 0.0
 
@@ -86,6 +96,40 @@ class DeliveryEngine:
             self._seeds[trail_arn] = last_success
             for key in [k for k in self._views if k[2] == trail_arn]:
                 del self._views[key]
+
+    def set_quiet(
+        self, account: str, region: str, trail_arn: str, quiet: bool, last_log: float | None
+    ) -> None:
+        """Mark a view quiet (no API activity: no log file) or active again.
+
+        ``last_log`` is when its last log file was delivered; it becomes the time its log,
+        notification and CloudWatch Logs channels report from now on.
+        """
+        key = (account, region, trail_arn)
+        with self._lock:
+            if not quiet:
+                self._quiet.pop(key, None)
+                return
+            self._quiet[key] = last_log
+            view = self._views.get(key)
+            if view is not None:
+                self._apply_quiet(view, last_log)
+
+    def quiet_views(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return [
+                {"account": k[0], "region": k[1], "trail_arn": k[2], "last_log": v}
+                for k, v in self._quiet.items()
+            ]
+
+    @staticmethod
+    def _apply_quiet(view: ViewState, last_log: float | None) -> None:
+        if last_log is None:
+            return
+        for name in _LOG_CHANNELS:
+            view.channels[name].last_success = last_log
+            view.channels[name].last_attempt = last_log
+            view.channels[name].error = None
 
     def force_delivery(self) -> float:
         """Every logging view attempts one delivery at its next evaluation, stamped now."""
@@ -112,11 +156,18 @@ class DeliveryEngine:
                 for channel in view.channels.values():
                     channel.last_success = seeded
                     channel.last_attempt = seeded
+            if key in self._quiet:
+                self._apply_quiet(view, self._quiet[key])
             self._views[key] = view
         return view
 
-    def _attempt(self, view: ViewState, ref: TrailRef, at: float) -> None:
+    def _attempt(self, view: ViewState, ref: TrailRef, at: float, quiet: bool) -> None:
         trail = ref.trail
+        if quiet:
+            # No activity, no log file: only the hourly digest is delivered.
+            if trail.log_validation:
+                view.channels["digest"].record(at, destinations.s3_error(ref, "CloudTrail-Digest"))
+            return
         s3 = destinations.s3_error(ref)
         log_error = s3 or destinations.kms_error(ref)
         view.channels["s3"].record(at, log_error)
@@ -145,7 +196,7 @@ class DeliveryEngine:
         if attempt is not None:
             # A trail cannot have delivered before it started logging.
             attempt = max(attempt, _epoch(ref.trail.status.started) or attempt)
-            self._attempt(view, ref, attempt)
+            self._attempt(view, ref, attempt, key in self._quiet)
         return view
 
     def status(self, ref: TrailRef, overrides: dict[str, str] | None = None) -> dict[str, Any]:

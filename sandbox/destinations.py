@@ -76,20 +76,56 @@ def find_bucket(name: str) -> Any | None:
     return s3_backends[account][partition].buckets.get(name)
 
 
-def _source_context(ref: TrailRef) -> dict[str, str]:
-    return {"aws:SourceArn": ref.arn, "aws:SourceAccount": ref.owner}
+def service_context(ref: TrailRef) -> dict[str, str]:
+    """The global condition keys every request CloudTrail makes for this trail carries.
+
+    aws:SourceArn is the trail, aws:SourceAccount its owner (the management account for an
+    organization trail), aws:SourceOrgID the owner's organization (absent outside one);
+    the caller is an AWS service principal, over TLS.
+    """
+    context = {
+        "aws:SourceArn": ref.arn,
+        "aws:SourceAccount": ref.owner,
+        "aws:PrincipalIsAWSService": "true",
+        "aws:PrincipalServiceName": CLOUDTRAIL,
+        "aws:SecureTransport": "true",
+    }
+    org = org_of(ref.owner)
+    if org is not None:
+        context["aws:SourceOrgID"] = org[0]
+    return context
 
 
-def _object_keys(ref: TrailRef, folder: str) -> list[str]:
-    """Where CloudTrail would write one file of this view (org trails: both layouts)."""
+def object_key(ref: TrailRef, folder: str) -> str:
+    """Where CloudTrail writes one file of this view.
+
+    ``[prefix/]AWSLogs/<account>/<folder>/...``; an organization trail writes every
+    account's files under ``[prefix/]AWSLogs/<org-id>/<account>/...``.
+    """
     prefix = f"{ref.trail.s3_key_prefix}/" if ref.trail.s3_key_prefix else ""
-    tail = f"{folder}/{ref.view_region}/2026/01/01/{ref.view_account}_{folder}_{ref.view_region}_x.json.gz"
-    keys = [f"{prefix}AWSLogs/{ref.view_account}/{tail}"]
+    tail = (
+        f"{folder}/{ref.view_region}/2026/01/01/"
+        f"{ref.view_account}_{folder}_{ref.view_region}_x.json.gz"
+    )
     if ref.trail.is_org_trail:
         org = org_of(ref.owner)
         if org is not None:
-            keys.insert(0, f"{prefix}AWSLogs/{org[0]}/{ref.view_account}/{tail}")
-    return keys
+            return f"{prefix}AWSLogs/{org[0]}/{ref.view_account}/{tail}"
+    return f"{prefix}AWSLogs/{ref.view_account}/{tail}"
+
+
+def put_context(ref: TrailRef, folder: str) -> dict[str, str]:
+    """Condition keys of CloudTrail's PutObject: the canned ACL, and SSE-KMS for log files.
+
+    Log files of a trail with a key are written with SSE-KMS under that key; digest files
+    always use SSE-S3, and the sandbox sends no encryption header for them.
+    """
+    context = {**service_context(ref), "s3:x-amz-acl": "bucket-owner-full-control"}
+    key = ref.trail.kms_key_id
+    if key and folder == "CloudTrail":
+        context["s3:x-amz-server-side-encryption"] = "aws:kms"
+        context["s3:x-amz-server-side-encryption-aws-kms-key-id"] = str(key)
+    return context
 
 
 def s3_error(ref: TrailRef, folder: str = "CloudTrail") -> str | None:
@@ -99,7 +135,7 @@ def s3_error(ref: TrailRef, folder: str = "CloudTrail") -> str | None:
     if bucket is None:
         return "NoSuchBucket"
     policy = bucket.policy.decode() if bucket.policy else None
-    context = _source_context(ref)
+    context = service_context(ref)
     acl = evaluate(
         policy,
         action="s3:GetBucketAcl",
@@ -109,18 +145,14 @@ def s3_error(ref: TrailRef, folder: str = "CloudTrail") -> str | None:
     )
     if not acl.allowed:
         return "AccessDenied"
-    put_context = {**context, "s3:x-amz-acl": "bucket-owner-full-control"}
-    for key in _object_keys(ref, folder):
-        decision = evaluate(
-            policy,
-            action="s3:PutObject",
-            resource=f"arn:aws:s3:::{bucket_name}/{key}",
-            service_principal=CLOUDTRAIL,
-            context=put_context,
-        )
-        if decision.allowed:
-            return None
-    return "AccessDenied"
+    decision = evaluate(
+        policy,
+        action="s3:PutObject",
+        resource=f"arn:aws:s3:::{bucket_name}/{object_key(ref, folder)}",
+        service_principal=CLOUDTRAIL,
+        context=put_context(ref, folder),
+    )
+    return None if decision.allowed else "AccessDenied"
 
 
 def _key_location(ref: TrailRef, key_id: str) -> tuple[str, str, str]:
@@ -149,7 +181,13 @@ def kms_error(ref: TrailRef) -> str | None:
         return f"KMS.KMSInvalidStateException: {key.arn} is pending deletion."
     if key.key_state == "Disabled" or not key.enabled:
         return f"KMS.DisabledException: {key.arn} is disabled."
-    context = {**_source_context(ref), "kms:EncryptionContext:aws:cloudtrail:arn": ref.arn}
+    context = {
+        **service_context(ref),
+        "kms:EncryptionContext:aws:cloudtrail:arn": ref.arn,
+        "kms:EncryptionContext:aws:s3:arn": (
+            f"arn:aws:s3:::{ref.trail.bucket_name}/{object_key(ref, 'CloudTrail')}"
+        ),
+    }
     decision = evaluate(
         key.policy,
         action="kms:GenerateDataKey",
@@ -188,7 +226,7 @@ def sns_error(ref: TrailRef) -> str | None:
         action="SNS:Publish",
         resource=arn,
         service_principal=CLOUDTRAIL,
-        context=_source_context(ref),
+        context=service_context(ref),
     )
     if not decision.allowed:
         return (
@@ -237,11 +275,18 @@ def cloudwatch_error(ref: TrailRef) -> str | None:
         action="sts:AssumeRole",
         resource=role.arn,
         service_principal=CLOUDTRAIL,
-        context=_source_context(ref),
+        context=service_context(ref),
     )
     if not trust.allowed:
         return cannot_assume
-    stream = f"{ref.view_account}_CloudTrail_{ref.view_region}"
+    # "account_ID_CloudTrail_trail_region" (CloudTrail User Guide, "CloudWatch log group and
+    # log stream naming for CloudTrail"): the trail's region, where its log group is. An
+    # organization trail writes member accounts' events under "<org-id>_" streams
+    # ("Role policy document for CloudTrail to use CloudWatch Logs for monitoring").
+    stream = f"{ref.view_account}_CloudTrail_{region}"
+    org = org_of(ref.view_account)
+    if ref.trail.is_org_trail and ref.view_account != account and org is not None:
+        stream = f"{org[0]}_{ref.view_account}_CloudTrail_{region}"
     stream_arn = f"arn:aws:logs:{region}:{account}:log-group:{group_name}:log-stream:{stream}"
     docs = _role_documents(role)
     for action in ("logs:CreateLogStream", "logs:PutLogEvents"):

@@ -196,6 +196,102 @@ class EventStore:
             bisect.insort(self._events.setdefault((account, region), []), (when, event_id, summary))
         return record
 
+    def record_synthetic(
+        self,
+        account: str,
+        region: str,
+        times: list[float],
+        templates: list[dict[str, Any]],
+        replace: tuple[float, float] | None = None,
+    ) -> int:
+        """Store events no client sent through the front door (CloudTrail's own reads).
+
+        Each time takes the next template in turn. A template names the event
+        (``event_source``, ``event_name``), its ``user_identity`` and ``resources``
+        (``type``, ``arn``, optional ``name``), and optionally ``request_parameters``,
+        ``read_only`` (default true), ``error_code``/``error_message``, ``source_ip``,
+        ``user_agent``, ``username`` and ``access_key_id``. ``replace`` = (since, until)
+        first drops the synthetic events in that window (history rewritten after a break).
+        """
+        if not templates:
+            return 0
+        rows: list[tuple[float, str, dict[str, Any]]] = []
+        for i, when in enumerate(times):
+            t = templates[i % len(templates)]
+            rows.append(self._synthetic_row(account, region, float(when), t))
+        with self._lock:
+            bucket = self._events.setdefault((account, region), [])
+            if replace is not None:
+                since, until = replace
+                bucket[:] = [
+                    row
+                    for row in bucket
+                    if not (row[2].get("_synthetic") and since < row[0] <= until)
+                ]
+            bucket.extend(rows)
+            bucket.sort(key=lambda row: (row[0], row[1]))
+        return len(rows)
+
+    @staticmethod
+    def _synthetic_row(
+        account: str, region: str, when: float, t: dict[str, Any]
+    ) -> tuple[float, str, dict[str, Any]]:
+        event_id = str(uuid.uuid4())
+        read_only = bool(t.get("read_only", True))
+        resources = [
+            {
+                "accountId": str(r.get("account", account)),
+                "type": str(r["type"]),
+                "ARN": str(r["arn"]),
+                "name": str(r.get("name") or r["arn"]),
+            }
+            for r in t.get("resources", [])
+        ]
+        identity = dict(t.get("user_identity") or {})
+        record: dict[str, Any] = {
+            "eventVersion": "1.09",
+            "userIdentity": identity,
+            "eventTime": datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": str(t["event_source"]),
+            "eventName": str(t["event_name"]),
+            "awsRegion": region,
+            "sourceIPAddress": str(t.get("source_ip") or identity.get("invokedBy") or ""),
+            "userAgent": str(t.get("user_agent") or identity.get("invokedBy") or ""),
+            "requestParameters": t.get("request_parameters"),
+            "responseElements": None,
+            "requestID": str(uuid.uuid4()),
+            "eventID": event_id,
+            "readOnly": read_only,
+            "resources": [
+                {"accountId": r["accountId"], "type": r["type"], "ARN": r["ARN"]} for r in resources
+            ],
+            "eventType": "AwsApiCall",
+            "managementEvent": True,
+            "recipientAccountId": account,
+            "eventCategory": "Management",
+        }
+        if t.get("error_code"):
+            record["errorCode"] = str(t["error_code"])
+            record["errorMessage"] = str(t.get("error_message") or "")
+        summary: dict[str, Any] = {
+            "EventId": event_id,
+            "EventName": record["eventName"],
+            "ReadOnly": "true" if read_only else "false",
+            "EventTime": when,
+            "EventSource": record["eventSource"],
+            "Resources": [
+                {"ResourceType": r["type"], "ResourceName": r["name"]} for r in resources
+            ],
+            "CloudTrailEvent": json.dumps(record),
+            "_match_names": [r["name"] for r in resources] + [r["ARN"] for r in resources],
+            "_synthetic": True,
+        }
+        if t.get("access_key_id"):
+            summary["AccessKeyId"] = str(t["access_key_id"])
+        if t.get("username"):
+            summary["Username"] = str(t["username"])
+        return when, event_id, summary
+
     def allow_lookup(self, account: str, region: str) -> bool:
         """Consume a LookupEvents token; False means AWS would throttle this call."""
         if self.lookup_rps is None:
@@ -222,6 +318,20 @@ class EventStore:
             for (acct, reg), events in items
             if account in (None, acct) and region in (None, reg)
             for _, _, s in events
+        ]
+
+    def counts(self) -> list[dict[str, Any]]:
+        """Events per (account, region): total and read-only ones."""
+        with self._lock:
+            items = [(k, list(v)) for k, v in self._events.items()]
+        return [
+            {
+                "account": account,
+                "region": region,
+                "total": len(events),
+                "read_only": sum(1 for _, _, s in events if s["ReadOnly"] == "true"),
+            }
+            for (account, region), events in sorted(items)
         ]
 
     def lookup(self, account: str, region: str, params: dict[str, Any]) -> dict[str, Any]:

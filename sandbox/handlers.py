@@ -1,7 +1,8 @@
 """AWS operations the sandbox answers itself instead of moto (or corrects after moto).
 
 GetTrailStatus (delivery emulation), LookupEvents (Event history), the trail listings that
-must show organization trails to member accounts, and region discovery.
+must show organization trails to member accounts, region discovery, and CloudTrail's
+delegated administrator (sandbox/organizations.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ from typing import Any
 
 from .destinations import TrailRef
 from .emulation import Emulation
+from .organizations import (
+    deregister_organization_delegated_admin,
+    list_delegated_administrators_for_member,
+    register_organization_delegated_admin,
+)
 from .protocol import CallInfo, WireResponse, error_response, json_response
 from .regions import describe_regions_xml, list_regions
 from .trail_views import describe, not_found_message, resolve, visible_trails
@@ -108,6 +114,15 @@ def account_list_regions(emu: Emulation, info: CallInfo) -> WireResponse | None:
 
 
 HANDLERS: dict[tuple[str, str], Handler] = {
+    ("cloudtrail", "RegisterOrganizationDelegatedAdmin"): lambda emu, info: (
+        register_organization_delegated_admin(info)
+    ),
+    ("cloudtrail", "DeregisterOrganizationDelegatedAdmin"): lambda emu, info: (
+        deregister_organization_delegated_admin(info)
+    ),
+    ("organizations", "ListDelegatedAdministrators"): lambda emu, info: (
+        list_delegated_administrators_for_member(info)
+    ),
     ("cloudtrail", "GetTrailStatus"): get_trail_status,
     ("cloudtrail", "GetTrail"): get_trail,
     ("cloudtrail", "DescribeTrails"): describe_trails,

@@ -24,6 +24,7 @@ import boto3
 from botocore.config import Config
 
 from .control_client import ControlClient, FaultsClient
+from .landing_zone import LandingZone
 from .profiles import MGMT_KEY, ProfileSet
 from .scenarios import SCENARIOS
 from .seeding import Seeder
@@ -82,6 +83,7 @@ class Sandbox:
         self._proc: subprocess.Popen[bytes] | None = None
         self._control: ControlClient | None = None
         self._sessions: dict[tuple[str, str], boto3.Session] = {}
+        self._landing_zone: LandingZone | None = None
         self._stopped = False
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -141,7 +143,12 @@ class Sandbox:
                 "seed_seconds": self.seed_seconds,
                 "config_file": str(self.config_file),
                 "credentials_file": str(self.credentials_file),
-                "access_keys": {"demo-mgmt": MGMT_KEY.access_key_id},
+                "access_keys": {
+                    name: MGMT_KEY.access_key_id
+                    for name, info in self.manifest["profiles"].items()
+                    if info.get("static") and name != "default"
+                }
+                or {"default": MGMT_KEY.access_key_id},
                 "secrets": [MGMT_KEY.secret_access_key],
             }
         )
@@ -270,6 +277,20 @@ class Sandbox:
             endpoint_url=self.endpoint_url,
             config=Config(retries={"max_attempts": 1}),
         )
+
+    @property
+    def landing_zone(self) -> LandingZone:
+        """Breaks, noise and delegated administration of the ``landing-zone`` scenario.
+
+        ``sb.landing_zone.break_("key_disabled", minutes_ago=30)`` changes the estate as the
+        owner account's actor and keeps ``sb.manifest`` true.
+        """
+        if self.manifest.get("scenario") != "landing-zone":
+            raise SandboxError("landing_zone needs Sandbox(scenario='landing-zone')")
+        if self._landing_zone is None:
+            seeder = Seeder(self.endpoint_url, MGMT_KEY.access_key_id, MGMT_KEY.secret_access_key)
+            self._landing_zone = LandingZone(seeder, self.manifest)
+        return self._landing_zone
 
     # -- control shortcuts -----------------------------------------------------------------
     def deliver(self) -> float:

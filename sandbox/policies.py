@@ -164,3 +164,191 @@ def logs_delivery_policy(region: str, account: str, group: str) -> str:
             "Resource": arn,
         }
     )
+
+
+# -- landing zone: the hardened shapes Control Tower / Landing Zone Accelerator deploy -------
+
+
+def lz_bucket_policy(
+    bucket: str,
+    org_id: str,
+    prefix: str,
+    management: str,
+    reader: str,
+    *,
+    org_write: bool = True,
+    service_exemption: bool = True,
+) -> str:
+    """The log-archive bucket of an organization trail, hardened.
+
+    TLS-only Deny and the ACL check / existence check / org-trail write grants as Control
+    Tower's audit bucket policy has them (writes conditioned on aws:SourceOrgID), the write
+    also pinned to the management account's trails (aws:SourceArn), a data-perimeter Deny
+    for principals outside the organization that exempts AWS services, and read access for
+    the security account. ``org_write=False`` drops the write grant; ``service_exemption=
+    False`` drops the exemption, so the perimeter Deny also catches CloudTrail.
+    """
+    bucket_arn = f"arn:aws:s3:::{bucket}"
+    both = [bucket_arn, f"{bucket_arn}/*"]
+    services = {"Service": ["cloudtrail.amazonaws.com", "config.amazonaws.com"]}
+    perimeter: dict[str, Any] = {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": org_id}}
+    if service_exemption:
+        perimeter["BoolIfExists"] = {"aws:PrincipalIsAWSService": "false"}
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "AllowSSLRequestsOnly",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": both,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+        },
+        {
+            "Sid": "DenyOutsideOrganization",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "s3:*",
+            "Resource": both,
+            "Condition": perimeter,
+        },
+        {
+            "Sid": "AWSBucketPermissionsCheck",
+            "Effect": "Allow",
+            "Principal": services,
+            "Action": "s3:GetBucketAcl",
+            "Resource": bucket_arn,
+            "Condition": {"StringEquals": {"aws:SourceOrgID": org_id}},
+        },
+        {
+            "Sid": "AWSConfigBucketExistenceCheck",
+            "Effect": "Allow",
+            "Principal": services,
+            "Action": "s3:ListBucket",
+            "Resource": bucket_arn,
+        },
+    ]
+    if org_write:
+        statements.append(
+            {
+                "Sid": "AWSBucketDeliveryForOrganizationTrail",
+                "Effect": "Allow",
+                "Principal": CT,
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/{prefix + '/' if prefix else ''}AWSLogs/{org_id}/*",
+                "Condition": {
+                    "StringEquals": {
+                        "aws:SourceOrgID": org_id,
+                        "s3:x-amz-acl": "bucket-owner-full-control",
+                    },
+                    "ArnLike": {"aws:SourceArn": f"arn:aws:cloudtrail:*:{management}:trail/*"},
+                },
+            }
+        )
+    statements.append(
+        {
+            "Sid": "SecurityAccountRead",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{reader}:root"},
+            "Action": [
+                "s3:GetBucketAcl",
+                "s3:GetBucketLocation",
+                "s3:GetBucketPolicy",
+                "s3:GetBucketPolicyStatus",
+                "s3:ListBucket",
+                "s3:GetObject",
+            ],
+            "Resource": both,
+        }
+    )
+    return doc(*statements)
+
+
+def lz_key_policy(owner: str, management: str, log_archive: str, *, trail_account: str = "") -> str:
+    """The organization trail's key in the security account.
+
+    CloudTrail may GenerateDataKey* for the management account's trails (the encryption
+    context names the trail; aws:SourceAccount is the management account for an
+    organization trail) and DescribeKey; the log-archive account may decrypt log files and
+    describe the key. ``trail_account`` replaces the management account in the encryption
+    context condition (a wrong account breaks delivery).
+    """
+    trails = f"arn:aws:cloudtrail:*:{trail_account or management}:trail/*"
+    return doc(
+        {
+            "Sid": "EnableIAMUserPermissions",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{owner}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "AllowCloudTrailToEncryptLogs",
+            "Effect": "Allow",
+            "Principal": CT,
+            "Action": "kms:GenerateDataKey*",
+            "Resource": "*",
+            "Condition": {
+                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": trails},
+                "StringEquals": {"aws:SourceAccount": trail_account or management},
+            },
+        },
+        {
+            "Sid": "AllowCloudTrailToDescribeKey",
+            "Effect": "Allow",
+            "Principal": CT,
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+        },
+        {
+            "Sid": "AllowLogArchiveToDecryptLogs",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{log_archive}:root"},
+            "Action": "kms:Decrypt",
+            "Resource": "*",
+            "Condition": {"Null": {"kms:EncryptionContext:aws:cloudtrail:arn": "false"}},
+        },
+        {
+            "Sid": "AllowLogArchiveToDescribeKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{log_archive}:root"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+        },
+    )
+
+
+def lz_topic_policy(
+    topic_arn: str, account: str, trail_arn: str, *, cloudtrail: bool = True
+) -> str:
+    """The trail's notification topic: the owner manages it, CloudTrail publishes for one trail."""
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": "OwnerFullAccess",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:Subscribe"],
+            "Resource": topic_arn,
+        }
+    ]
+    if cloudtrail:
+        statements.append(
+            {
+                "Sid": "AWSCloudTrailSNSPolicy",
+                "Effect": "Allow",
+                "Principal": CT,
+                "Action": "SNS:Publish",
+                "Resource": topic_arn,
+                "Condition": {"StringEquals": {"AWS:SourceArn": trail_arn}},
+            }
+        )
+    return doc(*statements)
+
+
+def lz_logs_delivery_policy(group: str) -> str:
+    """CreateLogStream/PutLogEvents on the trail's log group in any region, as Control
+    Tower's CloudTrail role policy grants them."""
+    arn = f"arn:aws:logs:*:*:log-group:{group}*:*"
+    return doc(
+        {"Effect": "Allow", "Action": "logs:CreateLogStream", "Resource": arn},
+        {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": arn},
+    )

@@ -1,9 +1,14 @@
 """A small IAM policy evaluator: does this document let a principal do an action?
 
 Deliberately independent of core's policy reader (an emulation that shared it would agree
-with its bugs). It covers the statement shapes AWS documents for CloudTrail destinations:
-Service/AWS/``*`` principals, Action/NotAction lists with wildcards, Resource wildcards, and
-the String/Arn/Bool/Null condition operators with ``IfExists``.
+with its bugs). It covers the statement shapes AWS documents for CloudTrail destinations and
+the ones landing zones add around them: Service/AWS/``*`` principals and NotPrincipal,
+Action/NotAction lists with wildcards, Resource wildcards, and the String/Arn/Bool/Null
+condition operators with ``IfExists`` (TLS-only and data-perimeter Denies use them).
+
+A requester is either a service principal (``service_principal``, CloudTrail writing), an
+AWS principal (``aws_principals``: the identifiers a caller matches in a Principal element,
+see ``principal_names``), or neither (an identity policy, which has no Principal element).
 """
 
 from __future__ import annotations
@@ -50,20 +55,41 @@ def load(document: str | dict[str, Any] | None) -> dict[str, Any] | None:
     return loaded if isinstance(loaded, dict) else None
 
 
-def _principal_matches(statement: dict[str, Any], service: str | None) -> bool:
-    if service is None:  # identity policy: no Principal element
-        return True
-    if "NotPrincipal" in statement:
-        return False
-    principal = statement.get("Principal")
+def principal_names(account: str, *arns: str | None) -> frozenset[str]:
+    """What a caller of ``account`` matches in a Principal's ``AWS`` entry.
+
+    The account (bare id or its root ARN) and each given ARN: for an assumed role, both the
+    session ARN and the role's ARN. IAM allows no wildcard there except a lone ``*``.
+    """
+    names = {account, f"arn:aws:iam::{account}:root"}
+    names.update(a for a in arns if a)
+    return frozenset(names)
+
+
+def _in_principal(
+    principal: Any, service: str | None, aws_principals: frozenset[str] | None
+) -> bool:
+    """Whether the requester is named by one Principal (or NotPrincipal) element."""
     if principal == "*":
         return True
-    if isinstance(principal, dict):
-        if service in _as_list(principal.get("Service")):
-            return True
-        if "*" in _as_list(principal.get("AWS")):
-            return True
-    return False
+    if not isinstance(principal, dict):
+        return False
+    if service is not None and service in _as_list(principal.get("Service")):
+        return True
+    aws = [str(a) for a in _as_list(principal.get("AWS"))]
+    if "*" in aws:
+        return True
+    return aws_principals is not None and any(a in aws_principals for a in aws)
+
+
+def _principal_matches(
+    statement: dict[str, Any], service: str | None, aws_principals: frozenset[str] | None
+) -> bool:
+    if service is None and aws_principals is None:  # identity policy: no Principal element
+        return True
+    if "NotPrincipal" in statement:
+        return not _in_principal(statement["NotPrincipal"], service, aws_principals)
+    return _in_principal(statement.get("Principal"), service, aws_principals)
 
 
 def _action_matches(statement: dict[str, Any], action: str) -> bool:
@@ -134,8 +160,9 @@ def evaluate(
     *,
     action: str,
     resource: str,
-    service_principal: str | None,
+    service_principal: str | None = None,
     context: dict[str, str] | None = None,
+    aws_principals: frozenset[str] | None = None,
 ) -> Decision:
     """Allow needs a matching Allow statement and no matching Deny (IAM's rule)."""
     policy = load(document)
@@ -147,7 +174,7 @@ def evaluate(
         if not isinstance(statement, dict):
             continue
         if not (
-            _principal_matches(statement, service_principal)
+            _principal_matches(statement, service_principal, aws_principals)
             and _action_matches(statement, action)
             and _resource_matches(statement, resource)
             and _conditions_match(statement, context)
@@ -168,10 +195,7 @@ def allows_any(
     context: dict[str, str] | None = None,
 ) -> bool:
     """Identity policies (inline + attached): one Allow anywhere, no Deny anywhere."""
-    decisions = [
-        evaluate(d, action=action, resource=resource, service_principal=None, context=context)
-        for d in documents
-    ]
+    decisions = [evaluate(d, action=action, resource=resource, context=context) for d in documents]
     if any(d.explicit_deny for d in decisions):
         return False
     return any(d.allowed for d in decisions)

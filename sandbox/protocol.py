@@ -60,6 +60,7 @@ _S3_SUBRESOURCES: dict[str, str] = {
     "object-lock": "ObjectLockConfiguration",
     "publicAccessBlock": "PublicAccessBlock",
     "policyStatus": "BucketPolicyStatus",
+    "requestPayment": "BucketRequestPayment",
 }
 _S3_VERBS = {"GET": "Get", "PUT": "Put", "DELETE": "Delete", "HEAD": "Head", "POST": "Post"}
 
@@ -76,6 +77,7 @@ class CallInfo:
     protocol: str = "json"
     params: dict[str, Any] = field(default_factory=dict)
     bucket: str | None = None
+    key: str | None = None  # S3 object key, for object-level calls
 
 
 def parse_scope(authorization: str) -> tuple[str, str, str] | None:
@@ -88,8 +90,8 @@ def parse_scope(authorization: str) -> tuple[str, str, str] | None:
 
 def _s3_operation(
     method: str, path: str, query: dict[str, list[str]], host: str
-) -> tuple[str, str | None]:
-    """Name an S3 REST call the way CloudTrail's eventName does."""
+) -> tuple[str, str | None, str]:
+    """Name an S3 REST call the way CloudTrail's eventName does: (operation, bucket, key)."""
     bucket: str | None = None
     key = ""
     host_name = host.split(":")[0]
@@ -102,19 +104,20 @@ def _s3_operation(
         key = parts[1] if len(parts) > 1 else ""
     verb = _S3_VERBS.get(method, method.title())
     if bucket is None:
-        return ("ListBuckets" if method == "GET" else f"{verb}Service"), None
+        return ("ListBuckets" if method == "GET" else f"{verb}Service"), None, ""
     if key:
         if method == "PUT" and "partNumber" in query:
-            return "UploadPart", bucket
-        return f"{verb}Object", bucket
+            return "UploadPart", bucket, key
+        return f"{verb}Object", bucket, key
     for sub, name in _S3_SUBRESOURCES.items():
         if sub in query:
-            return f"{verb}{name}", bucket
+            return f"{verb}{name}", bucket, ""
     if method == "GET":
-        return ("ListObjectsV2" if query.get("list-type") == ["2"] else "ListObjects"), bucket
+        listing = "ListObjectsV2" if query.get("list-type") == ["2"] else "ListObjects"
+        return listing, bucket, ""
     if method == "POST" and "delete" in query:
-        return "DeleteObjects", bucket
-    return f"{verb}Bucket" if method != "PUT" else "CreateBucket", bucket
+        return "DeleteObjects", bucket, ""
+    return (f"{verb}Bucket" if method != "PUT" else "CreateBucket"), bucket, ""
 
 
 def _camel_lower(name: str) -> str:
@@ -133,9 +136,10 @@ def describe_call(environ: dict[str, Any], body: bytes) -> CallInfo:
     path = environ.get("PATH_INFO", "/")
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     if info.service == "s3":
-        info.operation, info.bucket = _s3_operation(
+        info.operation, info.bucket, key = _s3_operation(
             method, path, query, environ.get("HTTP_HOST", "")
         )
+        info.key = key or None
         info.params = {k: v[0] for k, v in query.items()}
         if info.operation == "PutBucketPolicy" and body:
             with contextlib.suppress(ValueError):
@@ -192,6 +196,7 @@ def status_line(status: int) -> str:
         401: "Unauthorized",
         403: "Forbidden",
         404: "Not Found",
+        405: "Method Not Allowed",
         429: "Too Many Requests",
         500: "Internal Server Error",
         503: "Service Unavailable",

@@ -1,4 +1,5 @@
-"""Named estates: ``demo`` (one of every root cause, with a story) and ``bench`` (sized).
+"""Named estates: ``demo`` (one of every root cause, with a story), ``bench`` (sized) and
+``landing-zone`` (an organization trail with its destinations in other accounts).
 
 A scenario seeds a running sandbox over HTTP and returns its manifest: the sandbox's own
 truth (accounts, profiles, trails, what each was broken with, uncovered regions) against
@@ -14,6 +15,7 @@ from typing import Any
 
 from .delivery import iso
 from .estate import BuiltTrail, TrailSpec, break_trail, build_trail, posture_codes
+from .landing_zone import seed_landing_zone
 from .profiles import MGMT_KEY
 from .regions import DEFAULT_REGIONS
 from .seeding import Actor, Seeder
@@ -92,8 +94,15 @@ def _trail_entry(
 ) -> dict[str, Any]:
     spec = trail.spec
     owner_codes = list(codes or [])
-    if trail.bucket_account != spec.account and "MANAGED_ELSEWHERE" not in owner_codes:
-        owner_codes.append("MANAGED_ELSEWHERE")
+    owners = {"bucket": trail.bucket_account}
+    for kind, arn in (
+        ("key", trail.key_arn),
+        ("topic", trail.topic_arn),
+        ("log_group", trail.log_group_arn),
+        ("role", trail.role_arn),
+    ):
+        if arn:
+            owners[kind] = arn.split(":")[4]
     return {
         "account": spec.account,
         "name": spec.name,
@@ -109,6 +118,7 @@ def _trail_entry(
         "sns_topic_arn": trail.topic_arn,
         "log_group_arn": trail.log_group_arn,
         "cloudwatch_role_arn": trail.role_arn,
+        "destination_owners": owners,
         "broken": cause is not None,
         "root_cause": cause.split("/")[0] if cause else None,
         "expected_codes": owner_codes,
@@ -562,5 +572,6 @@ def seed_bench(
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "demo": seed_demo,
     "bench": seed_bench,
+    "landing-zone": seed_landing_zone,
     "empty": lambda seeder, **_: {"scenario": "empty"},
 }

@@ -1,8 +1,9 @@
 """moto's WSGI app behind the sandbox middleware, served threaded by werkzeug.
 
 The middleware sits where AWS's front door would: it identifies each call, counts it,
-applies faults, answers the operations moto gets wrong (delivery status, event history,
-org trails, regions) and records write calls as CloudTrail events.
+applies faults, refuses cross-account calls AWS refuses (sandbox/access.py), answers the
+operations moto gets wrong (delivery status, event history, org trails, regions, CloudTrail's
+delegated administrator) and records write calls as CloudTrail events.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import control
+from .access import cross_account_refusal
 from .destinations import find_bucket
 from .emulation import Emulation
 from .events import event_region, is_recorded
 from .handlers import handler_for, parse_json
 from .identity import account_of, resolve_caller
+from .organizations import allow_cloudtrail_delegation
 from .protocol import CallInfo, WireResponse, describe_call, fault_response, status_line
 from .regions import OPT_IN_REGIONS
 
@@ -112,11 +115,18 @@ class SandboxMiddleware:
             reply = fault_response("region_disabled", info, "")
             status_holder[0] = reply.status
             return _send(start_response, reply)
+        if info.access_key and info.service in ("s3", "kms", "sns"):
+            refusal = cross_account_refusal(info, resolve_caller(info.access_key))
+            if refusal is not None:
+                status_holder[0] = refusal.status
+                return _send(start_response, refusal)
         handler = handler_for(info)
         if handler is not None:
             reply_or_none = handler(self.emu, info)
             if reply_or_none is not None:
                 status_holder[0] = reply_or_none.status
+                if 200 <= reply_or_none.status < 300 and is_recorded(info):
+                    self._record(environ, info, None, reply_or_none.body)
                 return _send(start_response, reply_or_none)
         return self._forward(environ, start_response, info, status_holder)
 
@@ -202,6 +212,7 @@ class SandboxMiddleware:
 
 
 def build_app(emulation: Emulation) -> SandboxMiddleware:
+    allow_cloudtrail_delegation()
     moto_app = DomainDispatcherApplication(create_backend_app)
     return SandboxMiddleware(moto_app, emulation)
 

@@ -7,9 +7,16 @@ each is read at most once per sweep, and only when
 - `poll.diagnose_refresh_seconds` passed since it was read.
 Judging (core/judge/rootcause.py) is pure and runs every sweep on the cached facts.
 
-Only views in the account that owns the trail are diagnosed: an organization trail seen
-from a member account is MANAGED_ELSEWHERE (core/judge/evaluate.py) and its destinations are read
-from the management account's own views.
+Who reads: each destination with the credentials of the account that owns it, whenever
+trailtop reaches that account (a profile, an assume_roles role or the Organization role),
+because AWS refuses cross-account reads of bucket policies, keys and topics unless a policy
+grants them. Owners come from the ARN (keys, topics, log groups, roles) or, for a bucket,
+from ListBuckets of the reached accounts (one call per account per refresh).
+
+Which views are diagnosed: those in the account that owns the trail, and those of an
+organization trail in a delegated administrator account (ListDelegatedAdministrators in
+the management account). A plain member's view of an organization trail is
+MANAGED_ELSEWHERE (core/judge/evaluate.py).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import logging
 import time
 import urllib.parse
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +39,7 @@ from core.judge.rootcause import (
 )
 from core.model import STATUS_ERROR_FIELDS, Finding, TrailConfig
 from core.util.arn import Arn, account_of, log_group_name, region_of
-from core.util.error_codes import ACCESS, NOT_FOUND
+from core.util.error_codes import NOT_FOUND
 
 if TYPE_CHECKING:
     from core.aws.collect import Account, Collector
@@ -41,7 +49,16 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-DestId = tuple[str, str, str]  # (reading account, kind, identifier)
+DestId = tuple[str, str]  # (kind, identifier): one read per destination, whoever views it
+CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
+#: Which destinations a finding's channel is about (its evidence names their owner).
+_CHANNEL_KINDS: dict[str, tuple[str, ...]] = {
+    "s3": ("bucket",),
+    "digest": ("bucket",),
+    "kms": ("key",),
+    "sns": ("topic",),
+    "cloudwatch": ("log_group", "role"),
+}
 
 
 def _doc(value: Any) -> Any:
@@ -61,74 +78,110 @@ def _rediagnose_signature(v: ViewInput) -> tuple[Any, ...]:
     return (v.trail, st.get("IsLogging"), *(st.get(f) for f in STATUS_ERROR_FIELDS))
 
 
-def destinations_of(trail: TrailConfig, account: str) -> list[DestId]:
+def destinations_of(trail: TrailConfig) -> list[DestId]:
     out: list[DestId] = []
     if trail.s3_bucket:
-        out.append((account, "bucket", trail.s3_bucket))
+        out.append(("bucket", trail.s3_bucket))
     if trail.kms_key_id:
-        out.append((account, "key", trail.kms_key_id))
+        out.append(("key", trail.kms_key_id))
     if trail.sns_topic_arn:
-        out.append((account, "topic", trail.sns_topic_arn))
+        out.append(("topic", trail.sns_topic_arn))
     if trail.log_group_arn:
-        out.append((account, "log_group", trail.log_group_arn))
+        out.append(("log_group", trail.log_group_arn))
     if trail.cw_role_arn:
-        out.append((account, "role", trail.cw_role_arn))
+        out.append(("role", trail.cw_role_arn))
     return out
 
 
+def _arn_owner(d: DestId) -> str | None:
+    """The owner of a destination whose identifier is an ARN (keys, topics, groups, roles)."""
+    return account_of(d[1]) or None if d[0] != "bucket" else None
+
+
 class DestinationDiagnoser:
-    def __init__(self, refresh_seconds: float, clock: Any = time.monotonic) -> None:
+    def __init__(
+        self,
+        refresh_seconds: float,
+        clock: Any = time.monotonic,
+        reach_hint: str = "",
+    ) -> None:
         self.refresh_seconds = refresh_seconds
+        #: How an operator would reach an account trailtop does not reach ("{account}" is
+        #: replaced), e.g. the Organization role's ARN pattern.
+        self.reach_hint = reach_hint
         self.calls = 0
         self._clock = clock
         self._facts: dict[DestId, tuple[Fact, float]] = {}
         self.org_ids: dict[str, str | None] = {}
         self._signatures: dict[str, tuple[Any, ...]] = {}
-        self._own_buckets: dict[str, set[str] | None] = {}
+        #: Bucket names per reached account (ListBuckets), refreshed with the facts.
+        self._listed: dict[str, tuple[frozenset[str] | None, float]] = {}
+        #: The account that owns each destination, where known.
+        self.owners: dict[DestId, str] = {}
+        #: Delegated administrators for CloudTrail, per management account.
+        self._admins: dict[str, tuple[frozenset[str], float]] = {}
+        self.delegated_admins: dict[str, frozenset[str]] = {}
         #: The destinations judged for each view in the last diagnose() (remediation plans
         #: are made from these documents).
         self.destinations: dict[str, Destinations] = {}
 
     async def diagnose(
-        self, collector: Collector, views: Sequence[ViewInput], now: datetime, force: bool
+        self,
+        collector: Collector,
+        views: Sequence[ViewInput],
+        now: datetime,
+        force: bool,
+        accounts: Sequence[Account] = (),
     ) -> dict[str, list[Finding]]:
-        mine = [v for v in views if v.key.account_id == v.trail.owner_account]
-        accounts: dict[str, Account] = {v.account.account_id: v.account for v in mine}
-        home: dict[DestId, str] = {}
-        due: set[DestId] = set()
+        reached: dict[str, Account] = {a.account_id: a for a in accounts}
+        for v in views:
+            reached.setdefault(v.account.account_id, v.account)
         t = self._clock()
-        for v in mine:
+        admins = await self._delegated_admins(collector, reached, views, t, force)
+        self.delegated_admins = admins
+        judged = [v for v in views if _administers(v, admins)]
+        reader_of: dict[DestId, Account] = {}
+        region_of_dest: dict[DestId, str] = {}
+        due: set[DestId] = set()
+        for v in judged:
             sig = _rediagnose_signature(v)
             changed = self._signatures.get(v.key.id) != sig
             self._signatures[v.key.id] = sig
-            for d in destinations_of(v.trail, v.key.account_id):
-                home.setdefault(d, v.trail.home_region)
+            for d in destinations_of(v.trail):
+                region_of_dest.setdefault(d, v.trail.home_region)
+                # Read as the trail's owner when reached, else as the first viewer.
+                reader_of.setdefault(d, reached.get(v.trail.owner_account, v.account))
                 cached = self._facts.get(d)
                 if force or cached is None or changed or t - cached[1] >= self.refresh_seconds:
                     due.add(d)
-        self._own_buckets = {}
         ordered = sorted(due)
         results = await asyncio.gather(
-            *(self._read(collector, accounts[d[0]], d, home[d]) for d in ordered),
+            *(
+                self._read_as_owner(collector, reached, d, reader_of[d], region_of_dest[d], t)
+                for d in ordered
+            ),
             return_exceptions=True,
         )
         for d, res in zip(ordered, results, strict=True):
             if isinstance(res, BaseException):
                 if isinstance(res, asyncio.CancelledError):
                     raise res
-                res = Fact(d[1], d[2], None, describe_error(res))
+                res = Fact(d[0], d[1], None, describe_error(res))
             self._facts[d] = (res, t)
 
         org_ids: dict[str, str | None] = {}
-        for v in mine:
-            if v.trail.organization_trail and v.key.account_id not in org_ids:
-                org_ids[v.key.account_id] = await collector.org_id(v.account)
+        for v in judged:
+            # Every trail owner's organization: aws:SourceOrgID is in CloudTrail's request
+            # context for single-account trails of an organization's accounts too.
+            owner = v.trail.owner_account
+            if owner not in org_ids:
+                org_ids[owner] = await collector.org_id(reached.get(owner, v.account))
 
         out: dict[str, list[Finding]] = {}
         self.destinations = {}
         self.org_ids = org_ids
-        for v in mine:
-            facts = {d[1]: self._facts[d][0] for d in destinations_of(v.trail, v.key.account_id)}
+        for v in judged:
+            facts = {d[0]: self._facts[d][0] for d in destinations_of(v.trail)}
             dest = Destinations(
                 bucket=facts.get("bucket"),
                 key=facts.get("key"),
@@ -137,9 +190,140 @@ class DestinationDiagnoser:
                 role=facts.get("role"),
             )
             self.destinations[v.key.id] = dest
-            found = root_causes(v.trail, v.key, dest, now, org_ids.get(v.key.account_id))
+            found = root_causes(v.trail, v.key, dest, now, org_ids.get(v.trail.owner_account))
             if found:
-                out[v.key.id] = found
+                out[v.key.id] = [self._with_owner(f, v.trail) for f in found]
+        return out
+
+    def _with_owner(self, f: Finding, trail: TrailConfig) -> Finding:
+        """Name the account that owns the destination in the evidence: where to look, and
+        where a fix is made (it is often not the trail's account)."""
+        kinds = _CHANNEL_KINDS.get(f.channel.value, ())
+        owners = {
+            k: o
+            for k, ident in destinations_of(trail)
+            if k in kinds and (o := self.owners.get((k, ident)))
+        }
+        if not owners or "owner_account" in f.evidence:
+            return f
+        owner = owners.get("bucket") or next(iter(owners.values()))
+        return replace(f, evidence={**f.evidence, "owner_account": owner})
+
+    def owner_of(self, kind: str, ident: str) -> str | None:
+        """The account that owns a destination, where trailtop found out."""
+        return self.owners.get((kind, ident))
+
+    # -- owners ---------------------------------------------------------------------------
+
+    async def _read_as_owner(
+        self,
+        col: Collector,
+        reached: dict[str, Account],
+        d: DestId,
+        fallback: Account,
+        region: str,
+        t: float,
+    ) -> Fact:
+        """Read `d` with its owner's credentials when trailtop reaches the owner.
+
+        Real AWS refuses a cross-account read of a bucket policy, key or topic unless a
+        policy grants it, so a destination in another account (the landing-zone layout: the
+        bucket in a log-archive account, the key in a security account) is only diagnosable
+        from that account. When the owner is not reached, the read is tried as the trail's
+        owner (a policy may grant it) and a refusal names the account that would be needed.
+        """
+        owner = _arn_owner(d) or (fallback.account_id if d[0] != "bucket" else None)
+        if d[0] == "bucket":
+            owner = await self._bucket_owner(col, reached, d[1], fallback, region, t)
+        if owner:
+            self.owners[d] = owner
+        reader = reached.get(owner) if owner else None
+        fact = await self._read(col, reader or fallback, d, region)
+        if reader is None and fact.exists is None:
+            fact = _not_reached(fact, owner, self.reach_hint, len(reached))
+        return fact
+
+    async def _bucket_owner(
+        self,
+        col: Collector,
+        reached: dict[str, Account],
+        name: str,
+        first: Account,
+        region: str,
+        t: float,
+    ) -> str | None:
+        """Which reached account lists `name` (one ListBuckets per account per refresh).
+
+        Bucket names carry no account; ListBuckets answers only the caller's own buckets.
+        The trail owner's account is asked first (the usual case), the others only when
+        it does not own the bucket.
+        """
+        order = [first, *(a for a in reached.values() if a.account_id != first.account_id)]
+        for acct in order:
+            names = await self._listed_buckets(col, acct, region, t)
+            if names is not None and name in names:
+                return acct.account_id
+        return None
+
+    async def _listed_buckets(
+        self, col: Collector, acct: Account, region: str, t: float
+    ) -> frozenset[str] | None:
+        cached = self._listed.get(acct.account_id)
+        if cached is not None and t - cached[1] < self.refresh_seconds:
+            return cached[0]
+        names: set[str] | None = set()
+        try:
+            token: str | None = None
+            while True:
+                kw: dict[str, Any] = {"ContinuationToken": token} if token else {}
+                resp = await self._call(col, acct, "s3", region, "list_buckets", **kw)
+                assert names is not None
+                names.update(b["Name"] for b in resp.get("Buckets", []))
+                token = resp.get("ContinuationToken")
+                if not token:
+                    break
+        except Exception as exc:  # noqa: BLE001 - then that account's buckets are unknown
+            log.debug("ListBuckets in %s: %s", acct.account_id, describe_error(exc))
+            names = None
+        frozen = frozenset(names) if names is not None else None
+        self._listed[acct.account_id] = (frozen, t)
+        return frozen
+
+    async def _delegated_admins(
+        self,
+        col: Collector,
+        reached: dict[str, Account],
+        views: Sequence[ViewInput],
+        t: float,
+        force: bool,
+    ) -> dict[str, frozenset[str]]:
+        """Delegated administrators for CloudTrail, asked of each reached management account
+        that owns an organization trail (ListDelegatedAdministrators answers only there)."""
+        out: dict[str, frozenset[str]] = {}
+        owners = {v.trail.owner_account for v in views if v.trail.organization_trail}
+        for owner in sorted(owners):
+            acct = reached.get(owner)
+            if acct is None:
+                continue
+            cached = self._admins.get(owner)
+            if cached is not None and not force and t - cached[1] < self.refresh_seconds:
+                out[owner] = cached[0]
+                continue
+            ids: set[str] = set()
+            try:
+                resp = await self._call(
+                    col,
+                    acct,
+                    "organizations",
+                    acct.home_region,
+                    "list_delegated_administrators",
+                    ServicePrincipal=CLOUDTRAIL_PRINCIPAL,
+                )
+                ids = {str(a.get("Id")) for a in resp.get("DelegatedAdministrators", [])}
+            except Exception as exc:  # noqa: BLE001 - no admins known: the owner's views only
+                log.debug("ListDelegatedAdministrators in %s: %s", owner, describe_error(exc))
+            out[owner] = frozenset(ids)
+            self._admins[owner] = (out[owner], t)
         return out
 
     # -- readers ------------------------------------------------------------------------
@@ -151,7 +335,7 @@ class DestinationDiagnoser:
         return await col.call(acct.session, service, region, op, **kw)
 
     async def _read(self, col: Collector, acct: Account, d: DestId, region: str) -> Fact:
-        kind, ident = d[1], d[2]
+        kind, ident = d
         reader = {
             "bucket": self._bucket,
             "key": self._key,
@@ -170,35 +354,7 @@ class DestinationDiagnoser:
                 return Fact(kind, ident, False, describe_error(exc))
             return Fact(kind, ident, None, describe_error(exc))
 
-    async def _owned_buckets(self, col: Collector, acct: Account, region: str) -> set[str] | None:
-        if acct.account_id not in self._own_buckets:
-            try:
-                names: set[str] = set()
-                token: str | None = None
-                while True:
-                    kw: dict[str, Any] = {"ContinuationToken": token} if token else {}
-                    resp = await self._call(col, acct, "s3", region, "list_buckets", **kw)
-                    names.update(b["Name"] for b in resp.get("Buckets", []))
-                    token = resp.get("ContinuationToken")
-                    if not token:
-                        break
-                self._own_buckets[acct.account_id] = names
-            except Exception as exc:  # noqa: BLE001 - then ownership is unknown, not "foreign"
-                log.debug("ListBuckets in %s: %s", acct.account_id, describe_error(exc))
-                self._own_buckets[acct.account_id] = None
-        return self._own_buckets[acct.account_id]
-
     async def _bucket(self, col: Collector, acct: Account, name: str, region: str) -> Fact:
-        owned = await self._owned_buckets(col, acct, region)
-        foreign = owned is not None and name not in owned
-        if foreign:
-            try:
-                await self._call(col, acct, "s3", region, "head_bucket", Bucket=name)
-            except Exception as exc:  # noqa: BLE001
-                code = error_code(exc) or ""
-                if code in NOT_FOUND["bucket"]:
-                    return Fact("bucket", name, False, describe_error(exc))
-                return Fact("bucket", name, None, describe_error(exc), foreign=True)
         try:
             resp = await self._call(col, acct, "s3", region, "get_bucket_policy", Bucket=name)
             policy: Any = resp.get("Policy")
@@ -208,29 +364,12 @@ class DestinationDiagnoser:
                 policy = None
             elif code in NOT_FOUND["bucket"]:
                 return Fact("bucket", name, False, describe_error(exc))
-            elif foreign and (code in ACCESS or code == "AccessDenied"):
-                return Fact(
-                    "bucket",
-                    name,
-                    True,
-                    "owned by another account; policy not readable",
-                    foreign=True,
-                )
             else:
                 raise
-        return Fact(
-            "bucket",
-            name,
-            True,
-            "owned by another account" if foreign else None,
-            foreign=foreign,
-            data={"policy": policy},
-        )
+        return Fact("bucket", name, True, None, data={"policy": policy})
 
     async def _key(self, col: Collector, acct: Account, key_id: str, region: str) -> Fact:
-        kregion = region_of(key_id, region) if key_id.startswith("arn:") else region
-        owner = account_of(key_id) if key_id.startswith("arn:") else acct.account_id
-        foreign = bool(owner) and owner != acct.account_id
+        kregion = region_of(key_id, region)
         try:
             meta = (await self._call(col, acct, "kms", kregion, "describe_key", KeyId=key_id))[
                 "KeyMetadata"
@@ -239,7 +378,7 @@ class DestinationDiagnoser:
             code = error_code(exc) or ""
             if code in NOT_FOUND["key"]:
                 return Fact("key", key_id, False, describe_error(exc))
-            return Fact("key", key_id, None, describe_error(exc), foreign=foreign)
+            return Fact("key", key_id, None, describe_error(exc))
         data: dict[str, Any] = {"metadata": meta}
         try:
             pol = await self._call(
@@ -254,15 +393,14 @@ class DestinationDiagnoser:
             data["policy"] = pol.get("Policy")
         except Exception as exc:  # noqa: BLE001
             data["policy_error"] = describe_error(exc)
-        return Fact("key", key_id, True, data.get("policy_error"), foreign=foreign, data=data)
+        return Fact("key", key_id, True, data.get("policy_error"), data=data)
 
     async def _topic(self, col: Collector, acct: Account, arn: str, region: str) -> Fact:
-        foreign = account_of(arn) != acct.account_id
         resp = await self._call(
             col, acct, "sns", region_of(arn, region), "get_topic_attributes", TopicArn=arn
         )
         attrs = resp.get("Attributes", {})
-        return Fact("topic", arn, True, None, foreign=foreign, data={"policy": attrs.get("Policy")})
+        return Fact("topic", arn, True, None, data={"policy": attrs.get("Policy")})
 
     async def _log_group(self, col: Collector, acct: Account, arn: str, region: str) -> Fact:
         name = log_group_name(arn)
@@ -310,3 +448,26 @@ class DestinationDiagnoser:
         return Fact(
             "role", arn, True, None, data={"trust": trust, "policies": policies, "inline": by_name}
         )
+
+
+def _administers(v: ViewInput, admins: dict[str, frozenset[str]]) -> bool:
+    """The viewer owns the trail, or administers the organization trail for CloudTrail."""
+    owner = v.trail.owner_account
+    if v.key.account_id == owner:
+        return True
+    return v.trail.organization_trail and v.key.account_id in admins.get(owner, frozenset())
+
+
+def _not_reached(fact: Fact, owner: str | None, hint: str, reached: int) -> Fact:
+    """A destination read without its owner's credentials and refused: say whose they are."""
+    if owner:
+        how = hint.format(account=owner) if hint else f"read access in account {owner}"
+        why = f"owned by account {owner}, which trailtop does not reach (needs {how})"
+    else:
+        why = (
+            f"owned by none of the {reached} accounts trailtop reaches; reach the account "
+            "that owns it (for a landing zone, the log-archive account) through assume_roles "
+            "or the Organization role"
+        )
+    detail = f"{why}; {fact.error}" if fact.error else why
+    return Fact(fact.kind, fact.ident, None, detail, foreign=False, data=fact.data)

@@ -2,9 +2,16 @@
 
 `LookupEvents` allows 2 requests per second per account per region. Every call here goes
 through one `LookupLimiter` (shared by every engine in the process unless one is passed),
-asks by `ResourceName` for one resource, pages through at most `max_pages` pages of 50 and
-keeps what it found per (account, region, resource), so asking again fetches only the
-stretch since the last fetch (minus `overlap`: Event history shows events a few minutes late).
+keeps what it found per (account, region, lookup attribute), so asking again fetches only
+the stretch since the last fetch (minus `overlap`: Event history shows events a few minutes
+late).
+
+Which lookups: first one page (50 events, newest first) by `ResourceName` for the resource.
+When that page is full, the resource is busy (a bucket's or key's history fills with the
+reads and the KMS calls each delivery makes), so the few write events that can cause the
+finding are asked by `EventName` instead, in the account that owns the resource, each up to
+`max_pages` pages: the culprit is found behind thousands of reads at a cost that follows the
+writes, not the reads. LookupEvents takes one lookup attribute per call.
 
 When lookups happen (`CulpritFinder`, owned by the engine, run after judging):
 - a finding whose code some event can cause (`core.judge.culprit.EVENT_RULES`) appears on a view,
@@ -47,6 +54,7 @@ from core.judge.culprit import (
     parse_event,
     targets_for,
     window_start,
+    writes_for,
 )
 from core.model import Finding, TrailConfig, TrailView
 from core.util.error_codes import THROTTLE
@@ -57,7 +65,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-LookupKey = tuple[str, str, str]  # (account, region, ResourceName)
+LookupKey = tuple[str, str, str, str]  # (account, region, attribute key, attribute value)
+RESOURCE_NAME = "ResourceName"
+EVENT_NAME = "EventName"
 
 
 class LookupLimiter:
@@ -104,10 +114,12 @@ class _Cached:
     end: datetime
     events: dict[str, Event] = field(default_factory=dict)
     error: str | None = None
+    #: False when the last fetch stopped at its page limit with more events left.
+    complete: bool = True
 
 
 class EventHistory:
-    """LookupEvents by ResourceName per (account, region), paginated, limited, cached."""
+    """LookupEvents by one attribute per (account, region), paginated, limited, cached."""
 
     def __init__(
         self,
@@ -129,6 +141,11 @@ class EventHistory:
     def cached(self, key: LookupKey) -> Sequence[Event]:
         c = self._cache.get(key)
         return list(c.events.values()) if c is not None else []
+
+    def complete(self, key: LookupKey) -> bool:
+        """Whether the last fetch of `key` saw every event of its window."""
+        c = self._cache.get(key)
+        return c is None or c.complete
 
     def error(self, key: LookupKey) -> str | None:
         c = self._cache.get(key)
@@ -152,16 +169,21 @@ class EventHistory:
         start: datetime,
         now: datetime,
         fresh: bool,
+        *,
+        attribute: str = RESOURCE_NAME,
+        max_pages: int | None = None,
     ) -> Sequence[Event]:
-        """Events naming `resource` since `start`. With `fresh`, data fetched before `now`
-        is topped up first; otherwise the cache answers whenever it covers `start`."""
-        key = (account.account_id, region, resource)
+        """Events whose `attribute` is `resource` (a ResourceName, or an EventName) since
+        `start`. With `fresh`, data fetched before `now` is topped up first; otherwise the
+        cache answers whenever it covers `start`."""
+        key = (account.account_id, region, attribute, resource)
         c = self._cache.get(key)
         if c is not None and c.error is None and c.start <= start and (not fresh or c.end >= now):
             return list(c.events.values())
         pending = self._inflight.get(key)
         if pending is None:
-            pending = asyncio.ensure_future(self._fetch(col, account, key, start, now))
+            pages = self.max_pages if max_pages is None else max_pages
+            pending = asyncio.ensure_future(self._fetch(col, account, key, start, now, pages))
             self._inflight[key] = pending
             pending.add_done_callback(lambda _f: self._inflight.pop(key, None))
         got = await asyncio.shield(pending)
@@ -170,7 +192,13 @@ class EventHistory:
         return list(got.events.values())
 
     async def _fetch(
-        self, col: Collector, account: Account, key: LookupKey, start: datetime, now: datetime
+        self,
+        col: Collector,
+        account: Account,
+        key: LookupKey,
+        start: datetime,
+        now: datetime,
+        pages: int,
     ) -> _Cached:
         old = self._cache.get(key)
         since = start
@@ -180,27 +208,28 @@ class EventHistory:
             merged = dict(old.events)
             start = old.start
         try:
-            for ev in await self._lookup(col, account, key, since):
+            found, complete = await self._lookup(col, account, key, since, pages)
+            for ev in found:
                 merged[ev.event_id or f"{ev.name}@{ev.time.isoformat()}"] = ev
         except Exception as exc:  # noqa: BLE001 - recorded; the finder retries on its schedule
             log.debug("LookupEvents %s: %s", key, describe_error(exc))
             failed = _Cached(start, now, dict(old.events) if old else {}, describe_error(exc))
             self._cache[key] = failed
             return failed
-        done = _Cached(start, now, merged)
+        done = _Cached(start, now, merged, complete=complete)
         self._cache[key] = done
         return done
 
     async def _lookup(
-        self, col: Collector, account: Account, key: LookupKey, since: datetime
-    ) -> list[Event]:
-        _acct, region, resource = key
+        self, col: Collector, account: Account, key: LookupKey, since: datetime, pages: int
+    ) -> tuple[list[Event], bool]:
+        _acct, region, attribute, value = key
         client = await self._client_pool(col).get(account.session, "cloudtrail", region)
         out: list[Event] = []
         token: str | None = None
-        for _page in range(self.max_pages):
+        for _page in range(pages):
             kw: dict[str, Any] = {
-                "LookupAttributes": [{"AttributeKey": "ResourceName", "AttributeValue": resource}],
+                "LookupAttributes": [{"AttributeKey": attribute, "AttributeValue": value}],
                 "StartTime": since,
                 "MaxResults": 50,
             }
@@ -214,7 +243,7 @@ class EventHistory:
             token = resp.get("NextToken")
             if not token:
                 break
-        return out
+        return out, not token
 
     async def _limited(self, client: Any, lkey: tuple[str, str], kw: dict[str, Any]) -> Any:
         attempt = 0
@@ -284,8 +313,11 @@ class CulpritFinder:
         wait_seconds: float | None = None,
         retry_after: Sequence[float] = (60.0, 300.0, 900.0),
         default_days: float = 7.0,
+        owner_of: Callable[[str, str], str | None] | None = None,
     ) -> None:
         self.history = history or EventHistory()
+        #: Who owns a destination, e.g. ("bucket", name) -> account (the diagnoser knows).
+        self.owner_of = owner_of or (lambda _kind, _ident: None)
         self.wait_seconds = wait_seconds
         self.retry_after = tuple(retry_after)
         self.default_days = default_days
@@ -349,16 +381,29 @@ class CulpritFinder:
                 out.append(f)
         return replace(v, findings=tuple(out)) if changed else v
 
+    def _bucket_owner(self, trail: TrailConfig) -> str:
+        owner = self.owner_of("bucket", trail.s3_bucket) if trail.s3_bucket else None
+        return owner or trail.owner_account
+
     def _targets(self, v: TrailView, f: Finding) -> list[Target]:
-        bregion = self._bucket_regions.get((v.trail.owner_account, v.trail.s3_bucket or ""))
-        return targets_for(f.code, v.trail, v.status, f.evidence, bregion)
+        owner = self._bucket_owner(v.trail)
+        bregion = self._bucket_regions.get((owner, v.trail.s3_bucket or ""))
+        return targets_for(f.code, v.trail, v.status, f.evidence, bregion, owner)
+
+    def _lookup_keys(self, t: Target, code: str) -> list[LookupKey]:
+        """The lookups that answer for `t`: its ResourceName page, and, when that page was
+        full (a busy resource), the EventName lookups of the writes that can cause `code`."""
+        first: LookupKey = (t.account, t.region, RESOURCE_NAME, t.lookup)
+        if self.history.complete(first):
+            return [first]
+        return [first, *((t.account, t.region, EVENT_NAME, n) for n in writes_for(code, t.kind))]
+
+    def _known_events(self, tgts: Sequence[Target], code: str) -> list[Event]:
+        return [e for t in tgts for k in self._lookup_keys(t, code) for e in self.history.cached(k)]
 
     def _pick(self, v: TrailView, f: Finding) -> dict[str, Any] | None:
         tgts = self._targets(v, f)
-        events: list[Event] = []
-        for t in tgts:
-            events.extend(self.history.cached(t.lookup_key))
-        return cause_event(f.code, v.trail, v.status, events, tgts)
+        return cause_event(f.code, v.trail, v.status, self._known_events(tgts, f.code), tgts)
 
     async def _resolve(
         self,
@@ -378,21 +423,8 @@ class CulpritFinder:
             errors: list[str] = []
             for phase in (1, 2):
                 batch = [t for t in tgts if t.phase == phase and t.account in accounts]
-                results = await asyncio.gather(
-                    *(
-                        self.history.events(
-                            col, accounts[t.account], t.region, t.lookup, start, now, fresh=True
-                        )
-                        for t in batch
-                    ),
-                    return_exceptions=True,
-                )
-                for r in results:
-                    if isinstance(r, BaseException):
-                        if isinstance(r, asyncio.CancelledError):
-                            raise r
-                        errors.append(str(r))
-                events = [e for t in tgts for e in self.history.cached(t.lookup_key)]
+                errors += await self._ask(col, accounts, batch, f.code, start, now)
+                events = self._known_events(tgts, f.code)
                 best = candidates(f.code, v.trail, v.status, events, tgts)
                 if best and best[0].tier == 0:
                     break
@@ -405,11 +437,49 @@ class CulpritFinder:
         finally:
             tr.task = None
 
+    async def _ask(
+        self,
+        col: Collector,
+        accounts: Mapping[str, Account],
+        batch: Sequence[Target],
+        code: str,
+        start: datetime,
+        now: datetime,
+    ) -> list[str]:
+        """One ResourceName page per target; EventName lookups for the busy ones."""
+        errors: list[str] = []
+
+        async def one(t: Target, attribute: str, value: str, pages: int | None) -> None:
+            try:
+                await self.history.events(
+                    col,
+                    accounts[t.account],
+                    t.region,
+                    value,
+                    start,
+                    now,
+                    fresh=True,
+                    attribute=attribute,
+                    max_pages=pages,
+                )
+            except LookupFailed as exc:
+                errors.append(str(exc))
+
+        await asyncio.gather(*(one(t, RESOURCE_NAME, t.lookup, 1) for t in batch))
+        busy = [
+            (t, name)
+            for t in batch
+            if not self.history.complete((t.account, t.region, RESOURCE_NAME, t.lookup))
+            for name in writes_for(code, t.kind)
+        ]
+        await asyncio.gather(*(one(t, EVENT_NAME, name, None) for t, name in busy))
+        return errors
+
     async def _bucket_region(
         self, col: Collector, accounts: Mapping[str, Account], trail: TrailConfig
     ) -> None:
-        k = (trail.owner_account, trail.s3_bucket or "")
-        acct = accounts.get(trail.owner_account)
+        k = (self._bucket_owner(trail), trail.s3_bucket or "")
+        acct = accounts.get(k[0])
         if k in self._bucket_regions or acct is None:
             return
         self._bucket_regions[k] = None

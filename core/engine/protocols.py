@@ -97,6 +97,20 @@ class Diagnoser(Protocol):
     def org_ids(self) -> Mapping[str, str | None]:
         """Organization id per account id (None where the account is in none)."""
 
+    @property
+    def delegated_admins(self) -> Mapping[str, frozenset[str]]:
+        """CloudTrail's delegated administrators per management account (where known)."""
+
+    def owner_of(self, kind: str, ident: str) -> str | None:
+        """The account that owns a destination ("bucket", name), where known."""
+
     async def diagnose(
-        self, collector: Collector, views: Sequence[ViewInput], now: datetime, force: bool
-    ) -> dict[str, list[Finding]]: ...
+        self,
+        collector: Collector,
+        views: Sequence[ViewInput],
+        now: datetime,
+        force: bool,
+        accounts: Sequence[Account] = (),
+    ) -> dict[str, list[Finding]]:
+        """Root-cause findings per view id; `accounts` are all the accounts reached, whose
+        credentials read the destinations they own."""

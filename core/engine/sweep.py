@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -284,7 +284,9 @@ class Engine:
         ]
         before = self.diagnoser.calls
         try:
-            diag = await self.diagnoser.diagnose(self.collector, inputs, now, force_all)
+            diag = await self.diagnoser.diagnose(
+                self.collector, inputs, now, force_all, self.accounts
+            )
         except Exception as exc:  # noqa: BLE001 - diagnostics never take the sweep down
             log.warning("diagnostics failed: %s", describe_error(exc), exc_info=True)
             failed = _diagnostics_failed(describe_error(exc))
@@ -299,17 +301,21 @@ class Engine:
         now: datetime,
         n: int,
     ) -> tuple[list[TrailView], dict[str, Plan]]:
+        th = self.settings.thresholds
         thresholds = Thresholds(
-            self.settings.thresholds.s3_stale_seconds,
-            self.settings.thresholds.cloudwatch_stale_seconds,
+            s3_stale_seconds=th.s3_stale_seconds,
+            cloudwatch_stale_seconds=th.cloudwatch_stale_seconds,
+            digest_stale_seconds=th.digest_stale_seconds,
         )
         views: list[TrailView] = []
         plans: dict[str, Plan] = {}
         destinations = self.diagnoser.destinations if self.diagnoser is not None else {}
         org_ids = self.diagnoser.org_ids if self.diagnoser is not None else {}
+        admins = self.diagnoser.delegated_admins if self.diagnoser is not None else {}
         for a, key, cfg in planned:
             memo = self.statuses.get(key.id)
             err = round_.errors.get(key.id)
+            administers = key.account_id in admins.get(cfg.owner_account, ())
             j = judge_view(
                 cfg,
                 key,
@@ -319,15 +325,23 @@ class Engine:
                 status_error=err,
                 last_success=memo.at if memo else None,
                 diagnostics=diag.get(key.id, ()),
+                administers=administers,
             )
             findings = j.findings
             if key.id in destinations and err is None:
+                docs = replace(
+                    documents_from(destinations[key.id]),
+                    bucket_owner=self.diagnoser.owner_of("bucket", cfg.s3_bucket)
+                    if self.diagnoser is not None and cfg.s3_bucket
+                    else None,
+                )
                 view_plans = plans_for(
                     cfg,
                     key,
                     findings,
-                    documents_from(destinations[key.id]),
-                    org_ids.get(a.account_id),
+                    docs,
+                    org_ids.get(cfg.owner_account),
+                    administers=administers,
                 )
                 if view_plans:
                     findings = attach_plan_ids(findings, view_plans)
@@ -562,13 +576,27 @@ def engine_from_settings(
 ) -> Engine:
     from core.aws.diagnose import DestinationDiagnoser
 
+    diagnoser = DestinationDiagnoser(
+        settings.poll.diagnose_refresh_seconds, reach_hint=_reach_hint(settings)
+    )
     return Engine(
         settings,
         endpoint_url=endpoint_url,
         clock=clock,
-        diagnoser=DestinationDiagnoser(settings.poll.diagnose_refresh_seconds),
-        culprits=CulpritFinder(),
+        diagnoser=diagnoser,
+        culprits=CulpritFinder(owner_of=diagnoser.owner_of),
     )
+
+
+def _reach_hint(settings: Settings) -> str:
+    """How this configuration would reach another account, for "not reached" findings."""
+    org = settings.aws.organization
+    if org.enabled:
+        return (
+            f"the Organization role {org.role_name} in account {{account}}, "
+            "or a role of that account in aws.assume_roles"
+        )
+    return "a role of that account in aws.assume_roles, or organization fan-out"
 
 
 async def sweep_once(settings: Settings, endpoint_url: str | None = None) -> Snapshot:

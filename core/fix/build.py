@@ -42,13 +42,17 @@ def new_plan(
     extra: str = "",
     parameters: Sequence[str] = (),
     notes: Sequence[str] = (),
+    account: str | None = None,
 ) -> Plan:
-    """A plan for view ``key``; ``extra`` (a reason) makes it need an extra confirmation."""
+    """A plan for view ``key``; ``extra`` (a reason) makes it need an extra confirmation.
+
+    ``account`` is where the calls go: the account that owns the resource changed (a
+    log-archive bucket, a security-account key), the view's account when not given."""
     return Plan(
         id=plan_id(kind, key, code, target),
         code=code,
         title=title,
-        account_id=key.account_id,
+        account_id=account or key.account_id,
         region=region,
         target=target,
         calls=tuple(calls),

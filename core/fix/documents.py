@@ -76,6 +76,8 @@ class Documents:
     topic_policy: Any = None
     role_trust: Any = None
     role_inline: Mapping[str, Any] | None = None
+    #: The account that owns the bucket (bucket names carry none), where known.
+    bucket_owner: str | None = None
 
 
 def documents_from(dest: Destinations) -> Documents:

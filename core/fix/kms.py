@@ -14,10 +14,10 @@ from core.fix.documents import Documents, canonical
 from core.fix.model import ApiCall, Plan
 from core.fix.registry import KMS_KEY_STATE, KMS_POLICY
 from core.fix.resource_policy import PolicyTarget, policy_plans
-from core.judge.rootcause import cloudtrail_context
+from core.judge.context import kms_request
 from core.judge.statements import cloudtrail_kms_statement
 from core.model import TrailConfig, ViewKey
-from core.util.arn import Arn, account_of, region_of
+from core.util.arn import Arn, account_of, partition_of, region_of
 
 __all__ = ["CODES", "key_plans"]
 
@@ -38,11 +38,17 @@ def _key_id(trail: TrailConfig, docs: Documents) -> tuple[str, str]:
     return kid, arn
 
 
-def key_plans(trail: TrailConfig, key: ViewKey, codes: Set[str], docs: Documents) -> list[Plan]:
+def key_plans(
+    trail: TrailConfig,
+    key: ViewKey,
+    codes: Set[str],
+    docs: Documents,
+    org_id: str | None = None,
+) -> list[Plan]:
     kid, karn = _key_id(trail, docs)
     region = region_of(karn, trail.home_region or key.region)
-    if karn.startswith("arn:") and account_of(karn) != key.account_id:
-        return []
+    # The calls go to the account that owns the key (a security account in a landing zone).
+    owner = account_of(karn) or key.account_id
     state_read = ApiCall("kms", "describe_key", {"KeyId": kid}, region)
     target = karn or kid
     enabled = canonical({"KeyState": "Enabled"})
@@ -75,6 +81,7 @@ def key_plans(trail: TrailConfig, key: ViewKey, codes: Set[str], docs: Documents
                     )
                 ],
                 doc_name=f"KMS key {kid} state",
+                account=owner,
             )
         )
     elif Code.KMS_KEY_DISABLED in codes and (docs.key_metadata or {}).get("KeyState") in (
@@ -99,6 +106,7 @@ def key_plans(trail: TrailConfig, key: ViewKey, codes: Set[str], docs: Documents
                     KMS_KEY_STATE.precondition(state_read, before, f"key {kid} is still Disabled")
                 ],
                 doc_name=f"KMS key {kid} state",
+                account=owner,
             )
         )
     if Code.KMS_POLICY_DENIES_CLOUDTRAIL in codes:
@@ -118,6 +126,7 @@ def key_plans(trail: TrailConfig, key: ViewKey, codes: Set[str], docs: Documents
             what=what,
             title=f"Add the CloudTrail statement for trail {trail.name} to the {what}",
             doc_name=what,
+            account=owner,
         )
         out += policy_plans(
             policy,
@@ -125,15 +134,11 @@ def key_plans(trail: TrailConfig, key: ViewKey, codes: Set[str], docs: Documents
             key,
             fixes=[Code.KMS_POLICY_DENIES_CLOUDTRAIL],
             current=docs.key_policy,
-            documented=[cloudtrail_kms_statement(trail.owner_account, trail.arn)],
-            requests=[
-                (
-                    "kms:GenerateDataKey",
-                    karn or kid,
-                    cloudtrail_context(
-                        trail, **{"kms:EncryptionContext:aws:cloudtrail:arn": trail.arn}
-                    ),
+            documented=[
+                cloudtrail_kms_statement(
+                    trail.owner_account, trail.arn, partition=partition_of(trail.arn)
                 )
             ],
+            requests=[kms_request(trail, key, karn or kid, org_id).as_tuple()],
         )
     return out

@@ -10,8 +10,10 @@ This module is the entry point; the plans of each destination are built in its o
 core/fix/merge.py (merge, never replace; an explicit Deny only in a separate plan that needs
 an extra confirmation), and every kind of plan is declared in core/fix/registry.py.
 
-Plans are made only for views in the account that owns the trail (the account whose
-credentials can change its destinations); foreign destinations get no plan.
+Plans are made for the views of the account that owns the trail (and of a delegated
+administrator of an organization trail); each plan's calls go to the account that owns the
+resource it changes (a log-archive bucket, a security-account key), with that account's
+remediation credentials.
 """
 
 from __future__ import annotations
@@ -37,13 +39,15 @@ def plans_for(
     findings: Iterable[Finding],
     docs: Documents,
     org_id: str | None = None,
+    *,
+    administers: bool = False,
 ) -> list[Plan]:
     """Every plan that addresses ``findings`` of this view, from the current documents.
 
-    Views outside the account that owns the trail get none (their destinations are not
-    changeable with this account's credentials, and the owner's view carries the plans).
+    A plain member's view of an organization trail gets none: the owner's (or a delegated
+    administrator's) view carries the plans.
     """
-    if not trail.arn or key.account_id != trail.owner_account:
+    if not trail.arn or (key.account_id != trail.owner_account and not administers):
         return []
     codes = {f.code for f in findings}
     out: list[Plan] = []
@@ -56,9 +60,9 @@ def plans_for(
         elif codes & set(s3.POLICY_CODES):
             out += s3.bucket_policy_plans(trail, key, codes, docs, org_id)
     if trail.kms_key_id and codes & kms.CODES:
-        out += kms.key_plans(trail, key, codes, docs)
+        out += kms.key_plans(trail, key, codes, docs, org_id)
     if trail.sns_topic_arn and codes & sns.CODES:
-        out += sns.topic_plans(trail, key, codes, docs)
+        out += sns.topic_plans(trail, key, codes, docs, org_id)
     if codes & cloudwatch.CODES:
         out += cloudwatch.cloudwatch_plans(trail, key, codes, docs, org_id)
     return out

@@ -59,6 +59,8 @@ class PolicyTarget:
     doc_name: str
     #: Note on the ordinary plan when a Deny still blocks CloudTrail after it.
     deny_note: str = DENY_NOTE
+    #: The account that owns the resource (the calls go there); None: the view's account.
+    account: str | None = None
 
 
 def policy_plans(
@@ -107,6 +109,7 @@ def policy_plans(
                 fixes=fixes,
                 doc_name=policy.doc_name,
                 notes=[policy.deny_note] if still_denied else [],
+                account=policy.account,
             )
         )
     if still_denied:
@@ -160,4 +163,5 @@ def _deny_plan(
             f"alters the explicit Deny {names} of the {policy.what}; someone put it there on "
             "purpose: check with its owner before confirming"
         ),
+        account=policy.account,
     )

@@ -13,8 +13,9 @@ from core.fix.model import ApiCall, Plan
 from core.fix.registry import S3_EXISTS, S3_POLICY
 from core.fix.resource_policy import PolicyTarget, policy_plans
 from core.fix.trail import retarget_plan
-from core.judge.rootcause import cloudtrail_context
-from core.judge.statements import cloudtrail_bucket_statements, policy_document
+from core.judge.context import s3_requests
+from core.judge.rootcause import documented_bucket_statements
+from core.judge.statements import policy_document
 from core.model import TrailConfig, ViewKey
 
 __all__ = ["POLICY_CODES", "bucket_missing_plans", "bucket_policy_plans"]
@@ -24,37 +25,15 @@ POLICY_CODES = (Code.S3_POLICY_DENIES_CLOUDTRAIL, Code.S3_POLICY_ACL_CHECK_MISSI
 
 
 def _requests(trail: TrailConfig, key: ViewKey, org_id: str | None) -> list[Request]:
-    """CloudTrail's requests, in the order of :func:`_documented`'s statements."""
-    bucket = trail.s3_bucket or ""
-    prefix = f"{trail.s3_prefix.strip('/')}/" if trail.s3_prefix else ""
-    acct = trail.owner_account
-    put_ctx = cloudtrail_context(trail, **{"s3:x-amz-acl": "bucket-owner-full-control"})
-    reqs: list[Request] = [
-        ("s3:GetBucketAcl", f"arn:aws:s3:::{bucket}", cloudtrail_context(trail)),
-        (
-            "s3:PutObject",
-            f"arn:aws:s3:::{bucket}/{prefix}AWSLogs/{acct}/CloudTrail/{key.region}/x.json.gz",
-            put_ctx,
-        ),
-    ]
-    if trail.organization_trail and org_id:
-        reqs.append(
-            (
-                "s3:PutObject",
-                f"arn:aws:s3:::{bucket}/{prefix}AWSLogs/{org_id}/{acct}/CloudTrail/{key.region}/x.json.gz",
-                put_ctx,
-            )
-        )
-    return reqs
+    """CloudTrail's requests (core/judge/context.py), in the order of :func:`_documented`'s
+    statements: the ACL check, then the writes (log file, digest file)."""
+    found = s3_requests(trail, key, org_id)
+    return [found.acl.as_tuple(), *(w.as_tuple() for w in found.writes)]
 
 
-def _documented(trail: TrailConfig, org_id: str | None) -> list[dict[str, Any]]:
-    ids = [trail.owner_account]
-    if trail.organization_trail and org_id:
-        ids.append(org_id)
-    return cloudtrail_bucket_statements(
-        trail.s3_bucket or "", trail.s3_prefix, ids, trail.arn, trail.owner_account
-    )
+def _documented(trail: TrailConfig, key: ViewKey, org_id: str | None) -> list[dict[str, Any]]:
+    """The documented statements for the paths the trail writes (the ACL check, the write)."""
+    return documented_bucket_statements(trail, key, org_id)
 
 
 def bucket_policy_plans(
@@ -80,6 +59,8 @@ def bucket_policy_plans(
             "An explicit Deny in this policy still blocks CloudTrail after this change; "
             "see the separate plan that exempts this trail from it."
         ),
+        # The calls go to the account that owns the bucket (a log-archive account).
+        account=docs.bucket_owner,
     )
     return policy_plans(
         target,
@@ -87,7 +68,7 @@ def bucket_policy_plans(
         key,
         fixes=[c for c in POLICY_CODES if c in codes],
         current=docs.bucket_policy,
-        documented=_documented(trail, org_id),
+        documented=_documented(trail, key, org_id),
         requests=_requests(trail, key, org_id),
     )
 
@@ -97,7 +78,7 @@ def bucket_missing_plans(trail: TrailConfig, key: ViewKey, org_id: str | None) -
     trail at another bucket."""
     bucket = trail.s3_bucket or ""
     region = trail.home_region or key.region
-    doc = policy_document(_documented(trail, org_id))
+    doc = policy_document(_documented(trail, key, org_id))
     create: dict[str, Any] = {"Bucket": bucket}
     if region != "us-east-1":
         # us-east-1 is the default location and S3 rejects it as an explicit constraint.

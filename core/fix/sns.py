@@ -11,7 +11,7 @@ from core.fix.documents import Documents, canonical, compact
 from core.fix.model import ApiCall, Plan
 from core.fix.registry import SNS_EXISTS, SNS_POLICY
 from core.fix.resource_policy import PolicyTarget, policy_plans
-from core.judge.rootcause import cloudtrail_context
+from core.judge.context import sns_request
 from core.judge.statements import cloudtrail_sns_statement, policy_document
 from core.model import TrailConfig, ViewKey
 from core.util.arn import Arn, region_of
@@ -43,18 +43,24 @@ def _default_statement(topic_arn: str, account: str) -> dict[str, Any]:
     }
 
 
-def topic_plans(trail: TrailConfig, key: ViewKey, codes: Set[str], docs: Documents) -> list[Plan]:
+def topic_plans(
+    trail: TrailConfig,
+    key: ViewKey,
+    codes: Set[str],
+    docs: Documents,
+    org_id: str | None = None,
+) -> list[Plan]:
     arn = trail.sns_topic_arn or ""
     parsed = Arn.parse(arn)
-    if parsed.account != key.account_id:
-        return []
+    # The calls go to the account that owns the topic.
+    owner = parsed.account or key.account_id
     region = region_of(arn, key.region)
     read = ApiCall("sns", "get_topic_attributes", {"TopicArn": arn}, region)
     statement = cloudtrail_sns_statement(arn, trail.arn, trail.owner_account)
     out: list[Plan] = []
     if Code.SNS_TOPIC_MISSING in codes:
         name = parsed.resource_name
-        doc = policy_document([statement, _default_statement(arn, key.account_id)])
+        doc = policy_document([statement, _default_statement(arn, owner)])
         out.append(
             new_plan(
                 "sns-create",
@@ -82,6 +88,7 @@ def topic_plans(trail: TrailConfig, key: ViewKey, codes: Set[str], docs: Documen
                     SNS_EXISTS.precondition(read, None, f"topic {arn} still does not exist")
                 ],
                 doc_name=f"topic {name} policy",
+                account=owner,
             )
         )
     if Code.SNS_POLICY_DENIES_CLOUDTRAIL in codes:
@@ -101,6 +108,7 @@ def topic_plans(trail: TrailConfig, key: ViewKey, codes: Set[str], docs: Documen
             what=what,
             title=f"Add the CloudTrail statement for trail {trail.name} to the {what}",
             doc_name=what,
+            account=owner,
         )
         out += policy_plans(
             policy,
@@ -109,6 +117,6 @@ def topic_plans(trail: TrailConfig, key: ViewKey, codes: Set[str], docs: Documen
             fixes=[Code.SNS_POLICY_DENIES_CLOUDTRAIL],
             current=docs.topic_policy,
             documented=[statement],
-            requests=[("SNS:Publish", arn, cloudtrail_context(trail))],
+            requests=[sns_request(trail, org_id).as_tuple()],
         )
     return out

@@ -189,6 +189,11 @@ def codes_with_causes() -> frozenset[str]:
     return frozenset(c for r in EVENT_RULES.values() for c in r.weights)
 
 
+def writes_for(code: str, kind: str) -> list[str]:
+    """The event names that can cause `code` by changing a resource of `kind`."""
+    return sorted(n for n, r in EVENT_RULES.items() if r.kind == kind and code in r.weights)
+
+
 def event_names_for(code: str) -> dict[str, int]:
     """event name -> weight, for one finding code."""
     return {n: r.weights[code] for n, r in EVENT_RULES.items() if code in r.weights}
@@ -213,10 +218,6 @@ class Target:
     #: resources found nothing at or after the last good delivery).
     phase: int = 1
 
-    @property
-    def lookup_key(self) -> tuple[str, str, str]:
-        return (self.account, self.region, self.lookup)
-
 
 def trail_target(trail: TrailConfig, phase: int) -> Target:
     arn = trail.arn
@@ -230,17 +231,20 @@ def trail_target(trail: TrailConfig, phase: int) -> Target:
     )
 
 
-def bucket_target(trail: TrailConfig, bucket_region: str | None = None) -> Target | None:
+def bucket_target(
+    trail: TrailConfig, bucket_region: str | None = None, owner: str | None = None
+) -> Target | None:
     if not trail.s3_bucket:
         return None
     b = trail.s3_bucket
-    # S3 records bucket-level calls in the bucket's region; the trail's home region when
-    # the bucket's is unknown (it is usually the same, and a deleted bucket has none).
+    # S3 records bucket-level calls in the bucket's region, in the Event history of the
+    # account that owns the bucket (a log-archive account in a landing zone); the trail's
+    # home region and account when those are unknown (a deleted bucket has neither).
     return Target(
         "bucket",
         b,
         frozenset({b, f"arn:{partition_of(trail.arn)}:s3:::{b}"}),
-        trail.owner_account,
+        owner or trail.owner_account,
         bucket_region or trail.home_region,
     )
 
@@ -314,6 +318,7 @@ def targets_for(
     status: Mapping[str, Any] | None = None,
     evidence: Mapping[str, Any] | None = None,
     bucket_region: str | None = None,
+    bucket_owner: str | None = None,
 ) -> list[Target]:
     """The resources (phase 1) and the trail (phase 2) to ask about for one finding."""
     if code not in codes_with_causes():
@@ -324,16 +329,16 @@ def targets_for(
     if code == Code.LOGGING_STOPPED:
         return [trail_target(trail, 1)]
     if code in S3_ROOT or code == Code.DIGEST_DELIVERY_ERROR:
-        found.append(bucket_target(trail, bucket_region))
+        found.append(bucket_target(trail, bucket_region, bucket_owner))
     elif code == Code.S3_DELIVERY_ERROR:
         # The raw error says which: "KMS.DisabledException: ..." is the key, the rest the bucket.
         err = str(st.get("LatestDeliveryError") or "")
         if "KMS" in err and trail.kms_key_id:
             found.append(key_target(trail))
         else:
-            found.append(bucket_target(trail, bucket_region))
+            found.append(bucket_target(trail, bucket_region, bucket_owner))
     elif code == Code.S3_DELIVERY_STALE:
-        found += [bucket_target(trail, bucket_region), key_target(trail)]
+        found += [bucket_target(trail, bucket_region, bucket_owner), key_target(trail)]
     elif code in KMS_ROOT:
         key_arn = ev.get("KeyArn")
         found.append(key_target(trail, key_arn if isinstance(key_arn, str) else None))

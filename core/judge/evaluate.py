@@ -6,6 +6,12 @@ What each finding code means is in docs/findings.md. Two choices worth knowing:
   shows them, but they no longer decide the state (we cannot see, so we do not claim).
 - Posture findings (`LOG_FILE_VALIDATION_DISABLED`, `NOT_KMS_ENCRYPTED`) are properties of
   the trail, not of a region: they are reported once, on the trail's home-region view.
+- A region with no API activity delivers no log file, so an old `LatestDeliveryTime` alone is
+  not a failure. With log file validation on, CloudTrail delivers a digest file every hour
+  even for an hour with no activity: a recent digest is a heartbeat, and the silence is
+  `S3_DELIVERY_QUIET` (low). The silence stays `S3_DELIVERY_STALE` (high) when the heartbeat
+  stopped too, when there never was a delivery, or when something on the delivery path is
+  known to be wrong (a delivery error, or a root cause on the bucket or key).
 """
 
 from __future__ import annotations
@@ -51,14 +57,18 @@ _EXPLAINS: dict[str, frozenset[Channel]] = {
     Code.SNS_NOTIFICATION_ERROR: frozenset({Channel.SNS}),
 }
 
-#: Status-derived codes, the ones a root cause can explain.
-_STATUS_CODES = frozenset(_EXPLAINS)
+#: Status-derived codes. A root cause can explain those in `_EXPLAINS`; a quiet region is
+#: never "explained": when a cause is present the silence is judged stale instead.
+_STATUS_CODES = frozenset(_EXPLAINS) | {Code.S3_DELIVERY_QUIET}
 
 
 @dataclass(frozen=True)
 class Thresholds:
     s3_stale_seconds: float = 3600.0
     cloudwatch_stale_seconds: float = 1800.0
+    #: Digest files come every hour, even for an hour without activity; 30 minutes more for
+    #: a late one. A digest older than this means the heartbeat has stopped too.
+    digest_stale_seconds: float = 5400.0
 
 
 @dataclass(frozen=True)
@@ -105,8 +115,13 @@ def status_findings(
     status: Mapping[str, Any],
     now: datetime,
     thresholds: Thresholds,
+    causes: Sequence[Finding] = (),
 ) -> list[Finding]:
-    """Findings CloudTrail's own status supports. A missing error key means no error."""
+    """Findings CloudTrail's own status supports. A missing error key means no error.
+
+    `causes` are the view's root-cause findings: one on the bucket or key (not `ok`) means
+    a silent S3 channel is not called quiet, whatever the digest heartbeat says.
+    """
     out: list[Finding] = []
     is_logging = bool(status.get("IsLogging", False))
     started = parse_time(status.get("StartLoggingTime"))
@@ -165,37 +180,19 @@ def status_findings(
 
     if is_logging:
         logging_for = _age(now, started)
-        last = parse_time(status.get("LatestDeliveryTime"))
-        age = _age(now, last)
-        # A trail that started logging recently has not had a chance to deliver yet.
-        grace = logging_for is not None and logging_for <= thresholds.s3_stale_seconds
-        if (age is None and not grace) or (age is not None and age > thresholds.s3_stale_seconds):
-            out.append(
-                Finding(
-                    Code.S3_DELIVERY_STALE,
-                    Severity.HIGH,
-                    Channel.S3,
-                    "No log file delivered to S3 for "
-                    + (human_age(age) if age is not None else "ever")
-                    + f" (threshold {human_age(thresholds.s3_stale_seconds)}).",
-                    {
-                        "LatestDeliveryTime": iso(last),
-                        "age_seconds": age,
-                        "threshold_seconds": thresholds.s3_stale_seconds,
-                    },
-                    "Deliveries stop silently on timeouts: check the bucket, its policy and "
-                    "the KMS key; a region with no activity may also deliver nothing.",
-                )
-            )
+        silence = s3_silence(trail, status, now, thresholds, causes)
+        if silence is not None:
+            out.append(silence)
         if trail.log_group_arn:
             cw_last = parse_time(status.get("LatestCloudWatchLogsDeliveryTime"))
             cw_age = _age(now, cw_last)
             cw_grace = (
                 logging_for is not None and logging_for <= thresholds.cloudwatch_stale_seconds
             )
-            if (cw_age is None and not cw_grace) or (
+            stale = (cw_age is None and not cw_grace) or (
                 cw_age is not None and cw_age > thresholds.cloudwatch_stale_seconds
-            ):
+            )
+            if stale and not _quiet_together(silence, status, cw_last, thresholds):
                 out.append(
                     Finding(
                         Code.CLOUDWATCH_DELIVERY_STALE,
@@ -213,6 +210,156 @@ def status_findings(
                     )
                 )
     return out
+
+
+def _quiet_together(
+    silence: Finding | None,
+    status: Mapping[str, Any],
+    cw_last: datetime | None,
+    thresholds: Thresholds,
+) -> bool:
+    """A quiet region sends CloudWatch Logs nothing either: when the S3 channel is judged
+    quiet and CloudWatch Logs stopped receiving at about the time the last log file was
+    delivered, the silence is the same one, already reported as S3_DELIVERY_QUIET."""
+    if silence is None or silence.code != Code.S3_DELIVERY_QUIET or cw_last is None:
+        return False
+    s3_last = parse_time(status.get("LatestDeliveryTime"))
+    if s3_last is None:
+        return False
+    return abs((s3_last - cw_last).total_seconds()) <= thresholds.cloudwatch_stale_seconds
+
+
+#: Why a silent S3 channel is or is not a quiet region, as `evidence.heartbeat` says it.
+HEARTBEAT_FRESH = "fresh"  # validation on, a digest within digest_stale_seconds
+HEARTBEAT_STALE = "stale"  # validation on, the last digest is older than that
+HEARTBEAT_NEVER = "never"  # validation on, no digest ever delivered
+HEARTBEAT_FAILING = "failing"  # validation on, LatestDigestDeliveryError is set
+HEARTBEAT_OFF = "off"  # validation off: no heartbeat to read
+
+#: What is at risk while log files are held back, per AWS's documented redelivery window.
+_REDELIVERY = (
+    "AWS retries delivery to a misconfigured or unreachable bucket for 30 days: fix the "
+    "cause within that window and the held-back log files can still arrive; after it they "
+    "are at risk."
+)
+
+
+def s3_silence(
+    trail: TrailConfig,
+    status: Mapping[str, Any],
+    now: datetime,
+    thresholds: Thresholds,
+    causes: Sequence[Finding] = (),
+) -> Finding | None:
+    """`S3_DELIVERY_STALE`, `S3_DELIVERY_QUIET` or nothing, for a logging view.
+
+    Silent = no log file for longer than `s3_stale_seconds` (or never, after logging that
+    long). Quiet (low) when the digest heartbeat is fresh, or when there is no heartbeat
+    (validation off) but log files did arrive before; stale (high) otherwise, and always
+    when a delivery error or a root cause on the bucket or key is present.
+    """
+    threshold = thresholds.s3_stale_seconds
+    started = parse_time(status.get("StartLoggingTime"))
+    logging_for = _age(now, started)
+    last = parse_time(status.get("LatestDeliveryTime"))
+    age = _age(now, last)
+    # A trail that started logging recently has not had a chance to deliver yet.
+    grace = logging_for is not None and logging_for <= threshold
+    if not ((age is None and not grace) or (age is not None and age > threshold)):
+        return None
+
+    digest_last = parse_time(status.get("LatestDigestDeliveryTime"))
+    digest_age = _age(now, digest_last)
+    digest_threshold = thresholds.digest_stale_seconds
+    if not trail.log_file_validation:
+        heartbeat = HEARTBEAT_OFF
+    elif status.get("LatestDigestDeliveryError"):
+        heartbeat = HEARTBEAT_FAILING
+    elif digest_age is None:
+        heartbeat = HEARTBEAT_NEVER
+    elif digest_age > digest_threshold:
+        heartbeat = HEARTBEAT_STALE
+    else:
+        heartbeat = HEARTBEAT_FRESH
+    path = _EXPLAINS[Code.S3_DELIVERY_STALE]
+    blocked = [
+        c.code
+        for c in causes
+        if c.code not in _STATUS_CODES and c.channel in path and c.state is not State.OK
+    ]
+    delivery_error = bool(status.get("LatestDeliveryError"))
+    evidence: dict[str, Any] = {
+        "LatestDeliveryTime": iso(last),
+        "age_seconds": age,
+        "threshold_seconds": threshold,
+        "StartLoggingTime": iso(started),
+        "LogFileValidationEnabled": trail.log_file_validation,
+        "heartbeat": heartbeat,
+        "LatestDigestDeliveryTime": iso(digest_last),
+        "digest_age_seconds": digest_age,
+        "digest_threshold_seconds": digest_threshold,
+    }
+    if age is not None:
+        silent_for = f"No log file delivered to S3 for {human_age(age)}"
+    elif logging_for is not None:
+        silent_for = f"No log file ever delivered to S3 in {human_age(logging_for)} of logging"
+    else:
+        silent_for = "No log file ever delivered to S3 (logging since an unknown time)"
+    silent_for += f" (threshold {human_age(threshold)})"
+    digest_seen = f"last digest {human_age(digest_age)} ago"
+
+    quiet = not blocked and not delivery_error
+    if quiet and heartbeat == HEARTBEAT_FRESH:
+        return Finding(
+            Code.S3_DELIVERY_QUIET,
+            Severity.LOW,
+            Channel.S3,
+            f"{silent_for}, but the region delivered its hourly digest ({digest_seen}): "
+            "likely no API activity here, not a stalled delivery.",
+            evidence,
+            "Nothing to fix if this region is meant to be idle. If it should have activity, "
+            "check the trail's event selectors. trailtop reports S3_DELIVERY_STALE if the "
+            "digest files stop too.",
+        )
+    if quiet and heartbeat == HEARTBEAT_OFF and age is not None:
+        return Finding(
+            Code.S3_DELIVERY_QUIET,
+            Severity.LOW,
+            Channel.S3,
+            f"{silent_for}: without log file validation trailtop cannot tell a quiet "
+            "region from a stalled delivery.",
+            evidence,
+            "Enable log file validation (cloudtrail:UpdateTrail --enable-log-file-validation): "
+            "its hourly digest files arrive even when there is no activity, a heartbeat that "
+            "tells a quiet region from a stalled delivery. If this region should have "
+            "activity, check the bucket, its policy and the KMS key now.",
+        )
+
+    if delivery_error or blocked:
+        why = (
+            "; log delivery is failing"
+            if delivery_error
+            else "; a root cause on the bucket or key explains it"
+        )
+        if heartbeat == HEARTBEAT_FRESH:
+            why += f" although digest files still arrive ({digest_seen})"
+    elif heartbeat == HEARTBEAT_STALE:
+        why = f", and the hourly digest stopped too ({digest_seen})"
+    elif heartbeat == HEARTBEAT_NEVER:
+        why = ", and no digest file was ever delivered although log file validation is on"
+    elif heartbeat == HEARTBEAT_FAILING:
+        why = ", and digest delivery is failing too"
+    else:
+        why = ""
+    return Finding(
+        Code.S3_DELIVERY_STALE,
+        Severity.HIGH,
+        Channel.S3,
+        f"{silent_for}{why}.",
+        evidence,
+        "A delivery that times out sets no error, so age is the only sign: check the "
+        "bucket, its policy and the KMS key. " + _REDELIVERY,
+    )
 
 
 def posture_findings(trail: TrailConfig, key: ViewKey) -> list[Finding]:
@@ -312,19 +459,22 @@ def judge_view(
     status_error: str | None = None,
     last_success: datetime | None = None,
     diagnostics: Sequence[Finding] = (),
+    administers: bool = False,
 ) -> Judgement:
     """The verdict for one view.
 
     `status` is the last successfully read status (may be from an earlier sweep when
     `status_error` says this sweep's read failed); `diagnostics` are root-cause findings
-    from the destinations (core/aws/diagnose.py).
+    from the destinations (core/aws/diagnose.py). `administers`: the viewing account is a
+    delegated administrator of this organization trail, so it is diagnosed like the
+    management account's own view rather than MANAGED_ELSEWHERE.
     """
     findings: list[Finding] = []
-    elsewhere = managed_elsewhere(trail, key)
+    elsewhere = None if administers else managed_elsewhere(trail, key)
     if elsewhere:
         findings.append(elsewhere)
     if status is not None:
-        findings.extend(status_findings(trail, status, now, thresholds))
+        findings.extend(status_findings(trail, status, now, thresholds, diagnostics))
     findings.extend(diagnostics)
     findings.extend(posture_findings(trail, key))
     findings = link_root_causes(findings)

@@ -7,8 +7,9 @@ in this request context?  The answer is a :class:`Decision`:
 * ``DENIED``      - an explicit Deny applies (the Deny is returned; Deny always wins);
 * ``NOT_GRANTED`` - no Allow applies (the caller says what is missing);
 * ``UNKNOWN``     - a statement that matters could not be evaluated (unsupported operator,
-  policy variable, malformed element, multivalued key without set operator...).  The
-  evaluator never guesses: "cannot tell" is never turned into "allowed".
+  policy variable, malformed element, multivalued key without set operator, a condition on a
+  key whose value the caller cannot know...).  The evaluator never guesses: "cannot tell" is
+  never turned into "allowed" nor into "denied".
 
 Semantics follow the IAM policy evaluation reference: explicit Deny beats Allow;
 ``Principal``/``NotPrincipal``; ``Action``/``NotAction`` (case-insensitive, ``*``/``?``
@@ -18,11 +19,16 @@ case-insensitive, values case-sensitive (except ``...IgnoreCase``); a key missin
 request makes positive operators false, negated operators (``StringNotEquals`` ...) true,
 ``...IfExists`` true, ``ForAllValues`` true and ``ForAnyValue`` false.
 
+The request context says, for every condition key, one of three things. A plain mapping is
+a closed world: the keys it holds are present, every other key is absent from the request
+(the IAM semantics above apply). A :class:`RequestContext` can also be open: a key it does
+not hold, and does not name as absent, is *unknowable* (its value exists, or may, but the
+caller cannot know it: the source IP of a service principal's request, say), and any
+condition on it is "cannot tell", whatever the operator (``...IfExists`` and ``Null``
+included).
+
 Resource policies (bucket, key, topic, role trust policies) name their principal; identity
 policies (``identity_policy=True``) do not, the principal is implied.
-
-The module also builds the statements the AWS CloudTrail User Guide documents for the
-trail's destinations (S3 bucket, KMS key, SNS topic, CloudWatch Logs role).
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ __all__ = [
     "Outcome",
     "PolicyError",
     "Principal",
+    "RequestContext",
     "evaluate",
     "explain",
     "parse_policy",
@@ -61,6 +68,10 @@ class PolicyError(ValueError):
 
 class _Unsupported(Exception):
     """A construct this evaluator does not implement; the answer becomes UNKNOWN."""
+
+
+class _Unknowable(_Unsupported):
+    """A condition on a key whose value the caller cannot know; the answer becomes UNKNOWN."""
 
 
 class Outcome(StrEnum):
@@ -126,6 +137,69 @@ class Decision:
     @property
     def allowed(self) -> bool:
         return self.outcome is Outcome.ALLOWED
+
+
+class RequestContext(dict[str, Any]):
+    """A request context that knows what it does not know.
+
+    As a dict it holds the keys known to be present (key -> value, list of values or bool).
+    ``absent``: keys known to be missing from the request (``*``/``?`` patterns, case
+    insensitive). ``unknown``: keys (patterns) whose value cannot be known, each with the
+    reason. ``open_world``: a key neither held nor named is unknowable too (``why``), instead
+    of absent. Held keys win over ``unknown``, which wins over ``absent``.
+
+    It is a dict so that it travels wherever a plain context does; ``dict(ctx)`` or
+    ``{**ctx}`` keep only the known keys (a closed world), so derive with :meth:`with_values`.
+    """
+
+    def __init__(
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        absent: Iterable[str] = (),
+        unknown: Mapping[str, str] | None = None,
+        open_world: bool = False,
+        why: str = "its value in this request is not known",
+    ) -> None:
+        super().__init__(values or {})
+        self.absent: tuple[str, ...] = tuple(absent)
+        self.unknown: dict[str, str] = dict(unknown or {})
+        self.open_world = open_world
+        self.why = why
+
+    def with_values(self, values: Mapping[str, Any]) -> RequestContext:
+        """A copy with ``values`` added (a held key is known: it leaves ``unknown``)."""
+        held = {k.lower() for k in values}
+        return RequestContext(
+            {**{k: v for k, v in self.items() if k.lower() not in held}, **values},
+            absent=self.absent,
+            unknown=self.unknown,
+            open_world=self.open_world,
+            why=self.why,
+        )
+
+    def with_unknown(self, unknown: Mapping[str, str]) -> RequestContext:
+        """A copy where the ``unknown`` keys are unknowable (with their reason)."""
+        gone = {k.lower() for k in unknown}
+        return RequestContext(
+            {k: v for k, v in self.items() if k.lower() not in gone},
+            absent=self.absent,
+            unknown={**self.unknown, **unknown},
+            open_world=self.open_world,
+            why=self.why,
+        )
+
+    def with_absent(self, absent: Iterable[str]) -> RequestContext:
+        """A copy where the ``absent`` keys are known to be missing."""
+        extra = tuple(absent)
+        gone = {k.lower() for k in extra}
+        return RequestContext(
+            {k: v for k, v in self.items() if k.lower() not in gone},
+            absent=self.absent + extra,
+            unknown={k: v for k, v in self.unknown.items() if k.lower() not in gone},
+            open_world=self.open_world,
+            why=self.why,
+        )
 
 
 # --------------------------------------------------------------------------- parsing
@@ -388,30 +462,70 @@ def _policy_values(raw: Any, variables: bool) -> tuple[str, ...]:
     return tuple(out)
 
 
-_Context = dict[str, tuple[str, ...]]
+@dataclass(frozen=True)
+class _Context:
+    """The normalized request context: lower-case keys to their values."""
+
+    values: dict[str, tuple[str, ...]]
+    absent: tuple[str, ...] = ()
+    unknown: tuple[tuple[str, str], ...] = ()
+    open_world: bool = False
+    why: str = ""
+
+    def get(self, key: str) -> tuple[str, ...] | None:
+        """The key's values, or None when it is absent. Raises _Unknowable."""
+        k = key.lower()
+        present = self.values.get(k)
+        if present is not None:
+            return present or None
+        for pattern, reason in self.unknown:
+            if _glob(pattern, k, ignore_case=True):
+                raise _Unknowable(f"{key}: {reason}")
+        if any(_glob(pattern, k, ignore_case=True) for pattern in self.absent):
+            return None
+        if self.open_world:
+            raise _Unknowable(f"{key}: {self.why}")
+        return None
+
+    def shown(self, key: str) -> str:
+        try:
+            actual = self.get(key)
+        except _Unknowable:
+            return "unknown"
+        if not actual:
+            return "absent"
+        return json.dumps(actual[0] if len(actual) == 1 else list(actual))
 
 
 def _normalize_context(context: Mapping[str, ContextValue | bool] | None) -> _Context:
-    out: _Context = {}
+    values: dict[str, tuple[str, ...]] = {}
     for key, value in (context or {}).items():
         if value is None:
             continue
         if isinstance(value, bool):
-            out[key.lower()] = ("true" if value else "false",)
+            values[key.lower()] = ("true" if value else "false",)
         elif isinstance(value, str):
-            out[key.lower()] = (value,)
+            values[key.lower()] = (value,)
         else:
-            out[key.lower()] = tuple(str(v) for v in value)
-    return out
+            values[key.lower()] = tuple(
+                ("true" if v else "false") if isinstance(v, bool) else str(v) for v in value
+            )
+    if not isinstance(context, RequestContext):
+        return _Context(values)
+    return _Context(
+        values,
+        absent=tuple(a.lower() for a in context.absent),
+        unknown=tuple((k.lower(), why) for k, why in context.unknown.items()),
+        open_world=context.open_world,
+        why=context.why,
+    )
 
 
 def _eval_condition(op_name: str, key: str, raw: Any, ctx: _Context, variables: bool) -> Tri:
     """One (operator, key, values) triple. Raises _Unsupported."""
     op = _parse_operator(op_name)
     values = _policy_values(raw, variables)
-    present = ctx.get(key.lower())
-    if present is not None and len(present) == 0:
-        present = None
+    present = ctx.get(key)
     if op.base == "null":
         wanted: list[bool] = []
         for v in values:
@@ -447,8 +561,7 @@ def _eval_condition(op_name: str, key: str, raw: Any, ctx: _Context, variables: 
 
 
 def _describe_condition(op_name: str, key: str, raw: Any, ctx: _Context) -> str:
-    actual = ctx.get(key.lower())
-    got = json.dumps(actual[0] if len(actual) == 1 else list(actual)) if actual else "absent"
+    got = ctx.shown(key)
     return f'condition {op_name} {{"{key}": {json.dumps(raw)}}} not met (request: {key}={got})'
 
 
@@ -465,6 +578,9 @@ def _eval_conditions(block: Any, ctx: _Context, variables: bool) -> tuple[Tri, s
         for key, raw in keys.items():
             try:
                 result = _eval_condition(op_name, key, raw, ctx, variables)
+            except _Unknowable as exc:
+                unknown = unknown or f"cannot tell condition {op_name} on {exc}"
+                continue
             except _Unsupported as exc:
                 unknown = unknown or f"cannot evaluate condition {op_name} on {key}: {exc}"
                 continue

@@ -1,8 +1,9 @@
 """From destination facts to root-cause findings: pure, policy reading via core/judge/policy.py.
 
-The facts are what core/aws/diagnose.py read from AWS (or could not read, and why). The request
-context is the one CloudTrail itself uses when it writes, so a policy that would refuse
-CloudTrail is found before CloudTrail reports a failed delivery.
+The facts are what core/aws/diagnose.py read from AWS (or could not read, and why). Policies
+are judged with the requests CloudTrail itself makes when it delivers (core/judge/context.py),
+so a policy that would refuse CloudTrail is found before CloudTrail reports a failed delivery,
+and a hardened policy that lets CloudTrail through raises nothing.
 """
 
 from __future__ import annotations
@@ -13,7 +14,17 @@ from datetime import datetime
 from typing import Any
 
 from core.codes import Code
-from core.judge.policy import CLOUDTRAIL_SERVICE, Decision, Outcome, Principal, evaluate, explain
+from core.judge.context import (
+    CLOUDTRAIL,
+    Request,
+    cloudtrail_context,
+    kms_request,
+    log_account,
+    role_request,
+    s3_requests,
+    sns_request,
+)
+from core.judge.policy import Decision, Outcome, Principal, evaluate, explain
 from core.judge.statements import (
     cloudtrail_bucket_statements,
     cloudtrail_kms_statement,
@@ -22,9 +33,16 @@ from core.judge.statements import (
     cloudwatch_role_trust_policy,
 )
 from core.model import Channel, Finding, Severity, TrailConfig, ViewKey
-from core.util.arn import account_of, log_group_name, region_of
+from core.util.arn import account_of, log_group_name, partition_of, region_of
 
-CLOUDTRAIL = Principal.service_(CLOUDTRAIL_SERVICE)
+__all__ = [
+    "CLOUDTRAIL",
+    "Destinations",
+    "Fact",
+    "cloudtrail_context",
+    "documented_bucket_statements",
+    "root_causes",
+]
 
 
 @dataclass(frozen=True)
@@ -49,11 +67,34 @@ class Destinations:
     role: Fact | None = None
 
 
-def cloudtrail_context(trail: TrailConfig, **extra: str) -> dict[str, str]:
-    """The request context CloudTrail sends when it writes for `trail` (plus `extra` keys)."""
-    ctx = {"aws:SourceArn": trail.arn, "aws:SourceAccount": trail.owner_account}
-    ctx.update(extra)
-    return ctx
+def _judge(policy: Any, request: Request) -> Decision:
+    return evaluate(
+        policy,
+        principal=CLOUDTRAIL,
+        action=request.action,
+        resource=request.resource,
+        context=request.context,
+    )
+
+
+def documented_bucket_statements(
+    trail: TrailConfig, key: ViewKey, org_id: str | None
+) -> list[dict[str, Any]]:
+    """The documented bucket statements for the paths the trail writes: the ACL check, and
+    the write on ``AWSLogs/<account>/`` or, for an organization trail, ``AWSLogs/<org-id>/``
+    only (AWS's sample also grants the management account's own path, "in the event that
+    the trail is changed from an organization trail to a trail for that account only").
+    An organization trail whose organization id is not known gets the ACL check only."""
+    ident = org_id if trail.organization_trail else log_account(trail, key)
+    statements = cloudtrail_bucket_statements(
+        trail.s3_bucket or "",
+        trail.s3_prefix,
+        [ident or trail.owner_account],
+        trail.arn,
+        trail.owner_account,
+        partition=partition_of(trail.arn),
+    )
+    return statements if ident else statements[:1]
 
 
 def _statement_evidence(
@@ -122,29 +163,16 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
             )
         return out
     policy = fact.data.get("policy")
+    requests = s3_requests(trail, key, org_id)
+    documented = documented_bucket_statements(trail, key, org_id)
     prefix = f"{trail.s3_prefix.strip('/')}/" if trail.s3_prefix else ""
-    acct = key.account_id if key.account_id == trail.owner_account else trail.owner_account
-    ids = [acct]
-    objects = [f"arn:aws:s3:::{bucket}/{prefix}AWSLogs/{acct}/CloudTrail/{key.region}/x.json.gz"]
-    if trail.organization_trail and org_id:
-        ids.append(org_id)
-        objects.append(
-            f"arn:aws:s3:::{bucket}/{prefix}AWSLogs/{org_id}/{acct}/CloudTrail/{key.region}/x.json.gz"
-        )
-    documented = cloudtrail_bucket_statements(
-        bucket, trail.s3_prefix, ids, trail.arn, trail.owner_account
+    root = f"{prefix}AWSLogs/" + (
+        f"{org_id or '<organization id>'}/{log_account(trail, key)}"
+        if trail.organization_trail
+        else log_account(trail, key)
     )
 
-    put_decisions = [
-        evaluate(
-            policy,
-            principal=CLOUDTRAIL,
-            action="s3:PutObject",
-            resource=obj,
-            context=cloudtrail_context(trail, **{"s3:x-amz-acl": "bucket-owner-full-control"}),
-        )
-        for obj in objects
-    ]
+    put_decisions = [_judge(policy, r) for r in requests.writes]
     bad = next(
         (d for d in put_decisions if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED)), None
     )
@@ -161,9 +189,13 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
                     + (f" (statement {bad.sid})" if bad.sid else "")
                     if bad.outcome is Outcome.DENIED
                     else f"Bucket policy of {bucket} does not let CloudTrail write "
-                    f"{prefix}AWSLogs/{'/'.join(ids)}/… for this trail."
+                    f"{root}/… for this trail."
                 ),
-                {"bucket": bucket, "resources": objects, **_statement_evidence(bad, write_stmt)},
+                {
+                    "bucket": bucket,
+                    "resources": [r.resource for r in requests.writes],
+                    **_statement_evidence(bad, write_stmt),
+                },
                 (
                     "Remove or narrow the Deny statement so it does not match "
                     "cloudtrail.amazonaws.com writing AWSLogs/."
@@ -175,14 +207,10 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
         )
     elif unknown is not None:
         out.append(_undecidable(f"bucket policy of {bucket}", unknown, Channel.S3))
+    elif requests.undecidable:
+        out.append(_incomplete(f"bucket policy of {bucket}", requests.undecidable, Channel.S3))
 
-    acl = evaluate(
-        policy,
-        principal=CLOUDTRAIL,
-        action="s3:GetBucketAcl",
-        resource=f"arn:aws:s3:::{bucket}",
-        context=cloudtrail_context(trail),
-    )
+    acl = _judge(policy, requests.acl)
     if acl.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
         acl_stmt = [s for s in documented if "GetBucketAcl" in str(s.get("Action"))]
         out.append(
@@ -201,7 +229,9 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
     return out
 
 
-def kms_findings(trail: TrailConfig, key: ViewKey, fact: Fact, now: datetime) -> list[Finding]:
+def kms_findings(
+    trail: TrailConfig, key: ViewKey, fact: Fact, now: datetime, org_id: str | None = None
+) -> list[Finding]:
     kid = trail.kms_key_id or ""
     if fact.exists is False:
         return [
@@ -260,14 +290,8 @@ def kms_findings(trail: TrailConfig, key: ViewKey, fact: Fact, now: datetime) ->
             )
         )
     if "policy" in fact.data:
-        d = evaluate(
-            fact.data.get("policy"),
-            principal=CLOUDTRAIL,
-            action="kms:GenerateDataKey",
-            resource=str(meta.get("Arn") or kid),
-            context=cloudtrail_context(
-                trail, **{"kms:EncryptionContext:aws:cloudtrail:arn": trail.arn}
-            ),
+        d = _judge(
+            fact.data.get("policy"), kms_request(trail, key, str(meta.get("Arn") or kid), org_id)
         )
         if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
             out.append(
@@ -279,7 +303,10 @@ def kms_findings(trail: TrailConfig, key: ViewKey, fact: Fact, now: datetime) ->
                     {
                         **ev,
                         **_statement_evidence(
-                            d, cloudtrail_kms_statement(trail.owner_account, trail.arn)
+                            d,
+                            cloudtrail_kms_statement(
+                                trail.owner_account, trail.arn, partition=partition_of(trail.arn)
+                            ),
                         ),
                     },
                     "Add the documented CloudTrail statement to the key policy.",
@@ -290,7 +317,9 @@ def kms_findings(trail: TrailConfig, key: ViewKey, fact: Fact, now: datetime) ->
     return out
 
 
-def sns_findings(trail: TrailConfig, key: ViewKey, fact: Fact) -> list[Finding]:
+def sns_findings(
+    trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None = None
+) -> list[Finding]:
     arn = trail.sns_topic_arn or ""
     if fact.exists is False:
         return [
@@ -307,13 +336,7 @@ def sns_findings(trail: TrailConfig, key: ViewKey, fact: Fact) -> list[Finding]:
         return [_elsewhere("SNS topic", arn, Channel.SNS, fact.error or "owned by another account")]
     if fact.exists is None or "policy" not in fact.data:
         return [_incomplete(f"SNS topic {arn}", fact.error or "policy not readable", Channel.SNS)]
-    d = evaluate(
-        fact.data.get("policy"),
-        principal=CLOUDTRAIL,
-        action="SNS:Publish",
-        resource=arn,
-        context=cloudtrail_context(trail),
-    )
+    d = _judge(fact.data.get("policy"), sns_request(trail, org_id))
     if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
         return [
             Finding(
@@ -376,13 +399,7 @@ def cloudwatch_findings(
     if role.exists is None:
         out.append(_incomplete(f"role {rarn}", role.error or "not readable", Channel.CLOUDWATCH))
         return out
-    trust = evaluate(
-        role.data.get("trust"),
-        principal=CLOUDTRAIL,
-        action="sts:AssumeRole",
-        resource=rarn,
-        context=cloudtrail_context(trail),
-    )
+    trust = _judge(role.data.get("trust"), role_request(trail))
     if trust.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
         out.append(
             Finding(
@@ -403,7 +420,10 @@ def cloudwatch_findings(
 
     region = region_of(garn, key.region)
     acct = account_of(garn) or trail.owner_account
-    stream = f"arn:aws:logs:{region}:{acct}:log-group:{gname}:log-stream:{acct}_CloudTrail_{region}"
+    part = partition_of(garn, partition_of(trail.arn))
+    stream = (
+        f"arn:{part}:logs:{region}:{acct}:log-group:{gname}:log-stream:{acct}_CloudTrail_{region}"
+    )
     policies: Sequence[Any] = role.data.get("policies") or []
     missing: list[str] = []
     undecided: Decision | None = None
@@ -455,13 +475,16 @@ def root_causes(
     now: datetime,
     org_id: str | None = None,
 ) -> list[Finding]:
+    """Root causes of the view's destinations. ``org_id``: the organization of the trail's
+    account (None when not read): an organization trail writes under it, and CloudTrail's
+    writes to S3 carry it as ``aws:SourceOrgID``."""
     out: list[Finding] = []
     if dest.bucket is not None:
         out += s3_findings(trail, key, dest.bucket, org_id)
     if dest.key is not None:
-        out += kms_findings(trail, key, dest.key, now)
+        out += kms_findings(trail, key, dest.key, now, org_id)
     if dest.topic is not None:
-        out += sns_findings(trail, key, dest.topic)
+        out += sns_findings(trail, key, dest.topic, org_id)
     if dest.log_group is not None or dest.role is not None:
         out += cloudwatch_findings(trail, key, dest.log_group, dest.role)
     return out

@@ -18,13 +18,12 @@ from typing import Any, cast
 
 import pytest
 
-from core.aws.diagnose import DestinationDiagnoser, destinations_of
+from core.aws.diagnose import DestinationDiagnoser
 from core.engine.sweep import Engine, engine_from_settings
 from core.fix.apply import apply, remediation_session
 from core.fix.documents import canonical, documents_from
 from core.fix.model import Plan
 from core.fix.plans import bind, plans_for
-from core.judge.rootcause import Destinations
 from core.judge.statements import cloudtrail_bucket_statements, policy_document
 from core.model import Snapshot, TrailView
 from core.settings import RemediationSettings, load_settings
@@ -100,18 +99,7 @@ def find_view(snap: Snapshot, account: str, region: str, trail_name: str) -> Tra
 
 def plans_of(engine: Engine, snap: Snapshot, view: TrailView) -> list[Plan]:
     diag = cast(DestinationDiagnoser, engine.diagnoser)
-    facts = {
-        d[1]: diag._facts[d][0]
-        for d in destinations_of(view.trail, view.key.account_id)
-        if d in diag._facts
-    }
-    dest = Destinations(
-        bucket=facts.get("bucket"),
-        key=facts.get("key"),
-        topic=facts.get("topic"),
-        log_group=facts.get("log_group"),
-        role=facts.get("role"),
-    )
+    dest = diag.destinations[view.key.id]
     return plans_for(
         view.trail,
         view.key,

@@ -116,7 +116,10 @@ def test_demo_has_one_broken_trail_per_root_cause(sandbox: Sandbox) -> None:
         {"account": STAGING, "region": "ap-southeast-2", "expected_codes": ["REGION_NOT_COVERED"]}
     ]
     assert any(t["organization_trail"] for t in sandbox.manifest["trails"])
-    assert any("MANAGED_ELSEWHERE" in t["expected_codes"] for t in sandbox.manifest["trails"])
+    member_views = [v for t in sandbox.manifest["trails"] for v in t["views"]]
+    assert any("MANAGED_ELSEWHERE" in v["expected_codes"] for v in member_views)
+    central = sandbox.trail("staging-central")
+    assert central["destination_owners"] == {"bucket": MGMT} != {"bucket": central["account"]}
 
 
 async def test_each_root_cause_yields_its_error_field(
@@ -300,6 +303,25 @@ async def test_accounts_are_isolated(sandbox: Sandbox, aws_client: AwsClientFact
     for account in (MGMT, PROD, STAGING):
         sts = await aws_client("sts", account=account)
         assert (await sts.get_caller_identity())["Account"] == account
+
+
+async def test_another_accounts_bucket_policy_is_refused_as_aws_refuses_it(
+    sandbox: Sandbox, aws_client: AwsClientFactory
+) -> None:
+    """staging-central writes to a management-account bucket: only MGMT reads its policy."""
+    bucket = sandbox.trail("staging-central")["bucket"]
+    staging = await aws_client("s3", account=STAGING)
+    with pytest.raises(ClientError) as err:
+        await staging.get_bucket_policy(Bucket=bucket)
+    assert err.value.response["Error"]["Code"] == "AccessDenied"
+    assert err.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    owner = await aws_client("s3", account=MGMT)
+    assert "cloudtrail.amazonaws.com" in (await owner.get_bucket_policy(Bucket=bucket))["Policy"]
+    key = sandbox.trail("prod-main")["kms_key_arn"]
+    with pytest.raises(ClientError) as err:
+        await (await aws_client("kms", account=STAGING)).describe_key(KeyId=key)
+    assert err.value.response["Error"]["Code"] == "AccessDeniedException"
+    assert (await (await aws_client("kms", account=PROD)).describe_key(KeyId=key))["KeyMetadata"]
 
 
 async def test_profiles_in_the_written_files_reach_their_accounts(

@@ -200,6 +200,15 @@ def engine_findings() -> list[Finding]:
         ).findings
     plain = _trail(kms_key_id=None)
     out += judge_view(plain, ViewKey(ACCT, REGION, plain.arn), silent, NOW, th).findings
+    # A quiet region: no log file for hours; with and without the digest heartbeat.
+    quiet = {
+        **silent,
+        "LatestDeliveryTime": NOW - timedelta(hours=3),
+        "LatestDigestDeliveryTime": NOW - timedelta(minutes=20),
+    }
+    for validated in (True, False):
+        t = _trail(log_file_validation=validated)
+        out += judge_view(t, ViewKey(ACCT, REGION, t.arn), quiet, NOW, th).findings
     org = _trail(organization_trail=True, arn=f"arn:aws:cloudtrail:{REGION}:{OTHER}:trail/org")
     out += judge_view(
         org, ViewKey(ACCT, REGION, org.arn), None, NOW, th, status_error="ThrottlingException"

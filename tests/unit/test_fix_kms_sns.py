@@ -166,6 +166,30 @@ def test_sns_topic_missing_creates_it_under_the_trails_arn() -> None:
     assert p.preconditions[0].kind == "sns_exists" and p.preconditions[0].expected is None
 
 
-def test_foreign_topic_gets_no_plan() -> None:
+def test_a_topic_in_another_account_is_fixed_in_that_account() -> None:
     t = trail(SnsTopicARN=f"arn:aws:sns:us-east-1:{OTHER}:ct-topic")
-    assert plans_for(t, VIEW, [finding("SNS_TOPIC_MISSING")], Documents()) == []
+    (plan,) = plans_for(t, VIEW, [finding("SNS_TOPIC_MISSING")], Documents())
+    assert plan.account_id == OTHER != VIEW.account_id
+    assert plan.calls[0].region == "us-east-1"
+
+
+def test_a_key_in_another_account_is_fixed_in_that_account() -> None:
+    karn = f"arn:aws:kms:us-east-1:{OTHER}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    t = trail(KmsKeyId=karn)
+    plans = plans_for(
+        t,
+        VIEW,
+        [finding("KMS_KEY_DISABLED")],
+        Documents(key_metadata={"KeyState": "Disabled", "Arn": karn}),
+    )
+    assert [p.account_id for p in plans] == [OTHER]
+
+
+def test_a_bucket_owned_elsewhere_is_fixed_in_its_owner_account() -> None:
+    plans = plans_for(
+        trail(),
+        VIEW,
+        [finding("S3_POLICY_DENIES_CLOUDTRAIL")],
+        Documents(bucket_policy={"Version": "2012-10-17", "Statement": []}, bucket_owner=OTHER),
+    )
+    assert plans and {p.account_id for p in plans} == {OTHER}

@@ -155,7 +155,7 @@ def test_org_trail_adds_the_organization_write_statement() -> None:
 
 
 def test_explicit_deny_gets_a_separate_flagged_plan_only() -> None:
-    t = trail()
+    t = trail(LogFileValidationEnabled=True)  # the digest write carries AES256
     before = doc(ACL_STMT, WRITE_STMT, SSE_DENY, TLS_DENY)
     assert s3_put_allowed(before, t) is Outcome.DENIED
     plans = plans_for(
@@ -193,7 +193,7 @@ def test_explicit_deny_gets_a_separate_flagged_plan_only() -> None:
 
 
 def test_deny_and_missing_allow_ordinary_plan_keeps_the_deny() -> None:
-    t = trail()
+    t = trail(LogFileValidationEnabled=True)  # the digest write carries AES256
     before = doc(ACL_STMT, SSE_DENY)
     plans = plans_for(
         t, VIEW, [finding("S3_POLICY_DENIES_CLOUDTRAIL")], Documents(bucket_policy=before)

@@ -23,6 +23,7 @@ from core.judge.policy import (
     Outcome,
     PolicyError,
     Principal,
+    RequestContext,
     evaluate,
     explain,
     parse_policy,
@@ -1072,3 +1073,139 @@ def test_decision_is_frozen_and_explained() -> None:
     assert "AWSCloudTrailWrite20150319" in explain(d)
     missing = put(S3_DOC, acl=None)
     assert explain(missing).startswith("not granted")
+
+
+# ------------------------------------------------------------------ known, absent, unknowable
+
+
+def with_ctx(policy: Any, ctx: Any) -> Decision:
+    return evaluate(policy, principal=CT, action="s3:PutObject", resource=obj(LOG_KEY), context=ctx)
+
+
+def ctx_cond(c: dict[str, Any], ctx: Any) -> Outcome:
+    return with_ctx(doc(allow(Condition=c)), ctx).outcome
+
+
+#: An open context: aws:SourceArn known, aws:PrincipalOrgID known absent, the rest unknowable.
+OPEN = RequestContext(
+    SRC,
+    absent=["aws:PrincipalOrgID", "aws:PrincipalTag/*"],
+    unknown={"aws:SourceIp": "the network of a service principal is not documented"},
+    open_world=True,
+    why="not documented for this request",
+)
+
+
+def test_plain_mapping_is_a_closed_world() -> None:
+    # A key the mapping lacks is absent: IAM semantics, never "cannot tell".
+    assert ctx_cond({"StringEquals": {"aws:SourceIp": "192.0.2.1"}}, SRC) is N
+    assert ctx_cond({"StringNotEqualsIfExists": {"aws:SourceVpc": "vpc-1"}}, SRC) is A
+    assert ctx_cond({"Null": {"aws:SourceVpc": "true"}}, SRC) is A
+    closed = RequestContext(SRC)
+    assert ctx_cond({"StringEquals": {"aws:SourceIp": "192.0.2.1"}}, closed) is N
+
+
+@pytest.mark.parametrize(
+    "c",
+    [
+        {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}},
+        {"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}},
+        {"StringEqualsIfExists": {"aws:SourceVpc": "vpc-1"}},
+        {"StringNotEqualsIfExists": {"aws:SourceVpc": "vpc-1"}},
+        {"Null": {"aws:SourceVpc": "true"}},
+        {"Null": {"aws:SourceVpc": "false"}},
+        {"BoolIfExists": {"aws:ViaAWSService": "false"}},
+        {"ForAllValues:StringEquals": {"aws:SourceOrgPaths": "o-x/r-y/"}},
+        {"ForAnyValue:StringLike": {"aws:SourceOrgPaths": "o-x/*"}},
+    ],
+    ids=lambda c: next(iter(c)),
+)
+def test_unknowable_key_is_cannot_tell_whatever_the_operator(c: dict[str, Any]) -> None:
+    assert ctx_cond(c, OPEN) is U
+
+
+def test_unknowable_key_reason_is_given() -> None:
+    d = with_ctx(doc(allow(Condition={"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}})), OPEN)
+    assert d.outcome is Outcome.UNKNOWN
+    assert "aws:SourceIp" in d.reason and "network of a service principal" in d.reason
+    d = with_ctx(doc(allow(Condition={"StringEquals": {"aws:SourceOrgID": "o-x"}})), OPEN)
+    assert d.outcome is Outcome.UNKNOWN
+    assert "aws:SourceOrgID" in d.reason and "not documented for this request" in d.reason
+
+
+def test_known_absent_key_follows_iam_semantics_in_an_open_context() -> None:
+    assert ctx_cond({"StringEquals": {"aws:PrincipalOrgID": "o-x"}}, OPEN) is N
+    assert ctx_cond({"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-x"}}, OPEN) is A
+    assert ctx_cond({"Null": {"aws:PrincipalOrgID": "true"}}, OPEN) is A
+    # Patterns, case-insensitive.
+    assert ctx_cond({"StringEquals": {"AWS:PrincipalTag/team": "ops"}}, OPEN) is N
+
+
+def test_known_key_in_an_open_context() -> None:
+    assert ctx_cond({"ArnEquals": {"aws:SourceArn": TRAIL}}, OPEN) is A
+    assert ctx_cond({"ArnEquals": {"aws:SourceArn": OTHER_TRAIL}}, OPEN) is N
+
+
+def test_a_false_condition_wins_over_an_unknowable_one() -> None:
+    # Conditions are ANDed: one false condition means the statement does not apply.
+    c = {"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}, "ArnEquals": {"aws:SourceArn": OTHER_TRAIL}}
+    assert ctx_cond(c, OPEN) is N
+    deny = {
+        "Sid": "Perimeter",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": "*",
+        "Condition": {
+            "NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"},
+            "BoolIfExists": {"aws:PrincipalIsAWSService": "false"},
+        },
+    }
+    service = OPEN.with_values({"aws:PrincipalIsAWSService": "true"})
+    assert with_ctx(doc(allow(), deny), service).outcome is Outcome.ALLOWED
+    # Without the service key the Deny might apply: cannot tell, never allowed.
+    unsure = with_ctx(doc(allow(), deny), OPEN)
+    assert unsure.outcome is Outcome.UNKNOWN and unsure.sid == "Perimeter"
+
+
+def test_unknowable_deny_without_a_grant_is_not_granted_not_denied() -> None:
+    deny = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": "*",
+        "Condition": {"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}},
+    }
+    d = with_ctx(doc(deny), OPEN)
+    assert d.outcome is Outcome.NOT_GRANTED
+    assert "could not be evaluated" in d.reason
+
+
+def test_request_context_derivations() -> None:
+    assert isinstance(OPEN, dict) and dict(OPEN) == SRC
+    more = OPEN.with_values({"aws:SourceIp": "192.0.2.7"})
+    assert ctx_cond({"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}, more) is A
+    assert ctx_cond({"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}, OPEN) is U  # unchanged
+    lost = OPEN.with_unknown({"aws:SourceArn": "not read"})
+    assert "aws:SourceArn" not in lost
+    assert ctx_cond({"ArnEquals": {"aws:SourceArn": TRAIL}}, lost) is U
+    gone = OPEN.with_absent(["aws:SourceIp"])
+    assert ctx_cond({"IpAddress": {"aws:SourceIp": "192.0.2.0/24"}}, gone) is N
+    assert ctx_cond({"NotIpAddress": {"aws:SourceIp": "192.0.2.0/24"}}, gone) is A
+    # dict() keeps only the known keys: a closed world.
+    assert ctx_cond({"StringEquals": {"aws:SourceOrgID": "o-x"}}, dict(OPEN)) is N
+
+
+def test_list_and_bool_values_in_a_request_context() -> None:
+    ctx = RequestContext(
+        {"kms:EncryptionContextKeys": ["aws:cloudtrail:arn", "aws:s3:arn"], "flag": True}
+    )
+    both = {
+        "ForAllValues:StringEquals": {
+            "kms:EncryptionContextKeys": ["aws:cloudtrail:arn", "aws:s3:arn"]
+        }
+    }
+    assert ctx_cond(both, ctx) is A
+    one = {"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["aws:cloudtrail:arn"]}}
+    assert ctx_cond(one, ctx) is N
+    assert ctx_cond({"Bool": {"flag": "true"}}, ctx) is A

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
 from core.judge.rootcause import Destinations, Fact, root_causes
-from core.model import TrailConfig, ViewKey
+from core.model import Finding, TrailConfig, ViewKey
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
 ACCT = "111111111111"
@@ -36,7 +37,10 @@ KEY = ViewKey(ACCT, "eu-west-1", ARN)
 
 
 def bucket_policy(
-    prefix: str = "", source_arn: object = ARN, op: str = "StringEquals", extra: list | None = None
+    prefix: str = "",
+    source_arn: object = ARN,
+    op: str = "StringEquals",
+    extra: list[dict[str, Any]] | None = None,
 ) -> str:
     """The bucket policy from the CloudTrail User Guide (single account)."""
     p = f"{prefix}/" if prefix else ""
@@ -64,7 +68,7 @@ def bucket_policy(
     return json.dumps({"Version": "2012-10-17", "Statement": stmts + (extra or [])})
 
 
-def codes(findings: list) -> list[str]:
+def codes(findings: list[Finding]) -> list[str]:
     return sorted(f.code for f in findings)
 
 
@@ -97,10 +101,9 @@ def test_documented_bucket_policy_has_no_finding() -> None:
     ids=["wildcard-sourcearn", "arnlike", "extra-deny-insecure-transport"],
 )
 def test_unusual_but_valid_bucket_policies_have_no_finding(policy: str) -> None:
-    # A Deny on aws:SecureTransport=false must not trip: CloudTrail writes over TLS.
-    ctx_trail = trail()
-    found = root_causes(ctx_trail, KEY, Destinations(bucket=bucket(policy)), NOW)
-    assert [f.code for f in found if f.code != "DIAGNOSTICS_INCOMPLETE"] == []
+    # A Deny on aws:SecureTransport=false must not trip: CloudTrail writes to S3 over TLS
+    # (AWS Control Tower's log bucket denies every non-TLS request and receives its logs).
+    assert root_causes(trail(), KEY, Destinations(bucket=bucket(policy)), NOW) == []
 
 
 def test_prefix_must_match() -> None:
@@ -245,7 +248,7 @@ def test_key_policy_for_another_account_denies() -> None:
     ]
 
 
-def topic_fact(policy: dict | None) -> Fact:
+def topic_fact(policy: dict[str, Any] | None) -> Fact:
     return Fact("topic", TOPIC, True, data={"policy": json.dumps(policy) if policy else None})
 
 
@@ -277,8 +280,24 @@ def test_sns_topic_policy() -> None:
             }
         ],
     }
-    # The default topic policy lets account principals publish, not the CloudTrail service.
-    assert codes(root_causes(t, KEY, Destinations(topic=topic_fact(owner_only)), NOW)) == [
+    # The default topic statement lets anyone publish when AWS:SourceOwner is the account:
+    # AWS does not document that key for CloudTrail's publishes, so trailtop cannot tell.
+    found = root_causes(t, KEY, Destinations(topic=topic_fact(owner_only)), NOW)
+    assert codes(found) == ["DIAGNOSTICS_INCOMPLETE"]
+    assert "AWS:SourceOwner" in found[0].evidence["reason"]
+    account_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCT}:root"},
+                "Action": "SNS:Publish",
+                "Resource": TOPIC,
+            }
+        ],
+    }
+    # The account's own principals may publish, not the CloudTrail service.
+    assert codes(root_causes(t, KEY, Destinations(topic=topic_fact(account_only)), NOW)) == [
         "SNS_POLICY_DENIES_CLOUDTRAIL"
     ]
     assert codes(root_causes(t, KEY, Destinations(topic=Fact("topic", TOPIC, False)), NOW)) == [
@@ -320,7 +339,9 @@ PERMS = {
 
 
 def cw(
-    trust: dict | None = TRUST, policies: list | None = None, group: bool = True
+    trust: dict[str, Any] | None = TRUST,
+    policies: list[dict[str, Any]] | None = None,
+    group: bool = True,
 ) -> Destinations:
     return Destinations(
         log_group=Fact("log_group", GROUP, group),
@@ -353,6 +374,31 @@ def test_cloudwatch_healthy_and_each_cause() -> None:
     assert found[0].evidence["missing_actions"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     gone = Destinations(log_group=Fact("log_group", GROUP, True), role=Fact("role", ROLE, False))
     assert codes(root_causes(t, KEY, gone, NOW)) == ["CLOUDWATCH_ROLE_MISSING"]
+
+
+def test_cloudwatch_stream_in_the_trail_partition() -> None:
+    gov = f"arn:aws-us-gov:cloudtrail:us-gov-west-1:{ACCT}:trail/main"
+    group = f"arn:aws-us-gov:logs:us-gov-west-1:{ACCT}:log-group:ct-group:*"
+    role = f"arn:aws-us-gov:iam::{ACCT}:role/ct-cw"
+    t = trail(
+        TrailARN=gov,
+        HomeRegion="us-gov-west-1",
+        CloudWatchLogsLogGroupArn=group,
+        CloudWatchLogsRoleArn=role,
+    )
+    gov_text = json.dumps(PERMS).replace(
+        "arn:aws:logs:us-east-1", "arn:aws-us-gov:logs:us-gov-west-1"
+    )
+    perms = json.loads(gov_text.replace("CloudTrail_us-east-1", "CloudTrail_us-gov-west-1"))
+    view = ViewKey(ACCT, "us-gov-west-1", gov)
+    dest = Destinations(
+        log_group=Fact("log_group", group, True),
+        role=Fact("role", role, True, data={"trust": TRUST, "policies": [perms]}),
+    )
+    assert root_causes(t, view, dest, NOW) == []
+    found = root_causes(t, view, cw(), NOW)  # commercial-partition permissions
+    assert codes(found) == ["CLOUDWATCH_ROLE_PERMISSIONS_MISSING"]
+    assert found[0].evidence["resource"].startswith("arn:aws-us-gov:logs:us-gov-west-1:")
 
 
 def test_unknown_condition_operator_is_incomplete_not_ok() -> None:

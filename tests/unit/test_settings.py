@@ -75,6 +75,21 @@ def test_config_found_through_env_variable(
     assert path == cfg and s.thresholds.s3_stale_seconds == 120
 
 
+def test_threshold_defaults_are_the_judges_defaults(
+    tmp_path: Path, clean_env: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The engine builds the judge's thresholds from these settings: same defaults, same names.
+    from core.judge.evaluate import Thresholds as JudgeThresholds
+    from core.settings import Thresholds
+
+    assert Thresholds().model_dump() == vars(JudgeThresholds())
+    cfg = write(tmp_path, "[thresholds]\ndigest_stale_seconds = 7200\n")
+    s, _ = load_settings(str(cfg))
+    assert s.thresholds.digest_stale_seconds == 7200
+    monkeypatch.setenv("TRAILTOP_THRESHOLDS__DIGEST_STALE_SECONDS", "4000")
+    assert load_settings(str(cfg))[0].thresholds.digest_stale_seconds == 4000
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -88,6 +103,8 @@ def test_config_found_through_env_variable(
         ("[aws]\nregions = ['mars']\n", ["'aws.regions'", "region"]),
         ("[[aws.assume_roles]]\nrole_arn = 'nope'\n", ["aws.assume_roles.role_arn"]),
         ("[nonsense]\nx = 1\n", ["unknown key 'nonsense'"]),
+        ("[thresholds]\ndigest_stale_seconds = 0\n", ["'thresholds.digest_stale_seconds'"]),
+        ("[thresholds]\ndigest_stale = 5400\n", ["unknown key 'thresholds.digest_stale'"]),
     ],
 )
 def test_bad_config_is_refused_with_the_key(

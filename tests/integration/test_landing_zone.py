@@ -1,0 +1,163 @@
+"""The landing-zone layout, end to end: trailtop diagnoses an organization trail whose bucket
+lives in a log-archive account and whose key lives in a security account, from the accounts
+that own them, reached through the Organization role as an operator would configure it.
+
+One sandbox for the module (``landing-zone`` scenario); each breakage test breaks the estate
+in the owner account, checks the diagnosis, the culprit (behind 2,000+ newer read events)
+and the plan's target account, applies the plan and sees the finding clear, so the estate is
+healthy again for the next test. Deliveries happen when a test says (``sb.deliver()``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.engine.sweep import Engine, engine_from_settings
+from core.model import Severity, Snapshot, TrailView
+from core.settings import Settings, deep_merge, load_settings
+from sandbox import Sandbox
+from tests.support.engine import aws_env
+
+SERIOUS = {Severity.CRITICAL, Severity.HIGH, Severity.MEDIUM}
+#: Breakages whose resource lives outside the trail's account, and those in it.
+BREAKAGES = [
+    "bucket_policy",
+    "key_disabled",
+    "key_pending_deletion",
+    "key_policy",
+    "topic_policy",
+    "role_policy",
+]
+
+
+@pytest.fixture(scope="module")
+def lz() -> Iterator[Sandbox]:
+    sb = Sandbox(scenario="landing-zone", delivery_interval=3600.0).start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+def lz_settings(sb: Sandbox, tmp: Path, **extra: Any) -> Settings:
+    reach = sb.manifest["reach"]
+    base: dict[str, Any] = {
+        "aws": {
+            "profiles": list(reach["profiles"]),
+            "regions": [],
+            "endpoint_url": sb.endpoint_url,
+            "assume_roles": [{"role_arn": r} for r in reach["assume_roles"]],
+            "organization": {"enabled": True, "role_name": reach["organization_role"]},
+        },
+        "poll": {"max_attempts": 2, "read_timeout_seconds": 10, "connect_timeout_seconds": 2},
+        "remediation": {"enabled": True, "audit_log": str(tmp / "audit.jsonl")},
+    }
+    settings, _ = load_settings(None, deep_merge(base, extra))
+    return settings
+
+
+@pytest.fixture
+async def engine(lz: Sandbox, tmp_path: Path) -> AsyncIterator[Engine]:
+    with aws_env(lz):
+        eng = engine_from_settings(lz_settings(lz, tmp_path))
+        try:
+            yield eng
+        finally:
+            await eng.close()
+
+
+def org_views(sb: Sandbox, snap: Snapshot, account: str | None = None) -> list[TrailView]:
+    arn = sb.manifest["landing_zone"]["org_trail_arn"]
+    return [
+        v
+        for v in snap.views
+        if v.trail.arn == arn and (account is None or v.key.account_id == account)
+    ]
+
+
+def serious(views: list[TrailView]) -> list[tuple[str, str, str]]:
+    return [
+        (v.key.account_id, v.key.region, f.code)
+        for v in views
+        for f in v.findings
+        if f.severity in SERIOUS
+    ]
+
+
+async def test_the_healthy_landing_zone_raises_nothing_and_reads_every_destination(
+    lz: Sandbox, engine: Engine
+) -> None:
+    ids = lz.manifest["landing_zone"]
+    since = time.time()
+    snap = await engine.sweep()
+    assert all(t.ok for t in snap.targets), [t for t in snap.targets if not t.ok]
+    # Owner discovery: at most one ListBuckets per reached account, none on the next sweep.
+    listed = [e["account"] for e in lz.request_log(since=since, operation="ListBuckets")]
+    assert listed and len(listed) == len(set(listed)) <= len(engine.accounts)
+    again = time.time()
+    await engine.sweep()
+    assert lz.request_log(since=again, operation="ListBuckets") == []
+    assert serious(list(snap.views)) == []
+    mgmt = org_views(lz, snap, ids["management"])
+    assert mgmt, "the management account's views of its organization trail"
+    for v in mgmt:
+        codes = {f.code for f in v.findings}
+        assert "DIAGNOSTICS_INCOMPLETE" not in codes, v.findings
+        assert "MANAGED_ELSEWHERE" not in codes
+    # Each destination was read in the account that owns it.
+    diag: Any = engine.diagnoser
+    assert diag.owner_of("bucket", ids["bucket"]) == ids["log_archive"]
+    assert diag.owner_of("key", ids["key_arn"]) == ids["security"]
+    assert diag.owner_of("topic", ids["topic_arn"]) == ids["management"]
+    # A delegated administrator gets the management account's diagnosis; other members
+    # see an organization trail they do not manage.
+    for admin in ids["delegated_admins"]:
+        for v in org_views(lz, snap, admin):
+            assert "MANAGED_ELSEWHERE" not in {f.code for f in v.findings}
+    member = org_views(lz, snap, ids["workload_prod"])
+    assert member and all("MANAGED_ELSEWHERE" in {f.code for f in v.findings} for v in member)
+
+
+@pytest.mark.parametrize("kind", BREAKAGES)
+async def test_a_breakage_is_diagnosed_in_its_owner_account_and_its_plan_clears_it(
+    lz: Sandbox, engine: Engine, kind: str
+) -> None:
+    ids = lz.manifest["landing_zone"]
+    done = lz.landing_zone.break_(kind, minutes_ago=30)
+    assert done["noise"] >= 2000
+    lz.deliver()
+    snap = await engine.sweep()
+    views = org_views(lz, snap, ids["management"])
+    hits = [(v, f) for v in views for f in v.findings if f.code == done["root_cause"]]
+    assert hits, [(v.key.region, [f.code for f in v.findings]) for v in views]
+    view, finding = hits[0]
+    # The evidence names the account that owns the broken resource.
+    assert finding.evidence.get("owner_account") == done["account"]
+    # Who broke it: the breaking event, from the owner account's Event history, found
+    # although 2,000+ newer read events name the same resource.
+    cause = finding.cause_event
+    assert cause is not None, finding
+    assert cause["event_name"] == done["event"]
+    assert cause["actor"] == done["actor"]
+    # The plan is aimed at the owner account; applying it clears the finding by the
+    # second sweep after the next delivery.
+    assert finding.plan_ids, finding
+    plan = snap.plans[finding.plan_ids[0]]
+    assert plan.account_id == done["account"]
+    result, _after = await engine.apply_plan(plan.id, confirm_extra=True)
+    assert result.result == "applied", result
+    lz.deliver()
+    await engine.sweep()
+    final = await engine.sweep()
+    left = [
+        (v.key.region, f.code)
+        for v in org_views(lz, final, ids["management"])
+        for f in v.findings
+        if f.code == done["root_cause"] or f.severity in SERIOUS
+    ]
+    assert left == []
