@@ -76,6 +76,28 @@ def find_bucket(name: str) -> Any | None:
     return s3_backends[account][partition].buckets.get(name)
 
 
+def requester_pays(bucket: Any) -> bool:
+    """The bucket's Payer is Requester (moto keeps it; its API does not serve it)."""
+    return getattr(bucket, "payer", "BucketOwner") == "Requester"
+
+
+def request_payment_xml(name: str) -> bytes | None:
+    """GetBucketRequestPayment's answer for a bucket, or None when there is no such bucket.
+
+    moto 5 stores ``payer`` on each bucket but answers ``?requestPayment`` with a listing,
+    so the sandbox answers it from the same attribute the delivery emulation reads.
+    """
+    bucket = find_bucket(name)
+    if bucket is None:
+        return None
+    payer = "Requester" if requester_pays(bucket) else "BucketOwner"
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<RequestPaymentConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">'
+        f"<Payer>{payer}</Payer></RequestPaymentConfiguration>"
+    ).encode()
+
+
 def service_context(ref: TrailRef) -> dict[str, str]:
     """The global condition keys every request CloudTrail makes for this trail carries.
 
@@ -134,6 +156,10 @@ def s3_error(ref: TrailRef, folder: str = "CloudTrail") -> str | None:
     bucket = find_bucket(bucket_name)
     if bucket is None:
         return "NoSuchBucket"
+    if requester_pays(bucket):
+        # AWS: CloudTrail's bucket "cannot be configured as a Requester Pays bucket". The
+        # error CloudTrail reports is not documented; S3 refuses with a 403.
+        return "AccessDenied"
     policy = bucket.policy.decode() if bucket.policy else None
     context = service_context(ref)
     acl = evaluate(

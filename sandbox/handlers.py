@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .destinations import TrailRef
+from .destinations import TrailRef, request_payment_xml
 from .emulation import Emulation
 from .organizations import (
     deregister_organization_delegated_admin,
@@ -113,7 +113,20 @@ def account_list_regions(emu: Emulation, info: CallInfo) -> WireResponse | None:
     )
 
 
+def get_bucket_request_payment(emu: Emulation, info: CallInfo) -> WireResponse | None:
+    """moto answers ``?requestPayment`` with an object listing; answer it as S3 does."""
+    if not info.bucket:
+        return None
+    body = request_payment_xml(info.bucket)
+    if body is None:
+        return error_response("xml", 404, "NoSuchBucket", "The specified bucket does not exist")
+    return WireResponse(
+        200, body, [("Content-Type", "application/xml"), ("Content-Length", str(len(body)))]
+    )
+
+
 HANDLERS: dict[tuple[str, str], Handler] = {
+    ("s3", "GetBucketRequestPayment"): get_bucket_request_payment,
     ("cloudtrail", "RegisterOrganizationDelegatedAdmin"): lambda emu, info: (
         register_organization_delegated_admin(info)
     ),

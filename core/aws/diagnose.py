@@ -366,7 +366,16 @@ class DestinationDiagnoser:
                 return Fact("bucket", name, False, describe_error(exc))
             else:
                 raise
-        return Fact("bucket", name, True, None, data={"policy": policy})
+        data: dict[str, Any] = {"policy": policy}
+        # CloudTrail does not deliver to a Requester Pays bucket: one call per bucket read.
+        try:
+            pay = await self._call(
+                col, acct, "s3", region, "get_bucket_request_payment", Bucket=name
+            )
+            data["payer"] = pay.get("Payer")
+        except Exception as exc:  # noqa: BLE001 - the policy still judges; the payer is unknown
+            data["payer_error"] = describe_error(exc)
+        return Fact("bucket", name, True, None, data=data)
 
     async def _key(self, col: Collector, acct: Account, key_id: str, region: str) -> Fact:
         kregion = region_of(key_id, region)

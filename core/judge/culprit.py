@@ -46,6 +46,7 @@ S3_ROOT = (
     Code.S3_BUCKET_MISSING,
     Code.S3_POLICY_DENIES_CLOUDTRAIL,
     Code.S3_POLICY_ACL_CHECK_MISSING,
+    Code.S3_BUCKET_REQUESTER_PAYS,
 )
 S3_STATUS = (Code.S3_DELIVERY_ERROR, Code.DIGEST_DELIVERY_ERROR, Code.S3_DELIVERY_STALE)
 KMS_ROOT = (
@@ -110,6 +111,14 @@ EVENT_RULES: Mapping[str, EventRule] = {
         {
             **_w((Code.S3_DELIVERY_ERROR, Code.DIGEST_DELIVERY_ERROR), 2),
             **_w((Code.S3_POLICY_DENIES_CLOUDTRAIL, Code.S3_DELIVERY_STALE), 1),
+        },
+    ),
+    "PutBucketRequestPayment": EventRule(
+        "bucket",
+        {
+            Code.S3_BUCKET_REQUESTER_PAYS: 3,
+            **_w((Code.S3_DELIVERY_ERROR, Code.DIGEST_DELIVERY_ERROR), 2),
+            Code.S3_DELIVERY_STALE: 1,
         },
     ),
     "DisableKey": EventRule(

@@ -137,6 +137,22 @@ def _undecidable(what: str, d: Decision, channel: Channel) -> Finding:
     return _incomplete(what, explain(d), channel)
 
 
+def requester_pays_finding(bucket: str) -> Finding:
+    """AWS documents that CloudTrail's bucket "cannot be configured as a Requester Pays
+    bucket" (the error CloudTrail then reports is not documented, so this is judged from
+    the setting, before any failed delivery)."""
+    return Finding(
+        Code.S3_BUCKET_REQUESTER_PAYS,
+        Severity.CRITICAL,
+        Channel.S3,
+        f"The trail's bucket {bucket} is a Requester Pays bucket: CloudTrail does not "
+        "deliver to one, so log files are lost.",
+        {"bucket": bucket, "Payer": "Requester"},
+        "Make the bucket owner pay again (s3:PutBucketRequestPayment with "
+        "Payer=BucketOwner), or point the trail at another bucket.",
+    )
+
+
 def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None) -> list[Finding]:
     bucket = trail.s3_bucket or ""
     out: list[Finding] = []
@@ -156,6 +172,8 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
         out.append(
             _elsewhere("bucket", bucket, Channel.S3, fact.error or "owned by another account")
         )
+    if fact.data.get("payer") == "Requester":
+        out.append(requester_pays_finding(bucket))
     if fact.exists is None or "policy" not in fact.data:
         if not fact.foreign:
             out.append(

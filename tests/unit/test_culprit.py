@@ -147,6 +147,7 @@ def test_every_event_of_issue_9_is_in_the_table_with_its_resource_kind() -> None
         "DeleteBucketPolicy": "bucket",
         "DeleteBucket": "bucket",
         "PutBucketOwnershipControls": "bucket",
+        "PutBucketRequestPayment": "bucket",
         "DisableKey": "key",
         "ScheduleKeyDeletion": "key",
         "PutKeyPolicy": "key",

@@ -198,6 +198,12 @@ def engine_findings() -> list[Finding]:
         out += judge_view(
             trail, key, broken, NOW, th, diagnostics=root_causes(trail, key, dest, NOW)
         ).findings
+    payer = Destinations(
+        bucket=Fact("bucket", "b", True, data={"policy": None, "payer": "Requester"})
+    )
+    out += judge_view(
+        trail, key, broken, NOW, th, diagnostics=root_causes(trail, key, payer, NOW)
+    ).findings
     plain = _trail(kms_key_id=None)
     out += judge_view(plain, ViewKey(ACCT, REGION, plain.arn), silent, NOW, th).findings
     # A quiet region: no log file for hours; with and without the digest heartbeat.
