@@ -332,6 +332,11 @@ def kms_findings(
             )
         elif d.outcome is Outcome.UNKNOWN:
             out.append(_undecidable(f"key policy of {kid}", d, Channel.KMS))
+    else:
+        # The key was described but its policy not read (GetKeyPolicy has no cross-account
+        # use): say so, a key policy that refuses CloudTrail may be behind it.
+        reason = str(fact.data.get("policy_error") or fact.error or "key policy not readable")
+        out.append(_incomplete(f"key policy of {kid}", reason, Channel.KMS))
     return out
 
 

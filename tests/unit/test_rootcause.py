@@ -418,3 +418,24 @@ def test_unknown_condition_operator_is_incomplete_not_ok() -> None:
     )
     found = root_causes(trail(), KEY, Destinations(bucket=bucket(weird)), NOW)
     assert {f.code for f in found} == {"DIAGNOSTICS_INCOMPLETE"}
+
+
+def test_an_unreadable_key_policy_is_said_not_silent() -> None:
+    """The key was described but GetKeyPolicy failed: never silence."""
+    t = trail(KmsKeyId="arn:aws:kms:us-west-2:999999999999:key/abc")
+    fact = Fact(
+        "key",
+        "arn:aws:kms:us-west-2:999999999999:key/abc",
+        True,
+        "access denied: AccessDeniedException on GetKeyPolicy",
+        data={
+            "metadata": {
+                "KeyState": "Enabled",
+                "Arn": "arn:aws:kms:us-west-2:999999999999:key/abc",
+            },
+            "policy_error": "access denied: AccessDeniedException on GetKeyPolicy",
+        },
+    )
+    found = root_causes(t, KEY, Destinations(key=fact), NOW)
+    assert [f.code for f in found] == ["DIAGNOSTICS_INCOMPLETE"]
+    assert "GetKeyPolicy" in found[0].evidence["reason"]
