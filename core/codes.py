@@ -24,12 +24,20 @@ class Code(StrEnum):
     S3_BUCKET_MISSING = "S3_BUCKET_MISSING"
     S3_POLICY_DENIES_CLOUDTRAIL = "S3_POLICY_DENIES_CLOUDTRAIL"
     S3_POLICY_ACL_CHECK_MISSING = "S3_POLICY_ACL_CHECK_MISSING"
+    #: The trail's bucket was deleted and its name now answers a refusal no reached account
+    #: explains: another AWS account may own the name (and receive the logs).
+    S3_BUCKET_NAME_TAKEN = "S3_BUCKET_NAME_TAKEN"
     #: The bucket is Requester Pays: CloudTrail does not deliver to such a bucket.
     S3_BUCKET_REQUESTER_PAYS = "S3_BUCKET_REQUESTER_PAYS"
     KMS_KEY_MISSING = "KMS_KEY_MISSING"
     KMS_KEY_DISABLED = "KMS_KEY_DISABLED"
     KMS_KEY_PENDING_DELETION = "KMS_KEY_PENDING_DELETION"
     KMS_POLICY_DENIES_CLOUDTRAIL = "KMS_POLICY_DENIES_CLOUDTRAIL"
+    #: The key policy does not let CloudTrail kms:DescribeKey (a required statement; AWS ties
+    #: it to creating and updating the trail, not to each delivery).
+    KMS_POLICY_DESCRIBE_MISSING = "KMS_POLICY_DESCRIBE_MISSING"
+    #: The trail's key is in another region than its bucket: AWS requires the bucket's region.
+    KMS_KEY_OTHER_REGION = "KMS_KEY_OTHER_REGION"
     SNS_TOPIC_MISSING = "SNS_TOPIC_MISSING"
     SNS_POLICY_DENIES_CLOUDTRAIL = "SNS_POLICY_DENIES_CLOUDTRAIL"
     CLOUDWATCH_LOG_GROUP_MISSING = "CLOUDWATCH_LOG_GROUP_MISSING"

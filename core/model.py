@@ -259,6 +259,19 @@ class SweepStats:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """Something an operator must hear about once (not a state): an account no longer
+    reached because it left the Organization, for example."""
+
+    kind: str
+    account_id: str
+    message: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": self.kind, "account_id": self.account_id, "message": self.message}
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything known after one sweep. Immutable: the UI may keep it as long as it likes."""
 
@@ -280,6 +293,8 @@ class Snapshot:
     org_ids: Mapping[str, str] = field(default_factory=dict)
     #: Remediation plans (core.fix.plans.Plan) by id; findings name theirs in `plan_ids`.
     plans: Mapping[str, Any] = field(default_factory=dict)
+    #: Said once, in the snapshot of the sweep that noticed it.
+    notices: tuple[Notice, ...] = ()
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in STATE_ORDER}

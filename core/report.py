@@ -70,6 +70,7 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
             "targets_in_error": snap.targets_in_error,
         },
         "targets": [t.to_json() for t in snap.targets],
+        "notices": [n.to_json() for n in snap.notices],
         "views": [view_json(v) for v in _ordered(snap.views)],
         "plans": {pid: _jsonable(plan.to_json()) for pid, plan in sorted(snap.plans.items())},
         "coverage": [

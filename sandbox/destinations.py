@@ -203,6 +203,13 @@ def kms_error(ref: TrailRef) -> str | None:
     shown = key_ref if key_ref.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{ident}"
     if key is None:
         return f"KMS.NotFoundException: Key '{shown}' does not exist"
+    bucket = find_bucket(ref.trail.bucket_name)
+    bucket_region = getattr(bucket, "region_name", None) if bucket is not None else None
+    if bucket_region and bucket_region != region:
+        # AWS: the key "must be created in the same AWS Region as the Amazon S3 bucket". The
+        # error CloudTrail reports is not documented; S3 answers a PutObject naming a key of
+        # another region with KMS.NotFoundException.
+        return f"KMS.NotFoundException: Invalid arn {region}"
     if key.key_state == "PendingDeletion":
         return f"KMS.KMSInvalidStateException: {key.arn} is pending deletion."
     if key.key_state == "Disabled" or not key.enabled:

@@ -74,6 +74,26 @@ def account_of(access_key: str) -> str:
     return account
 
 
+def is_known(access_key: str) -> bool:
+    """Whether this server issued the key (an IAM user's key or an assumed-role session).
+
+    moto acts in its default account for a key it never issued; AWS rejects it
+    (InvalidClientTokenId / UnrecognizedClientException / InvalidAccessKeyId). A server
+    restarted on the same port must not let a client's old sessions act as another account.
+    """
+    if not access_key:
+        return True
+    if access_key in _ACCOUNTS or access_key in _CALLERS:
+        return True
+    if account_of(access_key) != DEFAULT_ACCOUNT_ID:
+        return True
+    if sts_backends[DEFAULT_ACCOUNT_ID]["aws"].get_assumed_role_from_access_key(access_key):
+        return True
+    return (
+        iam_backends[DEFAULT_ACCOUNT_ID]["aws"].get_user_from_access_key_id(access_key) is not None
+    )
+
+
 def resolve_caller(access_key: str) -> Caller:
     """Resolve an access key to its principal, as STS GetCallerIdentity would."""
     cached = _CALLERS.get(access_key)

@@ -48,6 +48,13 @@ def _register_admin(seeder: Seeder) -> str:
     return str(reply["arn"])
 
 
+def seed_empty(seeder: Seeder, **_: Any) -> dict[str, Any]:
+    """Just the server, the profiles and the management account's static key (a key the
+    server did not issue is refused, as AWS refuses it)."""
+    _register_admin(seeder)
+    return {"scenario": "empty"}
+
+
 def _create_org(seeder: Seeder, admin: Actor, members: list[str]) -> tuple[str, dict[str, str]]:
     orgs = admin.client("organizations")
     org_id = orgs.create_organization(FeatureSet="ALL")["Organization"]["Id"]
@@ -573,5 +580,5 @@ SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "demo": seed_demo,
     "bench": seed_bench,
     "landing-zone": seed_landing_zone,
-    "empty": lambda seeder, **_: {"scenario": "empty"},
+    "empty": seed_empty,
 }

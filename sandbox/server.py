@@ -32,7 +32,7 @@ from .destinations import find_bucket
 from .emulation import Emulation
 from .events import event_region, is_recorded
 from .handlers import handler_for, parse_json
-from .identity import account_of, resolve_caller
+from .identity import account_of, is_known, resolve_caller
 from .organizations import allow_cloudtrail_delegation
 from .protocol import CallInfo, WireResponse, describe_call, fault_response, status_line
 from .regions import OPT_IN_REGIONS
@@ -112,6 +112,11 @@ class SandboxMiddleware:
             info.account
         ):
             # An opt-in region the account has not enabled rejects its credentials, as in AWS.
+            reply = fault_response("region_disabled", info, "")
+            status_holder[0] = reply.status
+            return _send(start_response, reply)
+        if info.access_key and not is_known(info.access_key):
+            # Credentials this server never issued (a session from before a restart).
             reply = fault_response("region_disabled", info, "")
             status_holder[0] = reply.status
             return _send(start_response, reply)

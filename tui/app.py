@@ -224,6 +224,15 @@ class TrailtopApp(App[None]):
             self.sweep_status = SweepStatus()
         self.snapshot_signal.publish(snapshot)
         self._alert(before)
+        for notice in snapshot.notices:
+            # Said once by the engine (an account that left): never silently dropped.
+            self.notify(
+                plain(notice.message, max_len=300),
+                title=plain(notice.kind.replace("-", " ").capitalize()),
+                severity="warning",
+                timeout=15,
+                markup=False,
+            )
         self.snapshots_applied += 1
         self.last_apply_seconds = time.perf_counter() - t0
 

@@ -183,8 +183,10 @@ class ClientPool:
     endpoint_url: str | None
     counter: RequestCounter = field(default_factory=RequestCounter)
     _clients: dict[tuple[int, str, str], Any] = field(default_factory=dict)
-    _contexts: list[Any] = field(default_factory=list)
+    _contexts: dict[tuple[int, str, str], Any] = field(default_factory=dict)
     _lock: asyncio.Lock | None = None
+    #: Closing clients of sessions that were replaced (awaited by `close`).
+    _closing: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def get(self, session: AioSession, service: str, region: str) -> Any:
         key = (id(session), service, region)
@@ -204,18 +206,43 @@ class ClientPool:
                 )
                 client = await ctx.__aenter__()
                 client.meta.events.register("before-send", self.counter.hook)
-                self._contexts.append(ctx)
+                self._contexts[key] = ctx
                 self._clients[key] = client
         return client
 
     def forget_session(self, session: AioSession) -> None:
-        """Drop (without closing) clients of a session whose credentials were replaced."""
+        """Drop the clients of a session whose credentials were replaced, and close them.
+
+        Each client holds its credentials; kept, a replaced session's clients would live as
+        long as the pool (memory that grows with every re-assumed role), and a new session
+        reusing the old one's id() would be handed a client with stale credentials.
+        """
         sid = id(session)
+        ctxs = [self._contexts.pop(k) for k in [k for k in self._contexts if k[0] == sid]]
         for key in [k for k in self._clients if k[0] == sid]:
             del self._clients[key]
+        if ctxs:
+            task = asyncio.get_running_loop().create_task(self._close_contexts(ctxs))
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    @staticmethod
+    async def _close_contexts(ctxs: list[Any]) -> None:
+        for ctx in ctxs:
+            try:
+                await ctx.__aexit__(None, None, None)
+            except Exception:  # noqa: BLE001 - a client that fails to close is gone anyway
+                log.debug("closing a replaced client failed", exc_info=True)
+
+    @property
+    def live_clients(self) -> int:
+        """Clients currently held (for tests that bound them by the number of targets)."""
+        return len(self._clients)
 
     async def close(self) -> None:
-        for ctx in self._contexts:
+        if self._closing:
+            await asyncio.gather(*self._closing, return_exceptions=True)
+        for ctx in self._contexts.values():
             try:
                 await ctx.__aexit__(None, None, None)
             except Exception:  # noqa: BLE001 - closing must never raise out of shutdown

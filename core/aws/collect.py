@@ -18,9 +18,10 @@ from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession
 
 from core.aws.clients import ClientPool, new_session
-from core.aws.errors import describe_error
+from core.aws.errors import describe_error, error_code
 from core.model import TrailConfig
 from core.util.arn import account_of
+from core.util.error_codes import CREDENTIAL
 
 log = logging.getLogger(__name__)
 
@@ -184,11 +185,25 @@ class Collector:
 
     async def _account_for_profile(self, profile: str | None) -> Account:
         session = self._profile_sessions.get(profile)
+        cached = session is not None
         if session is None:
             session = new_session(profile)
             self._profile_sessions[profile] = session
         region = session.get_config_variable("region") or DEFAULT_GLOBAL_REGION
-        ident = await self.call(session, "sts", region, "get_caller_identity")
+        try:
+            ident = await self.call(session, "sts", region, "get_caller_identity")
+        except Exception as exc:
+            if not cached or error_code(exc) not in CREDENTIAL:
+                raise
+            # The endpoint no longer accepts what this session holds (a role profile's
+            # cached role session after a restart or revocation, rotated keys): read the
+            # profile again, once, so its role is assumed afresh from its source.
+            log.info("profile %s: credentials rejected, reading the profile again", profile)
+            self.forget_session(session)
+            session = new_session(profile)
+            self._profile_sessions[profile] = session
+            region = session.get_config_variable("region") or DEFAULT_GLOBAL_REGION
+            ident = await self.call(session, "sts", region, "get_caller_identity")
         return Account(
             account_id=str(ident["Account"]),
             profile=profile,
@@ -197,14 +212,21 @@ class Collector:
             home_region=region,
         )
 
-    def forget_role_session(self, session: AioSession) -> bool:
-        """Drop an assumed-role session (and its clients) so the role is assumed afresh."""
+    def forget_session(self, session: AioSession) -> bool:
+        """Drop a session whose credentials were rejected (an assumed role's or a profile's)
+        and close its clients, so the next resolve reaches the account afresh."""
+        found = False
         for key, cached in list(self._role_sessions.items()):
             if cached is session:
                 del self._role_sessions[key]
-                self.pool.forget_session(session)
-                return True
-        return False
+                found = True
+        for name, cached in list(self._profile_sessions.items()):
+            if cached is session:
+                del self._profile_sessions[name]
+                found = True
+        if found:
+            self.pool.forget_session(session)
+        return found
 
     async def assume_role(
         self,

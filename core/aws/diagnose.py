@@ -49,6 +49,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+#: The codes S3 answers a bucket read by an account that does not own the bucket.
+_NOT_OWNER = frozenset({"AccessDenied", "MethodNotAllowed"})
 DestId = tuple[str, str]  # (kind, identifier): one read per destination, whoever views it
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
 #: Which destinations a finding's channel is about (its evidence names their owner).
@@ -93,6 +95,14 @@ def destinations_of(trail: TrailConfig) -> list[DestId]:
     return out
 
 
+def bucket_region(location: str | None) -> str:
+    """GetBucketLocation's ``LocationConstraint`` as a region: empty (null) is us-east-1 and
+    the legacy ``EU`` is eu-west-1, as the S3 API reference documents."""
+    if not location:
+        return "us-east-1"
+    return "eu-west-1" if location == "EU" else location
+
+
 def _arn_owner(d: DestId) -> str | None:
     """The owner of a destination whose identifier is an ARN (keys, topics, groups, roles)."""
     return account_of(d[1]) or None if d[0] != "bucket" else None
@@ -124,6 +134,8 @@ class DestinationDiagnoser:
         #: The destinations judged for each view in the last diagnose() (remediation plans
         #: are made from these documents).
         self.destinations: dict[str, Destinations] = {}
+        #: Buckets of judged trails with a KMS key: only their region is read.
+        self._located: frozenset[str] = frozenset()
 
     async def diagnose(
         self,
@@ -140,6 +152,9 @@ class DestinationDiagnoser:
         admins = await self._delegated_admins(collector, reached, views, t, force)
         self.delegated_admins = admins
         judged = [v for v in views if _administers(v, admins)]
+        self._located = frozenset(
+            v.trail.s3_bucket for v in judged if v.trail.kms_key_id and v.trail.s3_bucket
+        )
         reader_of: dict[DestId, Account] = {}
         region_of_dest: dict[DestId, str] = {}
         due: set[DestId] = set()
@@ -155,6 +170,7 @@ class DestinationDiagnoser:
                 if force or cached is None or changed or t - cached[1] >= self.refresh_seconds:
                     due.add(d)
         ordered = sorted(due)
+        owners_before = dict(self.owners)
         results = await asyncio.gather(
             *(
                 self._read_as_owner(collector, reached, d, reader_of[d], region_of_dest[d], t)
@@ -167,6 +183,11 @@ class DestinationDiagnoser:
                 if isinstance(res, asyncio.CancelledError):
                     raise res
                 res = Fact(d[0], d[1], None, describe_error(res))
+            if d[0] == "bucket" and self._unowned(res, reached):
+                # Refused, and no reached account lists it: say who listed it before, the
+                # judge decides with the view's status whether the name changed hands.
+                former = owners_before.get(d)
+                res = replace(res, data={**res.data, "unowned": True, "former_owner": former})
             self._facts[d] = (res, t)
 
         org_ids: dict[str, str | None] = {}
@@ -182,6 +203,10 @@ class DestinationDiagnoser:
         self.org_ids = org_ids
         for v in judged:
             facts = {d[0]: self._facts[d][0] for d in destinations_of(v.trail)}
+            bucket = facts.get("bucket")
+            if bucket is not None and bucket.data.get("unowned"):
+                err = (v.status or {}).get("LatestDeliveryError")
+                facts["bucket"] = replace(bucket, data={**bucket.data, "delivery_error": err})
             dest = Destinations(
                 bucket=facts.get("bucket"),
                 key=facts.get("key"),
@@ -208,6 +233,18 @@ class DestinationDiagnoser:
             return f
         owner = owners.get("bucket") or next(iter(owners.values()))
         return replace(f, evidence={**f.evidence, "owner_account": owner})
+
+    def _unowned(self, fact: Fact, reached: dict[str, Account]) -> bool:
+        """The bucket read was refused (403 AccessDenied, or 405 MethodNotAllowed, which S3
+        answers a caller outside the owner's account) and every reached account's ListBuckets
+        is known and lacks the name."""
+        if fact.exists is not None or fact.data.get("error_code") not in _NOT_OWNER:
+            return False
+        for acct in reached:
+            listed = self._listed.get(acct)
+            if listed is None or listed[0] is None or fact.ident in listed[0]:
+                return False
+        return True
 
     def owner_of(self, kind: str, ident: str) -> str | None:
         """The account that owns a destination, where trailtop found out."""
@@ -352,7 +389,8 @@ class DestinationDiagnoser:
             )
             if code in NOT_FOUND.get(kind, frozenset()):
                 return Fact(kind, ident, False, describe_error(exc))
-            return Fact(kind, ident, None, describe_error(exc))
+            data = {"error_code": code} if kind == "bucket" else {}
+            return Fact(kind, ident, None, describe_error(exc), data=data)
 
     async def _bucket(self, col: Collector, acct: Account, name: str, region: str) -> Fact:
         try:
@@ -375,6 +413,14 @@ class DestinationDiagnoser:
             data["payer"] = pay.get("Payer")
         except Exception as exc:  # noqa: BLE001 - the policy still judges; the payer is unknown
             data["payer_error"] = describe_error(exc)
+        if name in self._located:
+            # A trail's KMS key must be in its bucket's region: asked only of buckets that
+            # receive SSE-KMS log files, one call per bucket read.
+            try:
+                loc = await self._call(col, acct, "s3", region, "get_bucket_location", Bucket=name)
+                data["region"] = bucket_region(loc.get("LocationConstraint"))
+            except Exception as exc:  # noqa: BLE001 - then the key's region is not judged
+                data["region_error"] = describe_error(exc)
         return Fact("bucket", name, True, None, data=data)
 
     async def _key(self, col: Collector, acct: Account, key_id: str, region: str) -> Fact:

@@ -41,6 +41,7 @@ from core.model import (
     Channel,
     CoverageGap,
     Finding,
+    Notice,
     Severity,
     Snapshot,
     State,
@@ -112,6 +113,7 @@ class Engine:
     previous: Snapshot | None = None
     last_success_at: datetime | None = None
     _force_describe: set[tuple[str, str]] = field(default_factory=set)
+    _notices: list[Notice] = field(default_factory=list)
     _force_all: bool = False
     _force_resolve: bool = False
     _collector: Collector | None = None
@@ -205,7 +207,9 @@ class Engine:
             last_success_at=self.last_success_at,
             org_ids={a.account_id: a.org_id for a in self.accounts if a.org_id},
             plans=plans,
+            notices=tuple(self._notices),
         )
+        self._notices.clear()
         log.debug(
             "sweep %d: %d views, %d targets (%d in error), %d requests, %s",
             n,
@@ -266,11 +270,15 @@ class Engine:
             code = error_code(exc)
             if code in NOT_FOUND["trail"]:
                 self._force_describe.add((a.account_id, key.region))
-            elif code in CREDENTIAL and col.forget_role_session(a.session):
-                # A revoked or expired role session: assume the role again next sweep
-                # instead of waiting for botocore's refresh at the session's expiry.
-                log.info("role session of %s rejected (%s): re-assuming", a.account_id, code)
+            elif code in CREDENTIAL:
+                # Credentials the endpoint no longer accepts (revoked, expired, or issued
+                # before the endpoint restarted): reach the account afresh next sweep, and
+                # re-read everything known about the estate (trails, destinations), which
+                # may have changed meanwhile, instead of trusting what was cached.
+                if col.forget_session(a.session):
+                    log.info("session of %s rejected (%s): reaching it afresh", a.account_id, code)
                 self._force_resolve = True
+                self._force_all = True
         return out
 
     async def _diagnose(
@@ -450,6 +458,20 @@ class Engine:
             accounts += [
                 a for a in self.accounts if a.account_id not in found and a.profile in failed
             ]
+            kept = {a.account_id for a in accounts}
+            for gone in (a for a in self.accounts if a.account_id not in kept):
+                # Reached before, not reached now, and no route to it failed: it left (an
+                # Organization member removed, a role no longer configured). Say so once.
+                self._notices.append(
+                    Notice(
+                        "account-removed",
+                        gone.account_id,
+                        f"Account {gone.label} is no longer reached ({gone.via}): it is no "
+                        "longer an active member of the Organization or no longer configured; "
+                        "its views are removed.",
+                    )
+                )
+                log.info("account %s no longer reached (%s)", gone.account_id, gone.via)
             self.accounts = accounts
         self.account_errors = errors
 

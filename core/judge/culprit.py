@@ -47,6 +47,7 @@ S3_ROOT = (
     Code.S3_POLICY_DENIES_CLOUDTRAIL,
     Code.S3_POLICY_ACL_CHECK_MISSING,
     Code.S3_BUCKET_REQUESTER_PAYS,
+    Code.S3_BUCKET_NAME_TAKEN,
 )
 S3_STATUS = (Code.S3_DELIVERY_ERROR, Code.DIGEST_DELIVERY_ERROR, Code.S3_DELIVERY_STALE)
 KMS_ROOT = (
@@ -54,6 +55,8 @@ KMS_ROOT = (
     Code.KMS_KEY_DISABLED,
     Code.KMS_KEY_PENDING_DELETION,
     Code.KMS_POLICY_DENIES_CLOUDTRAIL,
+    Code.KMS_KEY_OTHER_REGION,
+    Code.KMS_POLICY_DESCRIBE_MISSING,
 )
 SNS_CODES = (Code.SNS_TOPIC_MISSING, Code.SNS_POLICY_DENIES_CLOUDTRAIL, Code.SNS_NOTIFICATION_ERROR)
 CW_GROUP = (Code.CLOUDWATCH_LOG_GROUP_MISSING,)
@@ -93,14 +96,22 @@ _DELIVERY_CODES = S3_ROOT + S3_STATUS + KMS_ROOT + SNS_CODES + CW_GROUP + CW_ROL
 EVENT_RULES: Mapping[str, EventRule] = {
     "StopLogging": EventRule("trail", {Code.LOGGING_STOPPED: 3}),
     "DeleteTrail": EventRule("trail", {Code.LOGGING_STOPPED: 2, Code.REGION_NOT_COVERED: 3}),
-    "UpdateTrail": EventRule("trail", _w(_DELIVERY_CODES, 1)),
+    "UpdateTrail": EventRule("trail", {**_w(_DELIVERY_CODES, 1), Code.KMS_KEY_OTHER_REGION: 3}),
     "PutEventSelectors": EventRule(
         "trail", {Code.S3_DELIVERY_STALE: 1, Code.CLOUDWATCH_DELIVERY_STALE: 1}
     ),
     "DeleteBucket": EventRule(
         "bucket",
         {
-            **_w((Code.S3_BUCKET_MISSING, Code.S3_DELIVERY_ERROR, Code.DIGEST_DELIVERY_ERROR), 3),
+            **_w(
+                (
+                    Code.S3_BUCKET_MISSING,
+                    Code.S3_BUCKET_NAME_TAKEN,
+                    Code.S3_DELIVERY_ERROR,
+                    Code.DIGEST_DELIVERY_ERROR,
+                ),
+                3,
+            ),
             Code.S3_DELIVERY_STALE: 2,
         },
     ),
@@ -137,6 +148,7 @@ EVENT_RULES: Mapping[str, EventRule] = {
         "key",
         {
             Code.KMS_POLICY_DENIES_CLOUDTRAIL: 3,
+            Code.KMS_POLICY_DESCRIBE_MISSING: 3,
             Code.S3_DELIVERY_ERROR: 2,
             Code.S3_DELIVERY_STALE: 1,
         },
@@ -544,7 +556,11 @@ class Candidate:
 
 
 def _update_trail_fits(event: Event, code: str) -> bool:
-    fields = _UPDATE_TRAIL_FIELDS.get(code_channel(code))
+    if code == Code.KMS_KEY_OTHER_REGION:
+        # A new key, or a new bucket in another region than the key, puts them apart.
+        fields: tuple[str, ...] | None = ("kmsKeyId", "s3BucketName")
+    else:
+        fields = _UPDATE_TRAIL_FIELDS.get(code_channel(code))
     if fields is None:
         return True
     params = event.request_parameters

@@ -16,8 +16,10 @@ from typing import Any
 from core.codes import Code
 from core.judge.context import (
     CLOUDTRAIL,
+    Destination,
     Request,
     cloudtrail_context,
+    delivery_context,
     kms_request,
     log_account,
     role_request,
@@ -27,6 +29,7 @@ from core.judge.context import (
 from core.judge.policy import Decision, Outcome, Principal, evaluate, explain
 from core.judge.statements import (
     cloudtrail_bucket_statements,
+    cloudtrail_kms_describe_statement,
     cloudtrail_kms_statement,
     cloudtrail_sns_statement,
     cloudwatch_role_permissions,
@@ -65,6 +68,24 @@ class Destinations:
     topic: Fact | None = None
     log_group: Fact | None = None
     role: Fact | None = None
+
+
+#: The encryption context of a data key request: a DescribeKey request carries none.
+_DATA_KEY_CONTEXT = (
+    "kms:EncryptionContext:aws:cloudtrail:arn",
+    "kms:EncryptionContext:aws:s3:arn",
+    "kms:EncryptionContextKeys",
+)
+
+
+def kms_describe_request(trail: TrailConfig, key_arn: str) -> Request:
+    """``kms:DescribeKey`` on the trail's key, as CloudTrail makes it: the documented
+    statement conditions it on ``aws:SourceArn`` (the trail), and it has no encryption
+    context."""
+    context = delivery_context(trail, Destination.KEY, action="kms:DescribeKey")
+    return Request(
+        "kms:DescribeKey", key_arn, context.with_absent(_DATA_KEY_CONTEXT), "describing the key"
+    )
 
 
 def _judge(policy: Any, request: Request) -> Decision:
@@ -153,9 +174,54 @@ def requester_pays_finding(bucket: str) -> Finding:
     )
 
 
+def name_taken_finding(bucket: str, fact: Fact) -> Finding | None:
+    """A bucket read refused while no reached account lists the name is the landing-zone
+    layout (a log-archive account trailtop does not reach) unless something says the bucket
+    was deleted: CloudTrail reports ``NoSuchBucket``, or a reached account listed it at an
+    earlier diagnose. AWS: after a bucket is deleted "another AWS account in the same
+    partition can use the same bucket name for a new bucket and can therefore potentially
+    receive requests intended for the deleted bucket"."""
+    if fact.exists is not None or not fact.data.get("unowned"):
+        return None
+    status = str(fact.data.get("delivery_error") or "")
+    former = fact.data.get("former_owner")
+    if "NoSuchBucket" not in status and not former:
+        return None
+    why = (
+        f"account {former} owned it at an earlier check and no longer lists it"
+        if former
+        else "CloudTrail reported NoSuchBucket"
+    )
+    evidence: dict[str, Any] = {
+        "bucket": bucket,
+        "error": fact.error,
+        "LatestDeliveryError": status or None,
+        # No reached account owns it now: the account that listed it before is not where
+        # it lives (the diagnoser would otherwise name it).
+        "owner_account": None,
+    }
+    if former:
+        evidence["former_owner"] = former
+    return Finding(
+        Code.S3_BUCKET_NAME_TAKEN,
+        Severity.CRITICAL,
+        Channel.S3,
+        f"The trail's bucket {bucket} was deleted ({why}) and its name now refuses trailtop "
+        "while no account trailtop reaches owns it: another AWS account may have taken the "
+        "name and may receive this trail's log files.",
+        evidence,
+        "Point the trail at a bucket you own (cloudtrail:UpdateTrail --s3-bucket-name). If "
+        "an account of yours re-created the bucket, reach that account so trailtop can "
+        "check it.",
+    )
+
+
 def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None) -> list[Finding]:
     bucket = trail.s3_bucket or ""
     out: list[Finding] = []
+    taken = name_taken_finding(bucket, fact)
+    if taken is not None:
+        return [taken]
     if fact.exists is False:
         return [
             Finding(
@@ -332,12 +398,43 @@ def kms_findings(
             )
         elif d.outcome is Outcome.UNKNOWN:
             out.append(_undecidable(f"key policy of {kid}", d, Channel.KMS))
+        out += _describe_findings(trail, fact, ev, str(meta.get("Arn") or kid), d)
     else:
         # The key was described but its policy not read (GetKeyPolicy has no cross-account
         # use): say so, a key policy that refuses CloudTrail may be behind it.
         reason = str(fact.data.get("policy_error") or fact.error or "key policy not readable")
         out.append(_incomplete(f"key policy of {kid}", reason, Channel.KMS))
     return out
+
+
+def _describe_findings(
+    trail: TrailConfig, fact: Fact, ev: Mapping[str, Any], key_arn: str, data_key: Decision
+) -> list[Finding]:
+    """AWS lists "Enable CloudTrail to describe KMS key properties" among the required key
+    policy sections, and documents one consequence of its absence: "you cannot create or
+    update a trail" (with an S3 Bucket Key). It documents no delivery failure, so a missing
+    grant warns (medium) rather than fails the view."""
+    kid = trail.kms_key_id or ""
+    d = _judge(fact.data.get("policy"), kms_describe_request(trail, key_arn))
+    if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
+        return [
+            Finding(
+                Code.KMS_POLICY_DESCRIBE_MISSING,
+                Severity.MEDIUM,
+                Channel.KMS,
+                f"Key policy of {kid} does not let CloudTrail describe the key "
+                "(kms:DescribeKey), a statement AWS lists as required: creating or updating "
+                "the trail with this key can be refused.",
+                {
+                    **ev,
+                    **_statement_evidence(d, cloudtrail_kms_describe_statement(trail.arn)),
+                },
+                "Add the documented CloudTrail kms:DescribeKey statement to the key policy.",
+            )
+        ]
+    if d.outcome is Outcome.UNKNOWN and data_key.outcome is not Outcome.UNKNOWN:
+        return [_undecidable(f"key policy of {kid}", d, Channel.KMS)]
+    return []
 
 
 def sns_findings(
@@ -491,6 +588,40 @@ def cloudwatch_findings(
     return out
 
 
+def key_region_findings(trail: TrailConfig, bucket: Fact, key: Fact | None) -> list[Finding]:
+    """AWS: the trail's KMS key "must be created in the same AWS Region as the Amazon S3
+    bucket that receives your log files". Judged from the bucket's region (GetBucketLocation)
+    and the key's ARN; nothing when either is unknown or the key is gone (its own finding)."""
+    bregion = bucket.data.get("region")
+    if not bregion or (key is not None and key.exists is False):
+        return []
+    meta = (key.data.get("metadata") if key is not None else None) or {}
+    kid = trail.kms_key_id or ""
+    kregion = region_of(str(meta.get("Arn") or ""), region_of(kid))
+    if not kregion or kregion == bregion:
+        return []
+    bname = trail.s3_bucket or ""
+    return [
+        Finding(
+            Code.KMS_KEY_OTHER_REGION,
+            Severity.CRITICAL,
+            Channel.KMS,
+            f"The trail's KMS key {kid} is in {kregion} but its bucket {bname} is in "
+            f"{bregion}: the key must be in the bucket's region, so log files are not "
+            "delivered.",
+            {
+                "kms_key_id": kid,
+                "key_region": kregion,
+                "bucket": bname,
+                "bucket_region": bregion,
+            },
+            f"Point the trail at a KMS key in {bregion} whose policy allows CloudTrail "
+            "(cloudtrail:UpdateTrail --kms-key-id), or at a bucket in "
+            f"{kregion}.",
+        )
+    ]
+
+
 def root_causes(
     trail: TrailConfig,
     key: ViewKey,
@@ -506,6 +637,8 @@ def root_causes(
         out += s3_findings(trail, key, dest.bucket, org_id)
     if dest.key is not None:
         out += kms_findings(trail, key, dest.key, now, org_id)
+    if dest.bucket is not None and trail.kms_key_id:
+        out += key_region_findings(trail, dest.bucket, dest.key)
     if dest.topic is not None:
         out += sns_findings(trail, key, dest.topic, org_id)
     if dest.log_group is not None or dest.role is not None:

@@ -194,12 +194,23 @@ def engine_findings() -> list[Finding]:
         key=Fact("key", "k", None, "AccessDeniedException", foreign=True),
         topic=Fact("topic", "topic", None, "AuthorizationError", foreign=True),
     )
-    for dest in (missing, unreadable, foreign):
+    taken = Destinations(
+        bucket=Fact(
+            "bucket",
+            "b",
+            None,
+            "AccessDenied",
+            data={"unowned": True, "former_owner": OTHER, "delivery_error": "NoSuchBucket"},
+        )
+    )
+    for dest in (missing, unreadable, foreign, taken):
         out += judge_view(
             trail, key, broken, NOW, th, diagnostics=root_causes(trail, key, dest, NOW)
         ).findings
     payer = Destinations(
-        bucket=Fact("bucket", "b", True, data={"policy": None, "payer": "Requester"})
+        bucket=Fact(
+            "bucket", "b", True, data={"policy": None, "payer": "Requester", "region": "eu-west-1"}
+        )
     )
     out += judge_view(
         trail, key, broken, NOW, th, diagnostics=root_causes(trail, key, payer, NOW)
@@ -396,6 +407,7 @@ def test_json_contract_names_every_key_the_report_writes() -> None:
         "summary",
         "sweep",
         "targets",
+        "notices",
         "views",
         "plans",
         "coverage",

@@ -211,6 +211,13 @@ def key_policy(ctx_value: str = f"arn:aws:cloudtrail:*:{ACCT}:trail/*") -> str:
                         "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": ctx_value}
                     },
                 },
+                {
+                    "Sid": "Allow CloudTrail to describe key",
+                    "Effect": "Allow",
+                    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                    "Action": "kms:DescribeKey",
+                    "Resource": "*",
+                },
             ],
         }
     )

@@ -7,10 +7,17 @@ explained by it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from typing import Any, cast
 
+from botocore.exceptions import ClientError
+
+from core.aws.collect import Account
+from core.aws.diagnose import DestinationDiagnoser, bucket_region
 from core.codes import Code
+from core.engine.protocols import ViewInput
 from core.judge.culprit import EVENT_RULES, cause_event, event_names_for
 from core.judge.evaluate import Thresholds, judge_view
 from core.judge.rootcause import Destinations, Fact, root_causes
@@ -140,3 +147,336 @@ def test_put_bucket_request_payment_is_the_culprit() -> None:
     status = {"IsLogging": True, "LatestDeliveryTime": when - timedelta(minutes=5)}
     got = cause_event(Code.S3_BUCKET_REQUESTER_PAYS, trail(), status, [record])
     assert got is not None and got["event_name"] == "PutBucketRequestPayment"
+
+
+# -- KMS key in another region than the bucket ----------------------------------------------
+
+KEY_ARN = f"arn:aws:kms:{REGION}:{ACCT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def kms_trail() -> TrailConfig:
+    return trail(KmsKeyId=KEY_ARN)
+
+
+def described_key(arn: str = KEY_ARN) -> Fact:
+    meta = {"KeyState": "Enabled", "Arn": arn}
+    return Fact("key", KEY_ARN, True, data={"metadata": meta, "policy": None})
+
+
+def region_codes(found: list[Finding]) -> list[Finding]:
+    return [f for f in found if f.code == Code.KMS_KEY_OTHER_REGION]
+
+
+def test_a_key_in_the_buckets_region_has_no_finding() -> None:
+    dest = Destinations(bucket=bucket(region=REGION), key=described_key())
+    assert region_codes(root_causes(kms_trail(), KEY, dest, NOW)) == []
+
+
+def test_a_key_in_another_region_than_the_bucket_is_critical_on_the_kms_channel() -> None:
+    dest = Destinations(bucket=bucket(region="eu-west-1"), key=described_key())
+    found = region_codes(root_causes(kms_trail(), KEY, dest, NOW))
+    assert len(found) == 1
+    f = found[0]
+    assert f.severity is Severity.CRITICAL and f.channel.value == "kms"
+    assert f.evidence == {
+        "kms_key_id": KEY_ARN,
+        "key_region": REGION,
+        "bucket": BUCKET,
+        "bucket_region": "eu-west-1",
+    }
+    assert "eu-west-1" in f.remediation
+
+
+def test_the_described_key_arn_decides_the_keys_region() -> None:
+    other = KEY_ARN.replace(REGION, "eu-west-1")
+    dest = Destinations(bucket=bucket(region="eu-west-1"), key=described_key(other))
+    assert region_codes(root_causes(kms_trail(), KEY, dest, NOW)) == []
+
+
+def test_without_a_readable_key_the_trails_key_arn_is_compared() -> None:
+    unread = Fact("key", KEY_ARN, None, "AccessDeniedException")
+    dest = Destinations(bucket=bucket(region="ap-south-1"), key=unread)
+    found = region_codes(root_causes(kms_trail(), KEY, dest, NOW))
+    assert [f.evidence["key_region"] for f in found] == [REGION]
+
+
+def test_an_unknown_bucket_region_a_gone_key_or_no_key_is_not_judged() -> None:
+    unread = bucket(region_error="AccessDenied: not authorized")
+    gone = Fact("key", KEY_ARN, False, "NotFoundException")
+    far = bucket(region="eu-west-1")
+    assert region_codes(root_causes(kms_trail(), KEY, Destinations(bucket=unread), NOW)) == []
+    assert (
+        region_codes(root_causes(kms_trail(), KEY, Destinations(bucket=far, key=gone), NOW)) == []
+    )
+    assert region_codes(root_causes(trail(), KEY, Destinations(bucket=far), NOW)) == []
+
+
+def test_a_key_of_another_region_explains_the_delivery_error() -> None:
+    t = kms_trail()
+    dest = Destinations(bucket=bucket(region="eu-west-1"), key=described_key())
+    causes = region_codes(root_causes(t, KEY, dest, NOW))
+    status = {
+        "IsLogging": True,
+        "LatestDeliveryError": f"KMS.NotFoundException: Invalid arn {REGION}",
+        "LatestDeliveryTime": NOW - timedelta(hours=2),
+    }
+    judged = judge_view(t, KEY, status, NOW, Thresholds(), diagnostics=causes)
+    assert judged.state is State.FAILING
+    error = next(f for f in judged.findings if f.code == Code.S3_DELIVERY_ERROR)
+    assert Code.KMS_KEY_OTHER_REGION in error.evidence["explained_by"]
+
+
+def test_get_bucket_location_answers_become_regions() -> None:
+    assert bucket_region(None) == "us-east-1"
+    assert bucket_region("") == "us-east-1"
+    assert bucket_region("EU") == "eu-west-1"
+    assert bucket_region("ap-south-1") == "ap-south-1"
+
+
+def _update_trail(when: datetime, **params: object) -> dict[str, object]:
+    return {
+        "eventName": "UpdateTrail",
+        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": "cloudtrail.amazonaws.com",
+        "eventID": f"e-{len(params)}-{when.minute}",
+        "awsRegion": REGION,
+        "recipientAccountId": ACCT,
+        "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{ACCT}:user/alice"},
+        "requestParameters": {"name": ARN, **params},
+        "resources": [{"type": "AWS::CloudTrail::Trail", "ARN": ARN}],
+    }
+
+
+def test_update_trail_setting_the_key_or_the_bucket_is_the_culprit() -> None:
+    assert event_names_for(Code.KMS_KEY_OTHER_REGION)["UpdateTrail"] == 3
+    when = NOW - timedelta(hours=1)
+    status = {"IsLogging": True, "LatestDeliveryTime": when - timedelta(minutes=5)}
+    for params in ({"kmsKeyId": KEY_ARN}, {"s3BucketName": BUCKET}):
+        got = cause_event(
+            Code.KMS_KEY_OTHER_REGION, kms_trail(), status, [_update_trail(when, **params)]
+        )
+        assert got is not None and got["event_name"] == "UpdateTrail", params
+    topic = _update_trail(when, snsTopicName="t")
+    assert cause_event(Code.KMS_KEY_OTHER_REGION, kms_trail(), status, [topic]) is None
+
+
+# -- a deleted bucket whose name another account may now own --------------------------------
+
+OTHER = "222222222222"
+
+
+def refused(bucket_name: str = BUCKET, **data: object) -> Fact:
+    return Fact("bucket", bucket_name, None, "access denied: AccessDenied", data=data)
+
+
+def taken(found: list[Finding]) -> list[Finding]:
+    return [f for f in found if f.code == Code.S3_BUCKET_NAME_TAKEN]
+
+
+def test_a_refused_bucket_nobody_reached_owns_is_not_taken_without_a_deletion() -> None:
+    # The landing-zone layout: the log-archive account is not reached.
+    for data in (
+        {"unowned": True, "former_owner": None, "delivery_error": None},
+        {"unowned": True, "former_owner": None, "delivery_error": "AccessDenied"},
+        {"delivery_error": "NoSuchBucket"},
+    ):
+        found = root_causes(trail(), KEY, Destinations(bucket=refused(**data)), NOW)
+        assert taken(found) == [], data
+        assert codes(found) == [Code.DIAGNOSTICS_INCOMPLETE], data
+
+
+def test_no_such_bucket_then_a_refusal_is_a_taken_name() -> None:
+    fact = refused(unowned=True, former_owner=None, delivery_error="NoSuchBucket")
+    found = root_causes(trail(), KEY, Destinations(bucket=fact), NOW)
+    assert codes(found) == [Code.S3_BUCKET_NAME_TAKEN]
+    f = found[0]
+    assert f.severity is Severity.CRITICAL and f.channel.value == "s3"
+    assert f.evidence == {
+        "bucket": BUCKET,
+        "error": "access denied: AccessDenied",
+        "LatestDeliveryError": "NoSuchBucket",
+        "owner_account": None,
+    }
+
+
+def test_a_bucket_a_reached_account_owned_before_is_a_taken_name() -> None:
+    fact = refused(unowned=True, former_owner=OTHER, delivery_error=None)
+    found = root_causes(trail(), KEY, Destinations(bucket=fact), NOW)
+    assert codes(found) == [Code.S3_BUCKET_NAME_TAKEN]
+    assert found[0].evidence["former_owner"] == OTHER
+    assert OTHER in found[0].message
+
+
+def test_delete_bucket_is_the_culprit_of_a_taken_name() -> None:
+    assert event_names_for(Code.S3_BUCKET_NAME_TAKEN)["DeleteBucket"] == 3
+
+
+# -- what diagnose reads for these (a fake collector: our own protocol, no botocore) --------
+
+
+class FakeCollector:
+    """Answers Collector.call from per-account tables; records every call."""
+
+    def __init__(self) -> None:
+        self.listed: dict[str, list[str] | None] = {}
+        self.policies: dict[str, dict[str, str]] = {}
+        self.locations: dict[str, str | None] = {}
+        self.ops: list[tuple[str, str]] = []
+
+    async def call(self, session: Any, service: str, region: str, op: str, **kw: Any) -> Any:
+        acct = str(session)
+        self.ops.append((acct, op))
+        if op == "list_buckets":
+            names = self.listed.get(acct)
+            if names is None:
+                raise _client_error("AccessDenied", op)
+            return {"Buckets": [{"Name": n} for n in names]}
+        owned = self.policies.get(acct, {})
+        if kw.get("Bucket") not in owned:
+            raise _client_error("AccessDenied", op)
+        if op == "get_bucket_policy":
+            return {"Policy": owned[kw["Bucket"]]}
+        if op == "get_bucket_request_payment":
+            return {"Payer": "BucketOwner"}
+        if op == "get_bucket_location":
+            return {"LocationConstraint": self.locations.get(kw["Bucket"])}
+        raise _client_error("AccessDenied", op)
+
+    async def org_id(self, acct: Any) -> str | None:
+        return None
+
+
+def _client_error(code: str, op: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "refused"}}, op)
+
+
+def _account(account_id: str) -> Account:
+    return Account(account_id, None, cast(Any, account_id), "profile", REGION)
+
+
+def _diagnose(
+    col: FakeCollector, t: TrailConfig, status: dict[str, Any] | None, diag: DestinationDiagnoser
+) -> list[Finding]:
+    accounts = [_account(ACCT), _account(OTHER)]
+    view = ViewInput(accounts[0], ViewKey(ACCT, REGION, t.arn), t, status)
+    found = asyncio.run(diag.diagnose(cast(Any, col), [view], NOW, True, accounts))
+    return found.get(view.key.id, [])
+
+
+def test_diagnose_finds_a_name_taken_after_its_reached_owner_deleted_it() -> None:
+    clock = [0.0]
+    col, diag = FakeCollector(), DestinationDiagnoser(3600.0, clock=lambda: clock[0])
+    col.listed = {ACCT: [], OTHER: [BUCKET]}
+    col.policies = {OTHER: {BUCKET: documented_bucket_policy()}}
+    assert taken(_diagnose(col, trail(), None, diag)) == []
+    col.listed = {ACCT: [], OTHER: []}
+    col.policies = {}
+    clock[0] = 3600.0  # the next refresh lists the buckets again
+    found = taken(_diagnose(col, trail(), None, diag))
+    assert [f.evidence.get("former_owner") for f in found] == [OTHER]
+    assert found[0].evidence["owner_account"] is None
+
+
+def test_diagnose_needs_no_such_bucket_or_a_former_owner_and_every_listing() -> None:
+    col = FakeCollector()
+    col.listed = {ACCT: [], OTHER: []}
+    quiet = {"IsLogging": True, "LatestDeliveryError": "AccessDenied"}
+    assert taken(_diagnose(col, trail(), quiet, DestinationDiagnoser(3600.0))) == []
+    gone = {"IsLogging": True, "LatestDeliveryError": "NoSuchBucket"}
+    assert len(taken(_diagnose(col, trail(), gone, DestinationDiagnoser(3600.0)))) == 1
+    col.listed = {ACCT: [], OTHER: None}  # one account's ListBuckets refused: cannot tell
+    assert taken(_diagnose(col, trail(), gone, DestinationDiagnoser(3600.0))) == []
+
+
+def test_diagnose_reads_the_bucket_region_only_for_a_trail_with_a_key() -> None:
+    col = FakeCollector()
+    col.listed = {ACCT: [BUCKET], OTHER: []}
+    col.policies = {ACCT: {BUCKET: documented_bucket_policy()}}
+    col.locations = {BUCKET: "EU"}
+    _diagnose(col, trail(), None, DestinationDiagnoser(3600.0))
+    assert ("111111111111", "get_bucket_location") not in col.ops
+    found = _diagnose(col, kms_trail(), None, DestinationDiagnoser(3600.0))
+    assert col.ops.count((ACCT, "get_bucket_location")) == 1
+    assert [f.evidence["bucket_region"] for f in region_codes(found)] == ["eu-west-1"]
+
+
+# -- kms:DescribeKey for CloudTrail ---------------------------------------------------------
+
+
+def key_with_policy(*statements: dict[str, object]) -> Fact:
+    encrypt = {
+        "Sid": "Allow CloudTrail to encrypt logs",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "kms:GenerateDataKey*",
+        "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceArn": ARN}},
+    }
+    policy = json.dumps({"Version": "2012-10-17", "Statement": [encrypt, *statements]})
+    meta = {"KeyState": "Enabled", "Arn": KEY_ARN}
+    return Fact("key", KEY_ARN, True, data={"metadata": meta, "policy": policy})
+
+
+def describe(source_arn: str = ARN) -> dict[str, object]:
+    """The documented "Enable CloudTrail to describe KMS key properties" statement."""
+    return {
+        "Sid": "Allow CloudTrail access",
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": "kms:DescribeKey",
+        "Resource": KEY_ARN,
+        "Condition": {"StringEquals": {"aws:SourceArn": source_arn}},
+    }
+
+
+def describe_codes(key: Fact) -> list[Finding]:
+    found = root_causes(kms_trail(), KEY, Destinations(key=key), NOW)
+    return [f for f in found if f.code == Code.KMS_POLICY_DESCRIBE_MISSING]
+
+
+def test_the_documented_describe_statement_has_no_finding() -> None:
+    assert root_causes(kms_trail(), KEY, Destinations(key=key_with_policy(describe())), NOW) == []
+
+
+def test_a_key_policy_without_describe_warns_on_the_kms_channel() -> None:
+    found = describe_codes(key_with_policy())
+    assert len(found) == 1
+    f = found[0]
+    assert f.severity is Severity.MEDIUM and f.channel.value == "kms"
+    assert f.evidence["missing_statement"]["Action"] == "kms:DescribeKey"
+    assert f.evidence["missing_statement"]["Condition"] == {"StringEquals": {"aws:SourceArn": ARN}}
+    judged = judge_view(
+        kms_trail(),
+        KEY,
+        {"IsLogging": True, "LatestDeliveryTime": NOW - timedelta(minutes=5)},
+        NOW,
+        Thresholds(),
+        diagnostics=found,
+    )
+    assert judged.state is State.WARNING
+
+
+def test_describe_for_another_trail_or_denied_by_a_perimeter_warns() -> None:
+    other = f"arn:aws:cloudtrail:{REGION}:{ACCT}:trail/other"
+    assert len(describe_codes(key_with_policy(describe(other)))) == 1
+    outside: dict[str, object] = {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}}
+
+    def perimeter(condition: dict[str, object]) -> dict[str, object]:
+        return {
+            "Sid": "OnlyOurOrg",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "kms:*",
+            "Resource": "*",
+            "Condition": condition,
+        }
+
+    found = describe_codes(key_with_policy(describe(), perimeter(outside)))
+    assert [f.evidence.get("sid") for f in found] == ["OnlyOurOrg"]
+    exempt = perimeter({**outside, "BoolIfExists": {"aws:PrincipalIsAWSService": "false"}})
+    assert describe_codes(key_with_policy(describe(), exempt)) == []
+
+
+def test_put_key_policy_is_the_culprit_of_a_missing_describe() -> None:
+    assert EVENT_RULES["PutKeyPolicy"].weights[Code.KMS_POLICY_DESCRIBE_MISSING] == 3
+    assert event_names_for(Code.KMS_POLICY_DESCRIBE_MISSING)["UpdateTrail"] == 1
