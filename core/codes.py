@@ -29,6 +29,9 @@ class Code(StrEnum):
     S3_BUCKET_NAME_TAKEN = "S3_BUCKET_NAME_TAKEN"
     #: The bucket is Requester Pays: CloudTrail does not deliver to such a bucket.
     S3_BUCKET_REQUESTER_PAYS = "S3_BUCKET_REQUESTER_PAYS"
+    #: The bucket encrypts new objects with SSE-KMS by default and the trail names no key:
+    #: AWS does not document whether CloudTrail's log files then use that key (posture).
+    S3_BUCKET_DEFAULT_SSE_KMS = "S3_BUCKET_DEFAULT_SSE_KMS"
     KMS_KEY_MISSING = "KMS_KEY_MISSING"
     KMS_KEY_DISABLED = "KMS_KEY_DISABLED"
     KMS_KEY_PENDING_DELETION = "KMS_KEY_PENDING_DELETION"
@@ -40,6 +43,9 @@ class Code(StrEnum):
     KMS_KEY_OTHER_REGION = "KMS_KEY_OTHER_REGION"
     SNS_TOPIC_MISSING = "SNS_TOPIC_MISSING"
     SNS_POLICY_DENIES_CLOUDTRAIL = "SNS_POLICY_DENIES_CLOUDTRAIL"
+    #: The topic is encrypted with a KMS key whose policy does not let CloudTrail
+    #: kms:GenerateDataKey* and kms:Decrypt (or an AWS managed key, whose policy cannot).
+    SNS_TOPIC_KMS_DENIES_CLOUDTRAIL = "SNS_TOPIC_KMS_DENIES_CLOUDTRAIL"
     CLOUDWATCH_LOG_GROUP_MISSING = "CLOUDWATCH_LOG_GROUP_MISSING"
     CLOUDWATCH_ROLE_MISSING = "CLOUDWATCH_ROLE_MISSING"
     CLOUDWATCH_ROLE_TRUST_INVALID = "CLOUDWATCH_ROLE_TRUST_INVALID"

@@ -266,6 +266,44 @@ def sns_error(ref: TrailRef) -> str | None:
             f"AuthorizationError: User: {CLOUDTRAIL} is not authorized to perform: "
             f"SNS:Publish on resource: {arn}"
         )
+    return topic_key_error(ref, topic, account, region)
+
+
+def topic_key_error(ref: TrailRef, topic: Any, account: str, region: str) -> str | None:
+    """A KMS-encrypted topic: CloudTrail needs ``kms:GenerateDataKey*`` and ``kms:Decrypt``
+    on its key ("Amazon SNS topic policy for CloudTrail"). An AWS managed key
+    (``alias/aws/...``) has a policy set by its service, which does not name CloudTrail.
+    The error names are those of SNS Publish (KMSAccessDenied, KMSNotFound, KMSDisabled);
+    what CloudTrail reports in LatestNotificationError is not documented."""
+    key_ref = str(getattr(topic, "kms_master_key_id", "") or "")
+    if not key_ref:
+        return None
+    denied = f"KMSAccessDenied: User: {CLOUDTRAIL} is not authorized to use {key_ref}"
+    name = key_ref.split(":", 5)[5] if key_ref.startswith("arn:") else key_ref
+    if name.startswith("alias/aws/"):
+        return denied
+    if key_ref.startswith("arn:"):
+        parts = key_ref.split(":", 5)
+        account, region = parts[4], parts[3]
+    backend = kms_backends[account][region]
+    try:
+        key = backend.keys.get(backend.any_id_to_key_id(key_ref))
+    except Exception:
+        key = None
+    if key is None:
+        return f"KMSNotFound: Key '{key_ref}' does not exist"
+    if key.key_state != "Enabled" or not key.enabled:
+        return f"KMSDisabled: {key.arn} is {key.key_state}."
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        decision = evaluate(
+            key.policy,
+            action=action,
+            resource=key.arn,
+            service_principal=CLOUDTRAIL,
+            context=service_context(ref),
+        )
+        if not decision.allowed:
+            return denied
     return None
 
 

@@ -35,6 +35,7 @@ from core.aws.errors import describe_error, error_code
 from core.judge.rootcause import (
     Destinations,
     Fact,
+    is_aws_managed_alias,
     root_causes,
 )
 from core.model import STATUS_ERROR_FIELDS, Finding, TrailConfig
@@ -136,6 +137,10 @@ class DestinationDiagnoser:
         self.destinations: dict[str, Destinations] = {}
         #: Buckets of judged trails with a KMS key: only their region is read.
         self._located: frozenset[str] = frozenset()
+        #: Buckets of judged trails without a KMS key: only their default encryption is read.
+        self._unkeyed: frozenset[str] = frozenset()
+        #: The accounts reached in the current diagnose(): a topic's key is read as its owner.
+        self._reached: dict[str, Account] = {}
 
     async def diagnose(
         self,
@@ -148,12 +153,16 @@ class DestinationDiagnoser:
         reached: dict[str, Account] = {a.account_id: a for a in accounts}
         for v in views:
             reached.setdefault(v.account.account_id, v.account)
+        self._reached = reached
         t = self._clock()
         admins = await self._delegated_admins(collector, reached, views, t, force)
         self.delegated_admins = admins
         judged = [v for v in views if _administers(v, admins)]
         self._located = frozenset(
             v.trail.s3_bucket for v in judged if v.trail.kms_key_id and v.trail.s3_bucket
+        )
+        self._unkeyed = frozenset(
+            v.trail.s3_bucket for v in judged if not v.trail.kms_key_id and v.trail.s3_bucket
         )
         reader_of: dict[DestId, Account] = {}
         region_of_dest: dict[DestId, str] = {}
@@ -421,7 +430,33 @@ class DestinationDiagnoser:
                 data["region"] = bucket_region(loc.get("LocationConstraint"))
             except Exception as exc:  # noqa: BLE001 - then the key's region is not judged
                 data["region_error"] = describe_error(exc)
+        if name in self._unkeyed:
+            # Default SSE-KMS and a trail without a key: a posture fact (AWS documents no
+            # effect on CloudTrail), asked only of such buckets, one call per bucket read.
+            data.update(await self._default_encryption(col, acct, name, region))
         return Fact("bucket", name, True, None, data=data)
+
+    async def _default_encryption(
+        self, col: Collector, acct: Account, name: str, region: str
+    ) -> dict[str, Any]:
+        """GetBucketEncryption's default rule: SSEAlgorithm, KMSMasterKeyID, BucketKeyEnabled
+        (None when the bucket has no configuration)."""
+        try:
+            resp = await self._call(col, acct, "s3", region, "get_bucket_encryption", Bucket=name)
+        except Exception as exc:  # noqa: BLE001 - then the default encryption is not judged
+            if error_code(exc) == "ServerSideEncryptionConfigurationNotFoundError":
+                return {"default_encryption": None}
+            return {"encryption_error": describe_error(exc)}
+        rules = (resp.get("ServerSideEncryptionConfiguration") or {}).get("Rules") or [{}]
+        rule = rules[0]
+        default = rule.get("ApplyServerSideEncryptionByDefault") or {}
+        return {
+            "default_encryption": {
+                "SSEAlgorithm": default.get("SSEAlgorithm"),
+                "KMSMasterKeyID": default.get("KMSMasterKeyID"),
+                "BucketKeyEnabled": rule.get("BucketKeyEnabled"),
+            }
+        }
 
     async def _key(self, col: Collector, acct: Account, key_id: str, region: str) -> Fact:
         kregion = region_of(key_id, region)
@@ -455,7 +490,49 @@ class DestinationDiagnoser:
             col, acct, "sns", region_of(arn, region), "get_topic_attributes", TopicArn=arn
         )
         attrs = resp.get("Attributes", {})
-        return Fact("topic", arn, True, None, data={"policy": attrs.get("Policy")})
+        data: dict[str, Any] = {"policy": attrs.get("Policy")}
+        kid = attrs.get("KmsMasterKeyId")
+        if kid:
+            data["kms_key"] = kid
+            data.update(await self._topic_key(col, acct, arn, str(kid), region))
+        return Fact("topic", arn, True, None, data=data)
+
+    async def _topic_key(
+        self, col: Collector, acct: Account, arn: str, kid: str, region: str
+    ) -> dict[str, Any]:
+        """The policy of a KMS-encrypted topic's key, read as the key's owner: one
+        GetKeyPolicy per topic read, none for an AWS managed key (``alias/aws/...``: judged
+        from the name) or a key named by alias (GetKeyPolicy takes a key id or ARN only)."""
+        if is_aws_managed_alias(kid):
+            return {}
+        if kid.startswith("alias/") or ":alias/" in kid:
+            return {
+                "key_policy_error": "the topic names its key by alias and GetKeyPolicy takes "
+                "a key id or ARN: set KmsMasterKeyId to the key ARN to have it checked"
+            }
+        owner = account_of(kid) or account_of(arn)
+        reader = self._reached.get(owner)
+        try:
+            pol = await self._call(
+                col,
+                reader or acct,
+                "kms",
+                region_of(kid, region_of(arn, region)),
+                "get_key_policy",
+                KeyId=kid,
+                PolicyName="default",
+            )
+        except Exception as exc:  # noqa: BLE001 - then the key is "cannot tell"
+            why = describe_error(exc)
+            if reader is None and owner:
+                how = self.reach_hint.format(account=owner) if self.reach_hint else ""
+                why = (
+                    f"owned by account {owner}, which trailtop does not reach"
+                    + (f" (needs {how})" if how else "")
+                    + f"; {why}"
+                )
+            return {"key_policy_error": why}
+        return {"key_policy": pol.get("Policy")}
 
     async def _log_group(self, col: Collector, acct: Account, arn: str, region: str) -> Fact:
         name = log_group_name(arn)

@@ -43,6 +43,7 @@ __all__ = [
     "log_object_arn",
     "role_request",
     "s3_requests",
+    "sns_key_requests",
     "sns_request",
 ]
 
@@ -346,6 +347,40 @@ def sns_request(trail: TrailConfig, org_id: str | None = None) -> Request:
         trail.sns_topic_arn or "",
         delivery_context(trail, Destination.TOPIC, org_id=org_id, action="SNS:Publish"),
         "a notification",
+    )
+
+
+#: Why a key of CloudTrail's use of a KMS-encrypted topic's key is "cannot tell".
+_SNS_KEY_UNDOCUMENTED: Final = (
+    "AWS documents CloudTrail's statement on an encrypted topic's key without conditions, "
+    "and no value of this key in those requests"
+)
+
+
+def sns_key_requests(trail: TrailConfig, key_arn: str) -> tuple[Request, ...]:
+    """``kms:GenerateDataKey`` and ``kms:Decrypt`` on a KMS-encrypted topic's key, by
+    CloudTrail ("Amazon SNS topic policy for CloudTrail": the key policy must allow both
+    to the service principal, in a statement without conditions).
+
+    Only the principal is documented: the source keys, the encryption context and the
+    caller keys of these requests are "cannot tell" (a condition on them is undecidable,
+    never a refusal)."""
+    unknown = {
+        "aws:SourceArn": _SNS_KEY_UNDOCUMENTED,
+        "aws:SourceAccount": _SNS_KEY_UNDOCUMENTED,
+        "kms:EncryptionContext:*": _SNS_KEY_UNDOCUMENTED,
+        "kms:EncryptionContextKeys": _SNS_KEY_UNDOCUMENTED,
+        "kms:CallerAccount": _PRINCIPAL,
+        "kms:ViaService": _SNS_KEY_UNDOCUMENTED,
+    }
+    return tuple(
+        Request(
+            action,
+            key_arn,
+            delivery_context(trail, Destination.TOPIC, action=action).with_unknown(unknown),
+            f"{action} on the topic's key",
+        )
+        for action in ("kms:GenerateDataKey", "kms:Decrypt")
     )
 
 

@@ -58,7 +58,12 @@ KMS_ROOT = (
     Code.KMS_KEY_OTHER_REGION,
     Code.KMS_POLICY_DESCRIBE_MISSING,
 )
-SNS_CODES = (Code.SNS_TOPIC_MISSING, Code.SNS_POLICY_DENIES_CLOUDTRAIL, Code.SNS_NOTIFICATION_ERROR)
+SNS_CODES = (
+    Code.SNS_TOPIC_MISSING,
+    Code.SNS_POLICY_DENIES_CLOUDTRAIL,
+    Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL,
+    Code.SNS_NOTIFICATION_ERROR,
+)
 CW_GROUP = (Code.CLOUDWATCH_LOG_GROUP_MISSING,)
 CW_ROLE = (
     Code.CLOUDWATCH_ROLE_MISSING,
@@ -149,13 +154,20 @@ EVENT_RULES: Mapping[str, EventRule] = {
         {
             Code.KMS_POLICY_DENIES_CLOUDTRAIL: 3,
             Code.KMS_POLICY_DESCRIBE_MISSING: 3,
+            # The key of a KMS-encrypted topic (its target is that key, see targets_for).
+            Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL: 3,
             Code.S3_DELIVERY_ERROR: 2,
             Code.S3_DELIVERY_STALE: 1,
         },
     ),
     "DeleteTopic": EventRule("topic", _w((Code.SNS_TOPIC_MISSING, Code.SNS_NOTIFICATION_ERROR), 3)),
     "SetTopicAttributes": EventRule(
-        "topic", {Code.SNS_POLICY_DENIES_CLOUDTRAIL: 3, Code.SNS_NOTIFICATION_ERROR: 2}
+        "topic",
+        {
+            # A new Policy, or a new KmsMasterKeyId.
+            **_w((Code.SNS_POLICY_DENIES_CLOUDTRAIL, Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL), 3),
+            Code.SNS_NOTIFICATION_ERROR: 2,
+        },
     ),
     "DeleteLogGroup": EventRule(
         "log_group",
@@ -303,6 +315,23 @@ def topic_target(trail: TrailConfig) -> Target | None:
     )
 
 
+def topic_key_target(trail: TrailConfig, key_arn: str) -> Target:
+    """The KMS key of an encrypted topic (not the trail's key): changes to its policy are
+    recorded in the key owner's Event history, in the key's region."""
+    parsed = Arn.parse(key_arn)
+    names = {key_arn}
+    if parsed.service == "kms" and parsed.resource.startswith("key/"):
+        names.add(parsed.leaf)
+    topic = trail.sns_topic_arn or ""
+    return Target(
+        "key",
+        key_arn,
+        frozenset(names),
+        account_of(key_arn) or account_of(topic) or trail.owner_account,
+        region_of(key_arn, region_of(topic, trail.home_region)),
+    )
+
+
 def log_group_target(trail: TrailConfig) -> Target | None:
     arn = trail.log_group_arn
     if not arn:
@@ -365,6 +394,9 @@ def targets_for(
         found.append(key_target(trail, key_arn if isinstance(key_arn, str) else None))
     elif code in SNS_CODES:
         found.append(topic_target(trail))
+        key_arn = ev.get("key_arn")
+        if code == Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL and isinstance(key_arn, str):
+            found.append(topic_key_target(trail, key_arn))
     elif code in CW_GROUP:
         found.append(log_group_target(trail))
     elif code in CW_ROLE:

@@ -24,6 +24,7 @@ from core.judge.context import (
     log_account,
     role_request,
     s3_requests,
+    sns_key_requests,
     sns_request,
 )
 from core.judge.policy import Decision, Outcome, Principal, evaluate, explain
@@ -44,7 +45,9 @@ __all__ = [
     "Fact",
     "cloudtrail_context",
     "documented_bucket_statements",
+    "is_aws_managed_alias",
     "root_causes",
+    "topic_key_arn",
 ]
 
 
@@ -172,6 +175,41 @@ def requester_pays_finding(bucket: str) -> Finding:
         "Make the bucket owner pay again (s3:PutBucketRequestPayment with "
         "Payer=BucketOwner), or point the trail at another bucket.",
     )
+
+
+def default_sse_kms_findings(trail: TrailConfig, fact: Fact) -> list[Finding]:
+    """A bucket whose default encryption is SSE-KMS, for a trail without a KMS key: a
+    posture fact (low), never a failure. S3 applies the default to a PutObject that "doesn't
+    specify any server-side encryption"; AWS does not document which header CloudTrail sends
+    for a trail without a key, nor that its writes then need the default key, so that key's
+    policy is not judged."""
+    default = fact.data.get("default_encryption") or {}
+    algorithm = default.get("SSEAlgorithm")
+    if trail.kms_key_id or algorithm not in ("aws:kms", "aws:kms:dsse"):
+        return []
+    bucket = trail.s3_bucket or ""
+    kid = default.get("KMSMasterKeyID")
+    return [
+        Finding(
+            Code.S3_BUCKET_DEFAULT_SSE_KMS,
+            Severity.LOW,
+            Channel.S3,
+            f"Bucket {bucket} encrypts new objects with {algorithm} by default "
+            f"({'key ' + str(kid) if kid else 'the AWS managed key aws/s3'}) and the trail "
+            "names no KMS key: AWS does not document whether CloudTrail's log files then use "
+            "that key, so its policy is not checked.",
+            {
+                "bucket": bucket,
+                "SSEAlgorithm": algorithm,
+                "KMSMasterKeyID": kid,
+                "BucketKeyEnabled": default.get("BucketKeyEnabled"),
+            },
+            "To encrypt the trail's log files with KMS in the documented way, give the trail "
+            "its own key (cloudtrail:UpdateTrail --kms-key-id) whose policy allows CloudTrail; "
+            "if a delivery error appears, check that the bucket's default key lets "
+            "cloudtrail.amazonaws.com use it.",
+        )
+    ]
 
 
 def name_taken_finding(bucket: str, fact: Fact) -> Finding | None:
@@ -456,9 +494,10 @@ def sns_findings(
         return [_elsewhere("SNS topic", arn, Channel.SNS, fact.error or "owned by another account")]
     if fact.exists is None or "policy" not in fact.data:
         return [_incomplete(f"SNS topic {arn}", fact.error or "policy not readable", Channel.SNS)]
+    out: list[Finding] = []
     d = _judge(fact.data.get("policy"), sns_request(trail, org_id))
     if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
-        return [
+        out.append(
             Finding(
                 Code.SNS_POLICY_DENIES_CLOUDTRAIL,
                 Severity.MEDIUM,
@@ -472,9 +511,101 @@ def sns_findings(
                 },
                 "Add the documented CloudTrail SNS:Publish statement to the topic policy.",
             )
+        )
+    elif d.outcome is Outcome.UNKNOWN:
+        out.append(_undecidable(f"topic policy of {arn}", d, Channel.SNS))
+    return out + sns_key_findings(trail, fact)
+
+
+#: "Amazon SNS topic policy for CloudTrail": the statement a KMS-encrypted topic's key
+#: policy needs for CloudTrail's notifications (AWS documents it without conditions).
+SNS_KEY_STATEMENT: Mapping[str, Any] = {
+    "Effect": "Allow",
+    "Principal": {"Service": "cloudtrail.amazonaws.com"},
+    "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
+    "Resource": "*",
+}
+
+
+def is_aws_managed_alias(key_id: str) -> bool:
+    """An ``alias/aws/...`` name (bare or in an alias ARN): AWS reserves that prefix for
+    AWS managed keys, whose key policy the service sets and nobody can change."""
+    name = (
+        key_id.split(":", 5)[5] if key_id.startswith("arn:") and key_id.count(":") >= 5 else key_id
+    )
+    return name.startswith("alias/aws/")
+
+
+def topic_key_arn(topic_arn: str, key_id: str) -> str:
+    """The ARN of a topic's ``KmsMasterKeyId``: a bare key id or alias names a key of the
+    topic's own account and region."""
+    if key_id.startswith("arn:"):
+        return key_id
+    region, account = region_of(topic_arn), account_of(topic_arn)
+    kind = "" if key_id.startswith("alias/") else "key/"
+    return f"arn:{partition_of(topic_arn)}:kms:{region}:{account}:{kind}{key_id}"
+
+
+def sns_key_findings(trail: TrailConfig, fact: Fact) -> list[Finding]:
+    """A KMS-encrypted topic (``KmsMasterKeyId``) whose key CloudTrail may not use: AWS
+    documents that CloudTrail then needs ``kms:GenerateDataKey*`` and ``kms:Decrypt`` in
+    the key's policy. An AWS managed key (``alias/aws/sns``) cannot get that statement: its
+    policy is set by the service. Notifications are lost, log files are not (medium)."""
+    kid = str(fact.data.get("kms_key") or "")
+    if not kid or fact.exists is not True:
+        return []
+    arn = trail.sns_topic_arn or ""
+    key_arn = topic_key_arn(arn, kid)
+    ev: dict[str, Any] = {"topic_arn": arn, "kms_key_id": kid, "key_arn": key_arn}
+    fix = (
+        "Add the documented CloudTrail statement (kms:GenerateDataKey*, kms:Decrypt) to the "
+        "key policy, in the account that owns the key."
+    )
+    if is_aws_managed_alias(kid):
+        return [
+            Finding(
+                Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL,
+                Severity.MEDIUM,
+                Channel.SNS,
+                f"Topic {arn} is encrypted with the AWS managed key {kid}, whose policy AWS "
+                "sets and nobody can change: CloudTrail cannot be let use it, so delivery "
+                "notifications are lost.",
+                {**ev, "aws_managed": True, "missing_statement": dict(SNS_KEY_STATEMENT)},
+                "Encrypt the topic with a customer managed key whose policy holds the "
+                "documented CloudTrail statement (sns:SetTopicAttributes KmsMasterKeyId), "
+                "or turn its encryption off.",
+            )
         ]
-    if d.outcome is Outcome.UNKNOWN:
-        return [_undecidable(f"topic policy of {arn}", d, Channel.SNS)]
+    if "key_policy" not in fact.data:
+        reason = str(fact.data.get("key_policy_error") or "key policy not readable")
+        return [_incomplete(f"key policy of {kid} (topic {arn})", reason, Channel.SNS)]
+    policy = fact.data.get("key_policy")
+    decisions = [(r, _judge(policy, r)) for r in sns_key_requests(trail, key_arn)]
+    refused = [(r, d) for r, d in decisions if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED)]
+    if refused:
+        first = refused[0][1]
+        actions = [r.action for r, _ in refused]
+        return [
+            Finding(
+                Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL,
+                Severity.MEDIUM,
+                Channel.SNS,
+                f"Topic {arn} is encrypted with KMS key {kid}, whose policy does not let "
+                f"CloudTrail {' and '.join(actions)}: delivery notifications are lost.",
+                {
+                    **ev,
+                    "missing_actions": actions,
+                    **_statement_evidence(first, dict(SNS_KEY_STATEMENT)),
+                },
+                fix
+                if first.outcome is Outcome.NOT_GRANTED
+                else "Remove or narrow the Deny statement so it does not match "
+                "cloudtrail.amazonaws.com using the key; " + fix[0].lower() + fix[1:],
+            )
+        ]
+    unknown = next((d for _, d in decisions if d.outcome is Outcome.UNKNOWN), None)
+    if unknown is not None:
+        return [_undecidable(f"key policy of {kid} (topic {arn})", unknown, Channel.SNS)]
     return []
 
 
@@ -639,6 +770,8 @@ def root_causes(
         out += kms_findings(trail, key, dest.key, now, org_id)
     if dest.bucket is not None and trail.kms_key_id:
         out += key_region_findings(trail, dest.bucket, dest.key)
+    if dest.bucket is not None and not trail.kms_key_id:
+        out += default_sse_kms_findings(trail, dest.bucket)
     if dest.topic is not None:
         out += sns_findings(trail, key, dest.topic, org_id)
     if dest.log_group is not None or dest.role is not None:

@@ -38,6 +38,7 @@ REMEDIATE = json.loads((ROOT / "iam" / "trailtop-remediate.json").read_text())
 ACTION_OF = {
     ("s3", "HeadBucket"): "s3:ListBucket",
     ("s3", "ListBuckets"): "s3:ListAllMyBuckets",
+    ("s3", "GetBucketEncryption"): "s3:GetEncryptionConfiguration",
 }
 SERVICE_PREFIX = {"logs": "logs", "organizations": "organizations"}
 DENIED = ("AccessDenied", "AccessDeniedException", "403", "UnauthorizedOperation",

@@ -174,6 +174,7 @@ def test_every_event_of_issue_9_is_in_the_table_with_its_resource_kind() -> None
         "KMS_POLICY_DENIES_CLOUDTRAIL",
         "SNS_TOPIC_MISSING",
         "SNS_POLICY_DENIES_CLOUDTRAIL",
+        "SNS_TOPIC_KMS_DENIES_CLOUDTRAIL",
         "CLOUDWATCH_LOG_GROUP_MISSING",
         "CLOUDWATCH_ROLE_MISSING",
         "CLOUDWATCH_ROLE_TRUST_INVALID",

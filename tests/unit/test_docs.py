@@ -215,8 +215,33 @@ def engine_findings() -> list[Finding]:
     out += judge_view(
         trail, key, broken, NOW, th, diagnostics=root_causes(trail, key, payer, NOW)
     ).findings
+    # A KMS-encrypted topic: an AWS managed key, a key policy denying, one not granting.
+    for key_data in (
+        {"kms_key": "alias/aws/sns"},
+        {"kms_key": "k", "key_policy": _DENY_ALL},
+        {"kms_key": "k", "key_policy": None},
+    ):
+        encrypted = Destinations(
+            topic=Fact("topic", "topic", True, data={"policy": None, **key_data})
+        )
+        out += judge_view(
+            trail, key, broken, NOW, th, diagnostics=root_causes(trail, key, encrypted, NOW)
+        ).findings
     plain = _trail(kms_key_id=None)
     out += judge_view(plain, ViewKey(ACCT, REGION, plain.arn), silent, NOW, th).findings
+    sse_kms = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k", "BucketKeyEnabled": True}
+    default_kms = Destinations(
+        bucket=Fact("bucket", "b", True, data={"policy": None, "default_encryption": sse_kms})
+    )
+    plain_key = ViewKey(ACCT, REGION, plain.arn)
+    out += judge_view(
+        plain,
+        plain_key,
+        silent,
+        NOW,
+        th,
+        diagnostics=root_causes(plain, plain_key, default_kms, NOW),
+    ).findings
     # A quiet region: no log file for hours; with and without the digest heartbeat.
     quiet = {
         **silent,

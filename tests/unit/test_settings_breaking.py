@@ -18,7 +18,7 @@ from core.aws.collect import Account
 from core.aws.diagnose import DestinationDiagnoser, bucket_region
 from core.codes import Code
 from core.engine.protocols import ViewInput
-from core.judge.culprit import EVENT_RULES, cause_event, event_names_for
+from core.judge.culprit import EVENT_RULES, cause_event, event_names_for, targets_for
 from core.judge.evaluate import Thresholds, judge_view
 from core.judge.rootcause import Destinations, Fact, root_causes
 from core.model import Finding, Severity, State, TrailConfig, ViewKey
@@ -321,6 +321,7 @@ class FakeCollector:
         self.listed: dict[str, list[str] | None] = {}
         self.policies: dict[str, dict[str, str]] = {}
         self.locations: dict[str, str | None] = {}
+        self.encryption: dict[str, dict[str, Any] | None] = {}
         self.ops: list[tuple[str, str]] = []
 
     async def call(self, session: Any, service: str, region: str, op: str, **kw: Any) -> Any:
@@ -340,6 +341,12 @@ class FakeCollector:
             return {"Payer": "BucketOwner"}
         if op == "get_bucket_location":
             return {"LocationConstraint": self.locations.get(kw["Bucket"])}
+        if op == "get_bucket_encryption":
+            default = self.encryption.get(kw["Bucket"])
+            if default is None:
+                raise _client_error("ServerSideEncryptionConfigurationNotFoundError", op)
+            rule = {"ApplyServerSideEncryptionByDefault": default, "BucketKeyEnabled": True}
+            return {"ServerSideEncryptionConfiguration": {"Rules": [rule]}}
         raise _client_error("AccessDenied", op)
 
     async def org_id(self, acct: Any) -> str | None:
@@ -480,3 +487,265 @@ def test_describe_for_another_trail_or_denied_by_a_perimeter_warns() -> None:
 def test_put_key_policy_is_the_culprit_of_a_missing_describe() -> None:
     assert EVENT_RULES["PutKeyPolicy"].weights[Code.KMS_POLICY_DESCRIBE_MISSING] == 3
     assert event_names_for(Code.KMS_POLICY_DESCRIBE_MISSING)["UpdateTrail"] == 1
+
+
+# -- a KMS-encrypted SNS topic --------------------------------------------------------------
+
+TOPIC = f"arn:aws:sns:{REGION}:{ACCT}:ct-notes"
+TOPIC_KEY = f"arn:aws:kms:{REGION}:{OTHER}:key/9999abcd-12ab-34cd-56ef-1234567890ab"
+OPEN_TOPIC = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "AWSCloudTrailSNSPolicy20131101",
+                "Effect": "Allow",
+                "Principal": {"Service": "cloudtrail.amazonaws.com"},
+                "Action": "SNS:Publish",
+                "Resource": TOPIC,
+            }
+        ],
+    }
+)
+
+
+def topic_key_policy(*actions: str, **condition: object) -> str:
+    """The key statement of "Amazon SNS topic policy for CloudTrail" (with ``actions``)."""
+    statement: dict[str, object] = {
+        "Effect": "Allow",
+        "Principal": {"Service": "cloudtrail.amazonaws.com"},
+        "Action": list(actions),
+        "Resource": "*",
+    }
+    if condition:
+        statement["Condition"] = condition
+    owner = {
+        "Sid": "Enable IAM User Permissions",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{OTHER}:root"},
+        "Action": "kms:*",
+        "Resource": "*",
+    }
+    return json.dumps({"Version": "2012-10-17", "Statement": [owner, statement]})
+
+
+DOCUMENTED_TOPIC_KEY = topic_key_policy("kms:GenerateDataKey*", "kms:Decrypt")
+
+
+def topic(kms_key: str | None = TOPIC_KEY, **data: object) -> Fact:
+    extra: dict[str, object] = {"kms_key": kms_key} if kms_key else {}
+    return Fact("topic", TOPIC, True, data={"policy": OPEN_TOPIC, **extra, **data})
+
+
+def topic_codes(fact: Fact) -> list[Finding]:
+    return root_causes(trail(SnsTopicARN=TOPIC), KEY, Destinations(topic=fact), NOW)
+
+
+def test_an_unencrypted_topic_or_a_key_allowing_cloudtrail_has_no_finding() -> None:
+    assert topic_codes(topic(None)) == []
+    assert topic_codes(topic(key_policy=DOCUMENTED_TOPIC_KEY)) == []
+
+
+def test_a_topic_key_without_cloudtrail_warns_on_the_sns_channel() -> None:
+    found = topic_codes(topic(key_policy=topic_key_policy()))
+    assert codes(found) == [Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL]
+    f = found[0]
+    assert f.severity is Severity.MEDIUM and f.channel.value == "sns"
+    assert f.evidence["missing_actions"] == ["kms:GenerateDataKey", "kms:Decrypt"]
+    assert f.evidence["key_arn"] == TOPIC_KEY
+    assert f.evidence["missing_statement"]["Action"] == ["kms:GenerateDataKey*", "kms:Decrypt"]
+    only_encrypt = topic_codes(topic(key_policy=topic_key_policy("kms:GenerateDataKey*")))
+    assert [x.evidence["missing_actions"] for x in only_encrypt] == [["kms:Decrypt"]]
+
+
+def test_a_topic_key_refusal_explains_the_notification_error() -> None:
+    t = trail(SnsTopicARN=TOPIC)
+    causes = root_causes(t, KEY, Destinations(topic=topic(key_policy=topic_key_policy())), NOW)
+    status = {
+        "IsLogging": True,
+        "LatestDeliveryTime": NOW - timedelta(minutes=5),
+        "LatestNotificationError": "KMSAccessDenied",
+    }
+    judged = judge_view(t, KEY, status, NOW, Thresholds(), diagnostics=causes)
+    assert judged.state is State.WARNING
+    error = next(f for f in judged.findings if f.code == Code.SNS_NOTIFICATION_ERROR)
+    assert Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL in error.evidence["explained_by"]
+
+
+def test_the_aws_managed_sns_key_is_judged_from_its_name() -> None:
+    for name in ("alias/aws/sns", f"arn:aws:kms:{REGION}:{ACCT}:alias/aws/sns"):
+        found = topic_codes(topic(name))
+        assert [f.evidence.get("aws_managed") for f in found] == [True], name
+    # A customer alias is not an AWS managed key.
+    custom = topic_codes(topic("alias/aws-sns-notes", key_policy_error="named by alias"))
+    assert codes(custom) == [Code.DIAGNOSTICS_INCOMPLETE]
+
+
+def test_an_unreadable_or_undecidable_topic_key_is_incomplete_never_a_refusal() -> None:
+    unreadable = topic_codes(topic(key_policy_error="AccessDeniedException"))
+    assert codes(unreadable) == [Code.DIAGNOSTICS_INCOMPLETE]
+    assert unreadable[0].channel.value == "sns"
+    # AWS documents no aws:SourceArn for these requests: a condition on it cannot be told.
+    scoped = topic_key_policy(
+        "kms:GenerateDataKey*", "kms:Decrypt", StringEquals={"aws:SourceArn": ARN}
+    )
+    assert codes(topic_codes(topic(key_policy=scoped))) == [Code.DIAGNOSTICS_INCOMPLETE]
+    # The principal's keys are documented: an exempted perimeter Deny still decides.
+    deny = json.loads(DOCUMENTED_TOPIC_KEY)
+    deny["Statement"].append(
+        {
+            "Sid": "OnlyOurOrg",
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": "kms:*",
+            "Resource": "*",
+            "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalOrgID": "o-a1b2c3d4e5"}},
+        }
+    )
+    refused = topic_codes(topic(key_policy=json.dumps(deny)))
+    assert [f.evidence.get("sid") for f in refused] == ["OnlyOurOrg"]
+
+
+def test_set_topic_attributes_or_put_key_policy_on_the_topics_key_is_the_culprit() -> None:
+    names = event_names_for(Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL)
+    assert names["SetTopicAttributes"] == 3 and names["PutKeyPolicy"] == 3
+    t = trail(SnsTopicARN=TOPIC, KmsKeyId=KEY_ARN)
+    when = NOW - timedelta(hours=1)
+
+    def put_key_policy(key_arn: str, event_id: str) -> dict[str, object]:
+        return {
+            "eventName": "PutKeyPolicy",
+            "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "eventSource": "kms.amazonaws.com",
+            "eventID": event_id,
+            "awsRegion": REGION,
+            "recipientAccountId": key_arn.split(":")[4],
+            "userIdentity": {"type": "IAMUser", "arn": f"arn:aws:iam::{OTHER}:user/bob"},
+            "requestParameters": {"keyId": key_arn, "policyName": "default"},
+            "resources": [{"type": "AWS::KMS::Key", "ARN": key_arn}],
+        }
+
+    status = {"IsLogging": True, "LatestNotificationTime": when - timedelta(minutes=5)}
+    evidence = {"key_arn": TOPIC_KEY}
+    targets = targets_for(Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL, t, status, evidence)
+    assert ("key", TOPIC_KEY, OTHER) in {(x.kind, x.lookup, x.account) for x in targets}
+    trails_key, topics_key = put_key_policy(KEY_ARN, "e-1"), put_key_policy(TOPIC_KEY, "e-2")
+    got = cause_event(
+        Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL, t, status, [trails_key, topics_key], targets
+    )
+    assert got is not None and got["event_id"] == "e-2"
+
+
+class TopicCollector(FakeCollector):
+    """Also answers GetTopicAttributes and GetKeyPolicy (key policies per account)."""
+
+    def __init__(self, kms_key: str | None) -> None:
+        super().__init__()
+        self.kms_key = kms_key
+        self.key_policies: dict[str, dict[str, str]] = {}
+
+    async def call(self, session: Any, service: str, region: str, op: str, **kw: Any) -> Any:
+        acct = str(session)
+        if op == "get_topic_attributes":
+            self.ops.append((acct, op))
+            attrs = {"Policy": OPEN_TOPIC}
+            if self.kms_key:
+                attrs["KmsMasterKeyId"] = self.kms_key
+            return {"Attributes": attrs}
+        if op == "get_key_policy":
+            self.ops.append((acct, op))
+            policy = self.key_policies.get(acct, {}).get(kw["KeyId"])
+            if policy is None:
+                raise _client_error("AccessDeniedException", op)
+            return {"Policy": policy}
+        return await super().call(session, service, region, op, **kw)
+
+
+def _diagnose_topic(col: TopicCollector, reach_owner: bool = True) -> list[Finding]:
+    accounts = [_account(ACCT), *([_account(OTHER)] if reach_owner else [])]
+    t = trail(SnsTopicARN=TOPIC, S3BucketName=None)
+    view = ViewInput(accounts[0], ViewKey(ACCT, REGION, t.arn), t, None)
+    diag = DestinationDiagnoser(3600.0)
+    found = asyncio.run(diag.diagnose(cast(Any, col), [view], NOW, True, accounts))
+    return found.get(view.key.id, [])
+
+
+def test_diagnose_reads_the_topics_key_policy_once_as_the_keys_owner() -> None:
+    col = TopicCollector(TOPIC_KEY)
+    col.key_policies = {OTHER: {TOPIC_KEY: topic_key_policy()}}
+    found = _diagnose_topic(col)
+    assert codes(found) == [Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL]
+    assert [op for op in col.ops if op[1] == "get_key_policy"] == [(OTHER, "get_key_policy")]
+    col.key_policies = {OTHER: {TOPIC_KEY: DOCUMENTED_TOPIC_KEY}}
+    assert _diagnose_topic(col) == []
+
+
+def test_diagnose_says_whose_topic_key_it_could_not_read() -> None:
+    col = TopicCollector(TOPIC_KEY)
+    found = _diagnose_topic(col, reach_owner=False)
+    assert codes(found) == [Code.DIAGNOSTICS_INCOMPLETE]
+    assert f"owned by account {OTHER}" in found[0].evidence["reason"]
+
+
+def test_diagnose_makes_no_key_call_without_a_readable_key_id() -> None:
+    for kms_key in (None, "alias/aws/sns", "alias/notes"):
+        col = TopicCollector(kms_key)
+        _diagnose_topic(col)
+        assert [op for _, op in col.ops] == ["get_topic_attributes"], kms_key
+
+
+# -- bucket default encryption with SSE-KMS, for a trail without a key ------------------------
+
+DEFAULT_KEY = f"arn:aws:kms:{REGION}:{ACCT}:key/5555abcd-12ab-34cd-56ef-1234567890ab"
+
+
+def sse_kms(kid: str | None = DEFAULT_KEY, algorithm: str = "aws:kms") -> dict[str, object]:
+    return {"SSEAlgorithm": algorithm, "KMSMasterKeyID": kid, "BucketKeyEnabled": False}
+
+
+def default_codes(t: TrailConfig, fact: Fact) -> list[Finding]:
+    found = root_causes(t, KEY, Destinations(bucket=fact), NOW)
+    return [f for f in found if f.code == Code.S3_BUCKET_DEFAULT_SSE_KMS]
+
+
+def test_sse_s3_no_configuration_or_an_unread_one_has_no_finding() -> None:
+    aes = {"SSEAlgorithm": "AES256", "KMSMasterKeyID": None, "BucketKeyEnabled": None}
+    for data in ({"default_encryption": aes}, {"default_encryption": None}, {}):
+        assert root_causes(trail(), KEY, Destinations(bucket=bucket(**data)), NOW) == []
+    unread = bucket(encryption_error="AccessDenied")
+    assert root_causes(trail(), KEY, Destinations(bucket=unread), NOW) == []
+
+
+def test_default_sse_kms_for_a_trail_without_a_key_is_a_low_posture_fact() -> None:
+    t = trail()
+    found = default_codes(t, bucket(default_encryption=sse_kms()))
+    assert len(found) == 1
+    f = found[0]
+    assert f.severity is Severity.LOW and f.channel.value == "s3"
+    assert f.evidence["KMSMasterKeyID"] == DEFAULT_KEY
+    assert "does not document" in f.message
+    status = {"IsLogging": True, "LatestDeliveryTime": NOW - timedelta(minutes=5)}
+    judged = judge_view(t, KEY, status, NOW, Thresholds(), diagnostics=found)
+    assert judged.state is State.OK
+    # The aws/s3 key (no KMSMasterKeyID) and DSSE-KMS are SSE-KMS too.
+    assert len(default_codes(t, bucket(default_encryption=sse_kms(None)))) == 1
+    dsse = sse_kms(algorithm="aws:kms:dsse")
+    assert len(default_codes(t, bucket(default_encryption=dsse))) == 1
+
+
+def test_a_trail_with_its_own_key_is_not_judged_on_the_buckets_default() -> None:
+    assert default_codes(kms_trail(), bucket(default_encryption=sse_kms())) == []
+
+
+def test_diagnose_reads_the_default_encryption_only_for_a_trail_without_a_key() -> None:
+    col = FakeCollector()
+    col.listed = {ACCT: [BUCKET], OTHER: []}
+    col.policies = {ACCT: {BUCKET: documented_bucket_policy()}}
+    col.encryption = {BUCKET: sse_kms()}
+    _diagnose(col, kms_trail(), None, DestinationDiagnoser(3600.0))
+    assert (ACCT, "get_bucket_encryption") not in col.ops
+    found = _diagnose(col, trail(), None, DestinationDiagnoser(3600.0))
+    assert col.ops.count((ACCT, "get_bucket_encryption")) == 1
+    assert [f.evidence["SSEAlgorithm"] for f in found] == ["aws:kms"]
+    col.encryption = {}
+    assert _diagnose(col, trail(), None, DestinationDiagnoser(3600.0)) == []
