@@ -32,12 +32,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.aws.errors import describe_error, error_code
-from core.judge.rootcause import (
-    Destinations,
-    Fact,
-    is_aws_managed_alias,
-    root_causes,
-)
+from core.judge.delivery_settings import is_aws_managed_alias
+from core.judge.facts import Destinations, Fact
+from core.judge.rootcause import root_causes
 from core.model import STATUS_ERROR_FIELDS, Finding, TrailConfig
 from core.util.arn import Arn, account_of, log_group_name, region_of
 from core.util.error_codes import NOT_FOUND

@@ -19,7 +19,7 @@ from core.model import Finding, Snapshot, TrailConfig, ViewKey
 
 if TYPE_CHECKING:
     from core.aws.collect import Account, Collector
-    from core.judge.rootcause import Destinations
+    from core.judge.facts import Destinations
 
 
 class Phase(StrEnum):

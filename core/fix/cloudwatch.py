@@ -17,8 +17,8 @@ from core.fix.documents import Documents, canonical, compact, url_decoded
 from core.fix.merge import merge_statements, needed, statement_list
 from core.fix.model import ApiCall, Plan
 from core.fix.registry import IAM_INLINE, IAM_TRUST, LOG_GROUP
+from core.judge.context import cloudtrail_context
 from core.judge.policy import PolicyError
-from core.judge.rootcause import cloudtrail_context
 from core.judge.statements import cloudwatch_role_permissions, cloudwatch_role_trust_policy
 from core.model import TrailConfig, ViewKey
 from core.util.arn import Arn, account_of, region_of

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
-from core.judge.rootcause import Destinations
+from core.judge.facts import Destinations
 
 __all__ = ["Documents", "canonical", "compact", "diff", "documents_from", "url_decoded"]
 

@@ -33,14 +33,26 @@ policies (``identity_policy=True``) do not, the principal is implied.
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from functools import lru_cache
 from typing import Any, Final
+
+from core.judge.conditions import (
+    ContextValue,
+    EvalContext,
+    RequestContext,
+    Tri,
+    Unsupported,
+    any_tri,
+    eval_conditions,
+    glob_match,
+    has_variable,
+    normalize_context,
+    not_tri,
+)
 
 __all__ = [
     "CLOUDTRAIL_SERVICE",
@@ -59,19 +71,9 @@ VERSION_2012: Final = "2012-10-17"
 _ACCOUNT_RE: Final = re.compile(r"\d{12}")
 _ROOT_ARN_RE: Final = re.compile(r"arn:[^:]+:iam::(\d{12}):root")
 
-ContextValue = str | Sequence[str]
-
 
 class PolicyError(ValueError):
     """The policy document cannot be read (malformed JSON or structure)."""
-
-
-class _Unsupported(Exception):
-    """A construct this evaluator does not implement; the answer becomes UNKNOWN."""
-
-
-class _Unknowable(_Unsupported):
-    """A condition on a key whose value the caller cannot know; the answer becomes UNKNOWN."""
 
 
 class Outcome(StrEnum):
@@ -139,69 +141,6 @@ class Decision:
         return self.outcome is Outcome.ALLOWED
 
 
-class RequestContext(dict[str, Any]):
-    """A request context that knows what it does not know.
-
-    As a dict it holds the keys known to be present (key -> value, list of values or bool).
-    ``absent``: keys known to be missing from the request (``*``/``?`` patterns, case
-    insensitive). ``unknown``: keys (patterns) whose value cannot be known, each with the
-    reason. ``open_world``: a key neither held nor named is unknowable too (``why``), instead
-    of absent. Held keys win over ``unknown``, which wins over ``absent``.
-
-    It is a dict so that it travels wherever a plain context does; ``dict(ctx)`` or
-    ``{**ctx}`` keep only the known keys (a closed world), so derive with :meth:`with_values`.
-    """
-
-    def __init__(
-        self,
-        values: Mapping[str, Any] | None = None,
-        *,
-        absent: Iterable[str] = (),
-        unknown: Mapping[str, str] | None = None,
-        open_world: bool = False,
-        why: str = "its value in this request is not known",
-    ) -> None:
-        super().__init__(values or {})
-        self.absent: tuple[str, ...] = tuple(absent)
-        self.unknown: dict[str, str] = dict(unknown or {})
-        self.open_world = open_world
-        self.why = why
-
-    def with_values(self, values: Mapping[str, Any]) -> RequestContext:
-        """A copy with ``values`` added (a held key is known: it leaves ``unknown``)."""
-        held = {k.lower() for k in values}
-        return RequestContext(
-            {**{k: v for k, v in self.items() if k.lower() not in held}, **values},
-            absent=self.absent,
-            unknown=self.unknown,
-            open_world=self.open_world,
-            why=self.why,
-        )
-
-    def with_unknown(self, unknown: Mapping[str, str]) -> RequestContext:
-        """A copy where the ``unknown`` keys are unknowable (with their reason)."""
-        gone = {k.lower() for k in unknown}
-        return RequestContext(
-            {k: v for k, v in self.items() if k.lower() not in gone},
-            absent=self.absent,
-            unknown={**self.unknown, **unknown},
-            open_world=self.open_world,
-            why=self.why,
-        )
-
-    def with_absent(self, absent: Iterable[str]) -> RequestContext:
-        """A copy where the ``absent`` keys are known to be missing."""
-        extra = tuple(absent)
-        gone = {k.lower() for k in extra}
-        return RequestContext(
-            {k: v for k, v in self.items() if k.lower() not in gone},
-            absent=self.absent + extra,
-            unknown={k: v for k, v in self.unknown.items() if k.lower() not in gone},
-            open_world=self.open_world,
-            why=self.why,
-        )
-
-
 # --------------------------------------------------------------------------- parsing
 
 
@@ -240,59 +179,10 @@ def _str_list(value: Any, element: str) -> tuple[str, ...]:
         return (value,)
     if isinstance(value, list) and all(isinstance(v, str) for v in value):
         return tuple(value)
-    raise _Unsupported(f"{element} must be a string or a list of strings")
+    raise Unsupported(f"{element} must be a string or a list of strings")
 
 
 # --------------------------------------------------------------------------- matching
-
-
-@lru_cache(maxsize=4096)
-def _glob_re(pattern: str, ignore_case: bool) -> re.Pattern[str]:
-    out = []
-    for ch in pattern:
-        if ch == "*":
-            out.append(".*")
-        elif ch == "?":
-            out.append(".")
-        else:
-            out.append(re.escape(ch))
-    flags = re.DOTALL | (re.IGNORECASE if ignore_case else 0)
-    return re.compile("".join(out), flags)
-
-
-def _glob(pattern: str, value: str, *, ignore_case: bool = False) -> bool:
-    return _glob_re(pattern, ignore_case).fullmatch(value) is not None
-
-
-def _arn_match(pattern: str, value: str) -> bool:
-    """ArnEquals/ArnLike: each of the six colon-delimited components is compared
-    separately, each may contain ``*``/``?``."""
-    p_parts = pattern.split(":", 5)
-    v_parts = value.split(":", 5)
-    if len(p_parts) != 6 or len(v_parts) != 6:
-        return False
-    return all(_glob(p, v) for p, v in zip(p_parts, v_parts, strict=True))
-
-
-def _has_variable(value: str, variables: bool) -> bool:
-    return variables and "${" in value
-
-
-Tri = bool | None  # True / False / None = cannot tell
-
-
-def _any_tri(results: Iterable[Tri]) -> Tri:
-    seen_unknown = False
-    for r in results:
-        if r is True:
-            return True
-        if r is None:
-            seen_unknown = True
-    return None if seen_unknown else False
-
-
-def _not_tri(value: Tri) -> Tri:
-    return None if value is None else not value
 
 
 def _aws_principal_match(value: str, principal: Principal) -> bool:
@@ -310,7 +200,7 @@ def _principal_match(spec: Any, principal: Principal) -> Tri:
     if spec == "*":
         return True
     if not isinstance(spec, Mapping):
-        raise _Unsupported(f"Principal {json.dumps(spec)} is neither '*' nor an object")
+        raise Unsupported(f"Principal {json.dumps(spec)} is neither '*' nor an object")
     results: list[Tri] = []
     for ptype, raw in spec.items():
         values = _str_list(raw, f"Principal.{ptype}")
@@ -323,272 +213,15 @@ def _principal_match(spec: Any, principal: Principal) -> Tri:
             results.append(False)
         else:
             results.append(None)  # unknown principal type: cannot tell
-    return _any_tri(results)
+    return any_tri(results)
 
 
 def _resource_match(pattern: str, resource: str, variables: bool) -> Tri:
     if pattern == "*":
         return True
-    if _has_variable(pattern, variables):
+    if has_variable(pattern, variables):
         return None
-    return _glob(pattern, resource)
-
-
-# --------------------------------------------------------------------------- conditions
-
-
-Matcher = Callable[[str, str], bool]  # (request value, policy value) -> match
-
-
-def _m_string(v: str, p: str) -> bool:
-    return v == p
-
-
-def _m_string_ic(v: str, p: str) -> bool:
-    return v.casefold() == p.casefold()
-
-
-def _m_like(v: str, p: str) -> bool:
-    return _glob(p, v)
-
-
-def _m_arn(v: str, p: str) -> bool:
-    return _arn_match(p, v)
-
-
-def _m_bool(v: str, p: str) -> bool:
-    if p.lower() not in ("true", "false"):
-        raise _Unsupported(f"Bool value {p!r} is not true/false")
-    return v.lower() == p.lower()
-
-
-def _num(p: str) -> float:
-    try:
-        return float(p)
-    except ValueError as exc:
-        raise _Unsupported(f"numeric condition value {p!r} is not a number") from exc
-
-
-def _numeric(cmp: Callable[[float, float], bool]) -> Matcher:
-    def match(v: str, p: str) -> bool:
-        expected = _num(p)
-        try:
-            actual = float(v)
-        except ValueError:
-            return False
-        return cmp(actual, expected)
-
-    return match
-
-
-def _m_ip(v: str, p: str) -> bool:
-    try:
-        network = ipaddress.ip_network(p, strict=False)
-    except ValueError as exc:
-        raise _Unsupported(f"IpAddress value {p!r} is not an address or CIDR") from exc
-    try:
-        address = ipaddress.ip_address(v)
-    except ValueError:
-        return False
-    return address.version == network.version and address in network
-
-
-# base operator (lower case) -> (matcher, negated)
-_OPERATORS: Final[dict[str, tuple[Matcher, bool]]] = {
-    "stringequals": (_m_string, False),
-    "stringnotequals": (_m_string, True),
-    "stringequalsignorecase": (_m_string_ic, False),
-    "stringnotequalsignorecase": (_m_string_ic, True),
-    "stringlike": (_m_like, False),
-    "stringnotlike": (_m_like, True),
-    "arnequals": (_m_arn, False),
-    "arnlike": (_m_arn, False),
-    "arnnotequals": (_m_arn, True),
-    "arnnotlike": (_m_arn, True),
-    "bool": (_m_bool, False),
-    "numericequals": (_numeric(lambda a, b: a == b), False),
-    "numericnotequals": (_numeric(lambda a, b: a == b), True),
-    "numericlessthan": (_numeric(lambda a, b: a < b), False),
-    "numericlessthanequals": (_numeric(lambda a, b: a <= b), False),
-    "numericgreaterthan": (_numeric(lambda a, b: a > b), False),
-    "numericgreaterthanequals": (_numeric(lambda a, b: a >= b), False),
-    "ipaddress": (_m_ip, False),
-    "notipaddress": (_m_ip, True),
-}
-
-
-@dataclass(frozen=True)
-class _Operator:
-    name: str
-    set_op: str | None  # "forallvalues" | "foranyvalue" | None
-    base: str  # lower case, without IfExists
-    if_exists: bool
-
-
-def _parse_operator(name: str) -> _Operator:
-    rest = name
-    set_op: str | None = None
-    if ":" in rest:
-        prefix, rest = rest.split(":", 1)
-        if prefix.lower() not in ("forallvalues", "foranyvalue"):
-            raise _Unsupported(f"unknown condition set operator {prefix!r}")
-        set_op = prefix.lower()
-    base = rest.lower()
-    if_exists = base.endswith("ifexists") and base != "ifexists"
-    if if_exists:
-        base = base[: -len("ifexists")]
-    if base == "null":
-        if set_op or if_exists:
-            raise _Unsupported(f"condition operator {name!r} is not supported")
-    elif base not in _OPERATORS:
-        raise _Unsupported(f"condition operator {name!r} is not supported")
-    return _Operator(name=name, set_op=set_op, base=base, if_exists=if_exists)
-
-
-def _policy_values(raw: Any, variables: bool) -> tuple[str, ...]:
-    items = raw if isinstance(raw, list) else [raw]
-    out: list[str] = []
-    for item in items:
-        if isinstance(item, bool):
-            out.append("true" if item else "false")
-        elif isinstance(item, str):
-            if _has_variable(item, variables):
-                raise _Unsupported(f"policy variable in condition value {item!r}")
-            out.append(item)
-        elif isinstance(item, int | float):
-            out.append(str(item))
-        else:
-            raise _Unsupported(f"condition value {json.dumps(item)} is not a scalar")
-    return tuple(out)
-
-
-@dataclass(frozen=True)
-class _Context:
-    """The normalized request context: lower-case keys to their values."""
-
-    values: dict[str, tuple[str, ...]]
-    absent: tuple[str, ...] = ()
-    unknown: tuple[tuple[str, str], ...] = ()
-    open_world: bool = False
-    why: str = ""
-
-    def get(self, key: str) -> tuple[str, ...] | None:
-        """The key's values, or None when it is absent. Raises _Unknowable."""
-        k = key.lower()
-        present = self.values.get(k)
-        if present is not None:
-            return present or None
-        for pattern, reason in self.unknown:
-            if _glob(pattern, k, ignore_case=True):
-                raise _Unknowable(f"{key}: {reason}")
-        if any(_glob(pattern, k, ignore_case=True) for pattern in self.absent):
-            return None
-        if self.open_world:
-            raise _Unknowable(f"{key}: {self.why}")
-        return None
-
-    def shown(self, key: str) -> str:
-        try:
-            actual = self.get(key)
-        except _Unknowable:
-            return "unknown"
-        if not actual:
-            return "absent"
-        return json.dumps(actual[0] if len(actual) == 1 else list(actual))
-
-
-def _normalize_context(context: Mapping[str, ContextValue | bool] | None) -> _Context:
-    values: dict[str, tuple[str, ...]] = {}
-    for key, value in (context or {}).items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            values[key.lower()] = ("true" if value else "false",)
-        elif isinstance(value, str):
-            values[key.lower()] = (value,)
-        else:
-            values[key.lower()] = tuple(
-                ("true" if v else "false") if isinstance(v, bool) else str(v) for v in value
-            )
-    if not isinstance(context, RequestContext):
-        return _Context(values)
-    return _Context(
-        values,
-        absent=tuple(a.lower() for a in context.absent),
-        unknown=tuple((k.lower(), why) for k, why in context.unknown.items()),
-        open_world=context.open_world,
-        why=context.why,
-    )
-
-
-def _eval_condition(op_name: str, key: str, raw: Any, ctx: _Context, variables: bool) -> Tri:
-    """One (operator, key, values) triple. Raises _Unsupported."""
-    op = _parse_operator(op_name)
-    values = _policy_values(raw, variables)
-    present = ctx.get(key)
-    if op.base == "null":
-        wanted: list[bool] = []
-        for v in values:
-            if v.lower() not in ("true", "false"):
-                raise _Unsupported(f"Null value {v!r} is not true/false")
-            wanted.append(v.lower() == "true")
-        is_null = present is None
-        return any(w == is_null for w in wanted)
-
-    matcher, negated = _OPERATORS[op.base]
-
-    def single(v: str) -> bool:
-        hit = any(matcher(v, p) for p in values)
-        return not hit if negated else hit
-
-    if op.set_op is None:
-        if present is None:
-            return op.if_exists or negated
-        if len(set(present)) > 1:
-            raise _Unsupported(
-                f"{key} has several values in the request; {op_name} needs "
-                "ForAnyValue:/ForAllValues: for a multivalued key"
-            )
-        return single(present[0])
-    if op.set_op == "forallvalues":
-        if present is None:
-            return True
-        return all(single(v) for v in present)
-    # foranyvalue
-    if present is None:
-        return op.if_exists
-    return any(single(v) for v in present)
-
-
-def _describe_condition(op_name: str, key: str, raw: Any, ctx: _Context) -> str:
-    got = ctx.shown(key)
-    return f'condition {op_name} {{"{key}": {json.dumps(raw)}}} not met (request: {key}={got})'
-
-
-def _eval_conditions(block: Any, ctx: _Context, variables: bool) -> tuple[Tri, str]:
-    if block is None:
-        return True, ""
-    if not isinstance(block, Mapping):
-        return None, "Condition is not an object"
-    unknown: str | None = None
-    for op_name, keys in block.items():
-        if not isinstance(keys, Mapping):
-            unknown = unknown or f"condition {op_name!r} is not an object"
-            continue
-        for key, raw in keys.items():
-            try:
-                result = _eval_condition(op_name, key, raw, ctx, variables)
-            except _Unknowable as exc:
-                unknown = unknown or f"cannot tell condition {op_name} on {exc}"
-                continue
-            except _Unsupported as exc:
-                unknown = unknown or f"cannot evaluate condition {op_name} on {key}: {exc}"
-                continue
-            if not result:
-                return False, _describe_condition(op_name, key, raw, ctx)
-    if unknown is not None:
-        return None, unknown
-    return True, ""
+    return glob_match(pattern, resource)
 
 
 # --------------------------------------------------------------------------- statements
@@ -607,7 +240,7 @@ def _statement_verdict(
     principal: Principal,
     action: str,
     resource: str,
-    ctx: _Context,
+    ctx: EvalContext,
     identity_policy: bool,
     variables: bool,
 ) -> _Verdict:
@@ -625,7 +258,7 @@ def _statement_verdict(
         if not identity_policy:
             has_p, has_np = "Principal" in st, "NotPrincipal" in st
             if has_p and has_np:
-                raise _Unsupported("statement has both Principal and NotPrincipal")
+                raise Unsupported("statement has both Principal and NotPrincipal")
             if not has_p and not has_np:
                 return _Verdict(False, "statement names no Principal", False)
             if has_p:
@@ -633,39 +266,39 @@ def _statement_verdict(
                 if note(pm, "cannot evaluate Principal"):
                     return _Verdict(False, f"Principal does not name {principal.describe()}", False)
             else:
-                pm = _not_tri(_principal_match(st["NotPrincipal"], principal))
+                pm = not_tri(_principal_match(st["NotPrincipal"], principal))
                 if note(pm, "cannot evaluate NotPrincipal"):
                     return _Verdict(False, f"NotPrincipal excludes {principal.describe()}", False)
 
         # Action
         if ("Action" in st) == ("NotAction" in st):
-            raise _Unsupported("statement must have exactly one of Action / NotAction")
+            raise Unsupported("statement must have exactly one of Action / NotAction")
         if "Action" in st:
             patterns = _str_list(st["Action"], "Action")
-            if not any(_glob(p, action, ignore_case=True) for p in patterns):
+            if not any(glob_match(p, action, ignore_case=True) for p in patterns):
                 return _Verdict(False, f"Action does not cover {action}", False)
         else:
             patterns = _str_list(st["NotAction"], "NotAction")
-            if any(_glob(p, action, ignore_case=True) for p in patterns):
+            if any(glob_match(p, action, ignore_case=True) for p in patterns):
                 return _Verdict(False, f"NotAction excludes {action}", False)
 
         # Resource (absent in role trust policies: applies to the policy's own resource)
         if "Resource" in st and "NotResource" in st:
-            raise _Unsupported("statement has both Resource and NotResource")
+            raise Unsupported("statement has both Resource and NotResource")
         if "Resource" in st:
             rpatterns = _str_list(st["Resource"], "Resource")
-            rm = _any_tri(_resource_match(p, resource, variables) for p in rpatterns)
+            rm = any_tri(_resource_match(p, resource, variables) for p in rpatterns)
             if note(rm, "policy variable in Resource"):
                 return _Verdict(False, f"Resource does not cover {resource}", False)
         elif "NotResource" in st:
             rpatterns = _str_list(st["NotResource"], "NotResource")
-            rm = _not_tri(_any_tri(_resource_match(p, resource, variables) for p in rpatterns))
+            rm = not_tri(any_tri(_resource_match(p, resource, variables) for p in rpatterns))
             if note(rm, "policy variable in NotResource"):
                 return _Verdict(False, f"NotResource excludes {resource}", False)
-    except _Unsupported as exc:
+    except Unsupported as exc:
         return _Verdict(None, str(exc), False)
 
-    cond, why = _eval_conditions(st.get("Condition"), ctx, variables)
+    cond, why = eval_conditions(st.get("Condition"), ctx, variables)
     if cond is False:
         return _Verdict(False, why, unknown is None)
     if cond is None:
@@ -716,7 +349,7 @@ def evaluate(
         )
 
     variables = doc.get("Version") == VERSION_2012
-    ctx = _normalize_context(context)
+    ctx = normalize_context(context)
 
     allows: list[int] = []
     denies: list[int] = []

@@ -8,29 +8,38 @@ and a hardened policy that lets CloudTrail through raises nothing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from core.codes import Code
 from core.judge.context import (
-    CLOUDTRAIL,
-    Destination,
-    Request,
-    cloudtrail_context,
-    delivery_context,
     kms_request,
     log_account,
     role_request,
     s3_requests,
-    sns_key_requests,
     sns_request,
 )
-from core.judge.policy import Decision, Outcome, Principal, evaluate, explain
+from core.judge.delivery_settings import (
+    default_sse_kms_findings,
+    describe_findings,
+    key_region_findings,
+    name_taken_finding,
+    requester_pays_finding,
+    sns_key_findings,
+)
+from core.judge.facts import (
+    Destinations,
+    Fact,
+    elsewhere,
+    incomplete,
+    judge,
+    statement_evidence,
+    undecidable,
+)
+from core.judge.policy import Decision, Outcome, Principal, evaluate
 from core.judge.statements import (
     cloudtrail_bucket_statements,
-    cloudtrail_kms_describe_statement,
     cloudtrail_kms_statement,
     cloudtrail_sns_statement,
     cloudwatch_role_permissions,
@@ -39,66 +48,7 @@ from core.judge.statements import (
 from core.model import Channel, Finding, Severity, TrailConfig, ViewKey
 from core.util.arn import account_of, log_group_name, partition_of, region_of
 
-__all__ = [
-    "CLOUDTRAIL",
-    "Destinations",
-    "Fact",
-    "cloudtrail_context",
-    "documented_bucket_statements",
-    "is_aws_managed_alias",
-    "root_causes",
-    "topic_key_arn",
-]
-
-
-@dataclass(frozen=True)
-class Fact:
-    """One destination as read: exists True/False, or None with `error` when we cannot tell."""
-
-    kind: str
-    ident: str
-    exists: bool | None
-    error: str | None = None
-    #: Another account owns it and we could not (or should not) judge it from here.
-    foreign: bool = False
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Destinations:
-    bucket: Fact | None = None
-    key: Fact | None = None
-    topic: Fact | None = None
-    log_group: Fact | None = None
-    role: Fact | None = None
-
-
-#: The encryption context of a data key request: a DescribeKey request carries none.
-_DATA_KEY_CONTEXT = (
-    "kms:EncryptionContext:aws:cloudtrail:arn",
-    "kms:EncryptionContext:aws:s3:arn",
-    "kms:EncryptionContextKeys",
-)
-
-
-def kms_describe_request(trail: TrailConfig, key_arn: str) -> Request:
-    """``kms:DescribeKey`` on the trail's key, as CloudTrail makes it: the documented
-    statement conditions it on ``aws:SourceArn`` (the trail), and it has no encryption
-    context."""
-    context = delivery_context(trail, Destination.KEY, action="kms:DescribeKey")
-    return Request(
-        "kms:DescribeKey", key_arn, context.with_absent(_DATA_KEY_CONTEXT), "describing the key"
-    )
-
-
-def _judge(policy: Any, request: Request) -> Decision:
-    return evaluate(
-        policy,
-        principal=CLOUDTRAIL,
-        action=request.action,
-        resource=request.resource,
-        context=request.context,
-    )
+__all__ = ["documented_bucket_statements", "root_causes"]
 
 
 def documented_bucket_statements(
@@ -121,139 +71,6 @@ def documented_bucket_statements(
     return statements if ident else statements[:1]
 
 
-def _statement_evidence(
-    d: Decision, missing: Mapping[str, Any] | list[Any] | None
-) -> dict[str, Any]:
-    ev: dict[str, Any] = {"decision": d.outcome.value, "reason": explain(d)}
-    if d.outcome is Outcome.DENIED and d.statement is not None:
-        ev["deciding_statement"] = dict(d.statement)
-        ev["statement_index"] = d.statement_index
-        if d.sid:
-            ev["sid"] = d.sid
-    elif missing is not None:
-        ev["missing_statement"] = missing
-    return ev
-
-
-def _incomplete(what: str, reason: str, channel: Channel) -> Finding:
-    return Finding(
-        Code.DIAGNOSTICS_INCOMPLETE,
-        Severity.INFO,
-        channel,
-        f"Could not check the {what}: {reason}",
-        {"destination": what, "reason": reason},
-        "Grant trailtop's read-only policy on this destination, or check it where it lives.",
-    )
-
-
-def _elsewhere(what: str, ident: str, channel: Channel, reason: str) -> Finding:
-    return Finding(
-        Code.MANAGED_ELSEWHERE,
-        Severity.INFO,
-        channel,
-        f"The {what} {ident} belongs to another account; it is judged there.",
-        {"destination": what, "id": ident, "reason": reason},
-        "Check it from the account that owns it.",
-    )
-
-
-def _undecidable(what: str, d: Decision, channel: Channel) -> Finding:
-    return _incomplete(what, explain(d), channel)
-
-
-def requester_pays_finding(bucket: str) -> Finding:
-    """AWS documents that CloudTrail's bucket "cannot be configured as a Requester Pays
-    bucket" (the error CloudTrail then reports is not documented, so this is judged from
-    the setting, before any failed delivery)."""
-    return Finding(
-        Code.S3_BUCKET_REQUESTER_PAYS,
-        Severity.CRITICAL,
-        Channel.S3,
-        f"The trail's bucket {bucket} is a Requester Pays bucket: CloudTrail does not "
-        "deliver to one, so log files are lost.",
-        {"bucket": bucket, "Payer": "Requester"},
-        "Make the bucket owner pay again (s3:PutBucketRequestPayment with "
-        "Payer=BucketOwner), or point the trail at another bucket.",
-    )
-
-
-def default_sse_kms_findings(trail: TrailConfig, fact: Fact) -> list[Finding]:
-    """A bucket whose default encryption is SSE-KMS, for a trail without a KMS key: a
-    posture fact (low), never a failure. S3 applies the default to a PutObject that "doesn't
-    specify any server-side encryption"; AWS does not document which header CloudTrail sends
-    for a trail without a key, nor that its writes then need the default key, so that key's
-    policy is not judged."""
-    default = fact.data.get("default_encryption") or {}
-    algorithm = default.get("SSEAlgorithm")
-    if trail.kms_key_id or algorithm not in ("aws:kms", "aws:kms:dsse"):
-        return []
-    bucket = trail.s3_bucket or ""
-    kid = default.get("KMSMasterKeyID")
-    return [
-        Finding(
-            Code.S3_BUCKET_DEFAULT_SSE_KMS,
-            Severity.LOW,
-            Channel.S3,
-            f"Bucket {bucket} encrypts new objects with {algorithm} by default "
-            f"({'key ' + str(kid) if kid else 'the AWS managed key aws/s3'}) and the trail "
-            "names no KMS key: AWS does not document whether CloudTrail's log files then use "
-            "that key, so its policy is not checked.",
-            {
-                "bucket": bucket,
-                "SSEAlgorithm": algorithm,
-                "KMSMasterKeyID": kid,
-                "BucketKeyEnabled": default.get("BucketKeyEnabled"),
-            },
-            "To encrypt the trail's log files with KMS in the documented way, give the trail "
-            "its own key (cloudtrail:UpdateTrail --kms-key-id) whose policy allows CloudTrail; "
-            "if a delivery error appears, check that the bucket's default key lets "
-            "cloudtrail.amazonaws.com use it.",
-        )
-    ]
-
-
-def name_taken_finding(bucket: str, fact: Fact) -> Finding | None:
-    """A bucket read refused while no reached account lists the name is the landing-zone
-    layout (a log-archive account trailtop does not reach) unless something says the bucket
-    was deleted: CloudTrail reports ``NoSuchBucket``, or a reached account listed it at an
-    earlier diagnose. AWS: after a bucket is deleted "another AWS account in the same
-    partition can use the same bucket name for a new bucket and can therefore potentially
-    receive requests intended for the deleted bucket"."""
-    if fact.exists is not None or not fact.data.get("unowned"):
-        return None
-    status = str(fact.data.get("delivery_error") or "")
-    former = fact.data.get("former_owner")
-    if "NoSuchBucket" not in status and not former:
-        return None
-    why = (
-        f"account {former} owned it at an earlier check and no longer lists it"
-        if former
-        else "CloudTrail reported NoSuchBucket"
-    )
-    evidence: dict[str, Any] = {
-        "bucket": bucket,
-        "error": fact.error,
-        "LatestDeliveryError": status or None,
-        # No reached account owns it now: the account that listed it before is not where
-        # it lives (the diagnoser would otherwise name it).
-        "owner_account": None,
-    }
-    if former:
-        evidence["former_owner"] = former
-    return Finding(
-        Code.S3_BUCKET_NAME_TAKEN,
-        Severity.CRITICAL,
-        Channel.S3,
-        f"The trail's bucket {bucket} was deleted ({why}) and its name now refuses trailtop "
-        "while no account trailtop reaches owns it: another AWS account may have taken the "
-        "name and may receive this trail's log files.",
-        evidence,
-        "Point the trail at a bucket you own (cloudtrail:UpdateTrail --s3-bucket-name). If "
-        "an account of yours re-created the bucket, reach that account so trailtop can "
-        "check it.",
-    )
-
-
 def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None) -> list[Finding]:
     bucket = trail.s3_bucket or ""
     out: list[Finding] = []
@@ -274,14 +91,14 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
         ]
     if fact.foreign:
         out.append(
-            _elsewhere("bucket", bucket, Channel.S3, fact.error or "owned by another account")
+            elsewhere("bucket", bucket, Channel.S3, fact.error or "owned by another account")
         )
     if fact.data.get("payer") == "Requester":
         out.append(requester_pays_finding(bucket))
     if fact.exists is None or "policy" not in fact.data:
         if not fact.foreign:
             out.append(
-                _incomplete(f"bucket {bucket}", fact.error or "policy not readable", Channel.S3)
+                incomplete(f"bucket {bucket}", fact.error or "policy not readable", Channel.S3)
             )
         return out
     policy = fact.data.get("policy")
@@ -294,7 +111,7 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
         else log_account(trail, key)
     )
 
-    put_decisions = [_judge(policy, r) for r in requests.writes]
+    put_decisions = [judge(policy, r) for r in requests.writes]
     bad = next(
         (d for d in put_decisions if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED)), None
     )
@@ -316,7 +133,7 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
                 {
                     "bucket": bucket,
                     "resources": [r.resource for r in requests.writes],
-                    **_statement_evidence(bad, write_stmt),
+                    **statement_evidence(bad, write_stmt),
                 },
                 (
                     "Remove or narrow the Deny statement so it does not match "
@@ -328,11 +145,11 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
             )
         )
     elif unknown is not None:
-        out.append(_undecidable(f"bucket policy of {bucket}", unknown, Channel.S3))
+        out.append(undecidable(f"bucket policy of {bucket}", unknown, Channel.S3))
     elif requests.undecidable:
-        out.append(_incomplete(f"bucket policy of {bucket}", requests.undecidable, Channel.S3))
+        out.append(incomplete(f"bucket policy of {bucket}", requests.undecidable, Channel.S3))
 
-    acl = _judge(policy, requests.acl)
+    acl = judge(policy, requests.acl)
     if acl.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
         acl_stmt = [s for s in documented if "GetBucketAcl" in str(s.get("Action"))]
         out.append(
@@ -342,12 +159,12 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
                 Channel.S3,
                 f"Bucket policy of {bucket} does not let CloudTrail read the bucket ACL "
                 "(s3:GetBucketAcl), which it checks before writing.",
-                {"bucket": bucket, **_statement_evidence(acl, acl_stmt)},
+                {"bucket": bucket, **statement_evidence(acl, acl_stmt)},
                 "Add the documented CloudTrail GetBucketAcl statement to the bucket policy.",
             )
         )
     elif acl.outcome is Outcome.UNKNOWN:
-        out.append(_undecidable(f"bucket policy of {bucket}", acl, Channel.S3))
+        out.append(undecidable(f"bucket policy of {bucket}", acl, Channel.S3))
     return out
 
 
@@ -368,9 +185,9 @@ def kms_findings(
             )
         ]
     if fact.foreign and fact.exists is None:
-        return [_elsewhere("KMS key", kid, Channel.KMS, fact.error or "owned by another account")]
+        return [elsewhere("KMS key", kid, Channel.KMS, fact.error or "owned by another account")]
     if fact.exists is None:
-        return [_incomplete(f"KMS key {kid}", fact.error or "not readable", Channel.KMS)]
+        return [incomplete(f"KMS key {kid}", fact.error or "not readable", Channel.KMS)]
     out: list[Finding] = []
     meta = fact.data.get("metadata") or {}
     state = meta.get("KeyState")
@@ -412,7 +229,7 @@ def kms_findings(
             )
         )
     if "policy" in fact.data:
-        d = _judge(
+        d = judge(
             fact.data.get("policy"), kms_request(trail, key, str(meta.get("Arn") or kid), org_id)
         )
         if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
@@ -424,7 +241,7 @@ def kms_findings(
                     f"Key policy of {kid} does not let CloudTrail use kms:GenerateDataKey* for this trail.",
                     {
                         **ev,
-                        **_statement_evidence(
+                        **statement_evidence(
                             d,
                             cloudtrail_kms_statement(
                                 trail.owner_account, trail.arn, partition=partition_of(trail.arn)
@@ -435,44 +252,14 @@ def kms_findings(
                 )
             )
         elif d.outcome is Outcome.UNKNOWN:
-            out.append(_undecidable(f"key policy of {kid}", d, Channel.KMS))
-        out += _describe_findings(trail, fact, ev, str(meta.get("Arn") or kid), d)
+            out.append(undecidable(f"key policy of {kid}", d, Channel.KMS))
+        out += describe_findings(trail, fact, ev, str(meta.get("Arn") or kid), d)
     else:
         # The key was described but its policy not read (GetKeyPolicy has no cross-account
         # use): say so, a key policy that refuses CloudTrail may be behind it.
         reason = str(fact.data.get("policy_error") or fact.error or "key policy not readable")
-        out.append(_incomplete(f"key policy of {kid}", reason, Channel.KMS))
+        out.append(incomplete(f"key policy of {kid}", reason, Channel.KMS))
     return out
-
-
-def _describe_findings(
-    trail: TrailConfig, fact: Fact, ev: Mapping[str, Any], key_arn: str, data_key: Decision
-) -> list[Finding]:
-    """AWS lists "Enable CloudTrail to describe KMS key properties" among the required key
-    policy sections, and documents one consequence of its absence: "you cannot create or
-    update a trail" (with an S3 Bucket Key). It documents no delivery failure, so a missing
-    grant warns (medium) rather than fails the view."""
-    kid = trail.kms_key_id or ""
-    d = _judge(fact.data.get("policy"), kms_describe_request(trail, key_arn))
-    if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
-        return [
-            Finding(
-                Code.KMS_POLICY_DESCRIBE_MISSING,
-                Severity.MEDIUM,
-                Channel.KMS,
-                f"Key policy of {kid} does not let CloudTrail describe the key "
-                "(kms:DescribeKey), a statement AWS lists as required: creating or updating "
-                "the trail with this key can be refused.",
-                {
-                    **ev,
-                    **_statement_evidence(d, cloudtrail_kms_describe_statement(trail.arn)),
-                },
-                "Add the documented CloudTrail kms:DescribeKey statement to the key policy.",
-            )
-        ]
-    if d.outcome is Outcome.UNKNOWN and data_key.outcome is not Outcome.UNKNOWN:
-        return [_undecidable(f"key policy of {kid}", d, Channel.KMS)]
-    return []
 
 
 def sns_findings(
@@ -491,11 +278,11 @@ def sns_findings(
             )
         ]
     if fact.foreign and fact.exists is None:
-        return [_elsewhere("SNS topic", arn, Channel.SNS, fact.error or "owned by another account")]
+        return [elsewhere("SNS topic", arn, Channel.SNS, fact.error or "owned by another account")]
     if fact.exists is None or "policy" not in fact.data:
-        return [_incomplete(f"SNS topic {arn}", fact.error or "policy not readable", Channel.SNS)]
+        return [incomplete(f"SNS topic {arn}", fact.error or "policy not readable", Channel.SNS)]
     out: list[Finding] = []
-    d = _judge(fact.data.get("policy"), sns_request(trail, org_id))
+    d = judge(fact.data.get("policy"), sns_request(trail, org_id))
     if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
         out.append(
             Finding(
@@ -505,7 +292,7 @@ def sns_findings(
                 f"Topic policy of {arn} does not let CloudTrail publish (SNS:Publish).",
                 {
                     "topic_arn": arn,
-                    **_statement_evidence(
+                    **statement_evidence(
                         d, cloudtrail_sns_statement(arn, trail.arn, trail.owner_account)
                     ),
                 },
@@ -513,100 +300,8 @@ def sns_findings(
             )
         )
     elif d.outcome is Outcome.UNKNOWN:
-        out.append(_undecidable(f"topic policy of {arn}", d, Channel.SNS))
+        out.append(undecidable(f"topic policy of {arn}", d, Channel.SNS))
     return out + sns_key_findings(trail, fact)
-
-
-#: "Amazon SNS topic policy for CloudTrail": the statement a KMS-encrypted topic's key
-#: policy needs for CloudTrail's notifications (AWS documents it without conditions).
-SNS_KEY_STATEMENT: Mapping[str, Any] = {
-    "Effect": "Allow",
-    "Principal": {"Service": "cloudtrail.amazonaws.com"},
-    "Action": ["kms:GenerateDataKey*", "kms:Decrypt"],
-    "Resource": "*",
-}
-
-
-def is_aws_managed_alias(key_id: str) -> bool:
-    """An ``alias/aws/...`` name (bare or in an alias ARN): AWS reserves that prefix for
-    AWS managed keys, whose key policy the service sets and nobody can change."""
-    name = (
-        key_id.split(":", 5)[5] if key_id.startswith("arn:") and key_id.count(":") >= 5 else key_id
-    )
-    return name.startswith("alias/aws/")
-
-
-def topic_key_arn(topic_arn: str, key_id: str) -> str:
-    """The ARN of a topic's ``KmsMasterKeyId``: a bare key id or alias names a key of the
-    topic's own account and region."""
-    if key_id.startswith("arn:"):
-        return key_id
-    region, account = region_of(topic_arn), account_of(topic_arn)
-    kind = "" if key_id.startswith("alias/") else "key/"
-    return f"arn:{partition_of(topic_arn)}:kms:{region}:{account}:{kind}{key_id}"
-
-
-def sns_key_findings(trail: TrailConfig, fact: Fact) -> list[Finding]:
-    """A KMS-encrypted topic (``KmsMasterKeyId``) whose key CloudTrail may not use: AWS
-    documents that CloudTrail then needs ``kms:GenerateDataKey*`` and ``kms:Decrypt`` in
-    the key's policy. An AWS managed key (``alias/aws/sns``) cannot get that statement: its
-    policy is set by the service. Notifications are lost, log files are not (medium)."""
-    kid = str(fact.data.get("kms_key") or "")
-    if not kid or fact.exists is not True:
-        return []
-    arn = trail.sns_topic_arn or ""
-    key_arn = topic_key_arn(arn, kid)
-    ev: dict[str, Any] = {"topic_arn": arn, "kms_key_id": kid, "key_arn": key_arn}
-    fix = (
-        "Add the documented CloudTrail statement (kms:GenerateDataKey*, kms:Decrypt) to the "
-        "key policy, in the account that owns the key."
-    )
-    if is_aws_managed_alias(kid):
-        return [
-            Finding(
-                Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL,
-                Severity.MEDIUM,
-                Channel.SNS,
-                f"Topic {arn} is encrypted with the AWS managed key {kid}, whose policy AWS "
-                "sets and nobody can change: CloudTrail cannot be let use it, so delivery "
-                "notifications are lost.",
-                {**ev, "aws_managed": True, "missing_statement": dict(SNS_KEY_STATEMENT)},
-                "Encrypt the topic with a customer managed key whose policy holds the "
-                "documented CloudTrail statement (sns:SetTopicAttributes KmsMasterKeyId), "
-                "or turn its encryption off.",
-            )
-        ]
-    if "key_policy" not in fact.data:
-        reason = str(fact.data.get("key_policy_error") or "key policy not readable")
-        return [_incomplete(f"key policy of {kid} (topic {arn})", reason, Channel.SNS)]
-    policy = fact.data.get("key_policy")
-    decisions = [(r, _judge(policy, r)) for r in sns_key_requests(trail, key_arn)]
-    refused = [(r, d) for r, d in decisions if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED)]
-    if refused:
-        first = refused[0][1]
-        actions = [r.action for r, _ in refused]
-        return [
-            Finding(
-                Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL,
-                Severity.MEDIUM,
-                Channel.SNS,
-                f"Topic {arn} is encrypted with KMS key {kid}, whose policy does not let "
-                f"CloudTrail {' and '.join(actions)}: delivery notifications are lost.",
-                {
-                    **ev,
-                    "missing_actions": actions,
-                    **_statement_evidence(first, dict(SNS_KEY_STATEMENT)),
-                },
-                fix
-                if first.outcome is Outcome.NOT_GRANTED
-                else "Remove or narrow the Deny statement so it does not match "
-                "cloudtrail.amazonaws.com using the key; " + fix[0].lower() + fix[1:],
-            )
-        ]
-    unknown = next((d for _, d in decisions if d.outcome is Outcome.UNKNOWN), None)
-    if unknown is not None:
-        return [_undecidable(f"key policy of {kid} (topic {arn})", unknown, Channel.SNS)]
-    return []
 
 
 def cloudwatch_findings(
@@ -629,7 +324,7 @@ def cloudwatch_findings(
             )
         elif group.exists is None:
             out.append(
-                _incomplete(f"log group {gname}", group.error or "not readable", Channel.CLOUDWATCH)
+                incomplete(f"log group {gname}", group.error or "not readable", Channel.CLOUDWATCH)
             )
     if role is None:
         return out
@@ -648,9 +343,9 @@ def cloudwatch_findings(
         )
         return out
     if role.exists is None:
-        out.append(_incomplete(f"role {rarn}", role.error or "not readable", Channel.CLOUDWATCH))
+        out.append(incomplete(f"role {rarn}", role.error or "not readable", Channel.CLOUDWATCH))
         return out
-    trust = _judge(role.data.get("trust"), role_request(trail))
+    trust = judge(role.data.get("trust"), role_request(trail))
     if trust.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
         out.append(
             Finding(
@@ -661,13 +356,13 @@ def cloudwatch_findings(
                 {
                     "role_arn": rarn,
                     "trust_policy": role.data.get("trust"),
-                    **_statement_evidence(trust, cloudwatch_role_trust_policy()),
+                    **statement_evidence(trust, cloudwatch_role_trust_policy()),
                 },
                 "Update the role's trust policy (iam:UpdateAssumeRolePolicy).",
             )
         )
     elif trust.outcome is Outcome.UNKNOWN:
-        out.append(_undecidable(f"trust policy of {rarn}", trust, Channel.CLOUDWATCH))
+        out.append(undecidable(f"trust policy of {rarn}", trust, Channel.CLOUDWATCH))
 
     region = region_of(garn, key.region)
     acct = account_of(garn) or trail.owner_account
@@ -715,42 +410,8 @@ def cloudwatch_findings(
             )
         )
     elif undecided is not None:
-        out.append(_undecidable(f"permissions of {rarn}", undecided, Channel.CLOUDWATCH))
+        out.append(undecidable(f"permissions of {rarn}", undecided, Channel.CLOUDWATCH))
     return out
-
-
-def key_region_findings(trail: TrailConfig, bucket: Fact, key: Fact | None) -> list[Finding]:
-    """AWS: the trail's KMS key "must be created in the same AWS Region as the Amazon S3
-    bucket that receives your log files". Judged from the bucket's region (GetBucketLocation)
-    and the key's ARN; nothing when either is unknown or the key is gone (its own finding)."""
-    bregion = bucket.data.get("region")
-    if not bregion or (key is not None and key.exists is False):
-        return []
-    meta = (key.data.get("metadata") if key is not None else None) or {}
-    kid = trail.kms_key_id or ""
-    kregion = region_of(str(meta.get("Arn") or ""), region_of(kid))
-    if not kregion or kregion == bregion:
-        return []
-    bname = trail.s3_bucket or ""
-    return [
-        Finding(
-            Code.KMS_KEY_OTHER_REGION,
-            Severity.CRITICAL,
-            Channel.KMS,
-            f"The trail's KMS key {kid} is in {kregion} but its bucket {bname} is in "
-            f"{bregion}: the key must be in the bucket's region, so log files are not "
-            "delivered.",
-            {
-                "kms_key_id": kid,
-                "key_region": kregion,
-                "bucket": bname,
-                "bucket_region": bregion,
-            },
-            f"Point the trail at a KMS key in {bregion} whose policy allows CloudTrail "
-            "(cloudtrail:UpdateTrail --kms-key-id), or at a bucket in "
-            f"{kregion}.",
-        )
-    ]
 
 
 def root_causes(

@@ -27,7 +27,8 @@ from core.codes import Code
 from core.fix.model import ApiCall, Plan, Precondition
 from core.judge.culprit import cause_event, event_names_for
 from core.judge.evaluate import Thresholds, coverage_gaps, judge_view, status_unavailable
-from core.judge.rootcause import Destinations, Fact, root_causes
+from core.judge.facts import Destinations, Fact
+from core.judge.rootcause import root_causes
 from core.model import (
     Channel,
     CoverageGap,

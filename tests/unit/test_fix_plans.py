@@ -12,7 +12,8 @@ import pytest
 from core.fix.documents import Documents, documents_from
 from core.fix.model import ApiCall, Plan
 from core.fix.plans import plans_for
-from core.judge.rootcause import Destinations, Fact, root_causes
+from core.judge.facts import Destinations, Fact
+from core.judge.rootcause import root_causes
 from core.model import ViewKey
 from tests.unit.fix_cases import (
     ACL_STMT,

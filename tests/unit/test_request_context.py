@@ -34,8 +34,9 @@ from core.judge.context import (
     s3_requests,
     sns_request,
 )
+from core.judge.facts import Destinations, Fact
 from core.judge.policy import Outcome, evaluate
-from core.judge.rootcause import Destinations, Fact, root_causes
+from core.judge.rootcause import root_causes
 from core.model import Channel, Finding, Severity, TrailConfig, ViewKey
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from core.judge.rootcause import Destinations, Fact, root_causes
+from core.judge.facts import Destinations, Fact
+from core.judge.rootcause import root_causes
 from core.model import Finding, TrailConfig, ViewKey
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)

@@ -20,7 +20,8 @@ from core.codes import Code
 from core.engine.protocols import ViewInput
 from core.judge.culprit import EVENT_RULES, cause_event, event_names_for, targets_for
 from core.judge.evaluate import Thresholds, judge_view
-from core.judge.rootcause import Destinations, Fact, root_causes
+from core.judge.facts import Destinations, Fact
+from core.judge.rootcause import root_causes
 from core.model import Finding, Severity, State, TrailConfig, ViewKey
 
 NOW = datetime(2026, 11, 27, 18, 0, tzinfo=UTC)
