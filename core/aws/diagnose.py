@@ -196,13 +196,14 @@ class DestinationDiagnoser:
                 res = replace(res, data={**res.data, "unowned": True, "former_owner": former})
             self._facts[d] = (res, t)
 
-        org_ids: dict[str, str | None] = {}
-        for v in judged:
-            # Every trail owner's organization: aws:SourceOrgID is in CloudTrail's request
-            # context for single-account trails of an organization's accounts too.
-            owner = v.trail.owner_account
-            if owner not in org_ids:
-                org_ids[owner] = await collector.org_id(reached.get(owner, v.account))
+        # Every trail owner's organization (aws:SourceOrgID is in CloudTrail's request context
+        # for single-account trails of an organization's accounts too), asked concurrently:
+        # one DescribeOrganization per account, cached on the account.
+        owner_accounts = {
+            v.trail.owner_account: reached.get(v.trail.owner_account, v.account) for v in judged
+        }
+        found_ids = await asyncio.gather(*(collector.org_id(a) for a in owner_accounts.values()))
+        org_ids: dict[str, str | None] = dict(zip(owner_accounts, found_ids, strict=True))
 
         out: dict[str, list[Finding]] = {}
         self.destinations = {}
