@@ -50,10 +50,16 @@ class Code(StrEnum):
     CLOUDWATCH_ROLE_MISSING = "CLOUDWATCH_ROLE_MISSING"
     CLOUDWATCH_ROLE_TRUST_INVALID = "CLOUDWATCH_ROLE_TRUST_INVALID"
     CLOUDWATCH_ROLE_PERMISSIONS_MISSING = "CLOUDWATCH_ROLE_PERMISSIONS_MISSING"
+    #: The log group is encrypted with a KMS key CloudWatch Logs cannot use (its policy does
+    #: not let logs.<region>.amazonaws.com use it for this group, or it is not Enabled).
+    CLOUDWATCH_LOG_GROUP_KMS_DENIES = "CLOUDWATCH_LOG_GROUP_KMS_DENIES"
     # coverage and posture
     REGION_NOT_COVERED = "REGION_NOT_COVERED"
     LOG_FILE_VALIDATION_DISABLED = "LOG_FILE_VALIDATION_DISABLED"
     NOT_KMS_ENCRYPTED = "NOT_KMS_ENCRYPTED"
+    #: The trail's event selectors log no management events: it does not cover its regions
+    #: for them.
+    TRAIL_NO_MANAGEMENT_EVENTS = "TRAIL_NO_MANAGEMENT_EVENTS"
     # what trailtop could not tell
     MANAGED_ELSEWHERE = "MANAGED_ELSEWHERE"
     STATUS_UNAVAILABLE = "STATUS_UNAVAILABLE"

@@ -367,4 +367,51 @@ def cloudwatch_error(ref: TrailRef) -> str | None:
                 f"{role_name}/CloudTrailSession is not authorized to perform: {action} on "
                 f"resource: {stream_arn}"
             )
+    group = logs_backends[account][region].groups[group_name]
+    return log_group_key_error(
+        str(getattr(group, "kms_key_id", "") or ""),
+        f"arn:aws:logs:{region}:{account}:log-group:{group_name}",
+        account,
+        region,
+    )
+
+
+def log_group_key_error(key_ref: str, group: str, account: str, region: str) -> str | None:
+    """A KMS-encrypted log group: CloudWatch Logs itself (``logs.<region>.amazonaws.com``)
+    must be able to use the key, with the group's ARN as the ``aws:logs:arn`` encryption
+    context ("Encrypt log data in CloudWatch Logs using AWS Key Management Service"); it
+    stores events with ``kms:GenerateDataKey`` and reads them with ``kms:Decrypt``. What
+    CloudTrail reports then is not documented: the text is the one CloudWatch Logs answers
+    when a key does not let it use the key for a group."""
+    if not key_ref:
+        return None
+    if key_ref.startswith("arn:"):
+        parts = key_ref.split(":", 5)
+        account, region = parts[4], parts[3]
+    backend = kms_backends[account][region]
+    try:
+        key = backend.keys.get(backend.any_id_to_key_id(key_ref))
+    except Exception:
+        key = None
+    refused = (
+        "AccessDeniedException: The specified KMS key does not exist or is not allowed to be "
+        f"used with Arn '{group}'"
+    )
+    if key is None or key.key_state != "Enabled" or not key.enabled:
+        return refused
+    context = {
+        "aws:PrincipalIsAWSService": "true",
+        "kms:EncryptionContext:aws:logs:arn": group,
+    }
+    service = f"logs.{group.split(':')[3]}.amazonaws.com"
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        decision = evaluate(
+            key.policy,
+            action=action,
+            resource=key.arn,
+            service_principal=service,
+            context=context,
+        )
+        if not decision.allowed:
+            return refused
     return None

@@ -1,8 +1,9 @@
 """AWS operations the sandbox answers itself instead of moto (or corrects after moto).
 
 GetTrailStatus (delivery emulation), LookupEvents (Event history), the trail listings that
-must show organization trails to member accounts, region discovery, and CloudTrail's
-delegated administrator (sandbox/organizations.py).
+must show organization trails to member accounts, GetEventSelectors (AWS's default selector
+for a trail that never had one put, and shadow or organization trails by ARN), region
+discovery, and CloudTrail's delegated administrator (sandbox/organizations.py).
 """
 
 from __future__ import annotations
@@ -56,6 +57,42 @@ def get_trail(emu: Emulation, info: CallInfo) -> WireResponse | None:
     if trail is None:
         return _trail_not_found(info, name)
     return json_response({"Trail": describe(trail)})
+
+
+#: What GetEventSelectors answers for a trail created without selectors. AWS
+#: (PutEventSelectors): "By default, trails created without specific event selectors are
+#: configured to log all read and write management events, and no data events"; the
+#: EventSelector reference gives the defaults (ReadWriteType All, IncludeManagementEvents
+#: true). moto answers two empty lists instead.
+DEFAULT_EVENT_SELECTOR: dict[str, Any] = {
+    "ReadWriteType": "All",
+    "IncludeManagementEvents": True,
+    "DataResources": [],
+    "ExcludeManagementEventSources": [],
+}
+
+
+def get_event_selectors(emu: Emulation, info: CallInfo) -> WireResponse | None:
+    """A trail's selectors by name or ARN (any view of it, as for GetTrailStatus): the
+    basic ones with their documented defaults, else the advanced ones, else AWS's default.
+    moto keeps stale advanced selectors after basic ones are put (AWS keeps one kind), so
+    basic selectors win when both are stored."""
+    name = info.params.get("TrailName")
+    if not isinstance(name, str) or len(name) < 3:
+        return None
+    trail = resolve(info.account, info.region, name)
+    if trail is None:
+        return _trail_not_found(info, name)
+    answer: dict[str, Any] = {"TrailARN": trail.arn}
+    basic = list(getattr(trail, "event_selectors", None) or [])
+    advanced = list(getattr(trail, "advanced_event_selectors", None) or [])
+    if basic:
+        answer["EventSelectors"] = [{**DEFAULT_EVENT_SELECTOR, **s} for s in basic]
+    elif advanced:
+        answer["AdvancedEventSelectors"] = advanced
+    else:
+        answer["EventSelectors"] = [dict(DEFAULT_EVENT_SELECTOR)]
+    return json_response(answer)
 
 
 def describe_trails(emu: Emulation, info: CallInfo) -> WireResponse | None:
@@ -138,6 +175,7 @@ HANDLERS: dict[tuple[str, str], Handler] = {
     ),
     ("cloudtrail", "GetTrailStatus"): get_trail_status,
     ("cloudtrail", "GetTrail"): get_trail,
+    ("cloudtrail", "GetEventSelectors"): get_event_selectors,
     ("cloudtrail", "DescribeTrails"): describe_trails,
     ("cloudtrail", "ListTrails"): list_trails,
     ("cloudtrail", "LookupEvents"): lookup_events,

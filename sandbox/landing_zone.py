@@ -2,7 +2,9 @@
 
 Most AWS Organizations run their organization trail the way AWS Control Tower and Landing
 Zone Accelerator set it up: the trail in the management account (with its SNS topic and
-CloudWatch Logs group and role), its bucket in a log-archive account, its KMS key in a
+CloudWatch Logs group and role; the group encrypted with a KMS key of the management account
+whose policy lets CloudWatch Logs use it for that group), its bucket in a log-archive
+account, its KMS key in a
 security (audit) account that is also CloudTrail's delegated administrator, policies
 hardened with aws:SourceOrgID, org-only paths, a TLS-only Deny and a data-perimeter Deny.
 Two workload accounts complete it, one with a local trail of its own. trailtop reaches it
@@ -16,6 +18,7 @@ search for the breaking event has to look past them.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +39,7 @@ CW_ROLE = "aws-controltower-CloudWatchLogsRole"
 CW_POLICY = "CloudTrailLogsDelivery"
 TOPIC_NAME = "aws-controltower-CloudTrailNotifications"
 KEY_ALIAS = "alias/aws-controltower/cloudtrail"
+LOGS_KEY_ALIAS = "alias/aws-controltower/cloudtrail-logs"
 CLOUDTRAIL = "cloudtrail.amazonaws.com"
 #: Accounts of the estate, by role, in creation order.
 MEMBERS = ("log-archive", "security", "workload-prod", "workload-dev")
@@ -133,7 +137,51 @@ BREAKAGES: dict[str, Breakage] = {
         (),
         "CloudWatch Logs role's permissions policy deleted",
     ),
+    "log_group_key_policy": Breakage(
+        "PutKeyPolicy",
+        "management",
+        "CLOUDWATCH_LOG_GROUP_KMS_DENIES",
+        ("CLOUDWATCH_DELIVERY_ERROR",),
+        (),
+        "log group key policy lets CloudWatch Logs use the key for another log group only",
+    ),
 }
+
+
+def logs_key_policy(account: str, group_arn: str) -> str:
+    """The log group key's policy: the account's root, and CloudWatch Logs for ``group_arn``
+    (the statement of "Encrypt log data in CloudWatch Logs using AWS Key Management
+    Service", restricted to one log group by ``kms:EncryptionContext:aws:logs:arn``)."""
+    return json.dumps(
+        {
+            "Version": "2012-10-17",
+            "Id": "key-default-1",
+            "Statement": [
+                {
+                    "Sid": "Enable IAM User Permissions",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+                    "Action": "kms:*",
+                    "Resource": "*",
+                },
+                {
+                    "Sid": "AllowCloudWatchLogs",
+                    "Effect": "Allow",
+                    "Principal": {"Service": f"logs.{HOME}.amazonaws.com"},
+                    "Action": [
+                        "kms:Encrypt*",
+                        "kms:Decrypt*",
+                        "kms:ReEncrypt*",
+                        "kms:GenerateDataKey*",
+                        "kms:Describe*",
+                    ],
+                    "Resource": "*",
+                    "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": group_arn}},
+                },
+            ],
+        }
+    )
+
 
 #: Who makes changes in each account: (role, session, user agent, source IP).
 ACTORS: dict[str, tuple[str, str, str, str]] = {
@@ -273,6 +321,13 @@ class LandingZone:
             )
         elif kind == "role_policy":
             actor.client("iam").delete_role_policy(RoleName=CW_ROLE, PolicyName=CW_POLICY)
+        elif kind == "log_group_key_policy":
+            other = f"arn:aws:logs:{HOME}:{mgmt}:log-group:aws-controltower/SecurityHubLogs"
+            actor.client("kms", HOME).put_key_policy(
+                KeyId=lz["log_group_key_id"],
+                PolicyName="default",
+                Policy=logs_key_policy(mgmt, other),
+            )
         else:
             raise KeyError(kind)
 
@@ -412,6 +467,27 @@ class LandingZone:
                     **({"error_code": failure[0], "error_message": failure[1]} if failure else {}),
                 },
             ]
+        if kind == "log_group_key_policy":
+            key = lz["log_group_key_arn"]
+            group = lz["log_group_arn"].removesuffix(":*")
+            return [
+                {
+                    "event_source": "kms.amazonaws.com",
+                    "event_name": "GenerateDataKey",
+                    "user_identity": {"type": "AWSService", "invokedBy": "logs.amazonaws.com"},
+                    "resources": [{"type": "AWS::KMS::Key", "arn": key}],
+                    "request_parameters": {
+                        "keyId": key,
+                        "encryptionContext": {"aws:logs:arn": group},
+                        "keySpec": "AES_256",
+                    },
+                    "error_code": "AccessDenied",
+                    "error_message": (
+                        f"User: logs.{HOME}.amazonaws.com is not authorized to perform: "
+                        f"kms:GenerateDataKey on resource: {key}"
+                    ),
+                }
+            ]
         role = lz["cloudwatch_role_arn"]
         return [
             {
@@ -536,7 +612,14 @@ def seed_landing_zone(
         Name=TOPIC_NAME,
         Attributes={"Policy": policies.lz_topic_policy(topic_arn, MGMT, trail_arn)},
     )
-    admin.client("logs", HOME).create_log_group(logGroupName=LOG_GROUP)
+    group_arn = f"arn:aws:logs:{HOME}:{MGMT}:log-group:{LOG_GROUP}:*"
+    logs_kms = admin.client("kms", HOME)
+    logs_key = logs_kms.create_key(
+        Policy=logs_key_policy(MGMT, group_arn.removesuffix(":*")),
+        Description="CloudWatch Logs: organization trail events",
+    )["KeyMetadata"]
+    logs_kms.create_alias(AliasName=LOGS_KEY_ALIAS, TargetKeyId=logs_key["KeyId"])
+    admin.client("logs", HOME).create_log_group(logGroupName=LOG_GROUP, kmsKeyId=logs_key["Arn"])
     iam = admin.client("iam")
     role_arn = str(
         iam.create_role(RoleName=CW_ROLE, AssumeRolePolicyDocument=policies.trust_policy())["Role"][
@@ -548,7 +631,6 @@ def seed_landing_zone(
         PolicyName=CW_POLICY,
         PolicyDocument=policies.lz_logs_delivery_policy(LOG_GROUP),
     )
-    group_arn = f"arn:aws:logs:{HOME}:{MGMT}:log-group:{LOG_GROUP}:*"
     admin.client("organizations").enable_aws_service_access(ServicePrincipal=CLOUDTRAIL)
     ct = admin.client("cloudtrail", HOME)
     ct.create_trail(
@@ -709,6 +791,8 @@ def seed_landing_zone(
             "key_alias": KEY_ALIAS,
             "topic_arn": topic_arn,
             "log_group_arn": group_arn,
+            "log_group_key_arn": logs_key["Arn"],
+            "log_group_key_id": logs_key["KeyId"],
             "cloudwatch_role_arn": role_arn,
             "cloudwatch_role_policy": CW_POLICY,
             "delegated_admins": [],

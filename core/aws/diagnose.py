@@ -11,7 +11,13 @@ Who reads: each destination with the credentials of the account that owns it, wh
 trailtop reaches that account (a profile, an assume_roles role or the Organization role),
 because AWS refuses cross-account reads of bucket policies, keys and topics unless a policy
 grants them. Owners come from the ARN (keys, topics, log groups, roles) or, for a bucket,
-from ListBuckets of the reached accounts (one call per account per refresh).
+from ListBuckets of the reached accounts (one call per account per refresh). A KMS-encrypted
+topic's or log group's key is read with the key owner's credentials too, with the resource.
+
+Event selectors are a setting of the trail, not of a view: GetEventSelectors is asked once
+per trail (by ARN, in its home region, as its owner when reached, else as a viewer), on the
+same refresh rule, for every trail seen, so each of its views (a member account's view of
+an organization trail included) says whether the trail records management events there.
 
 Which views are diagnosed: those in the account that owns the trail, and those of an
 organization trail in a delegated administrator account (ListDelegatedAdministrators in
@@ -32,7 +38,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.aws.errors import describe_error, error_code
-from core.judge.delivery_settings import is_aws_managed_alias
+from core.judge.delivery_settings import event_selector_findings, is_aws_managed_alias
 from core.judge.facts import Destinations, Fact
 from core.judge.rootcause import root_causes
 from core.model import STATUS_ERROR_FIELDS, Finding, TrailConfig
@@ -138,6 +144,8 @@ class DestinationDiagnoser:
         self._unkeyed: frozenset[str] = frozenset()
         #: The accounts reached in the current diagnose(): a topic's key is read as its owner.
         self._reached: dict[str, Account] = {}
+        #: Each trail's configuration when its event selectors were last read.
+        self._trail_configs: dict[str, TrailConfig] = {}
 
     async def diagnose(
         self,
@@ -177,13 +185,29 @@ class DestinationDiagnoser:
                     due.add(d)
         ordered = sorted(due)
         owners_before = dict(self.owners)
+        # Every trail seen (judged or not): its event selectors, one read per trail, as its
+        # owner when reached, else as a viewer.
+        trails = _trails_seen(views)
+        selectors_due = [
+            a for a, (cfg, _) in sorted(trails.items()) if self._selectors_due(a, cfg, t, force)
+        ]
+        readers = {a: reached.get(trails[a][0].owner_account, trails[a][1]) for a in selectors_due}
         results = await asyncio.gather(
             *(
                 self._read_as_owner(collector, reached, d, reader_of[d], region_of_dest[d], t)
                 for d in ordered
             ),
+            *(self._selectors(collector, readers[a], trails[a][0]) for a in selectors_due),
             return_exceptions=True,
         )
+        for arn, res in zip(selectors_due, results[len(ordered) :], strict=True):
+            if isinstance(res, BaseException):
+                if isinstance(res, asyncio.CancelledError):
+                    raise res
+                res = Fact("selectors", arn, None, describe_error(res))
+            self._facts[("selectors", arn)] = (res, t)
+            self._trail_configs[arn] = trails[arn][0]
+        results = results[: len(ordered)]
         for d, res in zip(ordered, results, strict=True):
             if isinstance(res, BaseException):
                 if isinstance(res, asyncio.CancelledError):
@@ -222,10 +246,34 @@ class DestinationDiagnoser:
                 role=facts.get("role"),
             )
             self.destinations[v.key.id] = dest
+            selectors = self._facts.get(("selectors", v.trail.arn))
+            if selectors is not None:
+                dest = replace(dest, selectors=selectors[0])
             found = root_causes(v.trail, v.key, dest, now, org_ids.get(v.trail.owner_account))
             if found:
                 out[v.key.id] = [self._with_owner(f, v.trail) for f in found]
+        judged_ids = {v.key.id for v in judged}
+        for v in views:
+            # Views diagnosed elsewhere (a member's view of an organization trail) still say
+            # whether the trail records management events in their region.
+            cached = self._facts.get(("selectors", v.trail.arn))
+            if v.key.id in judged_ids or cached is None:
+                continue
+            found = event_selector_findings(v.trail, v.key, cached[0], say_unread=False)
+            if found:
+                out[v.key.id] = found
         return out
+
+    def _selectors_due(self, arn: str, cfg: TrailConfig, t: float, force: bool) -> bool:
+        """Read a trail's selectors when never read, on a full refresh, when the trail's
+        configuration changed, or after the refresh period (like the destinations)."""
+        cached = self._facts.get(("selectors", arn))
+        return (
+            force
+            or cached is None
+            or self._trail_configs.get(arn) != cfg
+            or t - cached[1] >= self.refresh_seconds
+        )
 
     def _with_owner(self, f: Finding, trail: TrailConfig) -> Finding:
         """Name the account that owns the destination in the evidence: where to look, and
@@ -542,8 +590,80 @@ class DestinationDiagnoser:
             "describe_log_groups",
             logGroupNamePrefix=name,
         )
-        exists = any(g.get("logGroupName") == name for g in resp.get("logGroups", []))
-        return Fact("log_group", arn, exists, None if exists else "no log group with that name")
+        group = next((g for g in resp.get("logGroups", []) if g.get("logGroupName") == name), None)
+        if group is None:
+            return Fact("log_group", arn, False, "no log group with that name")
+        data: dict[str, Any] = {}
+        kid = group.get("kmsKeyId")
+        if kid:
+            data["kms_key"] = str(kid)
+            data.update(await self._group_key(col, acct, arn, str(kid), region))
+        return Fact("log_group", arn, True, None, data=data)
+
+    async def _group_key(
+        self, col: Collector, acct: Account, arn: str, kid: str, region: str
+    ) -> dict[str, Any]:
+        """The state and policy of a KMS-encrypted log group's key, read as the key's owner:
+        one DescribeKey and one GetKeyPolicy per log group read (GetKeyPolicy has no
+        cross-account use)."""
+        owner = account_of(kid) or account_of(arn)
+        reader = self._reached.get(owner)
+        kregion = region_of(kid, region_of(arn, region))
+        out: dict[str, Any] = {"key_owner": owner}
+        try:
+            meta = (
+                await self._call(col, reader or acct, "kms", kregion, "describe_key", KeyId=kid)
+            )["KeyMetadata"]
+        except Exception as exc:  # noqa: BLE001 - gone, or "cannot tell"
+            why = describe_error(exc)
+            if (error_code(exc) or "") in NOT_FOUND["key"]:
+                return {**out, "key_missing": why}
+            return {**out, "key_error": self._unreached_key(reader, owner, why)}
+        out["key_metadata"] = meta
+        try:
+            pol = await self._call(
+                col,
+                reader or acct,
+                "kms",
+                kregion,
+                "get_key_policy",
+                KeyId=meta.get("KeyId", kid),
+                PolicyName="default",
+            )
+        except Exception as exc:  # noqa: BLE001 - then the key policy is "cannot tell"
+            return {
+                **out,
+                "key_policy_error": self._unreached_key(reader, owner, describe_error(exc)),
+            }
+        return {**out, "key_policy": pol.get("Policy")}
+
+    def _unreached_key(self, reader: Account | None, owner: str, why: str) -> str:
+        """A refused key read: name the owner account when trailtop does not reach it."""
+        if reader is not None or not owner:
+            return why
+        how = self.reach_hint.format(account=owner) if self.reach_hint else ""
+        return (
+            f"owned by account {owner}, which trailtop does not reach"
+            + (f" (needs {how})" if how else "")
+            + f"; {why}"
+        )
+
+    async def _selectors(self, col: Collector, acct: Account, trail: TrailConfig) -> Fact:
+        """GetEventSelectors for one trail, by ARN in its home region (a shadow trail, or an
+        organization trail seen from a member account, is named by its full ARN)."""
+        region = trail.home_region or region_of(trail.arn)
+        try:
+            resp = await self._call(
+                col, acct, "cloudtrail", region, "get_event_selectors", TrailName=trail.arn
+            )
+        except Exception as exc:  # noqa: BLE001 - then the selectors are "cannot tell"
+            log.debug("GetEventSelectors %s: %s", trail.arn, describe_error(exc))
+            return Fact("selectors", trail.arn, None, describe_error(exc))
+        data = {
+            "EventSelectors": list(resp.get("EventSelectors") or []),
+            "AdvancedEventSelectors": list(resp.get("AdvancedEventSelectors") or []),
+        }
+        return Fact("selectors", trail.arn, True, None, data=data)
 
     async def _role(self, col: Collector, acct: Account, arn: str, region: str) -> Fact:
         name = Arn.parse(arn).leaf or arn
@@ -578,6 +698,17 @@ class DestinationDiagnoser:
         return Fact(
             "role", arn, True, None, data={"trust": trust, "policies": policies, "inline": by_name}
         )
+
+
+def _trails_seen(views: Sequence[ViewInput]) -> dict[str, tuple[TrailConfig, Account]]:
+    """Each trail ARN with its configuration and a viewer: the owner's view when there is
+    one, so the configuration compared between sweeps does not depend on the views' order."""
+    trails: dict[str, tuple[TrailConfig, Account]] = {}
+    for v in views:
+        arn = v.trail.arn
+        if arn and (arn not in trails or v.key.account_id == v.trail.owner_account):
+            trails[arn] = (v.trail, v.account)
+    return trails
 
 
 def _administers(v: ViewInput, admins: dict[str, frozenset[str]]) -> bool:

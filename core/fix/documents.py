@@ -78,6 +78,9 @@ class Documents:
     role_inline: Mapping[str, Any] | None = None
     #: The account that owns the bucket (bucket names carry none), where known.
     bucket_owner: str | None = None
+    #: A KMS-encrypted log group's key: its policy and DescribeKey metadata.
+    log_group_key_policy: Any = None
+    log_group_key_metadata: Mapping[str, Any] | None = None
 
 
 def documents_from(dest: Destinations) -> Documents:
@@ -88,6 +91,7 @@ def documents_from(dest: Destinations) -> Documents:
 
     role = data(dest.role)
     inline = role.get("inline")
+    group = data(dest.log_group)
     return Documents(
         bucket_policy=data(dest.bucket).get("policy"),
         key_policy=data(dest.key).get("policy"),
@@ -95,4 +99,6 @@ def documents_from(dest: Destinations) -> Documents:
         topic_policy=data(dest.topic).get("policy"),
         role_trust=role.get("trust"),
         role_inline=dict(inline) if isinstance(inline, Mapping) else None,
+        log_group_key_policy=group.get("key_policy"),
+        log_group_key_metadata=group.get("key_metadata"),
     )

@@ -28,7 +28,7 @@ from typing import Final
 
 from core.judge.policy import CLOUDTRAIL_SERVICE, Principal, RequestContext
 from core.model import TrailConfig, ViewKey
-from core.util.arn import partition_of
+from core.util.arn import partition_of, region_of
 
 __all__ = [
     "CLOUDTRAIL",
@@ -38,8 +38,11 @@ __all__ = [
     "bucket_arn",
     "cloudtrail_context",
     "delivery_context",
+    "group_arn",
     "kms_request",
     "log_account",
+    "logs_key_requests",
+    "logs_principal",
     "log_object_arn",
     "role_request",
     "s3_requests",
@@ -113,12 +116,15 @@ class Destination(StrEnum):
 
 @dataclass(frozen=True)
 class Request:
-    """One request CloudTrail makes: ``what`` says which, in words."""
+    """One request CloudTrail makes: ``what`` says which, in words. ``principal``: who makes
+    it (CloudTrail, except for the requests another service makes on the delivery path,
+    such as CloudWatch Logs encrypting a log group's events)."""
 
     action: str
     resource: str
     context: RequestContext
     what: str
+    principal: Principal = CLOUDTRAIL
 
     def as_tuple(self) -> tuple[str, str, RequestContext]:
         """(action, resource, context), the form the plan code passes around."""
@@ -399,3 +405,73 @@ def cloudtrail_context(trail: TrailConfig, **extra: str) -> RequestContext:
     keys. Kept for callers that build the role request themselves; prefer
     :func:`role_request`."""
     return role_request(trail).context.with_values(extra)
+
+
+#: The actions CloudWatch Logs makes on a log group's key to ingest events: AWS managed
+#: policy "CloudWatchLogsAPIKeyAccess" (grants logs:PutLogEvents) allows these two through
+#: CloudWatch Logs with the log group in the encryption context (and kms:DescribeKey without
+#: it, which the key statement AWS documents, conditioned on that context, cannot grant: not
+#: judged).
+LOGS_KEY_ACTIONS: Final = ("kms:GenerateDataKey", "kms:Decrypt")
+
+#: Why a key of CloudWatch Logs' own requests to a log group's key is "cannot tell".
+_LOGS_KEY_UNDOCUMENTED: Final = (
+    "AWS documents CloudWatch Logs' use of a log group's key by the service principal and "
+    "the log group's encryption context only, and no value of this key in those requests"
+)
+
+
+def logs_principal(log_group_arn: str) -> Principal:
+    """``logs.<region>.amazonaws.com``, the principal AWS documents for a log group's key:
+    CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs using AWS Key
+    Management Service" (the service principal of the key's region, where the group is)."""
+    return Principal.service_(f"logs.{region_of(log_group_arn)}.amazonaws.com")
+
+
+def group_arn(log_group_arn: str) -> str:
+    """A log group's ARN without the ``:*`` CloudTrail's configuration ends it with: the
+    value of the ``aws:logs:arn`` encryption context ("arn:aws:logs:region:account-id:
+    log-group:log-group-name" in the CloudWatch Logs User Guide)."""
+    return log_group_arn[:-2] if log_group_arn.endswith(":*") else log_group_arn
+
+
+def logs_key_requests(log_group_arn: str, key_arn: str) -> tuple[Request, ...]:
+    """CloudWatch Logs' ``kms:GenerateDataKey`` and ``kms:Decrypt`` on a log group's key,
+    made to store (and read back) the events CloudTrail delivers.
+
+    Known: the principal (``logs.<region>.amazonaws.com``), the encryption context
+    ``kms:EncryptionContext:aws:logs:arn`` (the log group's ARN; CloudWatch Logs User Guide,
+    "AWS KMS keys and encryption context"), ``aws:PrincipalIsAWSService`` (a service
+    principal's own request). Not documented for these requests, so "cannot tell": the
+    source keys, the service name, the other encryption context keys, ``kms:CallerAccount``
+    and ``kms:ViaService``. The keys of requests by IAM principals are absent."""
+    unknown = dict(_UNKNOWN)
+    for name in (
+        "aws:SourceArn",
+        "aws:SourceAccount",
+        "aws:SourceOrgID",
+        "aws:PrincipalServiceName",
+        "aws:SecureTransport",
+        "kms:EncryptionContext:*",
+        "kms:EncryptionContextKeys",
+        "kms:ViaService",
+    ):
+        unknown[name] = _LOGS_KEY_UNDOCUMENTED
+    unknown["kms:CallerAccount"] = _PRINCIPAL
+    context = RequestContext(
+        {
+            "aws:PrincipalIsAWSService": "true",
+            "kms:EncryptionContext:aws:logs:arn": group_arn(log_group_arn),
+        },
+        absent=_ABSENT,
+        unknown=unknown,
+        open_world=True,
+        why=_LOGS_KEY_UNDOCUMENTED,
+    )
+    principal = logs_principal(log_group_arn)
+    return tuple(
+        Request(
+            action, key_arn, context, f"{action} by CloudWatch Logs on the group's key", principal
+        )
+        for action in LOGS_KEY_ACTIONS
+    )

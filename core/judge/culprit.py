@@ -65,6 +65,8 @@ SNS_CODES = (
     Code.SNS_NOTIFICATION_ERROR,
 )
 CW_GROUP = (Code.CLOUDWATCH_LOG_GROUP_MISSING,)
+#: A KMS-encrypted log group whose key CloudWatch Logs cannot use.
+CW_GROUP_KEY = (Code.CLOUDWATCH_LOG_GROUP_KMS_DENIES,)
 CW_ROLE = (
     Code.CLOUDWATCH_ROLE_MISSING,
     Code.CLOUDWATCH_ROLE_TRUST_INVALID,
@@ -94,7 +96,9 @@ _ROLE_PERMS: dict[str, int] = {
     Code.CLOUDWATCH_DELIVERY_ERROR: 2,
     Code.CLOUDWATCH_DELIVERY_STALE: 1,
 }
-_DELIVERY_CODES = S3_ROOT + S3_STATUS + KMS_ROOT + SNS_CODES + CW_GROUP + CW_ROLE + CW_STATUS
+_DELIVERY_CODES = (
+    S3_ROOT + S3_STATUS + KMS_ROOT + SNS_CODES + CW_GROUP + CW_GROUP_KEY + CW_ROLE + CW_STATUS
+)
 
 #: event name -> rule: the management events that can break delivery. Kinds: trail, bucket,
 #: key, topic, log_group, role.
@@ -103,7 +107,13 @@ EVENT_RULES: Mapping[str, EventRule] = {
     "DeleteTrail": EventRule("trail", {Code.LOGGING_STOPPED: 2, Code.REGION_NOT_COVERED: 3}),
     "UpdateTrail": EventRule("trail", {**_w(_DELIVERY_CODES, 1), Code.KMS_KEY_OTHER_REGION: 3}),
     "PutEventSelectors": EventRule(
-        "trail", {Code.S3_DELIVERY_STALE: 1, Code.CLOUDWATCH_DELIVERY_STALE: 1}
+        "trail",
+        {
+            Code.TRAIL_NO_MANAGEMENT_EVENTS: 3,
+            Code.REGION_NOT_COVERED: 2,
+            Code.S3_DELIVERY_STALE: 1,
+            Code.CLOUDWATCH_DELIVERY_STALE: 1,
+        },
     ),
     "DeleteBucket": EventRule(
         "bucket",
@@ -138,13 +148,21 @@ EVENT_RULES: Mapping[str, EventRule] = {
         },
     ),
     "DisableKey": EventRule(
-        "key", {Code.KMS_KEY_DISABLED: 3, Code.S3_DELIVERY_ERROR: 2, Code.S3_DELIVERY_STALE: 1}
+        "key",
+        {
+            Code.KMS_KEY_DISABLED: 3,
+            # The key of a KMS-encrypted log group (its target is that key, see targets_for).
+            Code.CLOUDWATCH_LOG_GROUP_KMS_DENIES: 3,
+            Code.S3_DELIVERY_ERROR: 2,
+            Code.S3_DELIVERY_STALE: 1,
+        },
     ),
     "ScheduleKeyDeletion": EventRule(
         "key",
         {
             Code.KMS_KEY_PENDING_DELETION: 3,
             Code.KMS_KEY_MISSING: 3,
+            Code.CLOUDWATCH_LOG_GROUP_KMS_DENIES: 3,
             Code.S3_DELIVERY_ERROR: 2,
             Code.S3_DELIVERY_STALE: 1,
         },
@@ -156,6 +174,8 @@ EVENT_RULES: Mapping[str, EventRule] = {
             Code.KMS_POLICY_DESCRIBE_MISSING: 3,
             # The key of a KMS-encrypted topic (its target is that key, see targets_for).
             Code.SNS_TOPIC_KMS_DENIES_CLOUDTRAIL: 3,
+            # The key of a KMS-encrypted log group.
+            Code.CLOUDWATCH_LOG_GROUP_KMS_DENIES: 3,
             Code.S3_DELIVERY_ERROR: 2,
             Code.S3_DELIVERY_STALE: 1,
         },
@@ -176,6 +196,9 @@ EVENT_RULES: Mapping[str, EventRule] = {
             Code.CLOUDWATCH_DELIVERY_STALE: 2,
         },
     ),
+    # A key associated with the trail's log group (a new one, or one CloudWatch Logs cannot
+    # use). AssociateKmsKey's request names the group (logGroupName) and the key (kmsKeyId).
+    "AssociateKmsKey": EventRule("log_group", {Code.CLOUDWATCH_LOG_GROUP_KMS_DENIES: 3}),
     "DeleteRole": EventRule(
         "role",
         {
@@ -332,6 +355,23 @@ def topic_key_target(trail: TrailConfig, key_arn: str) -> Target:
     )
 
 
+def log_group_key_target(trail: TrailConfig, key_arn: str) -> Target:
+    """The KMS key of an encrypted log group (not the trail's key): its changes are recorded
+    in the key owner's Event history, in the key's region."""
+    parsed = Arn.parse(key_arn)
+    names = {key_arn}
+    if parsed.service == "kms" and parsed.resource.startswith("key/"):
+        names.add(parsed.leaf)
+    group = trail.log_group_arn or ""
+    return Target(
+        "key",
+        key_arn,
+        frozenset(names),
+        account_of(key_arn) or account_of(group) or trail.owner_account,
+        region_of(key_arn, region_of(group, trail.home_region)),
+    )
+
+
 def log_group_target(trail: TrailConfig) -> Target | None:
     arn = trail.log_group_arn
     if not arn:
@@ -376,7 +416,7 @@ def targets_for(
     ev = evidence or {}
     st = status or {}
     found: list[Target | None] = []
-    if code == Code.LOGGING_STOPPED:
+    if code in (Code.LOGGING_STOPPED, Code.TRAIL_NO_MANAGEMENT_EVENTS):
         return [trail_target(trail, 1)]
     if code in S3_ROOT or code == Code.DIGEST_DELIVERY_ERROR:
         found.append(bucket_target(trail, bucket_region, bucket_owner))
@@ -399,6 +439,11 @@ def targets_for(
             found.append(topic_key_target(trail, key_arn))
     elif code in CW_GROUP:
         found.append(log_group_target(trail))
+    elif code in CW_GROUP_KEY:
+        found.append(log_group_target(trail))
+        key_arn = ev.get("key_arn")
+        if isinstance(key_arn, str):
+            found.append(log_group_key_target(trail, key_arn))
     elif code in CW_ROLE:
         found.append(role_target(trail))
     elif code == Code.CLOUDWATCH_DELIVERY_ERROR:

@@ -487,6 +487,22 @@ def judge_view(
     return Judgement(ordered, worst_state(f.state for f in ordered))
 
 
+def view_covers_region(
+    status: Mapping[str, Any] | None, findings: Iterable[Finding]
+) -> bool | None:
+    """Whether a view's trail records management events in its region: it is logging there
+    and its event selectors do not exclude every management event
+    (TRAIL_NO_MANAGEMENT_EVENTS: "If the event doesn't match any event selector, the trail
+    doesn't log the event", AWS PutEventSelectors). None when the status was never read.
+    The coverage of an account-region (``coverage_gaps``) is known True when one view
+    covers it."""
+    if status is None:
+        return None
+    if not status.get("IsLogging"):
+        return False
+    return not any(f.code == Code.TRAIL_NO_MANAGEMENT_EVENTS for f in findings)
+
+
 def coverage_gaps(
     enabled_regions: Mapping[str, Sequence[str]],
     logging_by_account_region: Mapping[tuple[str, str], bool | None],

@@ -12,10 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from core.codes import Code
-from core.judge.context import (
-    CLOUDTRAIL,
-    Request,
-)
+from core.judge.context import Request
 from core.judge.policy import Decision, Outcome, evaluate, explain
 from core.model import Channel, Finding, Severity
 
@@ -40,12 +37,16 @@ class Destinations:
     topic: Fact | None = None
     log_group: Fact | None = None
     role: Fact | None = None
+    #: The trail's event selectors (GetEventSelectors): not a destination, but a setting of
+    #: the trail read with them, once per trail.
+    selectors: Fact | None = None
 
 
 def judge(policy: Any, request: Request) -> Decision:
+    """The decision of ``policy`` on ``request``, made by the request's principal."""
     return evaluate(
         policy,
-        principal=CLOUDTRAIL,
+        principal=request.principal,
         action=request.action,
         resource=request.resource,
         context=request.context,

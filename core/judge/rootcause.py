@@ -23,7 +23,9 @@ from core.judge.context import (
 from core.judge.delivery_settings import (
     default_sse_kms_findings,
     describe_findings,
+    event_selector_findings,
     key_region_findings,
+    log_group_key_findings,
     name_taken_finding,
     requester_pays_finding,
     sns_key_findings,
@@ -326,6 +328,8 @@ def cloudwatch_findings(
             out.append(
                 incomplete(f"log group {gname}", group.error or "not readable", Channel.CLOUDWATCH)
             )
+        else:
+            out += log_group_key_findings(trail, group)
     if role is None:
         return out
     rarn = trail.cw_role_arn or ""
@@ -437,4 +441,6 @@ def root_causes(
         out += sns_findings(trail, key, dest.topic, org_id)
     if dest.log_group is not None or dest.role is not None:
         out += cloudwatch_findings(trail, key, dest.log_group, dest.role)
+    if dest.selectors is not None:
+        out += event_selector_findings(trail, key, dest.selectors)
     return out

@@ -3,7 +3,9 @@
 Statements as documented in the AWS CloudTrail User Guide: "Amazon S3 bucket policy for
 CloudTrail" (and the organization-trail variant), "Configure AWS KMS key policies for
 CloudTrail", "Amazon SNS topic policy for CloudTrail", "Sending events to CloudWatch Logs"
-and "Role policy document for CloudTrail to use CloudWatch Logs for monitoring".
+and "Role policy document for CloudTrail to use CloudWatch Logs for monitoring"; and, for a
+KMS-encrypted log group, the CloudWatch Logs User Guide's "Encrypt log data in CloudWatch
+Logs using AWS Key Management Service".
 Root causes (core/judge/rootcause.py) judge policies against them; plans (core/fix) add
 them to a policy that lacks them.
 """
@@ -216,3 +218,29 @@ def cloudwatch_role_permissions(
             },
         ]
     )
+
+
+def cloudwatch_logs_key_statement(log_group_arn: str) -> dict[str, Any]:
+    """The key-policy statement that lets CloudWatch Logs use a log group's key, restricted
+    to that group, as the CloudWatch Logs User Guide documents it ("Encrypt log data in
+    CloudWatch Logs using AWS Key Management Service", step 2): the service principal of
+    the group's region, ``kms:Encrypt*``, ``kms:Decrypt*``, ``kms:ReEncrypt*``,
+    ``kms:GenerateDataKey*``, ``kms:Describe*``, ``ArnEquals
+    kms:EncryptionContext:aws:logs:arn`` = the group's ARN (AWS's sample has no Sid)."""
+    group = log_group_arn[:-2] if log_group_arn.endswith(":*") else log_group_arn
+    parts = group.split(":", 5)
+    if len(parts) != 6 or not parts[5].startswith("log-group:"):
+        raise ValueError(f"not a log group ARN: {log_group_arn!r}")
+    return {
+        "Effect": "Allow",
+        "Principal": {"Service": f"logs.{parts[3]}.amazonaws.com"},
+        "Action": [
+            "kms:Encrypt*",
+            "kms:Decrypt*",
+            "kms:ReEncrypt*",
+            "kms:GenerateDataKey*",
+            "kms:Describe*",
+        ],
+        "Resource": "*",
+        "Condition": {"ArnEquals": {"kms:EncryptionContext:aws:logs:arn": group}},
+    }

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from core.engine.sweep import Engine, engine_from_settings
+from core.judge.evaluate import view_covers_region
 from core.model import Severity, Snapshot, TrailView
 from core.settings import Settings, deep_merge, load_settings
 from sandbox import Sandbox
@@ -32,6 +33,7 @@ BREAKAGES = [
     "key_policy",
     "topic_policy",
     "role_policy",
+    "log_group_key_policy",
 ]
 
 
@@ -99,10 +101,17 @@ async def test_the_healthy_landing_zone_raises_nothing_and_reads_every_destinati
     # Owner discovery: at most one ListBuckets per reached account, none on the next sweep.
     listed = [e["account"] for e in lz.request_log(since=since, operation="ListBuckets")]
     assert listed and len(listed) == len(set(listed)) <= len(engine.accounts)
+    # Event selectors: one GetEventSelectors per trail (not per view), by its owner when
+    # reached, none on the next sweep; no trail of the estate leaves management events out.
+    arns = {v.trail.arn for v in snap.views if v.trail.arn}
+    read = lz.request_log(since=since, operation="GetEventSelectors")
+    assert len(read) == len(arns) == 2, read
     again = time.time()
     await engine.sweep()
     assert lz.request_log(since=again, operation="ListBuckets") == []
+    assert lz.request_log(since=again, operation="GetEventSelectors") == []
     assert serious(list(snap.views)) == []
+    assert not [f for v in snap.views for f in v.findings if f.code == "TRAIL_NO_MANAGEMENT_EVENTS"]
     mgmt = org_views(lz, snap, ids["management"])
     assert mgmt, "the management account's views of its organization trail"
     for v in mgmt:
@@ -114,6 +123,10 @@ async def test_the_healthy_landing_zone_raises_nothing_and_reads_every_destinati
     assert diag.owner_of("bucket", ids["bucket"]) == ids["log_archive"]
     assert diag.owner_of("key", ids["key_arn"]) == ids["security"]
     assert diag.owner_of("topic", ids["topic_arn"]) == ids["management"]
+    # The log group is KMS-encrypted; its key's policy lets CloudWatch Logs use it for it.
+    group = diag.destinations[mgmt[0].key.id].log_group
+    assert group is not None and group.data["kms_key"] == ids["log_group_key_arn"]
+    assert "key_policy" in group.data
     # A delegated administrator gets the management account's diagnosis; other members
     # see an organization trail they do not manage.
     for admin in ids["delegated_admins"]:
@@ -161,3 +174,46 @@ async def test_a_breakage_is_diagnosed_in_its_owner_account_and_its_plan_clears_
         if f.code == done["root_cause"] or f.severity in SERIOUS
     ]
     assert left == []
+
+
+async def test_a_trail_whose_selectors_log_no_management_events_does_not_cover_its_region(
+    lz: Sandbox, engine: Engine
+) -> None:
+    ids = lz.manifest["landing_zone"]
+    local = next(t for t in lz.manifest["trails"] if t["account"] == ids["workload_prod"])
+    region = local["home_region"]
+    ct = lz.boto3_client("cloudtrail", account=ids["workload_prod"], region=region)
+    data_only = [
+        {
+            "ReadWriteType": "All",
+            "IncludeManagementEvents": False,
+            "DataResources": [{"Type": "AWS::S3::Object", "Values": ["arn:aws:s3"]}],
+        }
+    ]
+    ct.put_event_selectors(TrailName=local["arn"], EventSelectors=data_only)
+    try:
+        snap = await engine.sweep()
+    finally:
+        # Back to AWS's default selector, for the other tests of this sandbox.
+        ct.put_event_selectors(
+            TrailName=local["arn"],
+            EventSelectors=[{"ReadWriteType": "All", "IncludeManagementEvents": True}],
+        )
+    view = next(v for v in snap.views if v.trail.arn == local["arn"])
+    found = [f for f in view.findings if f.code == "TRAIL_NO_MANAGEMENT_EVENTS"]
+    assert len(found) == 1, view.findings
+    evidence = found[0].evidence
+    assert evidence["region"] == region and evidence["trail_arn"] == local["arn"]
+    assert evidence["EventSelectors"][0]["IncludeManagementEvents"] is False
+    assert found[0].severity is Severity.LOW and view.state.value == "ok"
+    # Who set the selectors: PutEventSelectors, in the trail owner's Event history.
+    assert found[0].cause_event is not None and (
+        found[0].cause_event["event_name"] == "PutEventSelectors"
+    )
+    # The view is logging but records no management event: it does not cover its region;
+    # the organization trail still does, so the account-region is not a gap.
+    assert view.status is not None and view.status["IsLogging"] is True
+    assert view_covers_region(view.status, view.findings) is False
+    org = org_views(lz, snap, ids["workload_prod"])
+    assert any(v.key.region == region and view_covers_region(v.status, v.findings) for v in org)
+    assert (ids["workload_prod"], region) not in {(g.account_id, g.region) for g in snap.coverage}

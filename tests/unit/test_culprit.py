@@ -154,6 +154,8 @@ def test_every_event_of_issue_9_is_in_the_table_with_its_resource_kind() -> None
         "DeleteTopic": "topic",
         "SetTopicAttributes": "topic",
         "DeleteLogGroup": "log_group",
+        # A key associated with the log group (CLOUDWATCH_LOG_GROUP_KMS_DENIES).
+        "AssociateKmsKey": "log_group",
         "UpdateAssumeRolePolicy": "role",
         "DeleteRolePolicy": "role",
         "PutRolePolicy": "role",

@@ -327,6 +327,11 @@ class FakeCollector:
 
     async def call(self, session: Any, service: str, region: str, op: str, **kw: Any) -> Any:
         acct = str(session)
+        if op == "get_event_selectors":
+            # A setting of the trail, read with its destinations: AWS's default selector
+            # (tests/unit/test_log_group_key_and_selectors.py checks that read).
+            selector = {"ReadWriteType": "All", "IncludeManagementEvents": True}
+            return {"TrailARN": kw["TrailName"], "EventSelectors": [selector]}
         self.ops.append((acct, op))
         if op == "list_buckets":
             names = self.listed.get(acct)
