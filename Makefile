@@ -35,7 +35,7 @@ bench: setup
 	$(BIN)/python -m bench $(ARGS)
 
 soak: setup
-	$(BIN)/python -m bench.soak $(ARGS)
+	$(BIN)/python -m bench.soak --seeds 7,23,101,202,303 --sweeps 200 $(ARGS)
 
 sandbox: setup
 	$(BIN)/python -m sandbox --scenario demo

@@ -1,22 +1,29 @@
 """Soak: N sweeps of the real engine with random faults on a private `bench` estate.
 
-    python -m bench.soak [--sweeps 300] [--accounts 4] [--regions 3] [--trails 2]
-                         [--fault-rate 0.5] [--max-seconds 900] [--seed 7]
+    python -m bench.soak [--sweeps 200] [--seed 7] [--accounts 4] [--regions 3] [--trails 2]
+                         [--fault-rate 0.5] [--max-seconds 900] [--sample-every 10]
+    python -m bench.soak --seeds 7,23,101,202,303 [--jobs 2] [...]   (what `make soak` runs)
 
-Reports unhandled exceptions (must be 0), RSS growth per 100 sweeps and open file
-descriptors over time. Bounded in sweeps and in wall time. Exit status 1 if any sweep
-raised, or RSS/fds grew without bound (second half growth > first half + slack).
+One seed: samples RSS and open file descriptors every `--sample-every` sweeps, fits a
+least-squares line to RSS after warm-up (the first quarter of the sweeps), and fails when
+that slope exceeds 1 MB per 100 sweeps, when more descriptors are open at the end than after
+warm-up, or when any sweep raised. Several seeds: each runs in its own process (so no seed
+inherits another's heap), and the run fails if any seed fails.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import logging
 import os
 import random
+import subprocess
 import sys
 import time
 import traceback
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 KINDS: list[tuple[str, dict[str, Any]]] = [
@@ -48,21 +55,43 @@ def open_fds() -> int:
     return len(os.listdir("/proc/self/fd"))
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
-    p.add_argument("--sweeps", type=int, default=300)
-    p.add_argument("--accounts", type=int, default=4)
-    p.add_argument("--regions", type=int, default=3)
-    p.add_argument("--trails", type=int, default=2)
-    p.add_argument("--fault-rate", type=float, default=0.5, help="chance a sweep gets a new fault")
-    p.add_argument("--max-seconds", type=float, default=900.0)
-    p.add_argument("--seed", type=int, default=7)
-    args = p.parse_args(argv)
+#: The verdict's limits (see the module docstring).
+MAX_SLOPE_MB_PER_100 = 1.0
 
+
+def slope_per_100(samples: list[tuple[int, float]]) -> float:
+    """Least-squares slope of (sweep, MB) points, in MB per 100 sweeps."""
+    n = len(samples)
+    if n < 2:
+        return 0.0
+    mx = sum(x for x, _ in samples) / n
+    my = sum(y for _, y in samples) / n
+    sxx = sum((x - mx) ** 2 for x, _ in samples)
+    if sxx == 0:
+        return 0.0
+    return sum((x - mx) * (y - my) for x, y in samples) / sxx * 100
+
+
+class _Counter(logging.Handler):
+    """Counts warnings the SDK logs (a credential refresh that failed, for instance)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.by_message: dict[str, int] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        key = f"{record.name}: {record.msg}"[:120]
+        self.by_message[key] = self.by_message.get(key, 0) + 1
+
+
+def run_seed(args: argparse.Namespace) -> dict[str, Any]:
     from core.engine.sweep import engine_from_settings
     from core.settings import load_settings
     from sandbox import Sandbox
 
+    counter = _Counter()
+    logging.getLogger().addHandler(counter)
+    logging.getLogger().setLevel(logging.WARNING)
     rng = random.Random(args.seed)
     sb = Sandbox(
         scenario="bench",
@@ -93,10 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         },
     )
     exceptions: list[str] = []
-    samples: list[tuple[int, float, int, float]] = []  # sweep, rss MB, fds, seconds
+    samples: list[tuple[int, float, int]] = []  # sweep, rss MB, fds
     states: dict[str, int] = {}
     live_faults: list[str] = []
     started = time.monotonic()
+    held: dict[str, int] = {}
 
     async def run() -> int:
         engine = engine_from_settings(settings)
@@ -104,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             for n in range(1, args.sweeps + 1):
                 if time.monotonic() - started > args.max_seconds:
-                    print(f"time bound reached after {done} sweeps", flush=True)
+                    print(f"seed {args.seed}: time bound reached after {done} sweeps", flush=True)
                     break
                 # Faults come and go: drop old ones, maybe add a new one.
                 while live_faults and (len(live_faults) > 2 or rng.random() < 0.5):
@@ -128,10 +158,18 @@ def main(argv: list[str] | None = None) -> int:
                 except Exception:  # noqa: BLE001 - this is what the soak counts
                     exceptions.append(traceback.format_exc())
                 done = n
-                if n == 1 or n % 50 == 0:
-                    samples.append((n, rss_mb(), open_fds(), time.monotonic() - started))
-                    print(f"sweep {n:4d}  rss {samples[-1][1]:7.1f} MB  fds {samples[-1][2]:4d}  "
-                          f"t {samples[-1][3]:6.1f}s  faults {len(live_faults)}", flush=True)  # fmt: skip
+                if n == 1 or n % args.sample_every == 0:
+                    samples.append((n, rss_mb(), open_fds()))
+                if n % 50 == 0:
+                    print(f"seed {args.seed}: sweep {n:4d}  rss {samples[-1][1]:7.1f} MB  "
+                          f"fds {samples[-1][2]:4d}  t {time.monotonic() - started:6.1f}s",
+                          flush=True)  # fmt: skip
+            col = engine.collector
+            held.update(
+                accounts=len(engine.accounts),
+                sessions=col.live_sessions,
+                clients=sum(p.live_clients for p in col.pools),
+            )
         finally:
             await engine.close()
         return done
@@ -142,33 +180,106 @@ def main(argv: list[str] | None = None) -> int:
         sb.faults.clear()
         sb.stop()
     if samples[-1][0] != done:
-        samples.append((done, rss_mb(), open_fds(), time.monotonic() - started))
+        samples.append((done, rss_mb(), open_fds()))
+    warm = max(1, done // 4)
+    after = [(n, mb) for n, mb, _ in samples if n >= warm]
+    fds_warm = next((f for n, _, f in samples if n >= warm), samples[0][2])
+    slope = slope_per_100(after)
+    result = {
+        "seed": args.seed,
+        "sweeps": done,
+        "seconds": round(time.monotonic() - started, 1),
+        "exceptions": len(exceptions),
+        "first_tracebacks": exceptions[:2],
+        "warmup_sweeps": warm,
+        "rss_mb": [(n, round(mb, 2)) for n, mb, _ in samples],
+        "rss_slope_mb_per_100": round(slope, 3),
+        "fds_after_warmup": fds_warm,
+        "fds_end": samples[-1][2],
+        "held_at_end": held,
+        "states": states,
+        "sdk_warnings": counter.by_message,
+    }
+    result["ok"] = (
+        not exceptions and slope <= MAX_SLOPE_MB_PER_100 and result["fds_end"] <= fds_warm
+    )
+    return result
 
-    print("\n== soak summary ==")
-    print(f"estate: bench accounts={args.accounts} regions={args.regions} trails={args.trails}")
-    print(f"sweeps: {done} in {time.monotonic() - started:.1f}s, seed {args.seed}")
-    print(f"unhandled exceptions: {len(exceptions)}")
-    for tb in exceptions[:3]:
+
+def print_seed(r: dict[str, Any]) -> None:
+    print(f"\n== soak, seed {r['seed']} ==")
+    print(f"sweeps: {r['sweeps']} in {r['seconds']}s; unhandled exceptions: {r['exceptions']}")
+    for tb in r["first_tracebacks"]:
         print(tb)
-    print(f"view-states summed over sweeps: {states}")
-    base = next((s for s in samples if s[0] >= 100), samples[0])
-    per100 = [
-        (b[0], round((b[1] - a[1]) / max(b[0] - a[0], 1) * 100, 2))
-        for a, b in zip(samples, samples[1:], strict=False)
-        if b[0] > a[0]
-    ]
-    print("rss MB by sweep:", [(s[0], round(s[1], 1)) for s in samples])
-    print("rss growth MB per 100 sweeps (per interval):", per100)
-    print("open fds by sweep:", [(s[0], s[2]) for s in samples])
-    last = samples[-1]
-    growth_after_warmup = (last[1] - base[1]) / max(last[0] - base[0], 1) * 100
-    print(f"rss growth after warm-up (sweep {base[0]} -> {last[0]}): "
-          f"{growth_after_warmup:.2f} MB per 100 sweeps")  # fmt: skip
-    fd_growth = last[2] - base[2]
-    print(f"fd growth after warm-up: {fd_growth}")
-    bad = bool(exceptions) or growth_after_warmup > 20 or fd_growth > 50
-    print("verdict:", "FAIL" if bad else "ok (0 exceptions, bounded memory and descriptors)")
-    return 1 if bad else 0
+    print("rss MB by sweep:", r["rss_mb"])
+    print(f"rss slope after warm-up (sweep {r['warmup_sweeps']} on, least squares): "
+          f"{r['rss_slope_mb_per_100']:.3f} MB per 100 sweeps (limit {MAX_SLOPE_MB_PER_100})")  # fmt: skip
+    print(f"open fds: {r['fds_after_warmup']} after warm-up, {r['fds_end']} at the end")
+    print(f"held at the end: {r['held_at_end']}")
+    print(f"view-states summed over sweeps: {r['states']}")
+    if r["sdk_warnings"]:
+        print("SDK warnings logged:", r["sdk_warnings"])
+    print("verdict:", "ok" if r["ok"] else "FAIL")
+
+
+def _child(seed: int, argv: list[str]) -> dict[str, Any]:
+    cmd = [sys.executable, "-m", "bench.soak", "--seed", str(seed), "--json", *argv]
+    proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("{"):
+            result: dict[str, Any] = json.loads(line)
+            return result
+    return {"seed": seed, "ok": False, "error": proc.stderr[-2000:]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.soak", description=__doc__.splitlines()[0])
+    p.add_argument("--sweeps", type=int, default=200)
+    p.add_argument("--accounts", type=int, default=4)
+    p.add_argument("--regions", type=int, default=3)
+    p.add_argument("--trails", type=int, default=2)
+    p.add_argument("--fault-rate", type=float, default=0.5, help="chance a sweep gets a new fault")
+    p.add_argument("--max-seconds", type=float, default=900.0)
+    p.add_argument("--sample-every", type=int, default=10)
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seeds", help="comma-separated seeds, each in its own process")
+    p.add_argument("--jobs", type=int, default=2, help="seeds run at once (with --seeds)")
+    p.add_argument("--json", action="store_true", help="print the result as one JSON line")
+    args = p.parse_args(argv)
+    if args.seeds:
+        seeds = [int(x) for x in args.seeds.split(",") if x.strip()]
+        passthrough = [
+            f"--sweeps={args.sweeps}",
+            f"--accounts={args.accounts}",
+            f"--regions={args.regions}",
+            f"--trails={args.trails}",
+            f"--fault-rate={args.fault_rate}",
+            f"--max-seconds={args.max_seconds}",
+            f"--sample-every={args.sample_every}",
+        ]
+        with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+            results = list(pool.map(lambda s: _child(s, passthrough), seeds))
+        print("\n== soak over seeds ==")
+        print(
+            f"{'seed':>6} {'sweeps':>6} {'exc':>4} {'slope MB/100':>12} {'fds warm/end':>12}  verdict"
+        )
+        for r in results:
+            if "error" in r:
+                print(f"{r['seed']:>6} child failed:\n{r['error']}")
+                continue
+            fds = f"{r['fds_after_warmup']}/{r['fds_end']}"
+            print(f"{r['seed']:>6} {r['sweeps']:>6} {r['exceptions']:>4} "
+                  f"{r['rss_slope_mb_per_100']:>12.3f} {fds:>12}  "
+                  f"{'ok' if r['ok'] else 'FAIL'}")  # fmt: skip
+        bad = [r["seed"] for r in results if not r.get("ok")]
+        print("verdict:", f"FAIL (seeds {bad})" if bad else "ok (every seed)")
+        return 1 if bad else 0
+    result = run_seed(args)
+    if args.json:
+        print(json.dumps(result), flush=True)
+    else:
+        print_seed(result)
+    return 0 if result["ok"] else 1
 
 
 if __name__ == "__main__":

@@ -295,6 +295,9 @@ class Snapshot:
     plans: Mapping[str, Any] = field(default_factory=dict)
     #: Said once, in the snapshot of the sweep that noticed it.
     notices: tuple[Notice, ...] = ()
+    #: Profiles whose IAM Identity Center (SSO) session is over: until someone runs
+    #: `aws sso login --profile NAME`, what they reach is unknown. Said every sweep.
+    sso_login_needed: tuple[str, ...] = ()
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in STATE_ORDER}

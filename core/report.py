@@ -71,6 +71,9 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
         },
         "targets": [t.to_json() for t in snap.targets],
         "notices": [n.to_json() for n in snap.notices],
+        "sso_login_needed": [
+            {"profile": p, "command": f"aws sso login --profile {p}"} for p in snap.sso_login_needed
+        ],
         "views": [view_json(v) for v in _ordered(snap.views)],
         "plans": {pid: _jsonable(plan.to_json()) for pid, plan in sorted(snap.plans.items())},
         "coverage": [

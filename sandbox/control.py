@@ -14,7 +14,8 @@ from urllib.parse import parse_qs
 from moto.kms.models import kms_backends
 
 from .emulation import Emulation
-from .identity import register_static_key
+from .identity import expire_sessions, register_static_key
+from .organizations import change_members
 from .protocol import WireResponse
 
 
@@ -118,6 +119,26 @@ def handle(emu: Emulation, method: str, path: str, query: str, body: bytes) -> W
                 payload["secret_access_key"],
             )
             return _reply({"arn": arn})
+        if route == "/organization/members" and method == "POST":
+            return _reply(
+                change_members(
+                    str(payload["management"]),
+                    list(payload.get("remove", [])),
+                    list(payload.get("add", [])),
+                )
+            )
+        if route == "/clock":
+            if method == "POST":
+                emu.clock_offset += float(payload.get("advance", 0))
+            return _reply({"offset": emu.clock_offset})
+        if route == "/sts/expire" and method == "POST":
+            return _reply({"expired": len(expire_sessions(str(payload["role_arn"])))})
+        if route == "/sso/tokens":
+            if method == "POST":
+                emu.sso.register(str(payload["token"]), float(payload["expires_at"]))
+            elif method == "DELETE":
+                return _reply({"revoked": emu.sso.revoke(str(payload["token"]))})
+            return _reply({"tokens": len(emu.sso.listing())})
         if route == "/kms/purge" and method == "POST":
             return _reply({"purged": _purge_key(payload["key_arn"])})
         if route == "/events/counts":

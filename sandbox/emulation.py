@@ -1,4 +1,4 @@
-"""The sandbox's own state next to moto's: delivery, faults, meter, events, regions."""
+"""The sandbox's own state next to moto's: delivery, faults, meter, events, regions, SSO."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from .events import EventStore
 from .faults import FaultTable
 from .metering import RequestMeter
 from .regions import RegionTable
+from .sso import SsoPortal
 
 
 @dataclass
@@ -21,7 +22,11 @@ class Emulation:
     meter: RequestMeter = field(default_factory=RequestMeter)
     events: EventStore = field(default_factory=EventStore)
     regions: RegionTable = field(default_factory=RegionTable)
+    sso: SsoPortal = field(default_factory=SsoPortal)
     started_at: float = field(default_factory=time.time)
+    #: Seconds the estate's clock runs ahead of the machine's. STS and SSO session
+    #: expirations follow it, so a test can let an hour pass without waiting for it.
+    clock_offset: float = 0.0
 
     @classmethod
     def create(cls, delivery_interval: float, lookup_events_rps: float | None = 2.0) -> Emulation:

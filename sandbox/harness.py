@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import json
 import os
 import selectors
@@ -17,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ from botocore.config import Config
 
 from .control_client import ControlClient, FaultsClient
 from .landing_zone import LandingZone
-from .profiles import MGMT_KEY, ProfileSet
+from .profiles import MGMT_KEY, ProfileSet, sso_start_url
 from .scenarios import SCENARIOS
 from .seeding import Seeder
 
@@ -46,6 +49,11 @@ _AWS_VARS_TO_DROP = (
 )
 
 
+#: moto draws account ids, key ids and access keys from one random generator: seeded, the
+#: same scenario gives the same estate on every run (the demo's plan ids repeat).
+DEFAULT_SEED = 14
+
+
 class SandboxError(RuntimeError):
     """The sandbox server failed to start or to seed."""
 
@@ -61,6 +69,7 @@ class Sandbox:
         scenario_args: dict[str, Any] | None = None,
         lookup_events_rps: float | None = 2.0,
         workdir: str | Path | None = None,
+        seed: int | None = DEFAULT_SEED,
     ) -> None:
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
@@ -69,6 +78,7 @@ class Sandbox:
         self.port = port
         self.scenario_args = dict(scenario_args or {})
         self.lookup_events_rps = lookup_events_rps
+        self.seed = seed
         self._own_workdir = workdir is None
         self.workdir = (
             Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="trailtop-sandbox-"))
@@ -105,6 +115,8 @@ class Sandbox:
             "--parent-pid",
             str(os.getpid()),
         ]
+        if self.seed is not None:
+            cmd += ["--seed", str(self.seed)]
         env = self._clean_env(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")])
@@ -178,6 +190,8 @@ class Sandbox:
         for name, info in profiles.items():
             if info.get("static"):
                 spec.static[name] = MGMT_KEY
+            elif info.get("sso_account_id"):
+                spec.sso[name] = (info["sso_account_id"], info["sso_role_name"])
             else:
                 spec.roles[name] = (info["role_arn"], info["source_profile"])
         spec.write(self.workdir)
@@ -291,6 +305,71 @@ class Sandbox:
             seeder = Seeder(self.endpoint_url, MGMT_KEY.access_key_id, MGMT_KEY.secret_access_key)
             self._landing_zone = LandingZone(seeder, self.manifest)
         return self._landing_zone
+
+    # -- organization, sessions, SSO ---------------------------------------------------------
+    def change_organization(
+        self, remove: list[str] | None = None, add: list[str] | None = None
+    ) -> dict[str, Any]:
+        """Remove members (ids) from the Organization and create new ones (names);
+        returns {"removed": [...], "added": {name: id}} and keeps the manifest true."""
+        org = self.manifest["organization"]
+        result = self.control.call(
+            "POST",
+            "organization/members",
+            {"management": org["management_account"], "remove": remove or [], "add": add or []},
+        )
+        gone = set(result["removed"])
+        org["members"] = [m for m in org["members"] if m["id"] not in gone] + [
+            {"id": i, "name": n} for n, i in result["added"].items()
+        ]
+        return result
+
+    def advance_clock(self, seconds: float) -> float:
+        """Let ``seconds`` pass on the estate's clock (STS and SSO sessions expire by it);
+        returns the offset from the machine's clock."""
+        return float(self.control.call("POST", "clock", {"advance": seconds})["offset"])
+
+    def expire_role_sessions(self, role_arn: str) -> int:
+        """Expire every session of a role issued so far: the server now answers them with
+        ExpiredToken, as AWS does once a session's Expiration has passed."""
+        return int(self.control.call("POST", "sts/expire", {"role_arn": role_arn})["expired"])
+
+    def add_sso_profile(
+        self, name: str, account: str, role_name: str = "AdministratorAccess"
+    ) -> None:
+        """Add an IAM Identity Center profile to the shared config (no token cached yet)."""
+        self.manifest["profiles"][name] = {
+            "account": account,
+            "sso_account_id": account,
+            "sso_role_name": role_name,
+        }
+        self._write_profiles(self.manifest["profiles"])
+
+    def sso_login(self, profile: str, home: Path, *, expires_in: float = 8 * 3600) -> Path:
+        """What ``aws sso login --profile NAME`` leaves behind: a token the portal accepts,
+        cached where the SDK looks (``HOME/.aws/sso/cache``). ``expires_in`` <= 0 writes a
+        token that has already expired (the cache gone stale); returns the cache file."""
+        token = "sandbox-sso-" + uuid.uuid4().hex
+        expires_at = time.time() + expires_in
+        if expires_in > 0:
+            self.control.call("POST", "sso/tokens", {"token": token, "expires_at": expires_at})
+        start_url = sso_start_url(profile)
+        cache = home / ".aws" / "sso" / "cache"
+        cache.mkdir(parents=True, exist_ok=True)
+        path = cache / (hashlib.sha1(start_url.encode()).hexdigest() + ".json")
+        stamp = datetime.fromtimestamp(expires_at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        path.write_text(
+            json.dumps(
+                {
+                    "startUrl": start_url,
+                    "region": "us-east-1",
+                    "accessToken": token,
+                    "expiresAt": stamp,
+                }
+            )
+        )
+        path.chmod(0o600)
+        return path
 
     # -- control shortcuts -----------------------------------------------------------------
     def deliver(self) -> float:

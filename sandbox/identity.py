@@ -8,9 +8,11 @@ the account the request really acts in.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.core.utils import utcnow
 from moto.iam.models import get_account_id_from, iam_backends
 from moto.sts.models import sts_backends
 
@@ -55,6 +57,39 @@ class Caller:
 
 _ACCOUNTS: dict[str, str] = {}
 _CALLERS: dict[str, Caller] = {}
+#: Role sessions the control plane declared expired (expire_sessions), and the
+#: expiration of each role session seen, by access key id.
+_EXPIRED: set[str] = set()
+_EXPIRATION: dict[str, datetime] = {}
+
+
+def expire_sessions(role_arn: str) -> list[str]:
+    """Expire every session of this role issued so far; returns their access key ids."""
+    keys = [
+        role.access_key_id
+        for backends in sts_backends.values()
+        for backend in backends.values()
+        for role in backend.assumed_roles
+        if role.role_arn == role_arn
+    ]
+    _EXPIRED.update(keys)
+    return keys
+
+
+def is_expired(access_key: str, clock_offset: float = 0.0) -> bool:
+    """Whether a role session is past its Expiration on the estate's clock (the machine's
+    plus ``clock_offset`` seconds), or was expired explicitly: AWS then answers
+    ExpiredToken. Keys that are not role sessions never expire here."""
+    if access_key in _EXPIRED:
+        return True
+    expiration = _EXPIRATION.get(access_key)
+    if expiration is None:
+        account = account_of(access_key)
+        role = sts_backends[account]["aws"].get_assumed_role_from_access_key(access_key)
+        if role is None:
+            return False
+        expiration = _EXPIRATION[access_key] = role.expiration
+    return expiration <= utcnow() + timedelta(seconds=clock_offset)
 
 
 def account_of(access_key: str) -> str:

@@ -130,3 +130,25 @@ def list_delegated_administrators_for_member(info: CallInfo) -> WireResponse | N
             getattr(err, "error_type", "InvalidInputException"), getattr(err, "message", str(err))
         )
     return json_response(listed)
+
+
+def change_members(management: str, remove: list[str], add: list[str]) -> dict[str, Any]:
+    """Remove member accounts from the organization and create new ones (by name).
+
+    What RemoveAccountFromOrganization and CreateAccount do, for a test that changes the
+    Organization under a running watcher; returns the removed ids and the new ids by name.
+    """
+    backend = _backend(management)
+    if backend.org is None:
+        raise ValueError(f"account {management} does not manage an organization")
+    removed: list[str] = []
+    for account_id in remove:
+        if account_id == management:
+            raise ValueError("the management account cannot leave its organization")
+        backend.remove_account_from_organization(AccountId=account_id)
+        removed.append(account_id)
+    added: dict[str, str] = {}
+    for name in add:
+        status = backend.create_account(Email=f"{name}@example.com", AccountName=name)
+        added[name] = str(status["CreateAccountStatus"]["AccountId"])
+    return {"removed": removed, "added": added}

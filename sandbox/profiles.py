@@ -20,12 +20,20 @@ class StaticKey:
 MGMT_KEY = StaticKey("AKIATRAILTOPSANDBOX1", "ttFAKEsecret/DoNotLeak+Mgmt0123456789abc")
 
 
+def sso_start_url(profile: str) -> str:
+    """The (fictitious) Identity Center start URL of an SSO profile; one per profile, so
+    each profile has its own token in the SSO cache."""
+    return f"https://sandbox-{profile}.awsapps.com/start"
+
+
 @dataclass
 class ProfileSet:
-    """Profiles to write: static-key ones and role ones (``role_arn`` + ``source_profile``)."""
+    """Profiles to write: static keys, roles (``role_arn`` + ``source_profile``) and SSO."""
 
     static: dict[str, StaticKey] = field(default_factory=dict)
     roles: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> (role_arn, source)
+    #: name -> (account id, role name): IAM Identity Center profiles (see sso_start_url()).
+    sso: dict[str, tuple[str, str]] = field(default_factory=dict)
     region: str = "us-east-1"
 
     def write(self, directory: Path) -> tuple[Path, Path]:
@@ -46,6 +54,17 @@ class ProfileSet:
                 f"[profile {name}]",
                 f"role_arn = {role_arn}",
                 f"source_profile = {source}",
+                f"region = {self.region}",
+                "output = json",
+                "",
+            ]
+        for name, (account, role_name) in self.sso.items():
+            config_lines += [
+                f"[profile {name}]",
+                f"sso_start_url = {sso_start_url(name)}",
+                f"sso_region = {self.region}",
+                f"sso_account_id = {account}",
+                f"sso_role_name = {role_name}",
                 f"region = {self.region}",
                 "output = json",
                 "",

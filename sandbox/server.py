@@ -16,9 +16,11 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from moto.cloudtrail.models import cloudtrail_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
+from moto.moto_api._internal import mock_random
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -32,10 +34,12 @@ from .destinations import find_bucket
 from .emulation import Emulation
 from .events import event_region, is_recorded
 from .handlers import handler_for, parse_json
-from .identity import account_of, is_known, resolve_caller
+from .identity import account_of, is_expired, is_known, resolve_caller
 from .organizations import allow_cloudtrail_delegation
 from .protocol import CallInfo, WireResponse, describe_call, fault_response, status_line
 from .regions import OPT_IN_REGIONS
+from .sso import PATH as SSO_PATH
+from .sso import TOKEN_ENVIRON
 
 StartResponse = Callable[..., Any]
 WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
@@ -55,6 +59,17 @@ def _read_body(environ: dict[str, Any]) -> bytes:
     body = stream.read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
+
+
+def _shift_duration(environ: dict[str, Any], info: CallInfo, offset: float) -> None:
+    """Let moto date a new session's Expiration on the estate's clock: it counts from the
+    machine's, so the offset is added to the requested duration (default one hour)."""
+    params = dict(info.params, Action="AssumeRole", Version="2011-06-15")
+    params["DurationSeconds"] = str(int(params.get("DurationSeconds") or 3600) + int(offset))
+    body = urlencode(params).encode()
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ["QUERY_STRING"] = ""
 
 
 class SandboxMiddleware:
@@ -80,6 +95,10 @@ class SandboxMiddleware:
         info = describe_call(environ, body)
         info.account = account_of(info.access_key) if info.access_key else DEFAULT_ACCOUNT_ID
         status_holder: list[int] = [0]
+        if path == SSO_PATH and not info.access_key:
+            # The SSO portal's call is unsigned: no credential scope names its service.
+            info.service, info.operation, info.region = "sso", "GetRoleCredentials", "us-east-1"
+            environ["sandbox.sso"] = True
         try:
             return self._serve(environ, start_response, info, status_holder)
         finally:
@@ -115,6 +134,10 @@ class SandboxMiddleware:
             reply = fault_response("region_disabled", info, "")
             status_holder[0] = reply.status
             return _send(start_response, reply)
+        if info.access_key and is_expired(info.access_key, self.emu.clock_offset):
+            reply = fault_response("expired_token", info, "")
+            status_holder[0] = reply.status
+            return _send(start_response, reply)
         if info.access_key and not is_known(info.access_key):
             # Credentials this server never issued (a session from before a restart).
             reply = fault_response("region_disabled", info, "")
@@ -125,6 +148,10 @@ class SandboxMiddleware:
             if refusal is not None:
                 status_holder[0] = refusal.status
                 return _send(start_response, refusal)
+        if environ.get("sandbox.sso"):
+            reply = self.emu.sso.get_role_credentials(environ, info, self.emu.clock_offset)
+            status_holder[0] = reply.status
+            return _send(start_response, reply)
         handler = handler_for(info)
         if handler is not None:
             reply_or_none = handler(self.emu, info)
@@ -133,6 +160,8 @@ class SandboxMiddleware:
                 if 200 <= reply_or_none.status < 300 and is_recorded(info):
                     self._record(environ, info, None, reply_or_none.body)
                 return _send(start_response, reply_or_none)
+        if self.emu.clock_offset and info.service == "sts" and info.operation == "AssumeRole":
+            _shift_duration(environ, info, self.emu.clock_offset)
         return self._forward(environ, start_response, info, status_holder)
 
     def _drop(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -228,11 +257,31 @@ def quiet_logging() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
+class SandboxRequestHandler(MotoRequestHandler):
+    """moto's handler, keeping the one underscored header the sandbox needs.
+
+    Werkzeug drops every header with an underscore in its name (WSGI cannot tell ``X_Foo``
+    from ``X-Foo``); the SSO portal's bearer token travels in ``x-amz-sso_bearer_token``.
+    """
+
+    def make_environ(self) -> dict[str, Any]:
+        environ: dict[str, Any] = super().make_environ()
+        token = self.headers.get("x-amz-sso_bearer_token")
+        if token is not None:
+            environ[TOKEN_ENVIRON] = token
+        return environ
+
+
+def seed_ids(seed: int) -> None:
+    """Make moto's ids (account ids, KMS key ids, ...) a function of the seed."""
+    mock_random.seed(seed)
+
+
 def make_sandbox_server(
     emulation: Emulation, host: str = "127.0.0.1", port: int = 0
 ) -> BaseWSGIServer:
     quiet_logging()
     server = make_server(
-        host, port, build_app(emulation), threaded=True, request_handler=MotoRequestHandler
+        host, port, build_app(emulation), threaded=True, request_handler=SandboxRequestHandler
     )
     return server

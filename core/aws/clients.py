@@ -14,7 +14,7 @@ import inspect
 import logging
 import platform
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -177,19 +177,24 @@ class RequestCounter:
 
 @dataclass
 class ClientPool:
-    """One client per (session, service, region), created on first use and kept."""
+    """One client per (session, service, region), created on first use and kept until its
+    session is forgotten (credentials replaced) or no longer retained (target gone).
+
+    Keyed by the session object, not its id(): a new session may reuse a dead one's id(),
+    and must never be handed a client that signs with the dead one's credentials.
+    """
 
     config: AioConfig
     endpoint_url: str | None
     counter: RequestCounter = field(default_factory=RequestCounter)
-    _clients: dict[tuple[int, str, str], Any] = field(default_factory=dict)
-    _contexts: dict[tuple[int, str, str], Any] = field(default_factory=dict)
+    _clients: dict[tuple[AioSession, str, str], Any] = field(default_factory=dict)
+    _contexts: dict[tuple[AioSession, str, str], Any] = field(default_factory=dict)
     _lock: asyncio.Lock | None = None
     #: Closing clients of sessions that were replaced (awaited by `close`).
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def get(self, session: AioSession, service: str, region: str) -> Any:
-        key = (id(session), service, region)
+        key = (session, service, region)
         client = self._clients.get(key)
         if client is not None:
             return client
@@ -211,15 +216,23 @@ class ClientPool:
         return client
 
     def forget_session(self, session: AioSession) -> None:
-        """Drop the clients of a session whose credentials were replaced, and close them.
+        """Drop and close the clients of a session whose credentials were replaced.
 
-        Each client holds its credentials; kept, a replaced session's clients would live as
-        long as the pool (memory that grows with every re-assumed role), and a new session
-        reusing the old one's id() would be handed a client with stale credentials.
+        Each client holds its session's credentials and its own endpoint rules and
+        configuration (a few hundred kilobytes): kept, they would grow with every
+        re-assumed role for as long as trailtop runs.
         """
-        sid = id(session)
-        ctxs = [self._contexts.pop(k) for k in [k for k in self._contexts if k[0] == sid]]
-        for key in [k for k in self._clients if k[0] == sid]:
+        self._drop(lambda s: s is session)
+
+    def retain(self, sessions: Collection[AioSession]) -> None:
+        """Close every client whose session is not one of ``sessions`` (targets gone)."""
+        keep = {id(s) for s in sessions}
+        self._drop(lambda s: id(s) not in keep)
+
+    def _drop(self, doomed: Callable[[AioSession], bool]) -> None:
+        keys = [k for k in self._contexts if doomed(k[0])]
+        ctxs = [self._contexts.pop(k) for k in keys]
+        for key in [k for k in self._clients if doomed(k[0])]:
             del self._clients[key]
         if ctxs:
             task = asyncio.get_running_loop().create_task(self._close_contexts(ctxs))
@@ -239,9 +252,18 @@ class ClientPool:
         """Clients currently held (for tests that bound them by the number of targets)."""
         return len(self._clients)
 
-    async def close(self) -> None:
+    @property
+    def live_sessions(self) -> int:
+        """Sessions whose clients are held."""
+        return len({id(k[0]) for k in self._clients})
+
+    async def drain(self) -> None:
+        """Wait until the clients of replaced or released sessions are closed."""
         if self._closing:
             await asyncio.gather(*self._closing, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.drain()
         for ctx in self._contexts.values():
             try:
                 await ctx.__aexit__(None, None, None)

@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession
 
 from core.aws.clients import ClientPool, new_session
-from core.aws.errors import describe_error, error_code
+from core.aws.errors import describe_error, error_code, needs_sso_login
 from core.model import TrailConfig
 from core.util.arn import account_of
 from core.util.error_codes import CREDENTIAL
@@ -57,6 +58,8 @@ class TargetError:
     account_id: str | None
     region: str | None
     reason: str
+    #: The profile's IAM Identity Center session is over: a human must log in again.
+    sso_login: bool = False
 
 
 class Limiter:
@@ -80,6 +83,24 @@ class Collector:
     #: Sessions are kept across re-resolutions so their clients (and connections) are reused.
     _profile_sessions: dict[str | None, AioSession] = field(default_factory=dict)
     _role_sessions: dict[tuple[str, str], AioSession] = field(default_factory=dict)
+    #: The session each role session was assumed from: its credentials renew from there.
+    _role_bases: dict[tuple[str, str], AioSession] = field(default_factory=dict)
+    #: When assumed-role credentials are renewed is decided on this clock (the engine's),
+    #: so renewal before expiry can be tested without waiting an hour.
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    #: Other pools of clients made from these sessions (Event history's): every session's
+    #: clients live and die together, whichever pool holds them.
+    _derived: list[ClientPool] = field(default_factory=list)
+
+    def derived_pool(self, config: AioConfig) -> ClientPool:
+        """A pool with its own client configuration whose clients follow these sessions."""
+        pool = ClientPool(config, self.pool.endpoint_url)
+        self._derived.append(pool)
+        return pool
+
+    @property
+    def pools(self) -> list[ClientPool]:
+        return [self.pool, *self._derived]
 
     async def call(self, session: AioSession, service: str, region: str, op: str, **kw: Any) -> Any:
         async def go() -> Any:
@@ -108,7 +129,11 @@ class Collector:
             try:
                 base = await self._account_for_profile(profile)
             except Exception as exc:  # noqa: BLE001 - one profile's failure is its own
-                errors.append(TargetError(profile, None, None, describe_error(exc)))
+                errors.append(
+                    TargetError(
+                        profile, None, None, describe_error(exc), sso_login=needs_sso_login(exc)
+                    )
+                )
                 continue
             if base.account_id not in accounts:
                 accounts[base.account_id] = base
@@ -154,7 +179,11 @@ class Collector:
                     return await self._assumed_account(base, arn, ext, name)
                 except Exception as exc:  # noqa: BLE001 - the next route may work
                     failure = failure or TargetError(
-                        base.profile, acct_id, None, "assume role failed: " + describe_error(exc)
+                        base.profile,
+                        acct_id,
+                        None,
+                        "assume role failed: " + describe_error(exc),
+                        sso_login=needs_sso_login(exc),
                     )
             assert failure is not None
             return failure
@@ -214,19 +243,49 @@ class Collector:
 
     def forget_session(self, session: AioSession) -> bool:
         """Drop a session whose credentials were rejected (an assumed role's or a profile's)
-        and close its clients, so the next resolve reaches the account afresh."""
+        and close its clients in every pool, so the next resolve reaches the account
+        afresh. Returns whether the session was still cached here."""
         found = False
         for key, cached in list(self._role_sessions.items()):
             if cached is session:
-                del self._role_sessions[key]
+                self._drop_role(key)
                 found = True
+            elif self._role_bases.get(key) is session:
+                # Assumed from the forgotten session: it would renew through it.
+                self._drop_role(key)
         for name, cached in list(self._profile_sessions.items()):
             if cached is session:
                 del self._profile_sessions[name]
                 found = True
-        if found:
-            self.pool.forget_session(session)
+        for pool in self.pools:
+            pool.forget_session(session)
         return found
+
+    def _drop_role(self, key: tuple[str, str]) -> None:
+        role = self._role_sessions.pop(key)
+        self._role_bases.pop(key, None)
+        for pool in self.pools:
+            pool.forget_session(role)
+
+    def retain(self, accounts: list[Account]) -> None:
+        """Keep sessions and clients for these accounts and the configured profiles only.
+
+        Called after each resolve: a role session whose account left (an Organization
+        member removed, a role no longer configured) is dropped with its clients, so what
+        is held stays bounded by the targets however long trailtop runs.
+        """
+        live = {id(a.session) for a in accounts}
+        for key, session in list(self._role_sessions.items()):
+            if id(session) not in live:
+                self._drop_role(key)
+        keep = [a.session for a in accounts] + list(self._profile_sessions.values())
+        for pool in self.pools:
+            pool.retain(keep)
+
+    @property
+    def live_sessions(self) -> int:
+        """Sessions cached here (profiles' and assumed roles')."""
+        return len(self._profile_sessions) + len(self._role_sessions)
 
     async def assume_role(
         self,
@@ -258,7 +317,12 @@ class Collector:
                 "expiry_time": exp,
             }
 
-        creds = AioDeferredRefreshableCredentials(refresh_using=refresh, method="assume-role")
+        # Renewed by botocore ahead of expiry (15 minutes advisory, 10 mandatory), from the
+        # base session, whose own credentials renew the same way: a role chain renews
+        # from its source.
+        creds = AioDeferredRefreshableCredentials(
+            refresh_using=refresh, method="assume-role", time_fetcher=self.clock
+        )
         # Fetch once now so a bad role is reported at once, not on every later call.
         await creds.get_frozen_credentials()
         session = new_session()
@@ -270,6 +334,9 @@ class Collector:
     ) -> Account:
         key = (base.account_id, role_arn)
         session = self._role_sessions.get(key)
+        if session is not None and self._role_bases.get(key) is not base.session:
+            self._drop_role(key)  # its source session was replaced: assume it afresh
+            session = None
         if session is None:
             session = await self.assume_role(
                 base.session,
@@ -279,6 +346,7 @@ class Collector:
                 external_id=external_id,
             )
             self._role_sessions[key] = session
+            self._role_bases[key] = base.session
         return Account(
             account_id=account_of(role_arn),
             profile=base.profile,

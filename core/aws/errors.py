@@ -19,11 +19,26 @@ from botocore.exceptions import (
     PartialCredentialsError,
     ProfileNotFound,
     ReadTimeoutError,
+    SSOTokenLoadError,
+    TokenRetrievalError,
+    UnauthorizedSSOTokenError,
 )
 
 from core.util.error_codes import ACCESS, CREDENTIAL, CREDENTIAL_OR_REGION, THROTTLE
 
-__all__ = ["describe_error", "error_code"]
+__all__ = ["describe_error", "error_code", "needs_sso_login"]
+
+
+def needs_sso_login(exc: BaseException) -> bool:
+    """The profile's IAM Identity Center session is over: only a human can renew it.
+
+    The SDK raises these when no token is cached (SSOTokenLoadError), when the cached token
+    has expired or the portal refuses it (UnauthorizedSSOTokenError), and when an
+    ``sso_session`` token could not be refreshed (TokenRetrievalError from provider sso).
+    """
+    if isinstance(exc, UnauthorizedSSOTokenError | SSOTokenLoadError):
+        return True
+    return isinstance(exc, TokenRetrievalError) and exc.kwargs.get("provider") == "sso"
 
 
 def error_code(exc: BaseException) -> str | None:
@@ -54,6 +69,8 @@ def describe_error(exc: BaseException) -> str:
             kind = "service error"
         head = f"{kind}: " if kind else ""
         return f"{head}{code}{' on ' + op if op else ''}{': ' + msg if msg else ''}"
+    if needs_sso_login(exc):
+        return "SSO session expired or not logged in: run aws sso login for this profile"
     if isinstance(exc, ProfileNotFound):
         return f"unknown profile: {exc.kwargs.get('profile', '?')}"
     if isinstance(exc, NoCredentialsError | PartialCredentialsError):

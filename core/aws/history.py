@@ -157,7 +157,7 @@ class EventHistory:
         if self._pool is None:
             opts = dict(col.pool.config._user_provided_options)
             opts["retries"] = {"mode": "standard", "total_max_attempts": 1}
-            self._pool = ClientPool(AioConfig(**opts), col.pool.endpoint_url)
+            self._pool = col.derived_pool(AioConfig(**opts))
         return self._pool
 
     async def events(

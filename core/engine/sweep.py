@@ -28,14 +28,20 @@ from typing import Any
 
 from core.aws.clients import ClientPool, make_config
 from core.aws.collect import Account, Collector, Limiter, TargetError, gather_settled
-from core.aws.errors import describe_error, error_code
+from core.aws.errors import describe_error, error_code, needs_sso_login
 from core.aws.history import CulpritFinder
 from core.codes import Code
 from core.engine.protocols import Diagnoser, ViewInput
 from core.fix.documents import documents_from
 from core.fix.model import REFUSED, ApplyResult, Plan
 from core.fix.plans import attach_plan_ids, plans_for
-from core.judge.evaluate import Thresholds, coverage_gaps, judge_view, status_unavailable
+from core.judge.evaluate import (
+    Thresholds,
+    coverage_gaps,
+    judge_view,
+    status_unavailable,
+    view_covers_region,
+)
 from core.model import (
     STATUS_ERROR_FIELDS,
     Channel,
@@ -116,6 +122,8 @@ class Engine:
     _notices: list[Notice] = field(default_factory=list)
     _force_all: bool = False
     _force_resolve: bool = False
+    #: Profiles whose IAM Identity Center session ended during this sweep.
+    _sso_login: set[str] = field(default_factory=set)
     _collector: Collector | None = None
 
     @property
@@ -129,7 +137,9 @@ class Engine:
                 pool_limit=poll.concurrency,
             )
             endpoint = self.endpoint_url or self.settings.aws.endpoint_url or None
-            self._collector = Collector(ClientPool(config, endpoint), Limiter(poll.concurrency))
+            self._collector = Collector(
+                ClientPool(config, endpoint), Limiter(poll.concurrency), clock=self.clock
+            )
         return self._collector
 
     def request_full_refresh(self) -> None:
@@ -152,6 +162,7 @@ class Engine:
         col = self.collector
         col.pool.counter.reset()
         force_all, self._force_all = self._force_all, False
+        self._sso_login = set()
         timer = _PhaseTimer(n)
 
         with timer(SweepPhase.RESOLVE):
@@ -208,6 +219,12 @@ class Engine:
             org_ids={a.account_id: a.org_id for a in self.accounts if a.org_id},
             plans=plans,
             notices=tuple(self._notices),
+            sso_login_needed=tuple(
+                sorted(
+                    self._sso_login
+                    | {e.profile or "default" for e in self.account_errors if e.sso_login}
+                )
+            ),
         )
         self._notices.clear()
         log.debug(
@@ -248,6 +265,8 @@ class Engine:
             k = (a.account_id, r)
             if exc is not None:
                 self.describe_errors[k] = describe_error(exc)
+                if needs_sso_login(exc):
+                    self._sso_login.add(a.profile or "default")
                 log.debug("describe %s %s failed: %s", a.account_id, r, self.describe_errors[k])
             else:
                 self.describe_errors.pop(k, None)
@@ -266,6 +285,8 @@ class Engine:
                 continue
             reason = describe_error(exc)
             out.errors[key.id] = reason
+            if needs_sso_login(exc):
+                self._sso_login.add(a.profile or "default")
             out.region_errors.setdefault((a.account_id, key.region), reason)
             code = error_code(exc)
             if code in NOT_FOUND["trail"]:
@@ -474,6 +495,7 @@ class Engine:
                 log.info("account %s no longer reached (%s)", gone.account_id, gone.via)
             self.accounts = accounts
         self.account_errors = errors
+        self.collector.retain(self.accounts)
 
     def _targets(
         self,
@@ -512,7 +534,7 @@ class Engine:
                 continue
             if v.state is State.UNKNOWN and v.status is None:
                 logging_[k] = None
-            elif v.status is not None and v.status.get("IsLogging"):
+            elif view_covers_region(v.status, v.findings):
                 logging_[k] = True
             elif k not in logging_:
                 logging_[k] = False

@@ -115,6 +115,23 @@ async def test_header_counts_match_snapshot() -> None:
         assert table(app).row_count == len(demo_views())
 
 
+async def test_header_asks_for_an_sso_login_until_the_session_is_back() -> None:
+    app, source = demo_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        assert "aws sso login" not in screen_text(app)
+        base = source.initial
+        assert base is not None
+        source.push(replace(base, sweep=43, sso_login_needed=("sso-prod", "sso-dev")))
+        await started(pilot, 2)
+        text = screen_text(app)
+        assert "aws sso login --profile sso-prod" in text
+        assert "and 1 more profile" in text
+        source.push(replace(base, sweep=44))
+        await started(pilot, 3)
+        assert "aws sso login" not in screen_text(app)
+
+
 async def test_rows_worst_first() -> None:
     app, _ = demo_app()
     async with app.run_test(size=SIZE) as pilot:

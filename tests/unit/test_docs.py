@@ -228,6 +228,39 @@ def engine_findings() -> list[Finding]:
         out += judge_view(
             trail, key, broken, NOW, th, diagnostics=root_causes(trail, key, encrypted, NOW)
         ).findings
+    # A KMS-encrypted log group: a key policy denying, one not granting, a key pending
+    # deletion, a key gone.
+    group_key = {"Arn": f"arn:aws:kms:{REGION}:{ACCT}:key/g", "KeyId": "g"}
+    for group_data in (
+        {"key_metadata": {**group_key, "KeyState": "Enabled"}, "key_policy": _DENY_ALL},
+        {"key_metadata": {**group_key, "KeyState": "Enabled"}, "key_policy": None},
+        {"key_metadata": {**group_key, "KeyState": "PendingDeletion", "DeletionDate": NOW}},
+        {"key_missing": "NotFoundException"},
+    ):
+        group = Fact("log_group", "g", True, data={"kms_key": group_key["Arn"], **group_data})
+        out += judge_view(
+            trail,
+            key,
+            broken,
+            NOW,
+            th,
+            diagnostics=root_causes(trail, key, Destinations(log_group=group), NOW),
+        ).findings
+    # Event selectors that log no management events.
+    no_management = Fact(
+        "selectors",
+        trail.arn,
+        True,
+        data={"EventSelectors": [{"IncludeManagementEvents": False}], "AdvancedEventSelectors": []},
+    )
+    out += judge_view(
+        trail,
+        key,
+        silent,
+        NOW,
+        th,
+        diagnostics=root_causes(trail, key, Destinations(selectors=no_management), NOW),
+    ).findings
     plain = _trail(kms_key_id=None)
     out += judge_view(plain, ViewKey(ACCT, REGION, plain.arn), silent, NOW, th).findings
     sse_kms = {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": "k", "BucketKeyEnabled": True}
@@ -434,6 +467,7 @@ def test_json_contract_names_every_key_the_report_writes() -> None:
         "sweep",
         "targets",
         "notices",
+        "sso_login_needed",
         "views",
         "plans",
         "coverage",

@@ -75,6 +75,15 @@ class SummaryBar(Static):
             if shown is not None and shown != total:
                 t.append(f" ({shown} shown)", st("summary--dim"))
         t.append("\n")
+        if snapshot is not None and snapshot.sso_login_needed:
+            # Second line, so no wrapping below can push it out of the bar: nothing else
+            # here needs a human, and trailtop cannot renew an SSO session itself.
+            names = snapshot.sso_login_needed
+            t.append("SSO session over: run ", st("summary--error"))
+            t.append(f"aws sso login --profile {plain(names[0], max_len=40)}", st("summary--error"))
+            if len(names) > 1:
+                t.append(f" (and {len(names) - 1} more profile{'s' if len(names) > 2 else ''})")
+            t.append("\n")
         if snapshot is not None:
             t.append(
                 f"sweep #{snapshot.sweep} in {fmt_duration(snapshot.duration)}, "
