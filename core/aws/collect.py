@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -91,6 +92,23 @@ class Collector:
     #: Other pools of clients made from these sessions (Event history's): every session's
     #: clients live and die together, whichever pool holds them.
     _derived: list[ClientPool] = field(default_factory=list)
+
+    #: What the shared config and credentials files looked like when profiles were read.
+    _files_seen: tuple[tuple[str, int, int], ...] | None = None
+
+    def profiles_edited(self) -> bool:
+        """Whether the shared config or credentials file changed since profiles were read;
+        if so, every profile session (and every role assumed from one) is forgotten, so the
+        next resolve reads the edited profiles. One stat per file: cheap enough per sweep."""
+        seen = _shared_files_signature()
+        if self._files_seen is None or seen == self._files_seen:
+            self._files_seen = seen
+            return False
+        self._files_seen = seen
+        log.info("shared AWS config or credentials file changed: reading profiles again")
+        for session in list(self._profile_sessions.values()):
+            self.forget_session(session)
+        return True
 
     def derived_pool(self, config: AioConfig) -> ClientPool:
         """A pool with its own client configuration whose clients follow these sessions."""
@@ -419,6 +437,23 @@ class Collector:
         )
         resp.pop("ResponseMetadata", None)
         return dict(resp)
+
+
+def _shared_files_signature() -> tuple[tuple[str, int, int], ...]:
+    """(path, mtime, size) of the files botocore reads profiles from."""
+    out = []
+    for var, default in (
+        ("AWS_CONFIG_FILE", "~/.aws/config"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials"),
+    ):
+        path = os.path.expanduser(os.environ.get(var) or default)
+        try:
+            st = os.stat(path)
+        except OSError:
+            out.append((path, -1, -1))
+        else:
+            out.append((path, st.st_mtime_ns, st.st_size))
+    return tuple(out)
 
 
 async def gather_settled(

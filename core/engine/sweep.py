@@ -243,6 +243,8 @@ class Engine:
 
     async def _resolve_if_due(self, n: int, force_all: bool) -> None:
         force_resolve, self._force_resolve = self._force_resolve, False
+        if self.collector.profiles_edited():
+            force_resolve = True
         every = self.settings.poll.describe_every_sweeps
         if n == 1 or force_all or force_resolve or self.account_errors or (n - 1) % every == 0:
             await self._resolve_accounts()

@@ -11,7 +11,7 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -41,10 +41,20 @@ def _assume_role_calls(sb: Sandbox) -> int:
     return sum(int(c["count"]) for c in counts)
 
 
+@pytest.fixture(scope="module")
+def empty_estate() -> Iterator[Sandbox]:
+    """Just the server and the management account's static key (profile ``default``)."""
+    sb = Sandbox(scenario="empty").start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
 async def test_an_assumed_role_is_renewed_before_it_expires_without_a_failing_sweep(
-    sandbox_factory: Callable[..., Sandbox],
+    empty_estate: Sandbox,
 ) -> None:
-    sb = sandbox_factory("empty")
+    sb = empty_estate
     overlay = {
         "aws": {
             "profiles": ["default"],
@@ -80,6 +90,49 @@ async def test_an_assumed_role_is_renewed_before_it_expires_without_a_failing_sw
             assert _assume_role_calls(sb) - assumed == 2
         finally:
             await engine.close()
+
+
+async def test_an_edited_profile_is_read_again_within_two_sweeps(empty_estate: Sandbox) -> None:
+    sb = empty_estate
+    config = Path(sb.manifest["config_file"])
+    original = config.read_text()
+
+    def role_profile(account: str) -> str:
+        return (
+            original
+            + f"\n[profile work]\nrole_arn = arn:aws:iam::{account}:role/trailtop-read\n"
+            + "source_profile = default\nregion = us-east-1\n"
+        )
+
+    overlay = {
+        "aws": {
+            "profiles": ["work"],
+            "regions": ["us-east-1"],
+            "endpoint_url": sb.endpoint_url,
+        },
+        "poll": {"max_attempts": 1, "read_timeout_seconds": 5},
+    }
+    config.write_text(role_profile("333344445555"))
+    try:
+        with aws_env(sb):
+            settings, _ = load_settings(None, overlay)
+            engine = engine_from_settings(settings)
+            engine.culprits = None
+            try:
+                first = await engine.sweep()
+                assert {t.account_id for t in first.targets} == {"333344445555"}
+                # Someone points the profile at another account; its old session still works.
+                config.write_text(role_profile("666677778888"))
+                sweeps = [await engine.sweep(), await engine.sweep()]
+                assert {t.account_id for t in sweeps[-1].targets} == {"666677778888"}
+                said = [n for s in sweeps for n in s.notices]
+                assert [(n.kind, n.account_id) for n in said] == [
+                    ("account-removed", "333344445555")
+                ]
+            finally:
+                await engine.close()
+    finally:
+        config.write_text(original)
 
 
 # -- SSO ----------------------------------------------------------------------------------
