@@ -271,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{r['seed']:>6} {r['sweeps']:>6} {r['exceptions']:>4} "
                   f"{r['rss_slope_mb_per_100']:>12.3f} {fds:>12}  "
                   f"{'ok' if r['ok'] else 'FAIL'}")  # fmt: skip
+        for r in results:
+            if "rss_mb" in r:
+                print(f"seed {r['seed']} rss MB by sweep: {r['rss_mb']}")
+                if r.get("sdk_warnings"):
+                    print(f"seed {r['seed']} SDK warnings: {r['sdk_warnings']}")
         bad = [r["seed"] for r in results if not r.get("ok")]
         print("verdict:", f"FAIL (seeds {bad})" if bad else "ok (every seed)")
         return 1 if bad else 0

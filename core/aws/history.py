@@ -205,8 +205,9 @@ class EventHistory:
         merged: dict[str, Event] = {}
         if old is not None and old.error is None and old.start <= start:
             since = max(start, old.end - self.overlap)
-            merged = dict(old.events)
-            start = old.start
+            # Only what this window needs is kept: on a busy resource, keeping every event
+            # ever fetched would grow for as long as trailtop runs.
+            merged = {k: ev for k, ev in old.events.items() if ev.time >= start}
         try:
             found, complete = await self._lookup(col, account, key, since, pages)
             for ev in found:

@@ -496,6 +496,10 @@ class Engine:
                 )
                 log.info("account %s no longer reached (%s)", gone.account_id, gone.via)
             self.accounts = accounts
+            kept_ids = {a.account_id for a in accounts}
+            for table in (self.trails, self.described_at, self.describe_errors):
+                for k in [k for k in table if k[0] not in kept_ids]:
+                    del table[k]  # an account that left: forget what was read there
         self.account_errors = errors
         self.collector.retain(self.accounts)
 

@@ -74,6 +74,8 @@ async def test_sessions_and_clients_stay_bounded_by_targets_across_fault_cycles(
                 gone = await engine.sweep()
                 assert member in {n.account_id for n in gone.notices}
                 assert member not in {a.account_id for a in engine.accounts}
+                known = {a.account_id for a in engine.accounts}
+                assert {k[0] for k in engine.trails} <= known, "what was read there is forgotten"
                 held = _held(engine)
                 assert held["sessions"] <= len(engine.accounts), held
                 assert held["pool_sessions"] <= len(engine.accounts), held
