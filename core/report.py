@@ -1,18 +1,23 @@
 """Headless output: the JSON contract (docs/json-contract.md), a plain table, exit codes.
 
-Strings from AWS are untrusted: JSON escapes them by construction; the table neutralises
-control characters so a hostile trail name cannot drive the terminal.
+Strings from AWS are untrusted: JSON escapes them by construction; the table and every
+message go through core.util.text.plain, the same strict sanitiser as the TUI, so a
+hostile trail name can neither drive the terminal nor hide in invisible characters.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.model import Snapshot, State, TrailView
-from core.util.text import JSON_RAW, plain
+from core.util.text import ELLIPSIS, JSON_RAW, plain
 from core.util.times import iso
+
+if TYPE_CHECKING:
+    from core.fix.model import Plan
 
 EXIT_OK = 0
 EXIT_FAILING = 1
@@ -120,7 +125,13 @@ def printable_block(text: object) -> str:
     return plain(text, multiline=True)
 
 
-def to_table(snap: Snapshot, now: datetime | None = None) -> str:
+#: The table's finding column is never narrower than this, even on a narrow terminal.
+FINDING_MIN_WIDTH = 40
+
+
+def to_table(snap: Snapshot, now: datetime | None = None, width: int | None = None) -> str:
+    """The verdict as a plain table. ``width`` (a terminal's columns) shortens the finding
+    column to fit; without it (piped, redirected) every finding is written whole."""
     from core.judge.evaluate import human_age
     from core.util.times import parse_time
 
@@ -134,10 +145,12 @@ def to_table(snap: Snapshot, now: datetime | None = None) -> str:
     ]
     header = ("STATE", "ACCOUNT", "PROFILE", "REGION", "TRAIL", "S3 AGE", "TOP FINDING")
     rows: list[tuple[str, ...]] = [header]
+    findings: list[str] = []
     for v in _ordered(snap.views):
         last = parse_time((v.status or {}).get("LatestDeliveryTime"))
         age = human_age((now - last).total_seconds()) if last else "never"
         top = v.top_finding
+        findings.append(printable(f"{top.code}: {top.message}" if top else "-"))
         rows.append(
             (
                 v.state.value.upper() + ("*" if v.stale else ""),
@@ -146,12 +159,14 @@ def to_table(snap: Snapshot, now: datetime | None = None) -> str:
                 printable(v.key.region, 16),
                 printable(v.trail.name, 32),
                 age if v.status else "-",
-                printable(f"{top.code}: {top.message}" if top else "-", 90),
             )
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(header) - 1)]
-    for r in rows:
-        lines.append("  ".join(r[i].ljust(widths[i]) for i in range(len(widths))) + "  " + r[-1])
+    room = None if width is None else max(width - sum(w + 2 for w in widths), FINDING_MIN_WIDTH)
+    for r, finding in zip(rows, [header[-1], *findings], strict=True):
+        if room is not None and len(finding) > room:
+            finding = finding[: room - 1] + ELLIPSIS
+        lines.append("  ".join(r[i].ljust(widths[i]) for i in range(len(widths))) + "  " + finding)
     for g in snap.coverage:
         for f in g.findings:
             lines.append(
@@ -161,6 +176,45 @@ def to_table(snap: Snapshot, now: datetime | None = None) -> str:
         if not t.ok:
             lines.append(
                 f"UNREACHABLE  {printable(t.profile or 'default')}  {printable(t.account_id or '?')}  "
-                f"{printable(t.region)}  {printable(t.error or '', 200)}"
+                f"{printable(t.region)}  {printable(t.error or '')}"
             )
     return "\n".join(lines) + "\n"
+
+
+def plan_listing(plans: Mapping[str, Plan]) -> str:
+    """Plan ids with what each does, one per line (where `trailtop fix` is told an id)."""
+    if not plans:
+        return "  (none: nothing in this sweep has a plan)"
+    wide = max(len(printable(pid)) for pid in plans)
+    return "\n".join(
+        f"  {printable(pid).ljust(wide)}  {printable(plans[pid].title, 160)}"
+        for pid in sorted(plans)
+    )
+
+
+def sweep_log_lines(snap: Snapshot) -> list[str]:
+    """What a debug log keeps of one sweep: counts, every target (and why one failed), and
+    each view that is not ok with its top finding. Sanitised; never credentials."""
+    c = snap.counts()
+    out = [
+        f"sweep {snap.sweep}: {len(snap.views)} views (failing {c['failing']}, warning "
+        f"{c['warning']}, unknown {c['unknown']}, ok {c['ok']}) in {snap.duration:.2f}s, "
+        f"{snap.stats.requests} requests, {snap.targets_in_error} targets in error"
+    ]
+    for t in snap.targets:
+        where = (
+            f"profile {printable(t.profile or 'default')} account "
+            f"{printable(t.account_id or '?')} region {printable(t.region)}"
+        )
+        out.append(f"target {where}: " + ("ok" if t.ok else f"ERROR {printable(t.error or '')}"))
+    for n in snap.notices:
+        out.append(f"notice {n.kind} account {printable(n.account_id)}: {printable(n.message)}")
+    for v in _ordered(snap.views):
+        if v.state is State.OK:
+            continue
+        top = v.top_finding
+        out.append(
+            f"view {printable(v.id)} {v.state.value}: "
+            + (printable(f"{top.code}: {top.message}", 300) if top else "-")
+        )
+    return out

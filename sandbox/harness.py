@@ -51,6 +51,7 @@ _AWS_VARS_TO_DROP = (
 
 #: moto draws account ids, key ids and access keys from one random generator: seeded, the
 #: same scenario gives the same estate on every run (the demo's plan ids repeat).
+#: ``Sandbox(seed=None)`` gives fresh ids on every run instead.
 DEFAULT_SEED = 14
 
 

@@ -16,7 +16,7 @@ import threading
 import time
 
 from .emulation import Emulation
-from .server import make_sandbox_server
+from .server import make_sandbox_server, seed_ids
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -39,7 +39,15 @@ def main(argv: list[str] | None = None) -> None:
         help="LookupEvents limit per account and region; 0 disables it",
     )
     parser.add_argument("--parent-pid", type=int, default=0)
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed moto's ids (accounts, keys, ...) so the same seeding gives the same estate",
+    )
     args = parser.parse_args(argv)
+    if args.seed is not None:
+        seed_ids(args.seed)
 
     emulation = Emulation.create(args.delivery_interval, args.lookup_events_rps or None)
     server = make_sandbox_server(emulation, args.host, args.port)

@@ -9,18 +9,24 @@ delegated administrator) and records write calls as CloudTrail events.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
+import json
 import logging
 import socket
+import threading
 import time
-from collections.abc import Callable, Iterable
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from random import Random
 from typing import Any
 from urllib.parse import urlencode
 
 from moto.cloudtrail.models import cloudtrail_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_api._internal import mock_random
+from moto.moto_api._internal.moto_random import MotoRandom
 from moto.moto_server.werkzeug_app import (
     DomainDispatcherApplication,
     MotoRequestHandler,
@@ -81,15 +87,12 @@ class SandboxMiddleware:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
+        method = environ.get("REQUEST_METHOD", "GET")
         if path.startswith("/_sandbox/"):
             body = _read_body(environ)
-            reply = control.handle(
-                self.emu,
-                environ.get("REQUEST_METHOD", "GET"),
-                path,
-                environ.get("QUERY_STRING", ""),
-                body,
-            )
+            query = environ.get("QUERY_STRING", "")
+            with _request_ids("control", method, path, query, body.decode("utf-8", "replace")):
+                reply = control.handle(self.emu, method, path, query, body)
             return _send(start_response, reply)
         body = _read_body(environ)
         info = describe_call(environ, body)
@@ -99,8 +102,10 @@ class SandboxMiddleware:
             # The SSO portal's call is unsigned: no credential scope names its service.
             info.service, info.operation, info.region = "sso", "GetRoleCredentials", "us-east-1"
             environ["sandbox.sso"] = True
+        identity = (info.service, info.operation, info.account, info.region, path, info.params)
         try:
-            return self._serve(environ, start_response, info, status_holder)
+            with _request_ids(*identity):
+                return self._serve(environ, start_response, info, status_holder)
         finally:
             self.emu.meter.record(
                 (info.service, info.operation, info.account, info.region), status_holder[0]
@@ -272,9 +277,68 @@ class SandboxRequestHandler(MotoRequestHandler):
         return environ
 
 
+class _RequestRandom(MotoRandom):
+    """moto's one generator, drawing from the current request's own one when it has one.
+
+    Seeding moto's generator alone does not make an estate repeat: requests seeded from
+    several threads draw from it in whatever order the threads run. A request that draws
+    instead gets a generator seeded by the seed, what the request is and how many such
+    requests drew before it, so the ids it creates do not depend on what runs beside it.
+    """
+
+    _local = threading.local()
+
+    def _own(self) -> Random | None:
+        own: Random | None = getattr(self._local, "rng", None)
+        if own is None:
+            identity: bytes | None = getattr(self._local, "identity", None)
+            if identity is None:
+                return None
+            with _occurrences_lock:
+                _occurrences[identity] += 1
+                n = _occurrences[identity]
+            digest = hashlib.sha256(identity + n.to_bytes(8, "big")).digest()
+            own = self._local.rng = Random(int.from_bytes(digest[:16], "big"))
+        return own
+
+    def random(self) -> float:
+        own = self._own()
+        return own.random() if own is not None else super().random()
+
+    def getrandbits(self, k: int, /) -> int:
+        own = self._own()
+        return own.getrandbits(k) if own is not None else super().getrandbits(k)
+
+
+_seed: int | None = None
+#: How many requests of each kind (a digest) drew ids so far: bounded by the kinds of
+#: requests that create something, not by the number of requests.
+_occurrences: Counter[bytes] = Counter()
+_occurrences_lock = threading.Lock()
+
+
 def seed_ids(seed: int) -> None:
-    """Make moto's ids (account ids, KMS key ids, ...) a function of the seed."""
+    """Make moto's ids (account ids, KMS key ids, access keys ...) a function of the seed
+    and of the requests that create them (see _RequestRandom)."""
+    global _seed
+    _seed = seed
+    mock_random.__class__ = _RequestRandom
     mock_random.seed(seed)
+
+
+@contextlib.contextmanager
+def _request_ids(*identity: object) -> Iterator[None]:
+    """While one request runs, moto draws from a generator of its own (when seeded)."""
+    if _seed is None:
+        yield
+        return
+    key = json.dumps([_seed, *identity], sort_keys=True, default=str)
+    local = _RequestRandom._local
+    local.identity, local.rng = hashlib.sha256(key.encode()).digest(), None
+    try:
+        yield
+    finally:
+        local.identity, local.rng = None, None
 
 
 def make_sandbox_server(

@@ -2,7 +2,9 @@
 
 The headless path never imports Textual, so `trailtop --once` stays quick in cron.
 Nothing here prints a traceback for bad input: config and usage errors exit 2 with one
-clear message.
+clear message that says what to do, before any sweep (a profile missing from the shared
+config, a misspelt region, an unknown TRAILTOP_* variable, a debug log that cannot be
+written, a TUI asked for without a terminal).
 """
 
 from __future__ import annotations
@@ -10,19 +12,53 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.report import EXIT_UNKNOWN, EXIT_USAGE
 from core.settings import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from core.engine.protocols import EventCallback, SnapshotCallback
+
+log = logging.getLogger("trailtop")
+
+USAGE = """trailtop [options]                 the live TUI
+       trailtop --once [-o json|table]   one sweep, the verdict on stdout
+       trailtop fix PLAN_ID [options]    apply one remediation plan"""
 
 #: The command line's shape. Global flags (where to look) belong to every command;
 #: each command adds only its own. `watch` (headless, long-running) will be the next one.
 COMMANDS_HELP = """commands:
   (none)           the live TUI; with --once, one sweep printed as a table or JSON
-  fix PLAN_ID      apply one remediation plan (see `trailtop fix --help`)
+  fix PLAN_ID      apply one remediation plan (see `trailtop fix --help`); the ids are
+                   listed by `trailtop --once -o json | jq '.plans | keys'`
+
+exit status of --once: 0 ok, 1 something failing, 2 usage or configuration error,
+3 nothing failing but something could not be read
 """
+
+#: Where `--demo` writes its audit lines: never into the audit log of real changes.
+DEMO_AUDIT_LOG = "~/.local/state/trailtop/demo-audit.jsonl"
+
+
+class _Version(argparse.Action):
+    """`-V/--version`, read from the installed package only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, help="print the version and exit")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("trailtop")
+        except PackageNotFoundError:
+            number = "unknown (not installed)"
+        sys.stdout.write(f"trailtop {number}\n")
+        parser.exit(0)
 
 
 def _global_flags() -> argparse.ArgumentParser:
@@ -44,7 +80,7 @@ def _global_flags() -> argparse.ArgumentParser:
         "--region",
         action="append",
         metavar="R",
-        help="region to poll (repeatable; replaces aws.regions)",
+        help="region to poll (repeatable or a,b; replaces aws.regions)",
     )
     g.add_argument(
         "--endpoint-url", metavar="URL", help="AWS-compatible endpoint (moto, LocalStack)"
@@ -56,8 +92,11 @@ def _global_flags() -> argparse.ArgumentParser:
         help="run against the built-in emulated estate (needs the 'demo' extra)",
     )
     g.add_argument(
-        "--debug-log", metavar="FILE", help="write debug logs to FILE (never to the terminal)"
+        "--debug-log",
+        metavar="FILE",
+        help="write a debug log to FILE (targets, errors, retries; never credentials)",
     )
+    g.add_argument("-V", "--version", action=_Version)
     return p
 
 
@@ -65,6 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
     """`trailtop`: the live TUI, or one headless sweep with --once."""
     p = argparse.ArgumentParser(
         prog="trailtop",
+        usage=USAGE,
         description="Watch AWS CloudTrail delivery health across profiles, accounts and regions.",
         parents=[_global_flags()],
         epilog=COMMANDS_HELP,
@@ -77,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="one sweep, print the verdict, exit (0 ok, 1 failing, 2 usage, 3 unknown)",
     )
     p.add_argument(
+        "-o",
         "--format",
         choices=("json", "table"),
         default=None,
@@ -92,8 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="ring the terminal bell when a view turns failing or recovers",
     )
-    p.add_argument("--version", action="version", version="trailtop 0.1.0")
     return p
+
+
+def _split(values: list[str] | None) -> list[str]:
+    """`--region a,b --region c` is three regions."""
+    return [part.strip() for v in values or [] for part in v.split(",") if part.strip()]
 
 
 def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
@@ -105,7 +150,7 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     if args.profile:
         put("aws", "profiles", args.profile)
     if args.region:
-        put("aws", "regions", args.region)
+        put("aws", "regions", _split(args.region))
     if args.endpoint_url:
         put("aws", "endpoint_url", args.endpoint_url)
     if getattr(args, "interval", None) is not None:
@@ -119,29 +164,76 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
     return o
 
 
+class _Redact(logging.Filter):
+    """Defence in depth: nothing that looks like a secret reaches the debug log."""
+
+    _SECRET = re.compile(
+        r"(?i)((?:aws_)?secret_?access_?key|secretaccesskey|(?:aws_)?session_?token|"
+        r"x-amz-security-token|accesstoken|authorization|password)"
+        r"""(["']?\s*[:=]\s*["']?)([^\s"',;}]+)"""
+    )
+    _SIGNATURE = re.compile(r"(?i)(signature=)[0-9a-f]+")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        clean = self._SIGNATURE.sub(r"\1<redacted>", self._SECRET.sub(r"\1\2<redacted>", text))
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+class _RetriesOnly(logging.Filter):
+    """botocore says "Not retrying request." after every answer: keep only the retries."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return str(record.msg).startswith("Retry needed")
+
+
 def setup_logging(path: str | None) -> None:
-    """Logs go to a file or nowhere: stderr belongs to the TUI (Textual draws there)."""
+    """Logs go to a file or nowhere: stderr belongs to the TUI (Textual draws there).
+
+    Raises ConfigError when the file cannot be opened (exit 2, not a traceback)."""
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
+    root.addHandler(logging.NullHandler())
+    logging.lastResort = None
     path = path or os.environ.get("TRAILTOP_DEBUG_LOG")
     if path:
-        handler: logging.Handler = logging.FileHandler(os.path.expanduser(path), encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        full = os.path.expanduser(path)
+        try:
+            handler: logging.Handler = logging.FileHandler(full, encoding="utf-8")
+        except OSError as e:
+            where = os.path.dirname(os.path.abspath(full))
+            fix = (
+                f"create {where} first"
+                if not os.path.isdir(where)
+                else "choose a file you may write"
+            )
+            raise ConfigError(
+                f"--debug-log {path}: cannot write it ({e.strerror or e}); {fix}"
+            ) from e
+        handler.setFormatter(
+            logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s")
+        )
+        handler.addFilter(_Redact())
         root.setLevel(logging.DEBUG)
-        # botocore's DEBUG logs include signed headers: keep them at INFO even in debug.
-        for name in ("botocore", "aiobotocore", "urllib3", "aiohttp"):
+        # botocore's DEBUG logs include signed headers: keep them at INFO even in debug,
+        # except the retry decisions (no request content in them).
+        for name in ("botocore", "aiobotocore", "urllib3", "aiohttp", "asyncio"):
             logging.getLogger(name).setLevel(logging.INFO)
-    else:
-        handler = logging.NullHandler()
-    root.addHandler(handler)
-    logging.lastResort = None
+        for name in ("botocore.retries.standard", "botocore.retryhandler"):
+            retries = logging.getLogger(name)
+            retries.setLevel(logging.DEBUG)
+            retries.addFilter(_RetriesOnly())
+        root.addHandler(handler)
 
 
 def _err(msg: str) -> None:
     from core.report import printable
 
-    print(f"trailtop: error: {printable(msg)}", file=sys.stderr)
+    for line in msg.splitlines() or [""]:
+        print(f"trailtop: error: {printable(line)}", file=sys.stderr)
 
 
 def build_fix_parser() -> argparse.ArgumentParser:
@@ -177,6 +269,28 @@ def build_fix_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _no_terminal() -> str | None:
+    """Why the TUI cannot start here, or None: it reads keys from stdin and draws on a
+    terminal; without one it would wait forever in a pipe, a file or cron."""
+    for name, stream in (("stdout", sys.stdout), ("stdin", sys.stdin), ("stderr", sys.stderr)):
+        if stream is None or not stream.isatty():
+            return (
+                f"the TUI needs a terminal and {name} is not one; for a report in a pipe, "
+                "a file or cron use --once (-o json or -o table)"
+            )
+    return None
+
+
+def _named_profile(settings: Settings) -> Settings:
+    """`AWS_PROFILE=p` with no profiles configured polls p by name (so rows say p, not
+    default). Not when access keys are in the environment: the SDK prefers those then."""
+    env_profile = os.environ.get("AWS_DEFAULT_PROFILE") or os.environ.get("AWS_PROFILE")
+    if settings.aws.profiles or not env_profile or os.environ.get("AWS_ACCESS_KEY_ID"):
+        return settings
+    aws = settings.aws.model_copy(update={"profiles": [env_profile]})
+    return settings.model_copy(update={"aws": aws})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["fix"]:
@@ -188,9 +302,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.plan_id = None
         if args.format is not None and not args.once:
             parser.error("--format applies to --once (the TUI has no output format)")
-    setup_logging(args.debug_log)
     sandbox = None
     try:
+        setup_logging(args.debug_log)
+        if not args.once and not args.plan_id:
+            reason = _no_terminal()
+            if reason:
+                raise ConfigError(reason)
         overrides = overrides_from_args(args)
         if args.demo:
             from tui.demo import start_demo
@@ -199,8 +317,25 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.update(env)
             from core.settings import deep_merge
 
+            demo_overrides = deep_merge(
+                demo_overrides, {"remediation": {"audit_log": DEMO_AUDIT_LOG}}
+            )
             overrides = deep_merge(demo_overrides, overrides)
-        settings, _path = load_settings(args.config, overrides)
+        settings, path = load_settings(args.config, overrides)
+        from core.settings import check_aws_names, source_of
+
+        keys = ("aws.profiles", "aws.regions", "remediation.profile")
+        check_aws_names(settings, sources={k: source_of(k, overrides, path) for k in keys})
+        settings = _named_profile(settings)
+        log.info(
+            "trailtop %s: config %s, profiles %s, regions %s, endpoint %s, remediation %s",
+            "fix " + str(args.plan_id) if args.plan_id else ("--once" if args.once else "TUI"),
+            path or "(none)",
+            settings.aws.profiles or ["(default chain)"],
+            settings.aws.regions or ["(every enabled region)"],
+            settings.aws.endpoint_url or "(AWS)",
+            "enabled" if settings.remediation.enabled else "disabled",
+        )
         if args.plan_id:
             from tui.fix import run_fix
 
@@ -209,12 +344,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             return run_headless(settings, args.format or "table")
         return run_tui(settings, demo=args.demo)
     except ConfigError as e:
+        log.error("configuration: %s", e)
         _err(str(e))
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except Exception as e:  # noqa: BLE001 - never a traceback for the operator
-        logging.getLogger("trailtop").exception("unexpected error")
+        log.exception("unexpected error")
         _err(f"unexpected {type(e).__name__}: {e}")
         return EXIT_UNKNOWN
     finally:
@@ -222,8 +358,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             sandbox.stop()
 
 
+def _log_sweep(snap: Any) -> None:
+    from core.report import sweep_log_lines
+
+    if log.isEnabledFor(logging.INFO):
+        for line in sweep_log_lines(snap):
+            log.info("%s", line)
+
+
 def run_headless(settings: Settings, fmt: str) -> int:
     import asyncio
+    import shutil
 
     from core.engine.sweep import sweep_once
     from core.report import exit_code, to_json_text, to_table
@@ -231,7 +376,13 @@ def run_headless(settings: Settings, fmt: str) -> int:
     if sys.stderr.isatty():
         print("trailtop: sweeping…", file=sys.stderr, flush=True)
     snap = asyncio.run(sweep_once(settings))
-    out = to_json_text(snap) if fmt == "json" else to_table(snap)
+    _log_sweep(snap)
+    if fmt == "json":
+        out = to_json_text(snap)
+    else:
+        # On a terminal the finding column fits the width; piped, every finding is whole.
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
+        out = to_table(snap, width=width)
     sys.stdout.write(out if out.endswith("\n") else out + "\n")
     sys.stdout.flush()
     return exit_code(snap)
@@ -242,12 +393,24 @@ def run_tui(settings: Settings, *, demo: bool = False) -> int:
     from core.engine.sweep import engine_from_settings
     from tui.app import TrailtopApp
 
+    class LoggedMonitor(Monitor):
+        """The engine's thread host, writing each sweep's summary to the debug log."""
+
+        def start(
+            self, on_snapshot: SnapshotCallback, on_event: EventCallback | None = None
+        ) -> None:
+            def logged(snap: Any) -> None:
+                _log_sweep(snap)
+                on_snapshot(snap)
+
+            super().start(logged, on_event)
+
     engine = engine_from_settings(settings)
     if engine.culprits is not None:
         # Watching live: show the verdict at once; culprits still being looked up (Event
         # history allows 2 lookups/s per account-region) arrive with the next sweep.
         engine.culprits.wait_seconds = 1.0
-    monitor = Monitor(engine)
+    monitor = LoggedMonitor(engine)
     app = TrailtopApp(
         monitor,
         title_hint="demo estate" if demo else "",

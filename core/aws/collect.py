@@ -356,6 +356,7 @@ class Collector:
             self._drop_role(key)  # its source session was replaced: assume it afresh
             session = None
         if session is None:
+            log.info("assuming %s from %s (%s)", role_arn, base.account_id, base.via)
             session = await self.assume_role(
                 base.session,
                 role_arn,

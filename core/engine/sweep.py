@@ -410,8 +410,12 @@ class Engine:
         *,
         confirm_extra: bool = False,
         bindings: Mapping[str, str] | None = None,
+        refusal: str | None = None,
     ) -> tuple[ApplyResult, Snapshot | None]:
         """Apply one plan of the last snapshot, then sweep again at once (full refresh).
+
+        ``refusal`` is the caller's own reason not to write (no terminal to confirm on, the
+        operator cancelled): nothing is written, and the refusal is audited like any other.
 
         Everything that makes a write safe lives in core/fix/apply.py: the enabled
         switch, the extra confirmation, the re-read of the document, the audit line.
@@ -436,7 +440,7 @@ class Engine:
                 await remediation_session(
                     rem, account.session, col, account_id=account.account_id, region=plan.region
                 )
-                if rem.enabled
+                if rem.enabled and refusal is None
                 else account.session
             )
         except Exception as exc:  # noqa: BLE001
@@ -452,6 +456,7 @@ class Engine:
             audit_path=rem.audit_log,
             confirm_extra=confirm_extra,
             view_id=plan.view_id,
+            refusal=refusal,
         )
         log.info("plan %s: %s", plan_id, result.result)
         if result.result == REFUSED:

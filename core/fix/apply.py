@@ -3,14 +3,16 @@
 Order of an apply, each step able to stop it before anything is written:
 
 1. ``refused`` when remediation is disabled, the plan needs an extra confirmation that was
-   not given, a parameter is unbound, or the audit log cannot be opened (no AWS request is
-   made at all in these cases);
+   not given, a parameter is unbound, the caller refused it (``refusal``: no terminal to
+   confirm on, a confirmation not given), or the audit log cannot be opened (no AWS
+   request is made at all in these cases);
 2. ``aborted`` when the caller identity cannot be read or is in another account than the
    plan, or a precondition read differs from what the plan was made from (no lost update);
 3. the calls, in order, stopping at the first failure (``failed``), else ``applied``.
 
 Every outcome appends exactly one JSON line to the audit log (file mode 0600): time,
-caller ARN, account, region, view, plan, calls, documents before/after, result, error.
+caller ARN, account, region, view, plan, calls, documents before/after, result, error, and
+the endpoint written to when it is not AWS's own (an emulated estate's lines say so).
 Credentials never appear: the calls' parameters are policy documents and resource names,
 and errors are reduced to codes and AWS messages by :func:`describe_error`.
 """
@@ -88,6 +90,7 @@ def audit_record(
     completed: int,
     at: datetime,
     view_id: str | None = None,
+    endpoint_url: str | None = None,
 ) -> dict[str, Any]:
     """The audit line for one apply (a plain dict; one JSON object per line)."""
     return {
@@ -110,6 +113,7 @@ def audit_record(
         "result": result,
         "message": message,
         "error": error,
+        "endpoint_url": endpoint_url or None,
     }
 
 
@@ -184,23 +188,24 @@ async def apply(
     confirm_extra: bool = False,
     view_id: str | None = None,
     clock: Clock = utcnow,
+    refusal: str | None = None,
 ) -> ApplyResult:
     """Apply ``plan`` with ``account_session`` (see the module docstring for the order).
 
     ``caller_arn_lookup`` returns the ARN the writes are made as; by default
-    ``sts:GetCallerIdentity`` with ``account_session``. Never raises for AWS errors: the
+    ``sts:GetCallerIdentity`` with ``account_session``. ``refusal`` is the caller's own
+    reason not to apply (audited like any other refusal). Never raises for AWS errors: the
     outcome is in the result and in the audit log.
     """
     audit_file = str(Path(os.path.expanduser(os.fspath(audit_path))))
-    refusal: str | None = None
-    if not enabled:
+    if refusal is None and not enabled:
         refusal = (
             "remediation is disabled: set remediation.enabled = true in the config "
             "(or pass --allow-remediation) to apply plans"
         )
-    elif plan.needs_extra_confirmation and not confirm_extra:
+    elif refusal is None and plan.needs_extra_confirmation and not confirm_extra:
         refusal = f"this plan needs an extra confirmation: {plan.extra_confirmation_reason}"
-    elif plan.unbound():
+    elif refusal is None and plan.unbound():
         refusal = f"this plan needs a value for: {', '.join(plan.unbound())}"
 
     try:
@@ -228,6 +233,7 @@ async def apply(
             completed=completed,
             at=clock(),
             view_id=view_id,
+            endpoint_url=collector.pool.endpoint_url,
         )
         audit_error: str | None = None
         try:

@@ -43,8 +43,16 @@ def _kebab(name: str) -> str:
 
 
 _CLI_SERVICE: Final = {"s3": "s3api"}
-#: Parameters that carry a policy document: the CLI rendering reads them from a file.
+#: Parameters that carry a policy document: the CLI rendering gives them as compact JSON.
 _DOC_PARAMS: Final = frozenset({"Policy", "PolicyDocument", "AttributeValue"})
+
+
+def _compact_json(text: str) -> str:
+    """A JSON document on one line (the same document); text that is not JSON as it is."""
+    try:
+        return json.dumps(json.loads(text), separators=(",", ":"), ensure_ascii=False)
+    except ValueError:
+        return text
 
 
 @dataclass(frozen=True)
@@ -63,13 +71,14 @@ class ApiCall:
         return f"{self.service}.{self.operation}({args})  # region {self.region}"
 
     def render_cli(self) -> str:
-        """The same call for the AWS CLI; a policy document is read from ``file://``."""
+        """The same call for the AWS CLI, complete: a policy document is given inline (as
+        compact JSON, the same document), so the command can be pasted as it is."""
         parts = ["aws", _CLI_SERVICE.get(self.service, self.service), _kebab(self.operation)]
         parts += ["--region", self.region]
         for k, v in self.params.items():
             flag = f"--{_kebab(k)}"
             if k in _DOC_PARAMS and isinstance(v, str) and v.startswith("{"):
-                parts += [flag, f"file://{_kebab(k)}.json"]
+                parts += [flag, shlex.quote(_compact_json(v))]
             elif isinstance(v, str):
                 parts += [flag, shlex.quote(v)]
             else:

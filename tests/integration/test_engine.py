@@ -256,7 +256,11 @@ def test_exit_codes_0_1_3(sandbox: Sandbox, sandbox_faults: Any, tmp_path: Path)
     assert "Traceback" not in unknown.stderr
 
 
-def test_unknown_profile_affects_only_its_rows(sandbox: Sandbox, tmp_path: Path) -> None:
+def test_unknown_profile_stops_at_start_with_the_known_ones(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """A typo never fixes itself: exit 2 before any sweep, listing what the shared config
+    defines (a profile failing at run time stays per row: test_faults)."""
     r = run_cli(
         sandbox,
         tmp_path,
@@ -269,13 +273,10 @@ def test_unknown_profile_affects_only_its_rows(sandbox: Sandbox, tmp_path: Path)
         "--region",
         "eu-west-1",
     )
-    assert r.returncode == 3, r.stderr
-    doc = json.loads(r.stdout)
-    bad = [t for t in doc["targets"] if not t["ok"]]
-    assert bad and all(t["profile"] == "no-such-profile" for t in bad)
-    assert "no-such-profile" in bad[0]["error"]
-    good = [v for v in doc["views"] if v["profile"] == "demo-mgmt"]
-    assert good and all(v["state"] == "ok" for v in good)
+    assert r.returncode == 2, r.stderr
+    assert r.stdout == "" and "Traceback" not in r.stderr
+    assert "profile 'no-such-profile' (from --profile)" in r.stderr
+    assert "demo-mgmt" in r.stderr.split("Known profiles:")[1]
 
 
 async def test_root_cause_found_before_cloudtrail_reports_an_error(

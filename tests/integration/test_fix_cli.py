@@ -85,10 +85,12 @@ def test_json_lists_plans_and_fix_applies_only_when_enabled_and_confirmed(
     for stmt in before["Statement"]:
         assert stmt in after["Statement"]
     assert len(after["Statement"]) > len(before["Statement"])
-    lines = audit.read_text().splitlines()
-    assert len(lines) == 1
-    record = json.loads(lines[0])
-    assert record["result"] == "applied" and record["plan"]["id"] == plan_id
+    records = [json.loads(line) for line in audit.read_text().splitlines()]
+    # Every refusal is audited too: disabled, then no terminal to confirm on.
+    assert [r["result"] for r in records] == ["refused", "refused", "applied"]
+    record = records[-1]
+    assert record["plan"]["id"] == plan_id and "disabled" in records[0]["message"]
+    assert "terminal" in records[1]["message"]
     assert stat.S_IMODE(os.stat(audit).st_mode) == 0o600
     for secret in sb.manifest["secrets"]:
         assert secret not in audit.read_text()

@@ -59,7 +59,7 @@ def test_cli_outputs_and_debug_log_carry_no_secrets(
     add_faults(sandbox_faults)
     cfg = tmp_path / "c.toml"
     cfg.write_text(
-        '[aws]\nprofiles = ["demo-mgmt", "demo-prod", "no-such-profile"]\n'
+        '[aws]\nprofiles = ["demo-mgmt", "demo-prod"]\n'
         'regions = ["us-east-1", "eu-west-1"]\n'
         '[[aws.assume_roles]]\nrole_arn = "arn:aws:iam::222222222222:role/TrailtopReadOnly"\n'
         "[poll]\nmax_attempts = 1\n"

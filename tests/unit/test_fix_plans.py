@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from dataclasses import replace
 
 import pytest
@@ -102,10 +103,13 @@ def test_render_shows_the_exact_calls() -> None:
         "s3-policy",
     )
     cli = p.calls[0].render_cli()
-    assert cli == (
-        "aws s3api put-bucket-policy --region us-east-1 --bucket ct-logs "
-        "--policy file://policy.json"
+    assert cli.startswith(
+        "aws s3api put-bucket-policy --region us-east-1 --bucket ct-logs --policy "
     )
+    # The command is complete: the document itself, not a file it never writes.
+    words = shlex.split(cli)
+    assert "file://" not in cli and "\n" not in cli
+    assert json.loads(words[words.index("--policy") + 1]) == json.loads(p.calls[0].params["Policy"])
     sdk = p.calls[0].render()
     assert sdk.startswith("s3.put_bucket_policy(Bucket='ct-logs', Policy='{")
     text = p.render()

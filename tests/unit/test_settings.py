@@ -162,3 +162,76 @@ def test_cli_usage_error_exits_2(tmp_path: Path) -> None:
         timeout=60,
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("a,b", ["a", "b"]), (" a , b ,", ["a", "b"]), ('["a", "b,c"]', ["a", "b,c"]), ("", [])],
+)
+def test_env_lists_are_comma_lists_or_json(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, value: str, expected: list[str]
+) -> None:
+    monkeypatch.setenv("TRAILTOP_AWS__PROFILES", value)
+    settings, _ = load_settings(None)
+    assert settings.aws.profiles == expected
+
+
+def test_env_sections_tables_and_case(clean_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    role = "arn:aws:iam::111111111111:role/TrailtopReadOnly"
+    monkeypatch.setenv("TRAILTOP_AWS__ASSUME_ROLES", f'[{{"role_arn": "{role}"}}]')
+    monkeypatch.setenv("TRAILTOP_POLL", '{"concurrency": 5}')
+    monkeypatch.setenv("trailtop_ui__bell", "true")
+    settings, _ = load_settings(None, {"poll": {"interval_seconds": 9}})
+    assert [r.role_arn for r in settings.aws.assume_roles] == [role]
+    assert (settings.poll.concurrency, settings.poll.interval_seconds) == (5, 9)
+    assert settings.ui.bell is True
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("TRAILTOP_AWS__ASSUME_ROLES", "arn:aws:iam::1:role/x", "a JSON list of tables"),
+        ("TRAILTOP_POLL", "concurrency=5", "a JSON object"),
+        ("TRAILTOP_AWS__REGIONS", "eu-west-1;us-east-1", "one region per list item"),
+        ("TRAILTOP_POLL__INTERVAL_SECONDS__X", "1", "unknown variable"),
+        ("TRAILTOP_AWSS__PROFILES", "a", "did you mean TRAILTOP_AWS__PROFILES?"),
+    ],
+)
+def test_env_errors_name_the_variable(
+    clean_env: None, monkeypatch: pytest.MonkeyPatch, name: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as e:
+        load_settings(None)
+    assert str(e.value).startswith(name) and expected in str(e.value)
+
+
+def test_flag_errors_name_the_flag(clean_env: None) -> None:
+    with pytest.raises(ConfigError) as e:
+        load_settings(None, {"poll": {"concurrency": 0}})
+    assert str(e.value).startswith("--concurrency: key 'poll.concurrency'")
+
+
+def test_regions_a_typo_is_refused_a_new_region_of_a_known_area_is_not(clean_env: None) -> None:
+    from core.settings import Settings, check_aws_names, known_regions
+
+    assert "eu-west-1" in known_regions() and "cn-north-1" in known_regions()
+    ok = Settings(aws={"regions": ["eu-west-1", "ap-southeast-9", "eusc-de-east-1"]})
+    check_aws_names(ok, environ={})
+    typo = Settings(aws={"regions": ["eu-west-1", "us-esat-1"]})
+    with pytest.raises(ConfigError) as e:
+        check_aws_names(typo, environ={}, sources={"aws.regions": "--region"})
+    assert "region 'us-esat-1' (from --region)" in str(e.value) and "us-east-1" in str(e.value)
+
+
+def test_remediation_profile_is_checked_too(clean_env: None, tmp_path: Path) -> None:
+    from core.settings import Settings, check_aws_names
+
+    (tmp_path / "config").write_text("[profile audit]\nregion = eu-west-1\n")
+    env = {"AWS_CONFIG_FILE": str(tmp_path / "config"), "AWS_SHARED_CREDENTIALS_FILE": "/none"}
+    check_aws_names(Settings(aws={"profiles": ["audit"]}), environ=env)
+    writes = Settings(aws={"profiles": ["audit"]}, remediation={"profile": "writer"})
+    with pytest.raises(ConfigError) as e:
+        check_aws_names(writes, environ=env)
+    assert "profile 'writer' (from remediation.profile)" in str(e.value)
+    assert "Known profiles: audit" in str(e.value)
