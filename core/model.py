@@ -15,6 +15,7 @@ from typing import Any
 
 from core.codes import Code
 from core.util.arn import Arn, account_of, region_of
+from core.util.times import iso
 
 
 class State(StrEnum):
@@ -86,6 +87,20 @@ class Channel(StrEnum):
 
 
 @dataclass(frozen=True)
+class MuteMark:
+    """Why a finding is muted and until when (core/mute.py): it stays visible, but it no
+    longer decides its view's state, the exit status, alerts or notifications."""
+
+    reason: str
+    expires: datetime
+    #: Where the mute came from: "config" or the mute file's path.
+    source: str = "config"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"reason": self.reason, "expires": iso(self.expires), "source": self.source}
+
+
+@dataclass(frozen=True)
 class Finding:
     code: Code
     severity: Severity
@@ -97,6 +112,8 @@ class Finding:
     plan_ids: tuple[str, ...] = ()
     #: The management event most likely to have caused it ("who broke it"), if known.
     cause_event: Mapping[str, Any] | None = None
+    #: Set when a mute rule covers it: shown, but it does not count (core/mute.py).
+    muted: MuteMark | None = None
 
     @property
     def state(self) -> State:
@@ -115,6 +132,8 @@ class Finding:
             out["plans"] = list(self.plan_ids)
         if self.cause_event is not None:
             out["cause_event"] = dict(self.cause_event)
+        if self.muted is not None:
+            out["muted"] = self.muted.to_json()
         return out
 
 

@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from core.model import Snapshot, State, TrailView
+from core.model import Finding, Snapshot, State, TrailView
 from core.util.text import ELLIPSIS, JSON_RAW, plain
 from core.util.times import iso
 
@@ -29,6 +30,24 @@ EXIT_UNKNOWN = 3
 SCHEMA_VERSION = 1
 
 
+@cache
+def tool_version() -> str:
+    """The installed trailtop's version (`trailtop_version` in JSON, OCSF's product)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("trailtop")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def muted_count(snap: Snapshot) -> int:
+    """Findings shown but not counted (core/mute.py), in views and coverage."""
+    return sum(1 for v in snap.views for f in v.findings if f.muted is not None) + sum(
+        1 for g in snap.coverage for f in g.findings if f.muted is not None
+    )
+
+
 def _jsonable(value: Any) -> Any:
     if isinstance(value, datetime):
         return iso(value)
@@ -37,6 +56,10 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_jsonable(v) for v in value]
     return value
+
+
+#: JSON-ready data (datetimes as the contract's times), for the other output formats.
+jsonable = _jsonable
 
 
 def view_json(v: TrailView) -> dict[str, Any]:
@@ -63,8 +86,9 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
     counts = snap.counts()
     return {
         "schema_version": SCHEMA_VERSION,
+        "trailtop_version": tool_version(),
         "generated_at": iso(snap.generated_at),
-        "summary": {"views": len(snap.views), **counts},
+        "summary": {"views": len(snap.views), **counts, "muted": muted_count(snap)},
         "sweep": {
             "number": snap.sweep,
             "duration_seconds": round(snap.duration, 3),
@@ -101,9 +125,12 @@ def _ordered(views: tuple[TrailView, ...]) -> list[TrailView]:
 
 
 def exit_code(snap: Snapshot) -> int:
-    """0 nothing failing or unknown; 1 something failing; 3 nothing failing but unknown."""
+    """0 nothing failing or unknown; 1 something failing; 3 nothing failing but unknown.
+    Muted findings do not count: a view's state already leaves them out (core/mute.py)."""
     states = {v.state for v in snap.views}
-    coverage_failing = any(f.state is State.FAILING for g in snap.coverage for f in g.findings)
+    coverage_failing = any(
+        f.state is State.FAILING and f.muted is None for g in snap.coverage for f in g.findings
+    )
     if State.FAILING in states or coverage_failing:
         return EXIT_FAILING
     if State.UNKNOWN in states or any(not t.ok for t in snap.targets):
@@ -113,6 +140,13 @@ def exit_code(snap: Snapshot) -> int:
 
 def to_json_text(snap: Snapshot) -> str:
     return json.dumps(snapshot_json(snap), indent=2, ensure_ascii=False).translate(JSON_RAW)
+
+
+def to_ocsf_text(snap: Snapshot) -> str:
+    """`--format ocsf`: OCSF Detection Findings (core/ocsf.py, loaded only when asked)."""
+    from core.ocsf import to_ocsf_text as ocsf
+
+    return ocsf(snap)
 
 
 def printable(text: object, limit: int | None = None) -> str:
@@ -140,7 +174,8 @@ def to_table(snap: Snapshot, now: datetime | None = None, width: int | None = No
     lines = [
         f"trailtop  sweep {snap.sweep}  {iso(snap.generated_at)}  views {len(snap.views)}  "
         f"failing {c['failing']}  warning {c['warning']}  unknown {c['unknown']}  ok {c['ok']}  "
-        f"targets in error {snap.targets_in_error}",
+        f"targets in error {snap.targets_in_error}"
+        + (f"  muted {muted}" if (muted := muted_count(snap)) else ""),
         "",
     ]
     header = ("STATE", "ACCOUNT", "PROFILE", "REGION", "TRAIL", "S3 AGE", "TOP FINDING")
@@ -150,7 +185,7 @@ def to_table(snap: Snapshot, now: datetime | None = None, width: int | None = No
         last = parse_time((v.status or {}).get("LatestDeliveryTime"))
         age = human_age((now - last).total_seconds()) if last else "never"
         top = v.top_finding
-        findings.append(printable(f"{top.code}: {top.message}" if top else "-"))
+        findings.append(printable(_finding_cell(top, v.findings)))
         rows.append(
             (
                 v.state.value.upper() + ("*" if v.stale else ""),
@@ -170,7 +205,8 @@ def to_table(snap: Snapshot, now: datetime | None = None, width: int | None = No
     for g in snap.coverage:
         for f in g.findings:
             lines.append(
-                f"COVERAGE  {printable(g.account_id)}  {printable(g.region)}  {f.code}: {printable(f.message)}"
+                f"COVERAGE  {printable(g.account_id)}  {printable(g.region)}  "
+                f"{printable(_muted_prefix(f))}{f.code}: {printable(f.message)}"
             )
     for t in snap.targets:
         if not t.ok:
@@ -179,6 +215,21 @@ def to_table(snap: Snapshot, now: datetime | None = None, width: int | None = No
                 f"{printable(t.region)}  {printable(t.error or '')}"
             )
     return "\n".join(lines) + "\n"
+
+
+def _muted_prefix(f: Finding) -> str:
+    m = f.muted
+    return "" if m is None else f"[MUTED until {iso(m.expires)}: {m.reason}] "
+
+
+def _finding_cell(top: Finding | None, findings: tuple[Finding, ...]) -> str:
+    """The top finding (muted ones come last, so it is muted only when all are), marked
+    when muted, and how many others are muted."""
+    if top is None:
+        return "-"
+    others = sum(1 for f in findings[1:] if f.muted is not None)
+    more = f" (+{others} muted)" if others else ""
+    return f"{_muted_prefix(top)}{top.code}: {top.message}{more}"
 
 
 def plan_listing(plans: Mapping[str, Plan]) -> str:

@@ -16,6 +16,8 @@ import re
 import tomllib
 import typing
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
+from datetime import time as dtime
 from pathlib import Path
 from typing import Any
 
@@ -115,6 +117,79 @@ class UiSettings(_Strict):
     bell: bool = False
 
 
+class MetricsSettings(_Strict):
+    """The Prometheus endpoint: `trailtop watch` serves it unless disabled; the TUI only
+    when `tui_port` is set, on a port of its own so it never collides with a watcher."""
+
+    enabled: bool = True
+    #: Loopback by default: the metrics name accounts, regions and trails.
+    address: str = Field(default="127.0.0.1", min_length=1)
+    #: 0 picks a free port (logged in the watcher's `start` line).
+    port: int = Field(default=9723, ge=0, le=65535)
+    #: 0: the TUI serves no metrics.
+    tui_port: int = Field(default=0, ge=0, le=65535)
+
+
+class NotifySettings(_Strict):
+    """Where `trailtop watch` sends one message per transition (turns failing, recovers,
+    target unreachable or back). Every sink is off until configured."""
+
+    #: POST of the JSON message (with a Slack-compatible `text`); empty: off.
+    webhook_url: str = ""
+    #: SNS topic to publish the JSON message to; empty: off.
+    sns_topic_arn: str = Field(default="", pattern=r"^(arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:.+)?$")
+    #: Profile that publishes to the topic; empty: the default credential chain.
+    sns_profile: str = ""
+    #: A command (argv list, no shell) that gets the JSON message on stdin; empty: off.
+    command: list[str] = []
+    #: One attempt of one sink may take this long before it counts as failed.
+    timeout_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: At most this many messages per minute per sink; the others wait their turn.
+    max_per_minute: int = Field(default=20, ge=1, le=6000)
+    #: A failed attempt is retried after this delay, doubled each time up to retry_max_seconds.
+    retry_initial_seconds: float = Field(default=2.0, gt=0, le=3600)
+    retry_max_seconds: float = Field(default=300.0, gt=0, le=86400)
+    #: A message not accepted after this long is dropped (with a log line).
+    give_up_after_seconds: float = Field(default=86400.0, gt=0, le=30 * 86400)
+    #: Messages waiting per sink; when full the oldest is dropped (with a log line).
+    queue_size: int = Field(default=100, ge=1, le=100000)
+    #: Also send what is already failing or unreachable at the watcher's first sweep.
+    on_start: bool = True
+
+
+class MuteRule(_Strict):
+    """One mute: findings whose code, account (id or alias), region and trail (name or ARN)
+    all match these shell-style patterns (`*`, `?`, `[...]`) are shown but do not count,
+    until `expires` (a date is midnight UTC at its start; a time without offset is UTC)."""
+
+    code: str = Field(min_length=1)
+    account: str = Field(default="*", min_length=1)
+    region: str = Field(default="*", min_length=1)
+    trail: str = Field(default="*", min_length=1)
+    reason: str = Field(min_length=1)
+    expires: datetime
+
+    @field_validator("expires", mode="before")
+    @classmethod
+    def _date_is_midnight_utc(cls, v: Any) -> Any:
+        if isinstance(v, date) and not isinstance(v, datetime):
+            return datetime.combine(v, dtime(), UTC)
+        return v
+
+    @field_validator("expires")
+    @classmethod
+    def _naive_is_utc(cls, v: datetime) -> datetime:
+        return v.replace(tzinfo=UTC) if v.tzinfo is None else v.astimezone(UTC)
+
+
+class MuteSettings(_Strict):
+    """Mutes from this file and from the mute file (`file`, written by the TUI) are merged."""
+
+    #: The mute file; "" = none. A missing file is no mutes; a malformed one stops trailtop.
+    file: str = "~/.config/trailtop/mutes.toml"
+    rules: list[MuteRule] = []
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TRAILTOP_",
@@ -128,6 +203,9 @@ class Settings(BaseSettings):
     thresholds: Thresholds = Thresholds()
     remediation: RemediationSettings = RemediationSettings()
     ui: UiSettings = UiSettings()
+    mute: MuteSettings = MuteSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    notify: NotifySettings = NotifySettings()
 
     @classmethod
     def settings_customise_sources(
@@ -329,6 +407,7 @@ _FLAGS: dict[str, str] = {
     "poll.concurrency": "--concurrency",
     "remediation.enabled": "--allow-remediation",
     "ui.bell": "--bell",
+    "mute.file": "--mute-file",
 }
 
 

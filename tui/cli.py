@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import sys
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -26,15 +27,19 @@ if TYPE_CHECKING:
 log = logging.getLogger("trailtop")
 
 USAGE = """trailtop [options]                 the live TUI
-       trailtop --once [-o json|table]   one sweep, the verdict on stdout
-       trailtop fix PLAN_ID [options]    apply one remediation plan"""
+       trailtop --once [-o FORMAT]       one sweep: table, json or ocsf on stdout
+       trailtop fix PLAN_ID [options]    apply one remediation plan
+       trailtop watch [options]          headless and long-running: JSON lines, metrics"""
 
 #: The command line's shape. Global flags (where to look) belong to every command;
-#: each command adds only its own. `watch` (headless, long-running) will be the next one.
+#: each command adds only its own.
 COMMANDS_HELP = """commands:
   (none)           the live TUI; with --once, one sweep printed as a table or JSON
   fix PLAN_ID      apply one remediation plan (see `trailtop fix --help`); the ids are
                    listed by `trailtop --once -o json | jq '.plans | keys'`
+  watch            headless and long-running (systemd, a container): state transitions
+                   as JSON lines on stdout, Prometheus metrics, notifications on change
+                   (see `trailtop watch --help`)
 
 exit status of --once: 0 ok, 1 something failing, 2 usage or configuration error,
 3 nothing failing but something could not be read
@@ -87,6 +92,11 @@ def _global_flags() -> argparse.ArgumentParser:
     )
     g.add_argument("--concurrency", type=int, metavar="N", help="API calls in flight at once")
     g.add_argument(
+        "--mute-file",
+        metavar="FILE",
+        help="mute file, merged with [mute] rules (default: ~/.config/trailtop/mutes.toml)",
+    )
+    g.add_argument(
         "--demo",
         action="store_true",
         help="run against the built-in emulated estate (needs the 'demo' extra)",
@@ -119,9 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "-o",
         "--format",
-        choices=("json", "table"),
+        choices=("json", "table", "ocsf"),
         default=None,
-        help="output of --once (default: table)",
+        help="output of --once (default: table; ocsf: OCSF Detection Findings, a JSON array)",
     )
     p.add_argument(
         "--allow-remediation",
@@ -157,6 +167,8 @@ def overrides_from_args(args: argparse.Namespace) -> dict[str, Any]:
         put("poll", "interval_seconds", args.interval)
     if args.concurrency is not None:
         put("poll", "concurrency", args.concurrency)
+    if getattr(args, "mute_file", None) is not None:
+        put("mute", "file", args.mute_file)
     if args.allow_remediation:
         put("remediation", "enabled", True)
     if getattr(args, "bell", False):
@@ -269,6 +281,42 @@ def build_fix_parser() -> argparse.ArgumentParser:
     return p
 
 
+def build_watch_parser() -> argparse.ArgumentParser:
+    """`trailtop watch`: the engine headless, for systemd or a container."""
+    p = argparse.ArgumentParser(
+        prog="trailtop watch",
+        parents=[_global_flags()],
+        description=(
+            "Sweep forever without a terminal: one JSON line per state transition on stdout, "
+            "Prometheus metrics on http://127.0.0.1:9723/metrics, one notification per "
+            "transition to the sinks of [notify]. SIGTERM stops it cleanly (exit 0)."
+        ),
+    )
+    p.add_argument("--interval", type=float, metavar="S", help="seconds between sweeps")
+    p.add_argument("--metrics-address", metavar="A", help="address to serve metrics on")
+    p.add_argument("--metrics-port", type=int, metavar="P", help="port (0: a free one)")
+    p.add_argument("--no-metrics", action="store_true", help="serve no metrics")
+    p.add_argument("--webhook-url", metavar="URL", help="POST each message to URL (JSON)")
+    p.add_argument("--sns-topic-arn", metavar="ARN", help="publish each message to this topic")
+    return p
+
+
+def _watch_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    o: dict[str, Any] = {}
+    for flag, section, key in (
+        ("metrics_address", "metrics", "address"),
+        ("metrics_port", "metrics", "port"),
+        ("webhook_url", "notify", "webhook_url"),
+        ("sns_topic_arn", "notify", "sns_topic_arn"),
+    ):
+        value = getattr(args, flag, None)
+        if value is not None:
+            o.setdefault(section, {})[key] = value
+    if getattr(args, "no_metrics", False):
+        o.setdefault("metrics", {})["enabled"] = False
+    return o
+
+
 def _no_terminal() -> str | None:
     """Why the TUI cannot start here, or None: it reads keys from stdin and draws on a
     terminal; without one it would wait forever in a pipe, a file or cron."""
@@ -296,20 +344,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["fix"]:
         args = build_fix_parser().parse_args(argv[1:])
         args.once = False
+        args.watch = False
+    elif argv[:1] == ["watch"]:
+        args = build_watch_parser().parse_args(argv[1:])
+        args.once, args.plan_id, args.watch = False, None, True
+        args.allow_remediation = False
     else:
         parser = build_parser()
         args = parser.parse_args(argv)
         args.plan_id = None
+        args.watch = False
         if args.format is not None and not args.once:
             parser.error("--format applies to --once (the TUI has no output format)")
     sandbox = None
     try:
         setup_logging(args.debug_log)
-        if not args.once and not args.plan_id:
+        if not args.once and not args.plan_id and not args.watch:
             reason = _no_terminal()
             if reason:
                 raise ConfigError(reason)
         overrides = overrides_from_args(args)
+        if args.watch:
+            from core.settings import deep_merge
+
+            overrides = deep_merge(overrides, _watch_overrides(args))
         if args.demo:
             from tui.demo import start_demo
 
@@ -329,7 +387,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = _named_profile(settings)
         log.info(
             "trailtop %s: config %s, profiles %s, regions %s, endpoint %s, remediation %s",
-            "fix " + str(args.plan_id) if args.plan_id else ("--once" if args.once else "TUI"),
+            "fix " + str(args.plan_id)
+            if args.plan_id
+            else ("--once" if args.once else "watch" if args.watch else "TUI"),
             path or "(none)",
             settings.aws.profiles or ["(default chain)"],
             settings.aws.regions or ["(every enabled region)"],
@@ -340,6 +400,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             from tui.fix import run_fix
 
             return run_fix(settings, args)
+        if args.watch:
+            from tui.watch import run_watch
+
+            return run_watch(settings, args)
         if args.once:
             return run_headless(settings, args.format or "table")
         return run_tui(settings, demo=args.demo)
@@ -379,6 +443,10 @@ def run_headless(settings: Settings, fmt: str) -> int:
     _log_sweep(snap)
     if fmt == "json":
         out = to_json_text(snap)
+    elif fmt == "ocsf":
+        from core.report import to_ocsf_text
+
+        out = to_ocsf_text(snap)
     else:
         # On a terminal the finding column fits the width; piped, every finding is whole.
         width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None
@@ -401,10 +469,29 @@ def run_tui(settings: Settings, *, demo: bool = False) -> int:
         ) -> None:
             def logged(snap: Any) -> None:
                 _log_sweep(snap)
+                if collector is not None:
+                    collector.counters.sweeps += 1
+                    collector.update(snap)
                 on_snapshot(snap)
 
             super().start(logged, on_event)
 
+    collector: Any = None
+    server: Any = None
+    if settings.metrics.tui_port:
+        # Asked for: the same metrics as `trailtop watch`, on the TUI's own port.
+        from core.watch.metrics import Counters, MetricsServer, SnapshotCollector
+
+        collector = SnapshotCollector(Counters(settings.poll.interval_seconds, time.time()))
+        try:
+            server = MetricsServer.start(
+                collector, settings.metrics.address, settings.metrics.tui_port
+            )
+        except OSError as e:
+            raise ConfigError(
+                f"metrics.tui_port {settings.metrics.tui_port}: cannot listen there "
+                f"({e.strerror or e}); choose another port"
+            ) from e
     engine = engine_from_settings(settings)
     if engine.culprits is not None:
         # Watching live: show the verdict at once; culprits still being looked up (Event
@@ -421,6 +508,8 @@ def run_tui(settings: Settings, *, demo: bool = False) -> int:
         app.run()
     finally:
         monitor.stop()
+        if server is not None:
+            server.stop()
     return int(app.return_code or 0)
 
 

@@ -57,6 +57,7 @@ from core.model import (
     TrailView,
     ViewKey,
 )
+from core.mute import MuteBook
 from core.settings import Settings
 from core.util.error_codes import CREDENTIAL, NOT_FOUND
 from core.util.times import utcnow
@@ -108,6 +109,8 @@ class Engine:
     diagnoser: Diagnoser | None = None
     #: Who broke it: attaches `cause_event` to findings after judging.
     culprits: CulpritFinder | None = None
+    #: Known, accepted findings: marked, and no longer counted (core/mute.py).
+    mutes: MuteBook | None = None
 
     sweep_no: int = 0
     accounts: list[Account] = field(default_factory=list)
@@ -188,6 +191,9 @@ class Engine:
             targets, placeholders = self._targets(pairs, round_.region_errors, now)
             views.extend(placeholders)
             coverage = self._coverage(pairs, views)
+            if self.mutes is not None:  # after coverage: it reads the judged states
+                views, coverage, said = self.mutes.apply(views, coverage, now)
+                self._notices.extend(said)
             live = {v.id for v in views}
             for vid in [k for k in self.statuses if k not in live]:
                 del self.statuses[vid]  # a deleted trail: forget its status
@@ -616,6 +622,7 @@ def _change_signature(v: TrailView) -> tuple[Any, ...]:
         *(st.get(f) for f in STATUS_ERROR_FIELDS),
         v.stale,
         tuple((f.cause_event or {}).get("event_id") for f in v.findings),
+        tuple(f.muted for f in v.findings),
     )
 
 
@@ -640,6 +647,7 @@ def engine_from_settings(
         clock=clock,
         diagnoser=diagnoser,
         culprits=CulpritFinder(owner_of=diagnoser.owner_of),
+        mutes=MuteBook.from_settings(settings),
     )
 
 

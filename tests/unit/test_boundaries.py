@@ -101,7 +101,15 @@ LAYERS: dict[str, tuple[str, ...]] = {
 #: Modules of a layer that do I/O and may import more (they are not pure).
 IMPURE = {"core.fix.apply": ("core.aws", "core.settings")}
 #: What the TUI may import from core: data, seams, formatting of output, settings.
-TUI_MAY_IMPORT = (*BASE, "core.engine", "core.fix.model", "core.report", "core.settings")
+TUI_MAY_IMPORT = (
+    *BASE,
+    "core.engine",
+    "core.fix.model",
+    "core.mute",
+    "core.report",
+    "core.settings",
+    "core.watch",
+)
 
 PURE = [
     p

@@ -468,6 +468,7 @@ def test_json_contract_names_every_key_the_report_writes() -> None:
         "targets",
         "notices",
         "sso_login_needed",
+        "trailtop_version",
         "views",
         "plans",
         "coverage",

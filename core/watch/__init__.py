@@ -1,0 +1,1 @@
+"""The headless watcher: transitions between sweeps, Prometheus metrics, notifications."""
