@@ -275,6 +275,8 @@ class SweepStats:
     status_calls: int = 0
     diagnostic_calls: int = 0
     errors: int = 0
+    #: Attempts AWS answered with a throttling error (each retry counted).
+    throttled: int = 0
 
 
 @dataclass(frozen=True)

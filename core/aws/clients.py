@@ -26,6 +26,8 @@ from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.session import AioSession
 
+from core.util.error_codes import THROTTLE
+
 log = logging.getLogger(__name__)
 
 _SSL_CONTEXTS: dict[tuple[Any, ...], ssl.SSLContext] = {}
@@ -161,6 +163,16 @@ class RequestCounter:
 
     total: int = 0
     by_op: dict[str, int] = field(default_factory=dict)
+    #: Attempts answered with a throttling error code (retries included).
+    throttled: int = 0
+
+    def retry_hook(self, response: Any = None, **_: Any) -> None:
+        """Sees every attempt's answer before botocore decides whether to retry it."""
+        if response is not None:
+            parsed = response[1] if isinstance(response, tuple) and len(response) > 1 else {}
+            code = (parsed or {}).get("Error", {}).get("Code") if isinstance(parsed, dict) else None
+            if code in THROTTLE:
+                self.throttled += 1
 
     def hook(self, **kwargs: Any) -> None:
         self.total += 1
@@ -172,6 +184,7 @@ class RequestCounter:
         out = (self.total, dict(self.by_op))
         self.total = 0
         self.by_op = {}
+        self.throttled = 0
         return out
 
 
@@ -211,6 +224,8 @@ class ClientPool:
                 )
                 client = await ctx.__aenter__()
                 client.meta.events.register("before-send", self.counter.hook)
+                # First, so it runs even when the retry handler decides on a retry.
+                client.meta.events.register_first("needs-retry", self.counter.retry_hook)
                 self._contexts[key] = ctx
                 self._clients[key] = client
         return client

@@ -198,6 +198,7 @@ class Engine:
             for vid in [k for k in self.statuses if k not in live]:
                 del self.statuses[vid]  # a deleted trail: forget its status
 
+        throttled = col.pool.counter.throttled
         requests, _by_op = col.pool.counter.reset()
         finished = self.clock()
         if all(t.ok for t in targets):
@@ -216,6 +217,7 @@ class Engine:
                 status_calls=len(planned),
                 diagnostic_calls=diag_calls,
                 errors=sum(1 for t in targets if not t.ok),
+                throttled=throttled,
             ),
             changed=_changed(self.previous, views),
             removed=frozenset(

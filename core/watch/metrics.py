@@ -20,6 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from core.model import STATE_ORDER, Snapshot
+from core.mute import counting
 from core.util.text import plain
 
 PREFIX = "trailtop"
@@ -102,7 +103,7 @@ def families(snap: Snapshot | None, counters: Counters) -> list[Metric]:
     )
     findings = GaugeMetricFamily(
         f"{p}_view_findings",
-        "Findings on the view by code and severity.",
+        "Findings on the view by code and severity (muted findings left out).",
         labels=[*VIEW_LABELS, "code", "severity"],
     )
     at = snap.generated_at
@@ -122,7 +123,7 @@ def families(snap: Snapshot | None, counters: Counters) -> list[Metric]:
             if isinstance(when, datetime):
                 age.add_metric([*labels, channel], max((at - when).total_seconds(), 0.0))
         counts: dict[tuple[str, str], int] = {}
-        for f in v.findings:
+        for f in counting(v.findings):  # a muted finding never pages
             k = (str(f.code), f.severity.value)
             counts[k] = counts.get(k, 0) + 1
         for (code, severity), n in sorted(counts.items()):
@@ -156,11 +157,16 @@ def families(snap: Snapshot | None, counters: Counters) -> list[Metric]:
         "Targets the last sweep could not read because AWS throttled it beyond retries.",
     )
     throttles.add_metric([], throttled_targets(snap))
+    throttled = GaugeMetricFamily(
+        f"{p}_sweep_throttled_requests",
+        "Attempts of the last sweep that AWS answered with a throttling error (retries included).",
+    )
+    throttled.add_metric([], snap.stats.throttled)
     errors = GaugeMetricFamily(f"{p}_sweep_target_errors", "Targets in error in the last sweep.")
     errors.add_metric([], snap.stats.errors)
     last = GaugeMetricFamily(f"{p}_last_sweep_timestamp_seconds", "When the last sweep ended.")
     last.add_metric([], at.timestamp())
-    out += [state, age, findings, reach, sso, duration, calls, throttles, errors, last]
+    out += [state, age, findings, reach, sso, duration, calls, throttles, throttled, errors, last]
     success = _ts(snap.last_success_at)
     if success is not None:
         ok = GaugeMetricFamily(

@@ -298,6 +298,8 @@ def test_burst_within_retry_budget_is_absorbed(
     assert applied == 2  # the burst happened...
     assert all(t.ok for t in snap.targets)  # ...and retries absorbed it
     assert not [v for v in snap.views if v.state is State.UNKNOWN]
+    # Each throttled attempt is counted (the watcher's metric), retries included.
+    assert snap.stats.throttled == (2 if kind == "throttle" else 0)
 
 
 # ------------------------------------------------------------------------ credentials

@@ -124,3 +124,17 @@ def test_alert_rules_parse_and_name_only_metrics_the_exporter_writes() -> None:
 def test_alert_rules_pass_promtool() -> None:
     r = subprocess.run(["promtool", "check", "rules", str(ALERTS)], capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_a_muted_finding_is_not_counted() -> None:
+    from core.model import MuteMark
+
+    bad = breaking(make_view("222222222222", "eu-west-1", "other"))
+    first = bad.findings[0]
+    mark = MuteMark("accepted: sandbox account", T0, "config")
+    muted = replace(bad, findings=(replace(first, muted=mark), *bad.findings[1:]))
+    counted = scrape(make_snapshot([bad])).get("trailtop_view_findings", [])
+    silent = scrape(make_snapshot([muted])).get("trailtop_view_findings", [])
+    code = str(first.code)
+    assert any(lab.get("code") == code for lab, _ in counted)
+    assert not any(lab.get("code") == code for lab, _ in silent)
