@@ -251,3 +251,37 @@ async def _flag(event: threading.Event) -> bool:
 
 async def _has(receiver: Receiver, kind: str) -> bool:
     return bool(receiver.accepted(kind))
+
+
+def test_watch_stops_cleanly_on_sigterm(sandbox_factory: Callable[..., Sandbox]) -> None:
+    """What systemd does to stop it: SIGTERM ends the watcher with its `stop` line, exit 0,
+    no traceback, and its clients closed (no 'Unclosed' warning)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    sb = sandbox_factory("empty")
+    env = sb.process_env({k: v for k, v in os.environ.items() if not k.startswith("AWS_")})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tui.cli", "watch", "--profile", "default", "--region",
+         "us-east-1", "--endpoint-url", sb.endpoint_url, "--interval", "1", "--no-metrics"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())
+        assert first["event"] == "start", first
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    lines = [json.loads(line) for line in out.splitlines() if line.strip()]
+    assert proc.returncode == 0, err[-2000:]
+    assert lines and lines[-1]["event"] == "stop", lines
+    assert "Traceback" not in err and "Unclosed" not in err, err[-2000:]
