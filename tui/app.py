@@ -22,6 +22,7 @@ from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.signal import Signal
+from textual.widgets import Input
 
 from core.engine.protocols import Phase, RemediatingSource, SnapshotSource
 from core.fix.model import ApplyResult, Plan
@@ -38,7 +39,7 @@ from tui.messages import (
     SnapshotReady,
     SourceEvent,
 )
-from tui.remediation import FixRecord, FixUpdate
+from tui.remediation import FixRecord, FixUpdate, outcome_words
 from tui.rows import COVERAGE_PREFIX, RowModel, build_models, snapshot_rows
 from tui.safe import plain
 from tui.screens.drilldown import REMEDIATION_DISABLED, DrilldownScreen
@@ -61,11 +62,16 @@ class TrailtopApp(App[None]):
     TITLE = "trailtop"
     ESCAPE_TO_MINIMIZE = False
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit"),
-        Binding("question_mark", "help", "Help"),
         Binding("r", "refresh", "Refresh"),
         Binding("t", "targets", "Targets", tooltip="Targets in error, with the reason"),
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        # A watcher quits on Ctrl+C like top and k9s (Textual's default only says how to
+        # quit). In a text field Ctrl+C stays "copy": the field's binding comes first.
+        Binding("ctrl+c", "quit", "Quit", show=False, system=True),
     ]
+    #: App keys hidden from the footer while a text field has the keyboard (they would type).
+    TYPING_HIDES = frozenset({"refresh", "targets", "help", "quit"})
 
     def __init__(
         self,
@@ -122,6 +128,25 @@ class TrailtopApp(App[None]):
     async def action_quit(self) -> None:
         self._stop_source()
         self.exit()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return not (action in self.TYPING_HIDES and isinstance(self.focused, Input))
+
+    def copy_text(self, what: str, value: str) -> None:
+        """Put `value` on the clipboard through the terminal (OSC 52: works over SSH).
+
+        The value is the sanitised form (`plain`): an ARN or a command read from AWS never
+        carries a control character into a paste buffer.
+        """
+        text = plain(value, max_len=20_000, multiline=True)
+        self.copy_to_clipboard(text)
+        self.notify(
+            f"{text[:200]}\n(OSC 52: the terminal must allow clipboard writes; "
+            "tmux needs set-clipboard on)",
+            title=f"Copied {what}",
+            timeout=6,
+            markup=False,
+        )
 
     def _stop_source(self) -> None:
         """Ask the source to stop without waiting for it on the UI loop.
@@ -190,7 +215,7 @@ class TrailtopApp(App[None]):
             return
         match event.phase:
             case Phase.SWEEP_STARTED:
-                self.sweep_status = SweepStatus(sweeping=True)
+                self.sweep_status = SweepStatus(sweeping=True, progress=event.detail)
             case Phase.SWEEP_FINISHED:
                 self.sweep_status = SweepStatus(sweeping=False)
             case Phase.SWEEP_FAILED | Phase.CALLBACK_FAILED:
@@ -203,6 +228,10 @@ class TrailtopApp(App[None]):
                     severity="error",
                     markup=False,
                 )
+            case _:
+                # Any other phase is the engine's word on the sweep in flight
+                # (e.g. "3 of 16 targets"): shown as its progress.
+                self.sweep_status = SweepStatus(sweeping=True, progress=event.detail)
         self.status_signal.publish(self.sweep_status)
 
     def apply_snapshot(self, snapshot: Snapshot, extra_changed: Iterable[str] = ()) -> None:
@@ -290,7 +319,7 @@ class TrailtopApp(App[None]):
         # From a drill-down, the engine re-reads that view first.
         view_id = self.screen.view_id if isinstance(self.screen, DrilldownScreen) else None
         self.source.refresh(view_id)
-        self.sweep_status = SweepStatus(sweeping=True, event="refresh requested")
+        self.sweep_status = SweepStatus(sweeping=True, progress="refresh requested")
         self.status_signal.publish(self.sweep_status)
 
     def action_targets(self) -> None:
@@ -361,8 +390,9 @@ class TrailtopApp(App[None]):
             return
         record.finish(message.result, message.snapshot, self.now())
         severity = {"applied": "information", "aborted": "warning"}.get(record.result, "error")
+        word, rest = outcome_words(record.result, record.message)
         self.notify(
-            plain(record.message, max_len=300) or record.result,
+            rest[:300] or word,  # the title says the outcome: the message is not repeated
             title=f"Fix {record.result}: {plain(record.plan_id, max_len=60)}",
             severity=severity,  # type: ignore[arg-type]
             timeout=10,

@@ -41,6 +41,12 @@ def fmt_age(then: datetime | None, now: datetime) -> str:
     return fmt_seconds(delta)
 
 
+def fmt_since(then: datetime, now: datetime) -> str:
+    """How long ago trailtop itself did something (a sweep): never in the future, so a
+    wall clock stepped back (NTP, a laptop resumed) shows 0s, not a negative age."""
+    return fmt_seconds(max((now - then).total_seconds(), 0.0))
+
+
 def fmt_duration(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.1f}s"
@@ -48,6 +54,7 @@ def fmt_duration(seconds: float) -> str:
 
 
 def fmt_time(dt: datetime | None) -> str:
+    """ISO 8601 UTC to the second: the form of the JSON output and of AWS's own strings."""
     if dt is None:
         return NONE
-    return dt.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
+    return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

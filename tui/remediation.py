@@ -63,6 +63,25 @@ class FixRecord:
         self.judge_sweep = snapshot.sweep if snapshot is not None else self.sweep_at_start + 1
 
 
+def outcome_words(result: str, message: str) -> tuple[str, str]:
+    """(outcome word, the rest): an engine message that repeats the outcome ("applied 1
+    call(s)") is said once ("Applied", "1 call(s)")."""
+    msg = plain(message, max_len=1000).strip()
+    word = result.capitalize()
+    if msg.lower().startswith(result.lower()):
+        msg = msg[len(result) :].lstrip(" :")
+    return word, msg
+
+
+def outcome_text(result: str, message: str, style: Style | str = "") -> Text:
+    word, rest = outcome_words(result, message)
+    t = Text()
+    t.append(word + (":" if rest else ""), style)
+    if rest:
+        t.append(" " + rest)
+    return t
+
+
 @dataclass(frozen=True)
 class FixUpdate:
     """What the App publishes on `fix_signal`: an apply of `plan_id` for `view_id` started

@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from core.model import STATE_ORDER, Snapshot, State, TrailConfig, TrailView, ViewKey, worst_state
+from core.model import (
+    STATE_ORDER,
+    Finding,
+    Snapshot,
+    State,
+    TrailConfig,
+    TrailView,
+    ViewKey,
+    worst_state,
+)
 from core.util.times import parse_time
 from tui.format import NONE, fmt_age, fmt_coarse
 from tui.safe import plain
@@ -101,7 +110,9 @@ class Column:
     fit: bool = False
 
 
-#: The last column ("finding") is not sized here: it takes whatever width the others leave.
+#: Every column the overview can show, in display order. Which of them are shown, and how
+#: wide, depends on the terminal (`tui.layout.column_widths`): at 80 columns the profile
+#: and the ages give way; the finding always shows its whole code.
 COLUMNS: tuple[Column, ...] = (
     Column("state", "State", 10, 10, fit=True),
     Column("account", "Account", 24, 40, fit=True),
@@ -110,31 +121,26 @@ COLUMNS: tuple[Column, ...] = (
     Column("trail", "Trail", 28, 80, fit=True),
     Column("s3", "S3 age", 6, 8),
     Column("cw", "CW age", 6, 8),
-    Column("finding", "Top finding", 40, 300),
+    Column("finding", "Top finding", 300, 300, fit=True),
 )
-FILL_COLUMN = "finding"
-#: The fill column never gets narrower than this (the table scrolls sideways instead).
-FILL_MIN = 20
+#: Marks a finding shown because the filter matched it although it is not the row's top one.
+MATCH_MARK = "+"
 
 
-def fit_widths(content: Mapping[str, int], available: int, padding: int = 1) -> dict[str, int]:
-    """Column widths for a table `available` cells wide whose longest cells are `content`.
+def preferred_widths(content: Mapping[str, int]) -> dict[str, int]:
+    """Each column's natural width: a `fit` column follows its longest shown cell, between
+    its label and its cap; the ages are fixed."""
+    return {
+        c.key: min(max(content.get(c.key, 0), len(c.label)), c.width) if c.fit else c.width
+        for c in COLUMNS
+    }
 
-    `fit` columns shrink to their content (never below their label plus room for the sort
-    arrow, never above `Column.width`); fixed columns keep `width`; the fill column takes the
-    rest, so a wide terminal shows more of the finding instead of blank space.
-    """
-    widths: dict[str, int] = {}
-    for c in COLUMNS:
-        if c.key == FILL_COLUMN:
-            continue
-        if c.fit:
-            widths[c.key] = min(max(content.get(c.key, 0), len(c.label) + 2), c.width)
-        else:
-            widths[c.key] = c.width
-    used = sum(w + 2 * padding for w in widths.values())
-    widths[FILL_COLUMN] = max(FILL_MIN, available - used - 2 * padding)
-    return widths
+
+def code_width(finding_text: str) -> int:
+    """Cells a finding cell needs to show its whole code (with its marker): the code, plus
+    one for the ellipsis that says a message follows."""
+    code = finding_text.split(":", 1)[0]
+    return len(code) + (1 if len(finding_text) > len(code) else 0)
 
 
 FIT_KEYS: tuple[str, ...] = tuple(c.key for c in COLUMNS if c.fit)
@@ -242,11 +248,35 @@ def age_cell(m: RowModel, column: str, now: datetime) -> Cell:
     return (fmt_age(m.cw_time, now), base if m.cw_time else "never")
 
 
-def row_cells(m: RowModel, now: datetime, highlighted: bool = False) -> Cells:
+def shown_finding(view: TrailView, query: str = "") -> tuple[Finding | None, bool]:
+    """The finding a row shows, and whether it is there because the filter matched it.
+
+    A row is the top finding's; but a filter by code (`/kms`) that matches only another
+    finding of the row shows that one, marked, so every row listed says why it matched.
+    """
+    top = view.top_finding
+    terms = query.lower().split()
+    if top is None or not terms:
+        return top, False
+    if any(t in top.code.lower() for t in terms):
+        return top, False
+    for f in view.findings[1:]:
+        if any(t in f.code.lower() for t in terms):
+            return f, True
+    return top, False
+
+
+def finding_cell(view: TrailView, query: str = "") -> Cell:
+    f, matched = shown_finding(view, query)
+    if f is None:
+        return ("", "stale" if view.stale else "cell")
+    text = f"{MATCH_MARK if matched else ''}{f.code}: {f.message}"
+    return (plain(text, max_len=COLUMNS[COL_INDEX["finding"]].max_len), "finding")
+
+
+def row_cells(m: RowModel, now: datetime, highlighted: bool = False, query: str = "") -> Cells:
     v = m.view
     base = "stale" if v.stale else "cell"
-    top = v.top_finding
-    finding = f"{top.code}: {top.message}" if top else ""
     widths = {c.key: c.max_len for c in COLUMNS}
     return (
         state_cell(m, now, highlighted),
@@ -256,7 +286,7 @@ def row_cells(m: RowModel, now: datetime, highlighted: bool = False) -> Cells:
         (plain(v.trail.name, max_len=widths["trail"]), base),
         age_cell(m, "s3", now),
         age_cell(m, "cw", now),
-        (plain(finding, max_len=widths["finding"]), "finding" if top else base),
+        finding_cell(v, query),
     )
 
 

@@ -37,6 +37,13 @@ def statics_text(screen: Screen[Any], width: int = 200) -> str:
     return console.export_text(styles=False)
 
 
+def widget_text(widget: Static, width: int = 200) -> str:
+    """Plain text of one Static's content (a Rich renderable), scrolled out of view or not."""
+    console = Console(width=width, file=io.StringIO(), color_system=None, record=True)
+    console.print(widget.content, markup=False)
+    return console.export_text(styles=False)
+
+
 async def palette_titles(app: App[Any]) -> list[str]:
     """Every entry the command palette would list on the current screen (empty query):
     the App's `COMMANDS` and the screen's, as the palette itself gathers them."""

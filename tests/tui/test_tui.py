@@ -18,7 +18,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from core.engine.protocols import Phase
-from core.model import State
+from core.model import State, TargetResult
 from tests.support.builders import (
     T0,
     breaking,
@@ -111,6 +111,7 @@ async def test_header_counts_match_snapshot() -> None:
         ):
             assert f"{word} {counts[state]}" in text
         assert "sweep #42" in text
+        assert "ARMED" not in text  # remediation is off
         assert f"{len(demo_views())} views" in text
         assert table(app).row_count == len(demo_views())
 
@@ -130,6 +131,25 @@ async def test_header_asks_for_an_sso_login_until_the_session_is_back() -> None:
         source.push(replace(base, sweep=44))
         await started(pilot, 3)
         assert "aws sso login" not in screen_text(app)
+
+
+async def test_header_is_one_line_at_80x24_in_order_of_importance() -> None:
+    targets = (
+        TargetResult("prod", "111111111111", "us-east-1", ok=True),
+        TargetResult("staging", "222222222222", "eu-west-1", ok=False, error="ExpiredToken"),
+    )
+    source = FakeSource(make_snapshot(demo_views(), sweep=42, targets=targets))
+    app = TrailtopApp(source, clock=frozen_clock(T0), remediation_enabled=True, title_hint="demo")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await started(pilot)
+        source.event(Phase.SWEEP_STARTED, "sweep 43")
+        await wait_until(pilot, lambda: "⟳ sweep 43…" in screen_text(app).splitlines()[0])
+        lines = screen_text(app).splitlines()
+        for part in ("FAIL 2", "WARN 1", "UNKN 1", "OK 5", "ARMED", "⟳", "1/2 in error (t)"):
+            assert part in lines[0], (part, lines[0])
+        assert lines[1].split()[0] == "State"  # the table starts on the second line
+        assert "sweep #42 in 4.2s" in lines[-2]  # the rest is on the status line
+        assert "r Refresh" in lines[-1] and "t Targets" in lines[-1]
 
 
 async def test_rows_worst_first() -> None:
@@ -170,6 +190,14 @@ async def test_filter_by_finding_code_and_enter_keeps_it() -> None:
         # Esc on the table clears an active filter too.
         await pilot.press("escape")
         await wait_until(pilot, lambda: table(app).row_count == len(demo_views()))
+        # A code that is not the row's top finding: the row shows the finding it matched.
+        await pilot.press("slash", *"stale", "enter")
+        await wait_until(pilot, lambda: table(app).row_count == 1)
+        assert "+S3_DELIVERY_STALE: no S3 delivery" in screen_text(app)
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: table(app).row_count == len(demo_views()))
+        text = screen_text(app)
+        assert "+S3_DELIVERY_STALE" not in text and "KMS_KEY_DISABLED: KMS key" in text
 
 
 async def test_faults_only_toggle() -> None:
@@ -201,9 +229,10 @@ async def test_sort_by_column_key_and_header_click() -> None:
         await pilot.press(str(region_idx + 1))
         assert regions() == sorted(regions(), reverse=True)
         assert table(app).cursor_view_id == keep
-        # Clicking the Trail header sorts by trail.
-        widths = [c.width for c in table(app).columns.values()]  # fitted to the content
-        x = sum(w + 2 for w in widths[: [c.key for c in COLUMNS].index("trail")]) + 2
+        # Clicking the Trail header sorts by trail (only the columns that fit are drawn).
+        shown = [str(k.value) for k in table(app).columns]
+        widths = [c.width for c in table(app).columns.values()]
+        x = sum(widths[: shown.index("trail")]) + 2
         await pilot.click(ViewTable, offset=(x, 0))
         trails = [app.models[r].view.trail.name.lower() for r in table(app).shown_ids()]
         assert table(app).sort_column == "trail"
@@ -214,8 +243,16 @@ async def test_jump_to_region() -> None:
     app, _ = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        await pilot.press("colon", *"eu-central", "enter")
+        await pilot.press("colon", *"eu-cen")
+        # While the prompt has the keyboard, the footer spells its keys, not the table's.
+        footer = screen_text(app).splitlines()[-1]
+        assert "Jump" in footer and "tab Complete" in footer and "esc Cancel" in footer
+        assert "Filter" not in footer and "Quit" not in footer
+        await pilot.press("tab")
+        assert app.query_one("#jump", Input).value == "eu-central-1"
+        await pilot.press("enter")
         await wait_until(pilot, lambda: cursor_view(app).key.region == "eu-central-1")
+        assert "/ Filter" in screen_text(app).splitlines()[-1]
         await pilot.press("colon", *"acme-sandbox", "enter")
         await wait_until(pilot, lambda: cursor_view(app).account_alias == "acme-sandbox")
 
@@ -260,12 +297,21 @@ async def test_drilldown_shows_everything_and_back_keeps_cursor() -> None:
             "cloudtrail-111111111111",  # bucket
             "Home region", "us-east-1", "Multi-region",
             "LatestDeliveryError", "AccessDenied", "LatestDeliveryTime", "ago",
-            "S3_POLICY_DENIES_CLOUDTRAIL", "missing_statement", '"Action": "s3:PutObject"',
-            "Add the CloudTrail statement",
-            "fix-bucket-policy (remediation disabled; x shows the plan)",
+            "S3_DELIVERY_ERROR",  # also reported, after the root cause
             "ap-southeast-2", "us-west-2",  # the per-region grid of the multi-region trail
         ):  # fmt: skip
             assert expected in static_text, expected
+        # The verdict leads: on the first screen, before the configuration.
+        first = screen_text(app)
+        for expected in (
+            "Root cause: [CRITICAL] S3_POLICY_DENIES_CLOUDTRAIL",
+            "bucket policy does not grant s3:PutObject", "Who broke it: not known",
+            "Fix: x reviews plan fix-bucket-policy", "read-only: remediation is off",
+            "What to do: Add the CloudTrail statement", "missing_statement",
+            '"Action": "s3:PutObject"',
+        ):  # fmt: skip
+            assert expected in first, expected
+        assert first.index("Root cause") < first.index("Configuration")
         assert app.screen.check_action("fix", ()) is None  # disabled, greyed in the footer
         await pilot.press("x")  # read-only modal; here the plan is not in the snapshot: said so
         await wait_until(
@@ -300,7 +346,7 @@ async def test_refresh_key_asks_source() -> None:
         await started(pilot)
         await pilot.press("r")
         assert source.refreshes == [None]
-        assert "sweeping" in screen_text(app)
+        assert "⟳ refresh requested…" in screen_text(app)
         rid = table(app).cursor_view_id
         await pilot.press("enter", "r")
         assert source.refreshes == [None, rid]
@@ -311,7 +357,7 @@ async def test_source_events_shown() -> None:
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
         source.event(Phase.SWEEP_STARTED, "sweep 43")
-        await wait_until(pilot, lambda: "sweeping" in screen_text(app))
+        await wait_until(pilot, lambda: "⟳ sweep 43…" in screen_text(app))
         source.event(Phase.SWEEP_FAILED, "[/]boom\x1b[2J")
         await wait_until(pilot, lambda: "boom" in screen_text(app))
         assert "\x1b" not in screen_text(app)
@@ -389,7 +435,11 @@ async def test_hostile_text_rendered_literally() -> None:
         text = screen_text(app)
         assert "\x1b" not in text and "\x07" not in text
         assert "[/]" in text  # the trail name
-        assert "[red]p\\x07" in text  # profile: markup literal, BEL made visible
+        hostile = next(
+            r for r in table(app).shown_ids() if app.models[r].view.key.account_id == "555555555555"
+        )
+        # The profile column gives way at 120 columns: its cell, and the drill-down below.
+        assert table(app).shown_cells(hostile)[2][0] == "[red]p\\x07"  # type: ignore[index]
         assert "[b]alias[/b]\\u202e" in screen_text(app) or "[b]alias[/b]\\…" in text
         rid = move_cursor_to(app, lambda v: v.trail.name == "[/]")
         # Clicking the cell that holds "[@click=app.quit]" must not run an action.
@@ -402,6 +452,7 @@ async def test_hostile_text_rendered_literally() -> None:
         assert "\x1b" not in body and "\x07" not in body
         statics = statics_text(app.screen, width=6000)
         assert "[@click=app.quit]x[/]" in statics
+        assert "[red]p\\x07" in statics  # the profile: markup literal, BEL made visible
         assert "\\u001b]52;c;ZXZpbA==\\u0007" in statics  # JSON-escaped evidence
         assert "\\x1b[2J" in statics  # the raw LatestDeliveryError, escaped by tui.safe
         assert "[link=https://evil.example]fix[/link]" in statics
@@ -483,21 +534,11 @@ async def test_quit_stops_source() -> None:
     app, source = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        await pilot.press("q")
+        await pilot.press("ctrl+c")  # quits, as q does (not "press ctrl+q")
         await wait_until(pilot, lambda: not app.is_running)
     assert app.stop_thread is not None and app.stop_thread is not threading.main_thread()
     app.stop_thread.join(timeout=5)
     assert source.stopped == 1
-
-
-async def test_small_terminal_80x24() -> None:
-    app, _ = demo_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await started(pilot)
-        lines = screen_text(app).splitlines()
-        assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
-        assert "FAIL 2" in lines[0]
-        assert "Filter" in lines[-1]
 
 
 async def test_no_color_states_still_readable(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,8 +7,6 @@ Fake source (no engine): the engine's shapes are built by `tests.support.builder
 
 from __future__ import annotations
 
-import pytest
-
 from core.model import State
 from tests.support.builders import (
     coverage_gap,
@@ -20,7 +18,7 @@ from tests.support.builders import (
 )
 from tests.support.screens import screen_text, statics_text
 from tests.tui.test_tui import SIZE, demo_app, started, table, wait_until
-from tui.rows import COLUMNS, FILL_COLUMN, FILL_MIN, coverage_views, fit_widths, is_coverage
+from tui.rows import COLUMNS, coverage_views, is_coverage
 from tui.screens.drilldown import DrilldownScreen
 from tui.screens.overview import OverviewScreen
 
@@ -153,21 +151,8 @@ async def test_unreachable_placeholder_renders_and_drills_down() -> None:
 # ---------------------------------------------------------------------------- layout
 
 
-def test_fit_widths_gives_the_rest_to_the_finding() -> None:
-    content = {"state": 5, "account": 12, "profile": 9, "region": 14, "trail": 40}
-    for width in (80, 120, 140, 200):
-        w = fit_widths(content, width)
-        total = sum(v + 2 for v in w.values())
-        assert w[FILL_COLUMN] >= FILL_MIN
-        if w[FILL_COLUMN] > FILL_MIN:
-            assert total == width, (width, w)
-    w = fit_widths(content, 140)
-    assert w["account"] == 12 and w["region"] == 14
-    assert w["trail"] == next(c.width for c in COLUMNS if c.key == "trail")  # capped
-    assert w["state"] == len("State") + 2  # label and sort arrow fit
-
-
 LONG = "The bucket policy of trailtop-logs lacks the s3:PutObject grant for this trail " * 2
+LONGEST_CODE = "CLOUDWATCH_ROLE_PERMISSIONS_MISSING"
 
 
 def _long_finding_views():  # type: ignore[no-untyped-def]
@@ -179,37 +164,56 @@ def _long_finding_views():  # type: ignore[no-untyped-def]
             "long",
             findings=(finding("S3_POLICY_DENIES_CLOUDTRAIL", message=LONG),),
         ),
+        make_view(
+            "555555555555",
+            "ap-southeast-2",
+            "sec-cw-perms",
+            findings=(
+                finding(LONGEST_CODE, message="The CloudWatch Logs role lacks logs:PutLogEvents"),
+            ),
+        ),
     ]
 
 
-@pytest.mark.parametrize("size", [(140, 40), (200, 50)])
-async def test_finding_column_takes_the_remaining_width(size: tuple[int, int]) -> None:
-    app, _ = demo_app(_long_finding_views())
-    async with app.run_test(size=size) as pilot:
-        await started(pilot)
-        t = table(app)
-
-        def used() -> int:
-            return sum(c.width + 2 for c in t.columns.values()) + t.scrollbar_size_vertical
-
-        widths = {k.value: c.width for k, c in t.columns.items()}
-        assert used() == size[0], widths
-        line = next(row for row in screen_text(app).splitlines() if "444444444444" in row)
-        shown = line[line.index("S3_POLICY_DENIES_CLOUDTRAIL") :].rstrip()
-        # The finding runs to the edge of the table (minus padding), ellipsised only there.
-        assert len(shown) >= widths["finding"] - 1 > 50  # was 45 before the fit
-        assert shown.endswith("…")
-        # Shrinking the terminal recomputes the widths.
-        await pilot.resize_terminal(120, 40)
-        await wait_until(pilot, lambda: used() == 120)
-
-
-async def test_80x24_still_fits_with_minimum_finding() -> None:
+async def test_columns_follow_the_width() -> None:
+    """80 columns: state, account, region, trail and every whole code, one-line bars with
+    r and t in the footer; wider: the message, then the optional columns."""
     app, _ = demo_app(_long_finding_views())
     async with app.run_test(size=(80, 24)) as pilot:
         await started(pilot)
+        t = table(app)
+
+        def shown_columns() -> list[str]:
+            return [str(k.value) for k in t.columns]
+
+        def used() -> int:
+            return sum(c.width for c in t.columns.values()) + t.styles.scrollbar_size_vertical
+
         lines = screen_text(app).splitlines()
         assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
-        finding_col = next(c for k, c in table(app).columns.items() if k.value == FILL_COLUMN)
-        assert finding_col.width == FILL_MIN
-        assert "Filter" in lines[-1]
+        assert shown_columns() == ["state", "account", "region", "trail", "finding"]
+        assert used() == 80
+        assert "FAIL 4" in lines[0] and lines[1].split()[:2] == ["State", "Account"]
+        for code in (LONGEST_CODE, "S3_POLICY_DENIES_CLOUDTRAIL", "STATUS_UNAVAILABLE"):
+            assert any(f"{code}:" in line or f"{code}…" in line for line in lines), code
+        assert "r Refresh" in lines[-1] and "t Targets" in lines[-1] and "Filter" in lines[-1]
+        assert "sweep #42" in lines[-2]  # the status line
+
+        def message_shown(width: int) -> str:
+            line = next(row for row in screen_text(app).splitlines() if "444444444444" in row)
+            return line[line.index("S3_POLICY_DENIES_CLOUDTRAIL: ") :][29:width].rstrip()
+
+        # 120: the message has the room (the longest code plus 40 characters is more than
+        # is left), so the optional columns stay out and the finding runs to the edge.
+        await pilot.resize_terminal(120, 40)
+        await wait_until(pilot, lambda: used() == 120)
+        assert shown_columns() == ["state", "account", "region", "trail", "finding"]
+        finding_width = t.columns["finding"].width  # type: ignore[index]
+        assert len(message_shown(200)) >= finding_width - 1 - 29 - 1 > 30
+        # 200: 40 characters of message for every code, then every column.
+        await pilot.resize_terminal(200, 40)
+        await wait_until(pilot, lambda: len(shown_columns()) == len(COLUMNS))
+        assert used() == 200 and len(message_shown(200)) >= 40
+        await pilot.resize_terminal(80, 24)
+        await wait_until(pilot, lambda: "profile" not in shown_columns())
+        assert t.cursor_view_id is not None

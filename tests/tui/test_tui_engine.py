@@ -147,7 +147,7 @@ async def test_overview_shows_the_demo_estate(sandbox: Sandbox) -> None:
             await wait_for(pilot, lambda: isinstance(app.screen, DrilldownScreen), 10, "drill")
             body = statics_text(app.screen)
             assert app.models[first].view.findings[0].code in body
-            assert "evidence:" in body and "remediation:" in body
+            assert "Root cause:" in body and "Evidence:" in body and "What to do:" in body
             await pilot.press("escape")
             await wait_for(pilot, lambda: isinstance(app.screen, OverviewScreen), 10, "back")
 

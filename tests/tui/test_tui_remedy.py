@@ -25,11 +25,12 @@ from sandbox import Sandbox
 from tests.support.builders import T0, demo_views, make_plan, make_snapshot, recovering
 from tests.support.engine import aws_env, settings_for
 from tests.support.fakes import FakeSource, frozen_clock
-from tests.support.screens import screen_text, statics_text
+from tests.support.screens import screen_text, statics_text, widget_text
 from tests.tui.test_tui import SIZE, demo_app, started, wait_until
 from tests.tui.test_tui_engine import wait_for
 from tui.app import TrailtopApp
 from tui.dialogs.cause_event import CauseEventScreen
+from tui.dialogs.copy import CopyScreen
 from tui.dialogs.plan_picker import PlanPickerScreen
 from tui.dialogs.remediation import RemediationScreen
 from tui.screens.drilldown import DrilldownScreen, culprit_text
@@ -95,11 +96,7 @@ async def open_modal(pilot, app: TrailtopApp, view) -> RemediationScreen:  # typ
 
 
 async def type_name(pilot, modal: RemediationScreen, name: str) -> None:  # type: ignore[no-untyped-def]
-    """Reach the input the way an operator does (shift+tab from Cancel) and type."""
-    for _ in range(6):
-        if pilot.app.focused is modal.query_one("#fix-confirm"):
-            break
-        await pilot.press("shift+tab")
+    """Type as the operator does: the confirmation field has the keyboard from the start."""
     assert pilot.app.focused is modal.query_one("#fix-confirm"), pilot.app.focused
     await pilot.press(*name)
 
@@ -115,7 +112,7 @@ def fix_line(app: TrailtopApp) -> str:
 # ---------------------------------------------------------------------------- the modal
 
 
-async def test_modal_shows_plan_and_cancel_is_the_default() -> None:
+async def test_modal_shows_the_plan_and_a_wrong_confirmation_says_why() -> None:
     app, source, view = fix_app()
     async with app.run_test(size=SIZE) as pilot:
         modal = await open_modal(pilot, app, view)
@@ -125,7 +122,8 @@ async def test_modal_shows_plan_and_cancel_is_the_default() -> None:
             plan.title, PLAN, "trail org-main", "fixes: S3_POLICY_DENIES_CLOUDTRAIL",
             "CLI  aws s3api put-bucket-policy --region eu-west-1", "SDK  s3.put_bucket_policy(",
             "Risk: Adds statements only", "Note: CloudTrail clears", "--- bucket cloudtrail-111111111111 (current)",
-            '+      "Action": "s3:PutObject",', '-  "Statement": [],', "type the trail name",
+            '+      "Action": "s3:PutObject",', '-  "Statement": [],', "WRITES ARMED",
+            "To apply: type the trail name org-main, then Enter. Esc cancels.",
         ):  # fmt: skip
             assert expected in text, expected
         # + and - lines are coloured by style (Text spans), not by markup.
@@ -134,21 +132,21 @@ async def test_modal_shows_plan_and_cancel_is_the_default() -> None:
         )  # type: ignore[union-attr]
         styles = {str(diff)[s.start : s.end][:1]: s.style for s in diff.spans}
         assert styles["+"] != styles["-"] and styles["+"] and styles["-"]
-        assert app.focused is modal.query_one("#fix-cancel", Button)
+        # The field has the keyboard; the footer offers only what works here.
+        assert app.focused is modal.query_one("#fix-confirm", Input)
+        footer = screen_text(app).splitlines()[-1]
+        assert "esc Cancel" in footer and "Quit" not in footer and "Fix" not in footer
         assert modal.query_one("#fix-apply", Button).disabled
-        await pilot.press("enter")  # Enter on the focused Cancel
-        await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
-        await pilot.press("x")
-        await wait_until(pilot, lambda: isinstance(app.screen, RemediationScreen))
-        await pilot.press("escape")
-        await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
-        # A wrong name: enter in the input does nothing (bell), Apply stays disabled.
-        await pilot.press("x")
-        await wait_until(pilot, lambda: isinstance(app.screen, RemediationScreen))
-        modal = app.screen  # type: ignore[assignment]
+        await pilot.press("enter")  # nothing typed: says so, writes nothing, stays open
+        await wait_until(pilot, lambda: "Nothing typed yet: type org-main" in status(modal))
+        assert isinstance(app.screen, RemediationScreen)
         await type_name(pilot, modal, "org-mai")
+        assert "Nothing typed" not in status(modal)  # typing clears the complaint
         await pilot.press("enter")
-        await pilot.pause()
+        await wait_until(
+            pilot,
+            lambda: "'org-mai' is not the trail name: type org-main exactly." in status(modal),
+        )
         assert isinstance(app.screen, RemediationScreen) and modal.record is None
         assert modal.query_one("#fix-apply", Button).disabled
         await pilot.press("escape")
@@ -208,10 +206,10 @@ async def test_typed_name_applies_once_and_drilldown_reports_the_repoll(
         assert "Fix applied 0s ago" in fix_line(app)
         assert ("S3 delivery resumed" in fix_line(app)) == clears
         toast = [n for n in app._notifications if "Fix applied" in n.title]
-        assert toast and not toast[0].markup and "applied 1 call" in toast[0].message
-        assert (
-            "S3_POLICY_DENIES_CLOUDTRAIL" in statics_text(app.screen, 300).split("Findings")[1]
-        ) != clears
+        assert toast and not toast[0].markup and toast[0].message == "1 call; audit line written"
+        verdict = widget_text(app.screen.query_one("#dd-verdict", Static), 300)
+        assert ("S3_POLICY_DENIES_CLOUDTRAIL" in verdict) != clears
+        assert ("Delivering: nothing wrong found." in verdict) == clears
         assert source.applies == [(PLAN, False, None)]  # exactly once
 
 
@@ -235,7 +233,7 @@ async def test_failed_aborted_refused_are_shown_literally() -> None:
             apply = modal.query_one("#fix-apply", Button)
             await wait_until(pilot, lambda b=apply: not b.disabled)
             await pilot.click("#fix-apply")
-            want = f"{outcome}: {shown}"
+            want = f"{outcome.capitalize()}: {shown}"
             await wait_until(pilot, lambda m=modal, w=want: w in status(m))
             assert len(source.applies) == n
             toast = [t for t in app._notifications if f"Fix {outcome}" in t.title]
@@ -251,6 +249,7 @@ async def test_failed_aborted_refused_are_shown_literally() -> None:
 async def test_extra_confirmation_needs_the_checkbox() -> None:
     reason = "An explicit Deny blocks CloudTrail; this narrows it to exclude the trail"
     app, source, view = fix_app({"extra": reason})
+    source.apply_message = "applied 1 call(s)"
     async with app.run_test(size=SIZE) as pilot:
         modal = await open_modal(pilot, app, view)
         text = statics_text(modal, width=400)
@@ -260,19 +259,23 @@ async def test_extra_confirmation_needs_the_checkbox() -> None:
         await pilot.pause()
         assert source.applies == [] and modal.record is None
         assert modal.query_one("#fix-apply", Button).disabled
+        assert "Tab to the box, Space to tick it" in status(modal)
         assert "extra confirmation is still needed" in status(modal)
         await pilot.press("tab")  # to the checkbox
         assert app.focused is modal.query_one("#fix-extra", Checkbox)
         await pilot.press("space")
         assert modal.query_one("#fix-extra", Checkbox).value
         await wait_until(pilot, lambda: not modal.query_one("#fix-apply", Button).disabled)
-        await pilot.click("#fix-apply")
+        assert app.focused is modal.query_one("#fix-apply", Button)  # Enter applies, not untick
+        await pilot.press("enter")
         await wait_until(pilot, lambda: len(source.applies) == 1)
         assert source.applies == [(PLAN, True, None)]
-        await wait_until(pilot, lambda: "applied:" in status(modal))
+        # The outcome is said once (the engine's message starts with it too).
+        await wait_until(pilot, lambda: "Applied: 1 call(s)" in status(modal))
+        assert "applied" not in status(modal).split("\n")[0].lower().replace("applied:", "", 1)
 
 
-async def test_remediation_disabled_read_only_and_hostile_diff_literal() -> None:
+async def test_remediation_disabled_read_only_hostile_diff_literal_and_copy() -> None:
     app, source, view = fix_app({"hostile": True}, enabled=False)
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
@@ -288,14 +291,31 @@ async def test_remediation_disabled_read_only_and_hostile_diff_literal() -> None
         modal.query_one("#fix-body").scroll_end(animate=False)
         await pilot.pause()
         assert "\x1b" not in screen_text(app) and app.is_running
-        assert modal.query_one("#fix-confirm", Input).disabled
-        assert modal.query_one("#fix-apply", Button).disabled
+        # Nothing to type into, nothing to press but Close (focused: Enter closes).
+        assert not modal.query("#fix-confirm") and not modal.query("#fix-apply")
+        assert app.focused is modal.query_one("#fix-cancel", Button)
+        assert "Nothing can be applied from here" in status(modal) and "read-only" in text
         modal.apply()  # even a direct call cannot get past the checks
         plan = source.last.plans[PLAN]  # type: ignore[union-attr]
         assert app.start_fix(plan, view.id, confirm_extra=False) is None
-        await pilot.press("enter")  # Cancel
+        await pilot.press("enter")  # Close
         await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
         assert source.applies == []
+        # Read-only, the plan still travels: copy the ARN and the command (OSC 52).
+        assert "c Copy" in screen_text(app).splitlines()[-1]
+        await pilot.press("c")
+        await wait_until(pilot, lambda: isinstance(app.screen, CopyScreen))
+        listed = screen_text(app)
+        for what in ("trail ARN: arn:aws:cloudtrail:", f"plan id: {PLAN}", "command: trailtop fix",
+                     "AWS CLI: aws s3api put-bucket-policy"):  # fmt: skip
+            assert what in listed, what
+        await pilot.press("enter")  # the first entry: the trail ARN
+        await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
+        assert app.clipboard == view.trail.arn
+        assert any(n.title == "Copied trail ARN" for n in app._notifications)
+        await pilot.press("c", "down", "down", "enter")
+        await wait_until(pilot, lambda: app.clipboard.startswith("trailtop fix"))
+        assert app.clipboard == f"trailtop fix {PLAN} --allow-remediation"
 
 
 async def test_several_plans_picker_unbound_parameter_and_80x24() -> None:
@@ -316,7 +336,8 @@ async def test_several_plans_picker_unbound_parameter_and_80x24() -> None:
         lines = screen_text(app).splitlines()
         assert len(lines) == 24 and all(len(line) <= 80 for line in lines)
         shown = "\n".join(lines)
-        for needed in ("Cancel", "Apply", "type the trail name", "I have read the warning"):
+        for needed in ("Cancel", "Apply", "type the trail name", "I have read the warning",
+                       "Tab to the box", "WRITES ARMED"):  # fmt: skip
             assert needed in shown, needed
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
@@ -327,7 +348,7 @@ async def test_several_plans_picker_unbound_parameter_and_80x24() -> None:
         modal: RemediationScreen = app.screen  # type: ignore[assignment]
         assert modal.plan.id == f"{PLAN}-2"
         assert f"trailtop fix {PLAN}-2 --set bucket=..." in status(modal)
-        assert modal.query_one("#fix-confirm", Input).disabled
+        assert not modal.query("#fix-confirm")
         await pilot.press("escape")
         await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
         await pilot.press("x")
@@ -394,7 +415,7 @@ async def test_who_broke_it_line_and_full_event() -> None:
         text = statics_text(app.screen, width=400)
         for expected in (
             "Who broke it: PutBucketPolicy by arn:aws:iam::111111111111:role/ci-deployer",
-            "at 2026-11-27 17:50:00Z (10m00s ago)", "source IP 203.0.113.9",
+            "at 2026-11-27T17:50:00Z (10m00s ago)", "source IP 203.0.113.9",
             "user agent [@click=app.quit]boto3[/]\\x1b]52;c;ZXZpbA==\\x07",
         ):  # fmt: skip
             assert expected in text, expected
@@ -570,7 +591,7 @@ async def test_engine_fix_from_the_modal_starts_logging(
                 rec = app.fix_records[view.id]
                 await wait_for(pilot, lambda: not rec.pending, 60, "the apply")
                 assert rec.result == "applied", rec.message
-                await wait_for(pilot, lambda: "applied:" in status(modal), 10, "the result")
+                await wait_for(pilot, lambda: "Applied" in status(modal), 10, "the result")
                 await pilot.press("escape")
                 await wait_for(
                     pilot,

@@ -1,6 +1,6 @@
 """The tmux smoke test (tests/tui/tmux_smoke.py) as a pytest test; marker `tmux`.
 
-Runs the real `trailtop --demo` (its own sandbox) once, in colour. The NO_COLOR variant is
+Runs the real `trailtop --demo` (its own sandbox) once, in colour, at 120x40 then 80x24. The NO_COLOR variant is
 `python tests/tui/tmux_smoke.py --no-color` (the pilot suite covers NO_COLOR rendering).
 """
 
@@ -22,7 +22,14 @@ def test_tmux_smoke() -> None:
     assert "FAIL" in overview and "Top finding" in overview
     assert "uncovered region" in overview.splitlines()[0]  # the demo has a coverage gap
     drill = result.screens["drilldown"]
-    assert "Findings" in drill and ("[CRITICAL]" in drill or "[HIGH]" in drill)
+    assert "Root cause:" in drill and ("[CRITICAL]" in drill or "[HIGH]" in drill)
+    assert "GetTrailStatus" in result.screens["drilldown-end"]
+    # The same app at 80x24: whole codes, one-line bars, the verdict on the first screen.
+    small = result.screens["overview-80x24"].splitlines()
+    assert len(small) == 24 and all(len(line) <= 80 for line in small)
+    assert "FAIL" in small[0] and small[1].split()[0] == "State"
+    assert "r Refresh" in small[-1] and "t Targets" in small[-1]
+    assert "Root cause:" in result.screens["drilldown-80x24"]
     assert "\x1b" not in "".join(result.screens.values())
     assert result.exit_status == 0, result.screens.get("after-exit")
     # `trailtop --demo` started exactly one sandbox server, and it is gone after `q`.

@@ -1,14 +1,17 @@
-"""tmux smoke test: the real `trailtop --demo` in a 120x40 pane, driven by keys.
+"""tmux smoke test: the real `trailtop --demo` in a 120x40 pane, then 80x24, driven by keys.
 
 Run directly (`python tests/tui/tmux_smoke.py [--no-color]`) or through pytest (marker `tmux`).
 It uses a private tmux server (`-L`), waits by polling `capture-pane` against a deadline
-(never fixed sleeps), drills into a failing view, quits with `q` and checks the exit status.
+(never fixed sleeps), drills into a failing view, shrinks the window to 80x24 (the same
+app: one sandbox start, not two) and reads the overview and the drill-down again, quits
+with `q` and checks the exit status.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 BINARY = ROOT / ".venv" / "bin" / "trailtop"
 WIDTH, HEIGHT = 120, 40
+SMALL = (80, 24)
+#: A finding-code-like word; a whole one is a member of core.codes.Code.
+CODE = re.compile(r"[A-Z][A-Z0-9]+(?:_[A-Z0-9]+)+")
 
 
 @dataclass
@@ -105,6 +111,9 @@ class Pane:
         # an Escape then a key sent by the test inside that window arrive as one Alt+key.
         self.tmux("set-option", "-s", "escape-time", "0")
 
+    def resize(self, width: int, height: int) -> None:
+        self.tmux("resize-window", "-t", self.target, "-x", str(width), "-y", str(height))
+
     def size(self) -> tuple[int, int]:
         out = self.tmux("display-message", "-p", "-t", self.target, "#{pane_width} #{pane_height}")
         w, h = out.split()
@@ -178,16 +187,27 @@ def run_smoke(
         result.sandbox_pids = sandbox_children(result.app_pid)
         # Failing views sort first, so the cursor starts on one.
         pane.keys("Enter")
-        drill = pane.wait_for(
-            "the drill-down", lambda t: "Configuration" in t and "GetTrailStatus" in t, 20
+        result.screens["drilldown"] = drill = pane.wait_for(
+            "the drill-down, verdict first", _verdict_on_first_screen, 20
         )
         assert " FAIL " in drill.splitlines()[0], drill
         pane.keys("End")
-        result.screens["drilldown"] = pane.wait_for(
-            "the findings with a severity",
-            lambda t: "Findings" in t and any(f"[{s}]" in t for s in ("CRITICAL", "HIGH")),
-            10,
+        result.screens["drilldown-end"] = pane.wait_for(
+            "the raw status below the verdict", lambda t: "GetTrailStatus" in t, 10
         )
+        pane.keys("Escape")
+        pane.wait_for("the overview again", lambda t: "Top finding" in t, 10)
+
+        # The same app at 80x24: one-line bars, whole codes, the verdict on the first screen.
+        pane.resize(*SMALL)
+        result.screens["overview-80x24"] = small = pane.wait_for(
+            "the overview at 80x24", _fits_80x24, 10
+        )
+        pane.keys("Enter")
+        result.screens["drilldown-80x24"] = pane.wait_for(
+            "the drill-down at 80x24", _verdict_on_first_screen, 10
+        )
+        assert "Top finding" in small
         pane.keys("Escape")
         pane.wait_for("the overview again", lambda t: "Top finding" in t, 10)
         pane.keys("?")
@@ -216,6 +236,37 @@ def run_smoke(
         return result
     finally:
         pane.close()
+
+
+def _verdict_on_first_screen(text: str) -> bool:
+    lines = text.splitlines()
+    return (
+        bool(lines)
+        and "Root cause:" in text
+        and any(f"[{s}]" in text for s in ("CRITICAL", "HIGH"))
+        and "Fix:" in text
+        and "Configuration" not in "\n".join(lines[:6])
+    )
+
+
+def _fits_80x24(text: str) -> bool:
+    """The overview at 80x24: header and footer one line each, a whole code on each FAIL row."""
+    lines = text.splitlines()
+    if len(lines) != SMALL[1] or any(len(line) > SMALL[0] for line in lines):
+        return False
+    from core.codes import Code
+
+    codes = {c.value for c in Code}
+    fail_rows = [line for line in lines[2:] if line.strip().startswith("FAIL")]
+    return (
+        "FAIL" in lines[0]
+        and lines[1].split()[:1] == ["State"]
+        and "r Refresh" in lines[-1]
+        and "t Targets" in lines[-1]
+        and "palette" not in lines[-1]  # at 80 columns `?` lists ctrl+p instead
+        and bool(fail_rows)
+        and all(any(w in codes for w in CODE.findall(row)) for row in fail_rows)
+    )
 
 
 def _unavailable() -> str | None:

@@ -10,7 +10,7 @@ from core.model import State
 from core.util.times import parse_time
 from tests.support.builders import T0, breaking, bulk_views, demo_views, make_view, recovering
 from tui.alerts import build_alerts, transitions
-from tui.format import fmt_age, fmt_coarse, fmt_duration, fmt_seconds
+from tui.format import fmt_age, fmt_coarse, fmt_duration, fmt_seconds, fmt_since
 from tui.rows import (
     COLUMN_KEYS,
     build_models,
@@ -52,6 +52,9 @@ def test_age_formats() -> None:
     assert fmt_seconds(4 * 86400 + 3 * 3600) == "4d03h"
     assert fmt_age(None, T0) == "never"
     assert fmt_age(T0 + timedelta(seconds=30), T0) == "+30s"  # skew is shown, not hidden
+    # trailtop's own times after the wall clock stepped back an hour: never negative.
+    assert fmt_since(T0 + timedelta(hours=1), T0) == "0s"
+    assert fmt_since(T0 - timedelta(seconds=90), T0) == "1m30s"
     assert fmt_coarse(725) == "12m" and fmt_coarse(5) == "5s"
     assert fmt_duration(4.25) == "4.2s"
     assert parse_time("2026-11-27T18:00:00Z") == T0

@@ -12,7 +12,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from tui.safe import plain, safe_text
 
@@ -49,6 +49,8 @@ class CauseEventScreen(ModalScreen[None]):
         self.items = list(items)
 
     def compose(self) -> ComposeResult:
+        # Its own footer: the keys of the screen below do not work here.
+        yield Footer(compact=True, show_command_palette=False)
         with Vertical(id="event-dialog", classes="dialog"):
             yield Static(
                 Text("Who broke it: the CloudTrail event (esc closes)", "bold"),

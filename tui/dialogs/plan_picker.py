@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from core.fix.model import Plan
@@ -40,6 +40,8 @@ class PlanPickerScreen(ModalScreen[str | None]):
         self.plans = list(plans)
 
     def compose(self) -> ComposeResult:
+        # Its own footer: the keys of the screen below do not work here.
+        yield Footer(compact=True, show_command_palette=False)
         with Vertical(id="picker-dialog", classes="dialog"):
             yield Static(
                 Text(f"{len(self.plans)} fixes for this view — enter opens one, esc cancels"),

@@ -17,11 +17,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Checkbox, Input, Static
+from textual.widgets import Button, Checkbox, Footer, Input, Static
 
 from core.fix.model import APPLIED, Plan
 from tui.messages import ApplyFix
-from tui.remediation import DISABLED_HINT, FixRecord, FixUpdate
+from tui.remediation import DISABLED_HINT, FixRecord, FixUpdate, outcome_text
 from tui.safe import plain
 from tui.signals import subscribe
 
@@ -129,22 +129,22 @@ def plan_renderable(
 
 
 class RemediationScreen(ModalScreen[None]):
-    """One plan, in full, with a deliberately awkward way to say yes.
+    """One plan, in full, with a deliberate way to say yes.
 
-    Confirmation design: **Cancel is focused** when the modal opens, so Enter or Esc — the
-    keys a hand reaches for while navigating — close it without writing anything. Applying
-    needs the operator to **type the trail's name** into the input (then Enter there, or the
-    Apply button, which stays disabled until the name matches). Like GitHub's "type the
-    repository name to delete it", this defeats muscle memory: a single `y` is one stray key
-    away from the navigation keys and can be hit by a key-repeat or a paste, a typed name
-    cannot, and it makes the operator read *which* trail the change is for (the view list
-    holds many look-alike trails across accounts). Plans that need extra confirmation (e.g.
-    changing an explicit Deny) add a **second deliberate step**: a checkbox, reached with
-    tab, stating that the highlighted warning was read; only then is `confirm_extra` passed
-    to the engine (which refuses the plan otherwise). With remediation disabled, or for a
-    plan with unbound parameters (`trail-retarget` needs `${bucket}`: choosing where audit
-    logs go is done with `trailtop fix PLAN_ID --set bucket=...`), the plan is shown
-    read-only and the controls are disabled with the reason.
+    Confirmation design: with writes armed, the **confirmation field has the keyboard** when
+    the modal opens, and the line above it spells the keys out: type the trail's name, then
+    Enter. Like GitHub's "type the repository name to delete it", a typed name defeats
+    muscle memory (a single `y` is one stray key away from the navigation keys and can be
+    hit by a key-repeat or a paste) and makes the operator read *which* trail the change is
+    for (the view list holds many look-alike trails across accounts). Enter on an empty or
+    wrong name writes nothing and says why; Esc cancels at any time. Plans that need extra
+    confirmation (e.g. changing an explicit Deny) add a **second deliberate step**: a
+    checkbox, reached with Tab and ticked with Space, stating that the highlighted warning
+    was read; only then is `confirm_extra` passed to the engine (which refuses the plan
+    otherwise). With remediation disabled, or for a plan with unbound parameters
+    (`trail-retarget` needs `${bucket}`: choosing where audit logs go is done with
+    `trailtop fix PLAN_ID --set bucket=...`), the plan is shown read-only with the reason,
+    and there is no field and no Apply button at all: nothing to type into by mistake.
 
     Applying posts `ApplyFix` to the App, which answers on its `fix_signal`: the record of
     the apply (then its progress and result), or None when it refused to start it.
@@ -161,6 +161,7 @@ class RemediationScreen(ModalScreen[None]):
         "fix--good",
         "fix--bad",
         "fix--busy",
+        "fix--armed",
     }
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
@@ -176,54 +177,82 @@ class RemediationScreen(ModalScreen[None]):
         self.record: FixRecord | None = None
         #: ApplyFix is posted and the App has not answered yet (no second apply meanwhile).
         self.asked = False
+        #: Why the last Enter applied nothing (shown until the next key in the field).
+        self.refusal = ""
 
     def styles_map(self) -> Styles:
-        names = ("add", "del", "hunk", "file", "warn", "warntext", "blocked", "good", "bad", "busy")
+        names = (
+            "add", "del", "hunk", "file", "warn", "warntext", "blocked", "good", "bad", "busy",
+            "armed",
+        )  # fmt: skip
         return {n: self.get_component_rich_style(f"fix--{n}", partial=True) for n in names}
 
     def compose(self) -> ComposeResult:
+        # Its own footer: the keys of the screen below do not work here.
+        yield Footer(compact=True, show_command_palette=False)
         with Vertical(id="fix-dialog", classes="dialog"):
-            yield Static(
-                Text("Fix: review the change", "bold"), classes="dialog-title", markup=False
-            )
+            yield Static("", id="fix-title", classes="dialog-title", markup=False)
             with VerticalScroll(id="fix-body"):
                 yield Static("", id="fix-plan", markup=False)
             with Vertical(id="fix-controls"):
                 yield Static("", id="fix-status", markup=False)
-                yield Input(
-                    placeholder="type the trail name here to confirm",
-                    id="fix-confirm",
-                    disabled=self.blocked is not None,
-                )
-                if self.plan.needs_extra_confirmation:
-                    yield Checkbox(
-                        "I have read the warning above and want this change anyway",
-                        id="fix-extra",
-                        disabled=self.blocked is not None,
+                if self.blocked is None:
+                    yield Input(
+                        placeholder=f"type {plain(self.trail_name, max_len=60)} here, then enter",
+                        id="fix-confirm",
                         compact=True,
                     )
+                    if self.plan.needs_extra_confirmation:
+                        yield Checkbox(
+                            "I have read the warning above and want this change anyway",
+                            id="fix-extra",
+                            compact=True,
+                        )
                 with Horizontal(id="fix-buttons"):
-                    yield Button("Cancel", id="fix-cancel", variant="primary", compact=True)
+                    if self.blocked is None:
+                        yield Button(
+                            "Apply", id="fix-apply", variant="error", disabled=True, compact=True
+                        )
                     yield Button(
-                        "Apply", id="fix-apply", variant="error", disabled=True, compact=True
+                        "Cancel" if self.blocked is None else "Close",
+                        id="fix-cancel",
+                        variant="primary",
+                        compact=True,
                     )
 
     def on_mount(self) -> None:
         subscribe(self, self.app.fix_signal, self._fix_update)
+        st = self.styles_map()
+        title = Text("Fix: review the change", "bold")
+        if self.blocked is None:
+            title.append("   ")
+            title.append(" WRITES ARMED ", st["armed"])
+        else:
+            title.append("   read-only", st["blocked"])
+        title.append("   esc closes", "dim")
+        self.query_one("#fix-title", Static).update(title)
         self.query_one("#fix-plan", Static).update(
-            plan_renderable(self.plan, self.trail_name, self.enabled, self.styles_map())
+            plan_renderable(self.plan, self.trail_name, self.enabled, st)
         )
         self._show_prompt()
-        self.query_one("#fix-cancel", Button).focus()
+        if self.blocked is None:
+            self.query_one("#fix-confirm", Input).focus()
+        else:
+            self.query_one("#fix-cancel", Button).focus()
 
     # ------------------------------------------------------------------ state
 
+    def typed(self) -> str:
+        if self.blocked is not None:
+            return ""
+        return self.query_one("#fix-confirm", Input).value.strip()
+
     def typed_ok(self) -> bool:
-        typed = self.query_one("#fix-confirm", Input).value.strip()
+        typed = self.typed()
         return bool(typed) and typed in (self.trail_name, plain(self.trail_name))
 
     def extra_ok(self) -> bool:
-        if not self.plan.needs_extra_confirmation:
+        if not self.plan.needs_extra_confirmation or self.blocked is not None:
             return True
         return self.query_one("#fix-extra", Checkbox).value
 
@@ -232,45 +261,67 @@ class RemediationScreen(ModalScreen[None]):
             return False
         return self.typed_ok() and self.extra_ok()
 
+    def why_not(self) -> str:
+        """Why Enter would apply nothing now, in words that say what to do instead."""
+        name = plain(self.trail_name, max_len=120)
+        if self.blocked is not None:
+            return f"{self.blocked}. Nothing can be applied from here."
+        typed = self.typed()
+        if not typed:
+            return f"Nothing typed yet: type {name}, then Enter."
+        if not self.typed_ok():
+            return f"{plain(typed, max_len=60)!r} is not the trail name: type {name} exactly."
+        if not self.extra_ok():
+            return "The extra confirmation is still needed: Tab to the box, Space to tick it."
+        return ""
+
     def _status(self, text: Text) -> None:
         self.query_one("#fix-status", Static).update(text)
 
     def _show_prompt(self) -> None:
         st = self.styles_map()
         if self.blocked is not None:
-            self._status(Text(self.blocked + ". Nothing can be applied from here.", st["blocked"]))
+            self._status(Text(self.why_not(), st["blocked"]))
             return
         t = Text()
-        t.append("To apply, type the trail name ")
+        if self.refusal:
+            t.append(self.refusal + "\n", st["warntext"])
+        t.append("To apply: type the trail name ")
         t.append(plain(self.trail_name, max_len=120), "bold reverse")
         if self.plan.needs_extra_confirmation:
-            t.append(", tick the box (tab)")
-        t.append(", then enter or Apply. Esc cancels.")
-        if self.typed_ok() and not self.extra_ok():
-            t.append("  The extra confirmation is still needed.", st["warntext"])
+            t.append(", Tab to the box, Space to tick it")
+        t.append(", then Enter. Esc cancels.")
         self._status(t)
 
     def _update(self) -> None:
+        if self.blocked is not None:
+            return
         self.query_one("#fix-apply", Button).disabled = not self.ready()
         if self.record is None:
             self._show_prompt()
 
     @on(Input.Changed, "#fix-confirm")
     def _typed(self, _: Input.Changed) -> None:
+        self.refusal = ""
         self._update()
 
     @on(Checkbox.Changed, "#fix-extra")
     def _ticked(self, _: Checkbox.Changed) -> None:
+        self.refusal = ""
         self._update()
+        if self.ready():
+            # Enter on a checkbox would untick it again: the next Enter presses Apply.
+            self.query_one("#fix-apply", Button).focus()
 
     @on(Input.Submitted, "#fix-confirm")
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
         if self.ready():
             self.apply()
-        else:
-            self.app.bell()
-            self._update()
+            return
+        self.refusal = self.why_not()
+        self.app.bell()
+        self._update()
 
     @on(Button.Pressed, "#fix-cancel")
     def _cancel_pressed(self, event: Button.Pressed) -> None:
@@ -332,8 +383,11 @@ class RemediationScreen(ModalScreen[None]):
                 st["busy"],
             )
         else:
-            t.append(f"{rec.result}: ", st["good"] if rec.result == APPLIED else st["bad"])
-            t.append(plain(rec.message, max_len=1000))
+            t.append_text(
+                outcome_text(
+                    rec.result, rec.message, st["good"] if rec.result == APPLIED else st["bad"]
+                )
+            )
             if rec.audit_path:
                 t.append(f"\naudit: {plain(rec.audit_path, max_len=300)}", "dim")
             t.append(

@@ -1,4 +1,6 @@
-"""Drill-down for one view: configuration, raw status with ages, findings with evidence.
+"""Drill-down for one view, verdict first: the state, the root cause with its evidence,
+who broke it and the fix key fill the first screen (80x24 included); the other findings,
+the configuration, the raw status with ages and the per-region grid follow.
 
 Stays live: it listens to the App's snapshot, tick and fix signals, and asks for a fix by
 posting `RequestFix`. Every value from AWS goes through `tui.safe` and is rendered as Rich
@@ -8,6 +10,7 @@ posting `RequestFix`. Every value from AWS goes through `tui.safe` and is render
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -23,17 +26,20 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from core.model import Finding, Snapshot, TrailView
+from core.model import Finding, Snapshot, State, TrailView
 from core.util.times import parse_time
 from tui.commands import ScreenCommands
 from tui.dialogs.cause_event import CauseEventScreen
+from tui.dialogs.copy import CopyScreen, copy_items
 from tui.format import fmt_age, fmt_time
+from tui.layout import segment
 from tui.messages import RequestFix
 from tui.remediation import FixUpdate, fix_status_text
 from tui.rows import STATE_WORD, is_coverage, is_unreachable
 from tui.safe import plain, safe_text
 from tui.signals import subscribe
 from tui.styles import state_classes, state_styles
+from tui.widgets.summary import ARMED, ARMED_SHORT, Bar
 
 if TYPE_CHECKING:
     from tui.app import TrailtopApp
@@ -54,6 +60,8 @@ STATUS_FIELDS = (
 )
 EVIDENCE_MAX = 20_000
 REMEDIATION_DISABLED = "remediation disabled"
+#: A string GetTrailStatus uses for a time (e.g. TimeLoggingStarted, LatestDeliveryAttemptTime).
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 def _kv_table() -> Table:
@@ -70,7 +78,19 @@ def _yes_no(value: bool) -> Text:
 def _value(value: Any) -> Text:
     if value is None or value == "":
         return Text("-", style="dim")
+    if isinstance(value, bool):
+        return _yes_no(value)
     return safe_text(value, max_len=600)
+
+
+def _as_time(value: Any) -> datetime | None:
+    """A status value that is a time: a datetime, or a string in ISO form (several
+    GetTrailStatus fields are strings), so every time reads the same way."""
+    if isinstance(value, datetime):
+        return parse_time(value)
+    if isinstance(value, str) and _ISO_TIME.match(value):
+        return parse_time(value)
+    return None
 
 
 def _account_text(view: TrailView) -> Text:
@@ -127,6 +147,7 @@ def config_renderable(view: TrailView) -> RenderableType:
 
 
 def status_renderable(view: TrailView, now: datetime) -> RenderableType:
+    """Every GetTrailStatus field: times as `fmt_time` plus their age, flags as yes/no."""
     status: Mapping[str, Any] = view.status or {}
     if is_coverage(view):
         return Text("No trail in this region, so there is no status to read.", style="italic")
@@ -141,7 +162,7 @@ def status_renderable(view: TrailView, now: datetime) -> RenderableType:
     )
     for key in keys:
         raw = status[key]
-        dt = parse_time(raw) if key.endswith("Time") else None
+        dt = _as_time(raw)
         if dt is not None:
             table.add_row(safe_text(key), Text(fmt_time(dt)), Text(fmt_age(dt, now) + " ago"))
         else:
@@ -209,32 +230,126 @@ def culprit_text(ce: Mapping[str, Any], now: datetime | None = None) -> Text:
     return t
 
 
+def _finding_head(f: Finding, palette: Palette | None, label: str = "") -> Text:
+    head = Text()
+    if label:
+        head.append(label + ": ", "bold")
+    head.append(f"[{f.severity.value.upper()}] ", style=_color(palette, f.state.value))
+    head.append(plain(f.code, max_len=80), style="bold")
+    head.append(f"  ({plain(f.channel.value)})", style="dim")
+    return head
+
+
 def finding_renderable(
     f: Finding,
     remediation_enabled: bool,
     palette: Palette | None = None,
     now: datetime | None = None,
 ) -> RenderableType:
-    head = Text()
-    head.append(f"[{f.severity.value.upper()}] ", style=_color(palette, f.state.value))
-    head.append(plain(f.code, max_len=80), style="bold")
-    head.append(f"  ({plain(f.channel.value)})", style="dim")
-    parts: list[RenderableType] = [head, safe_text(f.message, max_len=1000, end="\n")]
+    """One finding in full (the findings after the root cause, in "Also reported")."""
+    parts: list[RenderableType] = [
+        _finding_head(f, palette),
+        safe_text(f.message, max_len=1000, end="\n"),
+    ]
     if f.evidence:
         parts.append(Text("evidence:", style="bold dim"))
         parts.append(evidence_text(f.evidence))
     if f.remediation:
-        parts.append(Text("remediation:", style="bold dim"))
+        parts.append(Text("what to do:", style="bold dim"))
         parts.append(safe_text(f.remediation, max_len=4000, multiline=True, end="\n"))
     if f.plan_ids:
         fixes = ", ".join(plain(p, max_len=80) for p in f.plan_ids)
-        suffix = (
-            " — press x" if remediation_enabled else f" ({REMEDIATION_DISABLED}; x shows the plan)"
-        )
-        parts.append(Text("available fixes: " + fixes + suffix, style="italic"))
+        suffix = " (x reviews it)" if remediation_enabled else " (read-only; x shows the plan)"
+        parts.append(Text("plans: " + fixes + suffix, style="italic"))
     if f.cause_event:
         parts.append(culprit_text(f.cause_event, now))
     parts.append(Text(""))
+    return Group(*parts)
+
+
+def fix_text(plan_ids: list[str], plans: Mapping[str, Any], enabled: bool) -> Text:
+    """The fix key of the verdict: which plan `x` opens, and whether it can write."""
+    t = Text()
+    t.append("Fix: ", "bold")
+    if not plan_ids:
+        t.append("no automatic plan for these findings (see what to do)", "dim")
+        return t
+    t.append("x", "bold reverse")
+    if len(plan_ids) == 1:
+        pid = plan_ids[0]
+        t.append(f" reviews plan {plain(pid, max_len=80)}")
+        plan = plans.get(pid)
+        title = getattr(plan, "title", "")
+        if title:
+            t.append(": " + plain(title, max_len=200))
+    else:
+        ids = ", ".join(plain(p, max_len=80) for p in plan_ids)
+        t.append(f" chooses among {len(plan_ids)} plans: {ids}")
+    if enabled:
+        t.append(
+            "\n  writes armed: in the plan, type the trail name and press Enter to apply", "bold"
+        )
+    else:
+        t.append(
+            "\n  read-only: remediation is off (--allow-remediation or remediation.enabled)", "dim"
+        )
+    return t
+
+
+def _deliveries(view: TrailView, now: datetime) -> Text:
+    status = view.status or {}
+    s3 = parse_time(status.get("LatestDeliveryTime"))
+    cw = parse_time(status.get("LatestCloudWatchLogsDeliveryTime"))
+    t = Text(style="dim")
+    t.append("last S3 delivery " + (f"{fmt_age(s3, now)} ago" if s3 else "never"))
+    if view.trail.log_group_arn:
+        t.append(" · CloudWatch Logs " + (f"{fmt_age(cw, now)} ago" if cw else "never"))
+    return t
+
+
+def verdict_renderable(
+    view: TrailView,
+    *,
+    plan_ids: list[str],
+    plans: Mapping[str, Any],
+    remediation_enabled: bool,
+    palette: Palette | None = None,
+    now: datetime | None = None,
+) -> RenderableType:
+    """The first screen of the drill-down: the state's reason, the root cause with its
+    evidence, who broke it, and the fix key."""
+    top = view.top_finding
+    when = now or view.status_at
+    if top is None or view.state is State.OK:
+        t = Text()
+        t.append("Delivering: ", _color(palette, "ok"))
+        t.append("nothing wrong found." if top is None else "nothing blocks delivery.")
+        parts: list[RenderableType] = [t]
+        if when is not None and view.status:
+            parts.append(_deliveries(view, when))
+        if top is not None:
+            parts.append(Text("Posture notes below (Also reported).", "dim"))
+        return Group(*parts)
+    label = {State.UNKNOWN: "Cannot tell"}.get(view.state, "Root cause")
+    if is_coverage(view):
+        label = "Not recorded"
+    parts = [_finding_head(top, palette, label), safe_text(top.message, max_len=1000, end="\n")]
+    if top.cause_event:
+        parts.append(culprit_text(top.cause_event, now))
+    elif view.state is not State.UNKNOWN:
+        parts.append(
+            Text("Who broke it: not known (no matching change in CloudTrail Event history)", "dim")
+        )
+    parts.append(fix_text(plan_ids, plans, remediation_enabled))
+    if top.remediation:
+        what = Text()
+        what.append("What to do: ", "bold")
+        what.append(plain(top.remediation, max_len=4000, multiline=True))
+        parts.append(what)
+    if top.evidence:
+        parts.append(Text("Evidence:", "bold"))
+        parts.append(evidence_text(top.evidence))
+    parts.append(Text("c copies the ARN, a plan id or a command", "dim italic"))
     return Group(*parts)
 
 
@@ -277,11 +392,12 @@ def regions_renderable(
 
 class DrilldownScreen(Screen[None]):
     COMMANDS = {ScreenCommands}
-    COMPONENT_CLASSES: ClassVar[set[str]] = state_classes("drill")
+    COMPONENT_CLASSES: ClassVar[set[str]] = state_classes("drill") | {"drill--armed"}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back"),
         Binding("x", "fix", "Fix", tooltip="Review (and apply) a remediation plan"),
         Binding("e", "cause_event", "Culprit", tooltip="Who broke it: the full CloudTrail event"),
+        Binding("c", "copy", "Copy", tooltip="Copy the ARN, a plan id or a command (OSC 52)"),
     ]
 
     app: TrailtopApp
@@ -293,21 +409,24 @@ class DrilldownScreen(Screen[None]):
         self.gone = False
 
     def compose(self) -> ComposeResult:
-        yield Static("", id="dd-title", markup=False)
+        yield Bar(id="dd-title")
         with VerticalScroll(id="dd-body"):
             yield Static("Remediation", classes="dd-heading", id="dd-fix-heading", markup=False)
             yield Static("", id="dd-fix", markup=False)
+            yield Static("", id="dd-verdict", markup=False)
+            yield Static(
+                "Also reported", classes="dd-heading", id="dd-findings-heading", markup=False
+            )
+            yield Static("", id="dd-findings", markup=False)
             yield Static("Configuration", classes="dd-heading", markup=False)
             yield Static("", id="dd-config", markup=False)
             yield Static("GetTrailStatus", classes="dd-heading", markup=False)
             yield Static("", id="dd-status", markup=False)
-            yield Static("Findings", classes="dd-heading", markup=False)
-            yield Static("", id="dd-findings", markup=False)
             yield Static(
                 "Regions of this trail", classes="dd-heading", id="dd-regions-heading", markup=False
             )
             yield Static("", id="dd-regions", markup=False)
-        yield Footer()
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
         app = self.app
@@ -369,6 +488,17 @@ class DrilldownScreen(Screen[None]):
             return
         self.app.push_screen(CauseEventScreen(items))
 
+    def action_copy(self) -> None:
+        """Pick the ARN, a plan id or a command to copy (OSC 52, so it works over SSH)."""
+        if self.view is None:
+            return
+        snapshot = self.app.snapshot
+        items = copy_items(self.view, self.plan_ids(), snapshot.plans if snapshot else {})
+        if not items:
+            self.app.notify("Nothing to copy for this view", markup=False)
+            return
+        self.app.push_screen(CopyScreen(items))
+
     def on_key(self, event: events.Key) -> None:
         # A disabled binding swallows nothing: run the action anyway, it explains itself
         # (and `x` still shows a plan read-only when remediation is off).
@@ -385,6 +515,9 @@ class DrilldownScreen(Screen[None]):
         reason = "" if self.fix_available() else f" — {self.fix_unavailable_reason()}"
         yield SystemCommand(
             "Fix", f"Review and apply a remediation plan (x){reason}", self.action_fix
+        )
+        yield SystemCommand(
+            "Copy to clipboard", "The ARN, a plan id or a command, via OSC 52 (c)", self.action_copy
         )
         if self.cause_events():
             yield SystemCommand(
@@ -413,8 +546,7 @@ class DrilldownScreen(Screen[None]):
         if self.view is None:  # the view never was in a snapshot
             return
         self.query_one("#dd-status", Static).update(status_renderable(self.view, now))
-        if self.cause_events():
-            self._render_findings()  # the culprit's age
+        self._render_findings()  # the culprit's and the deliveries' ages
         self.render_fix()
 
     def _fix_update(self, update: FixUpdate) -> None:
@@ -446,21 +578,30 @@ class DrilldownScreen(Screen[None]):
         v = self.view
         if v is None:
             return
-        t = Text(no_wrap=True, overflow="ellipsis")
-        t.append(
+        badge = Text(
             f" {STATE_WORD[v.state]} ", style=self.palette()[v.state.value] + Style(reverse=True)
         )
-        t.append("  ")
-        t.append(plain(v.account_label, max_len=40), style="bold")
-        t.append(" / ")
-        t.append(plain(v.key.region, max_len=30))
-        t.append(" / ")
-        t.append(plain(v.trail.name, max_len=80), style="bold")
+        where = Text()
+        where.append(plain(v.account_label, max_len=40), style="bold")
+        where.append(" / " + plain(v.key.region, max_len=30) + " / ")
+        where.append(plain(v.trail.name, max_len=80), style="bold")
+        short = Text(plain(v.key.region, max_len=30) + " / ")
+        short.append(plain(v.trail.name, max_len=80), style="bold")
+        segs = [segment(0, badge), segment(2, where, short)]
         if v.stale:
-            t.append("  STALE", style="dim")
+            segs.append(segment(3, Text("STALE", "dim"), droppable=True))
         if self.gone:
-            t.append("  (gone from the latest sweep; showing last known data)", style="italic")
-        self.query_one("#dd-title", Static).update(t)
+            segs.append(
+                segment(
+                    1,
+                    Text("(gone from the latest sweep; showing last known data)", "italic"),
+                    Text("(gone; last known data)", "italic"),
+                )
+            )
+        if self.app.remediation_enabled:
+            armed = self.get_component_rich_style("drill--armed")
+            segs.append(segment(1, Text(f" {ARMED} ", armed), Text(ARMED_SHORT, armed)))
+        self.query_one("#dd-title", Bar).show(segs)
 
     def _render_regions(self) -> None:
         if self.view is None:
@@ -482,15 +623,26 @@ class DrilldownScreen(Screen[None]):
         self.render_fix()
 
     def _render_findings(self) -> None:
+        """The verdict (the top finding, unless the view is ok), then every other finding."""
         v = self.view
         if v is None:
             return
-        findings: RenderableType
-        if v.findings:
-            pal, now = self.palette(), self.app.now()
-            findings = Group(
-                *(finding_renderable(f, self.app.remediation_enabled, pal, now) for f in v.findings)
+        pal, now = self.palette(), self.app.now()
+        snapshot = self.app.snapshot
+        enabled = self.app.remediation_enabled
+        self.query_one("#dd-verdict", Static).update(
+            verdict_renderable(
+                v,
+                plan_ids=self.plan_ids(),
+                plans=snapshot.plans if snapshot is not None else {},
+                remediation_enabled=enabled,
+                palette=pal,
+                now=now,
             )
-        else:
-            findings = Text("No findings.", style="italic")
-        self.query_one("#dd-findings", Static).update(findings)
+        )
+        rest = v.findings if v.state is State.OK else v.findings[1:]
+        self.query_one("#dd-findings-heading").display = bool(rest)
+        self.query_one("#dd-findings").display = bool(rest)
+        self.query_one("#dd-findings", Static).update(
+            Group(*(finding_renderable(f, enabled, pal, now) for f in rest)) if rest else Text("")
+        )

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from tui.keymap import KEYMAP, LEGEND
 
@@ -48,6 +48,8 @@ class HelpScreen(ModalScreen[None]):
     ]
 
     def compose(self) -> ComposeResult:
+        # Its own footer: the keys of the screen below do not work here.
+        yield Footer(compact=True, show_command_palette=False)
         with VerticalScroll(id="help-body"):
             yield Static(help_renderable(), id="help-text", markup=False)
 

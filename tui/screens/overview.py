@@ -1,7 +1,8 @@
 """The overview: every trail view, worst first, updated in place as sweeps arrive.
 
 Listens to the App's snapshot, tick and status signals; asks for a drill-down by posting
-`OpenDrilldown`.
+`OpenDrilldown`. One line each for the header, the status line, an open prompt and the
+footer, so an 80x24 terminal keeps 20 rows of the table.
 """
 
 from __future__ import annotations
@@ -10,20 +11,21 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.suggester import SuggestFromList
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Input
+from textual.widgets import DataTable, Footer, Input, Label
 
 from core.model import Snapshot
 from tui.commands import ScreenCommands
 from tui.messages import OpenDrilldown
 from tui.rows import COLUMNS, jump_matches, jump_suggestions, matches
 from tui.signals import subscribe
-from tui.widgets.summary import SummaryBar
+from tui.widgets.summary import StatusLine, SummaryBar
 from tui.widgets.view_table import ApplyStats, ViewTable
 
 if TYPE_CHECKING:
@@ -31,6 +33,44 @@ if TYPE_CHECKING:
 
 #: Above this many views, typing in the filter is debounced (each rebuild costs ~0.1 ms/row).
 DEBOUNCE_ROWS = 2000
+#: From this width the footer also shows the command palette key (below, `?` lists it).
+PALETTE_IN_FOOTER = 100
+#: Overview actions hidden from the footer (and idle) while a prompt has the keyboard.
+TABLE_ACTIONS = frozenset(
+    {"filter", "toggle_faults", "jump", "cycle_sort", "reverse_sort", "sort_column"}
+)
+
+
+class PromptInput(Input):
+    """A one-line prompt (`/` filter, `:` jump) whose keys the footer spells out."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "screen.escape", "Cancel"),
+    ]
+
+    def __init__(self, *, placeholder: str, id: str) -> None:
+        super().__init__(placeholder=placeholder, id=id, classes="prompt", compact=True)
+
+
+class FilterInput(PromptInput):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "submit", "Keep filter"),
+        Binding("escape", "screen.escape", "Clear"),
+    ]
+
+
+class JumpInput(PromptInput):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "submit", "Jump"),
+        Binding("tab", "complete", "Complete"),
+    ]
+
+    def action_complete(self) -> None:
+        """Tab takes the suggestion (Textual's Input offers it greyed after the cursor)."""
+        suggestion = self._suggestion
+        if suggestion and suggestion != self.value:
+            self.value = suggestion
+            self.cursor_position = len(suggestion)
 
 
 class OverviewScreen(Screen[None]):
@@ -63,17 +103,16 @@ class OverviewScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield SummaryBar(self.app.title_hint, id="summary")
         yield ViewTable(id="views")
-        yield Input(
-            placeholder="filter: account, profile, region, trail or finding code (esc clears)",
-            id="filter",
-            classes="prompt",
-        )
-        yield Input(
-            placeholder="jump to account or region (tab completes, esc cancels)",
-            id="jump",
-            classes="prompt",
-        )
-        yield Footer()
+        with Horizontal(id="filter-row", classes="prompt-row"):
+            yield Label("/", classes="prompt-label")
+            yield FilterInput(
+                placeholder="account, profile, region, trail or finding code", id="filter"
+            )
+        with Horizontal(id="jump-row", classes="prompt-row"):
+            yield Label(":", classes="prompt-label")
+            yield JumpInput(placeholder="account or region", id="jump")
+        yield StatusLine(id="status")
+        yield Footer(compact=True, show_command_palette=False)
 
     @property
     def table(self) -> ViewTable:
@@ -89,6 +128,20 @@ class OverviewScreen(Screen[None]):
         if app.snapshot is not None:  # it arrived before this screen was mounted
             self.snapshot_stats = stats
 
+    def on_resize(self, event: events.Resize) -> None:
+        footer = self.query_one(Footer)
+        wide = event.size.width >= PALETTE_IN_FOOTER
+        if footer.show_command_palette != wide:
+            footer.show_command_palette = wide
+            footer.refresh(recompose=True)
+
+    def prompt_open(self) -> bool:
+        return any(p.has_class("-open") for p in self.query(".prompt"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # While a prompt has the keyboard, the footer shows its keys, not the table's.
+        return not (action in TABLE_ACTIONS and self.prompt_open())
+
     def _snapshot_applied(self, _: Snapshot) -> None:
         self.snapshot_stats = self.refresh_rows()
 
@@ -101,7 +154,9 @@ class OverviewScreen(Screen[None]):
     def refresh_rows(self) -> ApplyStats:
         """Apply the app's current models to the table (a diff, not a refill)."""
         app = self.app
-        stats = self.table.apply(app.models, self.visible_ids(), app.now(), app.highlighted())
+        stats = self.table.apply(
+            app.models, self.visible_ids(), app.now(), app.highlighted(), self.query_text
+        )
         self.last_apply = stats
         self.refresh_summary()
         return stats
@@ -114,13 +169,19 @@ class OverviewScreen(Screen[None]):
             sort_text = label + (" (reversed)" if table.sort_reverse else "")
         elif table.sort_reverse:
             sort_text = "State (reversed)"
-        summary = self.query_one(SummaryBar)
-        summary.update(
-            summary.render_summary(
-                self.app.snapshot,
-                self.app.now(),
-                self.app.sweep_status,
+        app = self.app
+        now = app.now()
+        self.query_one(SummaryBar).render_header(
+            app.snapshot, now, app.sweep_status, app.remediation_enabled
+        )
+        status = self.query_one(StatusLine)
+        status.show(
+            status.status_segments(
+                app.snapshot,
+                now,
+                app.sweep_status,
                 shown=table.row_count,
+                total=len(app.models),
                 filter_text=self.query_text,
                 faults_only=self.faults_only,
                 sort_text=sort_text,
@@ -137,11 +198,14 @@ class OverviewScreen(Screen[None]):
     def _open_prompt(self, which: str) -> None:
         for prompt in self.query(".prompt"):
             prompt.set_class(prompt.id == which, "-open")
+        for row in self.query(".prompt-row"):
+            row.set_class(row.id == f"{which}-row", "-open")
+        # Focusing refreshes the footer's bindings: the prompt's keys replace the table's.
         self.query_one(f"#{which}", Input).focus()
 
     def _close_prompts(self) -> None:
-        for prompt in self.query(".prompt"):
-            prompt.remove_class("-open")
+        for node in self.query(".prompt, .prompt-row"):
+            node.remove_class("-open")
         self.table.focus()
 
     def action_filter(self) -> None:

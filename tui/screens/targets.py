@@ -15,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Static
+from textual.widgets import Footer, Static
 
 from core.model import Snapshot
 from tui.safe import plain, safe_text
@@ -31,7 +31,8 @@ def targets_renderable(snapshot: Snapshot | None) -> RenderableType:
     bad = [t for t in snapshot.targets if not t.ok]
     total = len(snapshot.targets)
     if not bad:
-        return Text(f"Every target answered in sweep #{snapshot.sweep} ({total} targets).")
+        word = "target" if total == 1 else "targets"
+        return Text(f"Every target answered in sweep #{snapshot.sweep} ({total} {word}).")
     table = Table(box=None, padding=(0, 1), show_header=True, header_style="bold", expand=True)
     table.add_column("Profile", no_wrap=True, max_width=16, overflow="ellipsis")
     table.add_column("Account", no_wrap=True)
@@ -64,6 +65,8 @@ class TargetsScreen(ModalScreen[None]):
         super().__init__(classes="dialog-screen")
 
     def compose(self) -> ComposeResult:
+        # Its own footer: the keys of the screen below do not work here.
+        yield Footer(compact=True, show_command_palette=False)
         with Vertical(id="targets-dialog", classes="dialog"):
             yield Static(
                 Text("Targets in error (esc closes)", "bold"), classes="dialog-title", markup=False

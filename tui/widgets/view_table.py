@@ -4,6 +4,10 @@ The widget keeps what it displays (`_shown`: row id -> cell tuple) so a snapshot
 pass of tuple comparisons plus `update_cell` for the cells that really changed. Sorting uses
 our own keys (looked up through the row id carried by the state cell), and the cursor is
 restored by row key because `DataTable.sort()` keeps only the cursor *index*.
+
+Which columns are drawn depends on the width (`tui.layout.column_widths`); `_shown` keeps
+every column's cell, so a resize that brings a column back needs no recomputation, only a
+rebuild of the table's columns (rare: a resize, or content that changes the fit).
 """
 
 from __future__ import annotations
@@ -20,14 +24,17 @@ from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
+from tui.layout import GAP, MIDDLE_CUT, Measure, column_widths, cut_middle
 from tui.rows import (
     COL_INDEX,
+    COLUMN_KEYS,
     COLUMNS,
     FIT_KEYS,
     Cell,
     Cells,
     RowModel,
-    fit_widths,
+    code_width,
+    preferred_widths,
     row_cells,
     should_rebuild,
     sort_key,
@@ -43,7 +50,10 @@ class RowText(Text):
     __slots__ = ("row_id",)
 
     def __init__(self, text: str, style: Style | str, row_id: str) -> None:
-        super().__init__(text, style=style, end="", no_wrap=True, overflow="ellipsis")
+        # The GAP before the text is the column separator (the table has no cell padding).
+        super().__init__(" " * GAP + text, end="", no_wrap=True, overflow="ellipsis")
+        if style:
+            self.stylize(style, GAP)
         self.row_id = row_id
 
 
@@ -78,7 +88,7 @@ class ViewTable(DataTable[Text]):
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=1)
+        super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=0)
         self._shown: dict[str, Cells] = {}
         self._models: Mapping[str, RowModel] = {}
         self._highlight: set[str] = set()
@@ -87,8 +97,12 @@ class ViewTable(DataTable[Text]):
         self.sort_column: str | None = None
         self.sort_reverse = False
         self._styles: dict[str, Style] = {}
-        #: Longest shown text per `fit` column (drives the column widths).
-        self._content: dict[str, int] = {}
+        #: Longest shown text per `fit` column, and finding code (drives the layout).
+        self._measure_now = Measure({})
+        #: The columns drawn now and their widths (see tui.layout.column_widths).
+        self.col_widths: dict[str, int] = {}
+        #: The filter the finding cells were computed for (see tui.rows.shown_finding).
+        self._query = ""
 
     def on_mount(self) -> None:
         self._ensure_columns()
@@ -96,9 +110,20 @@ class ViewTable(DataTable[Text]):
     def _ensure_columns(self) -> None:
         """Columns are added on first use: a snapshot may arrive before `on_mount`."""
         if not self.columns:
-            for col in COLUMNS:
-                self.add_column(col.label, key=col.key, width=col.width)
-            self.fit_finding_column()
+            self.col_widths = self._compute_layout() or {c.key: c.width for c in COLUMNS}
+            self._add_columns()
+
+    def _add_columns(self) -> None:
+        for key in COLUMN_KEYS:
+            if key in self.col_widths:
+                self.add_column(self._label(key), key=key, width=self.col_widths[key] + GAP)
+
+    def _label(self, key: str) -> Text:
+        col = COLUMNS[COL_INDEX[key]]
+        arrow = ""
+        if key == (self.sort_column or "state") and (self.sort_column or self.sort_reverse):
+            arrow = " ▼" if self.sort_reverse else " ▲"
+        return Text(" " * GAP + col.label + arrow, no_wrap=True, overflow="ellipsis")
 
     # ------------------------------------------------------------------ styles
 
@@ -117,41 +142,78 @@ class ViewTable(DataTable[Text]):
         self._styles.clear()
         super().notify_style_update()
 
-    def _cell(self, rid: str, cell: Cell) -> RowText:
-        return RowText(cell[0], self._style(cell[1]), rid)
+    def _cell(self, rid: str, cell: Cell, key: str = "") -> RowText:
+        text = cell[0]
+        if key in MIDDLE_CUT:
+            text = cut_middle(text, self.col_widths.get(key, len(text)))
+        return RowText(text, self._style(cell[1]), rid)
 
     # ------------------------------------------------------------------ layout
 
-    def fit_finding_column(self) -> None:
-        """Size the columns: `fit` ones to their content, the finding to what is left."""
+    def _compute_layout(self) -> dict[str, int]:
+        """The columns that fit the current width (empty before the first layout)."""
+        # The scrollbar's room is kept even while every row fits: rows arriving later would
+        # otherwise push the last column one cell past the edge (no resize follows).
+        available = self.size.width - self.styles.scrollbar_size_vertical
+        if available <= 0:
+            return {}
+        preferred = preferred_widths(self._measure_now.widths)
+        return column_widths(self._measure_now, available, preferred)
+
+    def fit_columns(self) -> None:
+        """Choose the columns for the width; rebuild the table's columns if the set changed."""
         if not self.columns:
             return
-        available = self.size.width - self.scrollbar_size_vertical
-        if available <= 0:
-            return  # not laid out yet; the first Resize calls us again
-        changed = False
-        for key, width in fit_widths(self._content, available, self.cell_padding).items():
-            col = self.columns.get(key)  # type: ignore[call-overload]
-            if col is not None and col.width != width:
-                col.width = width
-                changed = True
-        if changed:
-            self._clear_caches()
-            self._require_update_dimensions = True
-            self.refresh(layout=True)
+        layout = self._compute_layout()
+        if not layout or layout == self.col_widths:
+            return
+        if list(layout) != list(self.col_widths):
+            self.col_widths = layout
+            self._rebuild_columns()
+            return
+        recut = [k for k in MIDDLE_CUT if k in layout and layout[k] != self.col_widths.get(k)]
+        self.col_widths = layout
+        for key, width in layout.items():
+            self.columns[key].width = width + GAP  # type: ignore[index]
+        for key in recut:  # names cut in the middle are cut for a width: redo them
+            i = COL_INDEX[key]
+            for rid, cells in self._shown.items():
+                self.update_cell(rid, key, self._cell(rid, cells[i], key))
+        self._clear_caches()
+        self._require_update_dimensions = True
+        self.refresh(layout=True)
+
+    def _rebuild_columns(self) -> None:
+        """Re-add every row under the new set of columns, in the same order, cursor kept."""
+        order = self.shown_ids()
+        cursor_id, cursor_index = self.cursor_view_id, self.cursor_row
+        self.clear(columns=True)
+        self._add_columns()
+        for rid in order:
+            cells = self._shown[rid]
+            self.add_row(*self._row(rid, cells), key=rid)
+        self._restore_cursor(cursor_id, cursor_index)
+
+    def _row(self, rid: str, cells: Cells) -> list[RowText]:
+        return [
+            self._cell(rid, cells[COL_INDEX[k]], k) for k in COLUMN_KEYS if k in self.col_widths
+        ]
 
     def _measure(self) -> None:
         """Recompute the longest text of each `fit` column; refit when it changed."""
         cells = self._shown.values()
-        content = {
+        widths = {
             key: max((len(c[COL_INDEX[key]][0]) for c in cells), default=0) for key in FIT_KEYS
         }
-        if content != self._content:
-            self._content = content
-            self.fit_finding_column()
+        finding = COL_INDEX["finding"]
+        code = max((code_width(c[finding][0]) for c in cells), default=0)
+        measure = Measure(widths, code)
+        if measure != self._measure_now:
+            self._measure_now = measure
+            self.fit_columns()
 
     def on_resize(self) -> None:
-        self.fit_finding_column()
+        self.fit_columns()
 
     # ------------------------------------------------------------------ queries
 
@@ -185,14 +247,21 @@ class ViewTable(DataTable[Text]):
         visible: list[str],
         now: datetime,
         highlight: set[str],
+        query: str = "",
     ) -> ApplyStats:
-        """Make the table show `visible` (ids into `models`) with as few cell writes as possible."""
+        """Make the table show `visible` (ids into `models`) with as few cell writes as possible.
+
+        `query` is the overview's filter: a row matched through a finding other than its
+        top one shows that finding (tui.rows.shown_finding).
+        """
         t0 = time.perf_counter()
         self._ensure_columns()
         stats = ApplyStats()
         old_models = self._models
         self._models = models
         self._highlight = highlight
+        requery = query != self._query
+        self._query = query
         wanted: dict[str, Cells] = {}
         shown = self._shown
         for rid in visible:
@@ -200,10 +269,11 @@ class ViewTable(DataTable[Text]):
             cells = shown.get(rid)
             if (
                 cells is None
+                or requery
                 or old_models.get(rid) is not m
                 or (rid in highlight) != cells[0][1].endswith("-changed")
             ):
-                cells = row_cells(m, now, rid in highlight)
+                cells = row_cells(m, now, rid in highlight, query)
             wanted[rid] = cells
         diff = table_diff(self._shown, wanted)
         cursor_id = self.cursor_view_id
@@ -227,7 +297,8 @@ class ViewTable(DataTable[Text]):
                 del self._shown[rid]
                 self._marked.discard(rid)
             for rid, col, cell in diff.update:
-                self.update_cell(rid, col, self._cell(rid, cell))
+                if col in self.col_widths:
+                    self.update_cell(rid, col, self._cell(rid, cell, col))
                 self._shown[rid] = wanted[rid]
                 self._track_mark(rid, wanted[rid])
             for rid in diff.add:
@@ -257,7 +328,7 @@ class ViewTable(DataTable[Text]):
             self._marked.discard(rid)
 
     def _add(self, rid: str, cells: Cells) -> None:
-        self.add_row(*(self._cell(rid, c) for c in cells), key=rid)
+        self.add_row(*self._row(rid, cells), key=rid)
         self._shown[rid] = cells
         self._track_mark(rid, cells)
 
@@ -286,9 +357,8 @@ class ViewTable(DataTable[Text]):
     def set_sort(self, column: str | None, reverse: bool) -> None:
         cursor_id, cursor_index = self.cursor_view_id, self.cursor_row
         self.sort_column, self.sort_reverse = column, reverse
-        for col in COLUMNS:
-            arrow = (" ▼" if reverse else " ▲") if col.key == (column or "") else ""
-            self.columns[col.key].label = Text(col.label + arrow)  # type: ignore[index]
+        for key in self.col_widths:
+            self.columns[key].label = self._label(key)  # type: ignore[index]
         self._sort()
         self._restore_cursor(cursor_id, cursor_index)
 
@@ -323,8 +393,9 @@ class ViewTable(DataTable[Text]):
                 i = COL_INDEX[col]
                 if old[i] != cell:
                     new_cells[i] = cell
-                    self.update_cell(rid, col, self._cell(rid, cell))
-                    written += 1
+                    if col in self.col_widths:
+                        self.update_cell(rid, col, self._cell(rid, cell, col))
+                        written += 1
                     state_written = state_written or col == "state"
             self._shown[rid] = tuple(new_cells)
             self._track_mark(rid, self._shown[rid])
