@@ -19,8 +19,10 @@ $(STAMP): requirements.lock pyproject.toml
 demo: setup
 	$(BIN)/trailtop --demo
 
+# worksteal: a worker that runs out of tests takes some from the other, so the long
+# sandbox tests do not end up queued behind each other on one worker.
 test: setup
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 # The pure tests only (no sandbox, no terminal): seconds, for the edit-test loop.
 test-fast: setup

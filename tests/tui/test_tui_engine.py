@@ -241,7 +241,10 @@ async def test_trail_broken_while_running_turns_failing(
 
 # ---------------------------------------------------------------------------- responsiveness
 
-BENCH = {"accounts": 12, "regions": 17, "trails": 4, "multi_region_trails": 4}
+#: Hundreds of views from the real engine: enough to make a sweep and its snapshot apply
+#: compete with key presses. Key latency at organization size is `make bench`'s to measure.
+BENCH = {"accounts": 6, "regions": 17, "trails": 4, "multi_region_trails": 4}
+MIN_VIEWS = 400
 
 
 def _pct(xs: list[float]) -> str:
@@ -255,11 +258,12 @@ def _pct(xs: list[float]) -> str:
 async def test_keys_responsive_during_bench_sweeps(
     sandbox_factory: Callable[..., Sandbox],
 ) -> None:
-    """Key press -> screen update latency while the engine sweeps >= 800 views (printed)."""
+    """Key press -> screen update latency while the engine sweeps hundreds of views
+    (printed; measured, not asserted)."""
     sb = sandbox_factory("bench", delivery_interval=3600, scenario_args=BENCH)
     sb.deliver()
     n_views = sb.manifest["size"]["views"]
-    assert n_views >= 800
+    assert n_views >= MIN_VIEWS
     with engine_app(sb, aws=BENCH_AWS) as (app, monitor):
         async with app.run_test(size=SIZE) as pilot:
             # Heartbeat on the UI loop: how long the loop is ever blocked (engine work must
@@ -289,10 +293,10 @@ async def test_keys_responsive_during_bench_sweeps(
             await wait_for(pilot, lambda: app.snapshot is not None, 90, "the first sweep")
             first_apply = app.last_apply_seconds
             first_stats = app.last_table_stats
-            assert app.snapshot is not None and len(app.snapshot.views) >= 800
+            assert app.snapshot is not None and len(app.snapshot.views) >= MIN_VIEWS
             assert monitor._loop is not asyncio.get_running_loop()  # the engine's own loop
             t = table(app)
-            assert t.row_count >= 800
+            assert t.row_count >= MIN_VIEWS
 
             frames: list[float] = []
             display = app._display
