@@ -15,7 +15,8 @@ latency (`--latency 0,40`: ms added by the sandbox to every request):
   trailtop-warm      the following sweeps of that process (steady state, as in the TUI)
 
 Then peak RSS of the engine process at ~850 views (a region subset of the same estate) and
-at ~5,000 views (a second estate), and the TUI figures (bench/tui_figures.py). Prints a
+at ~5,000 views (a second estate), and the TUI figures (bench/tui_figures.py: table apply,
+time to first paint and first rows of `trailtop --demo`, key latency). Prints a
 table and writes bench/results.json. Medians over --runs.
 """
 
@@ -267,6 +268,16 @@ def print_table(results: dict[str, Any]) -> str:
             f"(total {tb['initial_apply_seconds']:.3f}s); {tb['diff_views']:.0f}-view diff "
             f"{tb['diff_table_seconds']:.3f}s (total {tb['diff_apply_seconds']:.3f}s)"
         )
+    if "demo_start" in t:
+        d = t["demo_start"]
+
+        def secs(v: float | None) -> str:
+            return f"{v:.1f} s" if v is not None else "not reached"
+
+        extra.append(
+            f"`trailtop --demo` at {d['size']} (tmux): first paint "
+            f"{secs(d['first_paint_seconds'])}, first rows {secs(d['first_rows_seconds'])}"
+        )
     if "keys" in t:
         k = t["keys"]
         extra.append(
@@ -396,6 +407,8 @@ def main(argv: list[str] | None = None) -> int:
 
                 log("TUI: table apply, 5,000 views")
                 results["tui"]["table"] = tui_figures.table_apply(5000, 0.05, a.runs)
+                log("TUI: `trailtop --demo` in tmux, time to first paint and to first rows")
+                results["tui"]["demo_start"] = tui_figures.demo_start(a.runs)
                 if big is not None:
                     from core.settings import load_settings
 

@@ -1,10 +1,13 @@
-"""TUI figures: applying 5,000-view snapshots to the table, and key latency during sweeps.
+"""TUI figures: 5,000-view snapshots applied to the table, `--demo` start, key latency.
 
 - `table_apply`: the overview table fed by a fake source (tests/support/builders: 5,000 views over
   accounts x 17 regions, ~10% not ok); initial apply, then a 5% diff (views break or heal).
 - `keys_during_sweeps`: the real app with the real engine in its Monitor thread against the
   sandbox estate; arrow keys are delivered through the driver (as a terminal would) while
   sweeps run, and the time until the cursor action ran is measured.
+- `demo_start`: the real `trailtop --demo` in a private tmux server (80x24), its pane read
+  every 20 ms: seconds from launch to the first non-blank screen and to the first overview
+  row; then `q`, and the sandbox process it started must be gone.
 """
 
 from __future__ import annotations
@@ -131,3 +134,77 @@ async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dic
 
 def keys_during_sweeps(settings: Any, sweeps: int = 2, timeout: float = 600) -> dict[str, Any]:
     return asyncio.run(_keys_during_sweeps(settings, sweeps, timeout))
+
+
+#: A row of the overview: a state word at the start of a line below the header.
+_ROW_START = ("FAIL", "WARN", "UNKN", "OK", "*FAIL", "*WARN", "*UNKN", "*OK")
+
+
+def _has_rows(text: str) -> bool:
+    return any(line.split()[:1] and line.split()[0] in _ROW_START for line in text.splitlines()[2:])
+
+
+def _demo_start_once(size: tuple[int, int], timeout: float) -> dict[str, Any]:
+    """One `trailtop --demo` in a private tmux server: seconds from launch to the first
+    non-blank screen and to the first overview row, then `q` and the sandbox checked gone."""
+    import os
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    from tests.tui.tmux_smoke import alive, sandbox_children
+
+    binary = Path(__file__).resolve().parents[1] / ".venv" / "bin" / "trailtop"
+    socket = f"trailtop-bench-{os.getpid()}"
+    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES", "TMUX")}
+
+    def tmux(*args: str) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", socket, *args], check=True, capture_output=True, text=True, env=env
+        )
+        return out.stdout
+
+    if shutil.which("tmux") is None:
+        raise RuntimeError("tmux is not installed")
+    t0 = time.monotonic()
+    tmux(
+        "new-session", "-d", "-s", "b", "-x", str(size[0]), "-y", str(size[1]),
+        "-e", "TERM=tmux-256color", "--", str(binary), "--demo",
+    )  # fmt: skip
+    out: dict[str, Any] = {"first_paint_seconds": None, "first_rows_seconds": None}
+    try:
+        pid = int(tmux("display-message", "-p", "-t", "b", "#{pane_pid}").strip())
+        sandboxes: list[int] = []
+        deadline = t0 + timeout
+        while time.monotonic() < deadline:
+            text = tmux("capture-pane", "-p", "-t", "b")
+            now = time.monotonic() - t0
+            if out["first_paint_seconds"] is None and text.strip():
+                out["first_paint_seconds"] = now
+                out["first_screen"] = text
+            if _has_rows(text):
+                out["first_rows_seconds"] = now
+                break
+            sandboxes = sandboxes or sandbox_children(pid)
+            time.sleep(0.02)  # polling interval of a condition with a deadline
+        sandboxes = sandboxes or sandbox_children(pid)
+        tmux("send-keys", "-t", "b", "q")
+        deadline = time.monotonic() + 30
+        while (alive(pid) or any(alive(p) for p in sandboxes)) and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling interval of a condition with a deadline
+        out["sandbox_left_running"] = [p for p in sandboxes if alive(p)]
+    finally:
+        subprocess.run(["tmux", "-L", socket, "kill-server"], capture_output=True, env=env)
+    return out
+
+
+def demo_start(
+    runs: int = 3, size: tuple[int, int] = (80, 24), timeout: float = 60
+) -> dict[str, Any]:
+    """Time to first paint and to first rows of `trailtop --demo` (medians over `runs`)."""
+    results = [_demo_start_once(size, timeout) for _ in range(runs)]
+    out: dict[str, Any] = {"size": f"{size[0]}x{size[1]}", "runs": results}
+    for k in ("first_paint_seconds", "first_rows_seconds"):
+        values = [r[k] for r in results if r[k] is not None]
+        out[k] = statistics.median(values) if len(values) == len(results) else None
+    return out

@@ -47,6 +47,7 @@ exit status of --once: 0 ok, 1 something failing, 2 usage or configuration error
 
 #: Where `--demo` writes its audit lines: never into the audit log of real changes.
 DEMO_AUDIT_LOG = "~/.local/state/trailtop/demo-audit.jsonl"
+_DEMO_REMEDIATION = {"remediation": {"audit_log": DEMO_AUDIT_LOG}}
 
 
 class _Version(argparse.Action):
@@ -368,6 +369,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             from core.settings import deep_merge
 
             overrides = deep_merge(overrides, _watch_overrides(args))
+        demo_tui = args.demo and not (args.once or args.plan_id or args.watch)
+        if demo_tui:
+            # The TUI paints first and starts the estate behind it (tui.demo.DemoSource):
+            # only what is known before the estate is up is merged here.
+            from core.settings import deep_merge
+            from tui.demo import check_demo_available, demo_poll_overrides
+
+            check_demo_available()
+            settings, path = load_settings(
+                args.config,
+                deep_merge(deep_merge(demo_poll_overrides(), _DEMO_REMEDIATION), overrides),
+            )
+            log.info(
+                "trailtop TUI --demo: config %s, remediation %s",
+                path or "(none)",
+                "enabled" if settings.remediation.enabled else "disabled",
+            )
+            return run_tui(settings, demo=True, demo_args=(args.config, overrides))
         if args.demo:
             from tui.demo import start_demo
 
@@ -375,9 +394,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             os.environ.update(env)
             from core.settings import deep_merge
 
-            demo_overrides = deep_merge(
-                demo_overrides, {"remediation": {"audit_log": DEMO_AUDIT_LOG}}
-            )
+            demo_overrides = deep_merge(demo_overrides, _DEMO_REMEDIATION)
             overrides = deep_merge(demo_overrides, overrides)
         settings, path = load_settings(args.config, overrides)
         from core.settings import check_aws_names, source_of
@@ -456,25 +473,60 @@ def run_headless(settings: Settings, fmt: str) -> int:
     return exit_code(snap)
 
 
-def run_tui(settings: Settings, *, demo: bool = False) -> int:
-    from core.engine.monitor import Monitor
-    from core.engine.sweep import engine_from_settings
+def _demo_settings(sb: Any, config: str | None, overrides: dict[str, Any]) -> Settings:
+    """The demo's settings once its estate is up: pointed at it, checked as at start."""
+    from core.settings import check_aws_names, deep_merge, source_of
+    from tui.demo import demo_overrides
+
+    os.environ.update(sb.process_env({}))
+    merged = deep_merge(
+        deep_merge(demo_overrides(sb.manifest, sb.endpoint_url), _DEMO_REMEDIATION), overrides
+    )
+    settings, path = load_settings(config, merged)
+    keys = ("aws.profiles", "aws.regions", "remediation.profile")
+    check_aws_names(settings, sources={k: source_of(k, merged, path) for k in keys})
+    log.info("demo estate up at %s: profiles %s", settings.aws.endpoint_url, settings.aws.profiles)
+    return _named_profile(settings)
+
+
+def run_tui(
+    settings: Settings,
+    *,
+    demo: bool = False,
+    demo_args: tuple[str | None, dict[str, Any]] | None = None,
+) -> int:
+    """The live TUI. With `demo_args` (config path, overrides) the emulated estate starts
+    behind the first screen and `settings` are those known before it is up."""
+    from core.engine.protocols import SnapshotSource
     from tui.app import TrailtopApp
 
-    class LoggedMonitor(Monitor):
-        """The engine's thread host, writing each sweep's summary to the debug log."""
+    def monitor_for(settings: Settings) -> SnapshotSource:
+        # Imported here: the engine pulls in the AWS SDKs (~0.7 s), which the demo's first
+        # screen does not wait for (this runs on DemoSource's thread there).
+        from core.engine.monitor import Monitor
+        from core.engine.sweep import engine_from_settings
 
-        def start(
-            self, on_snapshot: SnapshotCallback, on_event: EventCallback | None = None
-        ) -> None:
-            def logged(snap: Any) -> None:
-                _log_sweep(snap)
-                if collector is not None:
-                    collector.counters.sweeps += 1
-                    collector.update(snap)
-                on_snapshot(snap)
+        class LoggedMonitor(Monitor):
+            """The engine's thread host, writing each sweep's summary to the debug log."""
 
-            super().start(logged, on_event)
+            def start(
+                self, on_snapshot: SnapshotCallback, on_event: EventCallback | None = None
+            ) -> None:
+                def logged(snap: Any) -> None:
+                    _log_sweep(snap)
+                    if collector is not None:
+                        collector.counters.sweeps += 1
+                        collector.update(snap)
+                    on_snapshot(snap)
+
+                super().start(logged, on_event)
+
+        engine = engine_from_settings(settings)
+        if engine.culprits is not None:
+            # Watching live: show the verdict at once; culprits still being looked up
+            # (Event history allows 2 lookups/s per account-region) arrive with the next sweep.
+            engine.culprits.wait_seconds = 1.0
+        return LoggedMonitor(engine)
 
     collector: Any = None
     server: Any = None
@@ -492,14 +544,18 @@ def run_tui(settings: Settings, *, demo: bool = False) -> int:
                 f"metrics.tui_port {settings.metrics.tui_port}: cannot listen there "
                 f"({e.strerror or e}); choose another port"
             ) from e
-    engine = engine_from_settings(settings)
-    if engine.culprits is not None:
-        # Watching live: show the verdict at once; culprits still being looked up (Event
-        # history allows 2 lookups/s per account-region) arrive with the next sweep.
-        engine.culprits.wait_seconds = 1.0
-    monitor = LoggedMonitor(engine)
+    source: SnapshotSource
+    if demo_args is not None:
+        from tui.demo import DemoSource, new_sandbox
+
+        config, overrides = demo_args
+        source = DemoSource(
+            new_sandbox, lambda sb: monitor_for(_demo_settings(sb, config, overrides))
+        )
+    else:
+        source = monitor_for(settings)
     app = TrailtopApp(
-        monitor,
+        source,
         title_hint="demo estate" if demo else "",
         bell=settings.ui.bell,
         remediation_enabled=settings.remediation.enabled,
@@ -507,7 +563,7 @@ def run_tui(settings: Settings, *, demo: bool = False) -> int:
     try:
         app.run()
     finally:
-        monitor.stop()
+        source.stop()
         if server is not None:
             server.stop()
     return int(app.return_code or 0)

@@ -1,0 +1,117 @@
+"""`trailtop --demo` paints first: DemoSource starts the estate behind the first screen.
+
+A fake sandbox stands in for the real one (its start blocks until the test releases it, or
+until its process is killed) and a FakeSource for the engine: no moto, no AWS.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+
+from textual.pilot import Pilot
+
+from core.engine.protocols import Phase
+from tests.support.builders import demo_views, make_snapshot
+from tests.support.fakes import FakeSource, frozen_clock
+from tests.support.screens import screen_text
+from tui.app import TrailtopApp
+from tui.demo import STARTING, DemoSandbox, DemoSource
+
+SIZE = (80, 24)
+
+
+async def wait_until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met before the deadline")
+        await pilot.pause()
+
+
+class SlowSandbox:
+    """Starts a real (idle) process, then blocks in `start()` until released or killed."""
+
+    def __init__(self, fail: str = "") -> None:
+        self.release = threading.Event()
+        self.fail = fail
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stops = 0
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
+
+    def start(self) -> SlowSandbox:
+        if self.fail:
+            raise RuntimeError(self.fail)
+        self.proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        while not self.release.wait(0.05):
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited ({self.proc.returncode})")
+        return self
+
+    def stop(self) -> None:
+        self.stops += 1
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+
+
+def demo_app(sandbox: SlowSandbox) -> tuple[TrailtopApp, DemoSource, FakeSource]:
+    fake = FakeSource(make_snapshot(demo_views(), sweep=1))
+
+    def make_source(sb: DemoSandbox) -> FakeSource:
+        assert sb is sandbox
+        return fake
+
+    source = DemoSource(lambda: sandbox, make_source)
+    return TrailtopApp(source, title_hint="demo estate", clock=frozen_clock()), source, fake
+
+
+def header(app: TrailtopApp) -> str:
+    return screen_text(app).splitlines()[0]
+
+
+async def test_paints_and_says_it_is_starting_before_the_source_has_anything() -> None:
+    sandbox = SlowSandbox()
+    app, source, fake = demo_app(sandbox)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: STARTING in header(app))
+        assert app.snapshot is None and not fake.started.is_set()
+        assert "State" in screen_text(app)  # the overview is drawn, empty
+        await pilot.press("r")  # asked before the engine exists: kept for it
+        sandbox.release.set()
+        await wait_until(pilot, lambda: app.snapshot is not None)
+        assert source.source is fake and fake.refreshes == [None]
+        assert STARTING not in header(app)
+        assert "FAIL" in screen_text(app)
+        fake.event(Phase.SWEEP_STARTED, "sweep 2")  # the first sweep is called "sweeping"
+        await wait_until(pilot, lambda: app.sweep_status.progress == "sweeping")
+    source.stop()
+    assert fake.stopped >= 1 and sandbox.stops == 1
+
+
+async def test_quitting_during_startup_kills_the_sandbox_by_its_pid() -> None:
+    sandbox = SlowSandbox()
+    app, source, fake = demo_app(sandbox)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: sandbox.proc is not None and STARTING in header(app))
+        await pilot.press("q")
+    assert app.stop_thread is not None
+    app.stop_thread.join(10)
+    source.stop()  # the CLI stops it again after the app returned: idempotent
+    assert sandbox.proc is not None and sandbox.proc.returncode == -signal.SIGTERM
+    assert sandbox.stops == 1 and not fake.started.is_set() and source.error == ""
+
+
+async def test_an_estate_that_does_not_start_says_why() -> None:
+    app, source, fake = demo_app(SlowSandbox(fail="port in use"))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.sweep_status.failed)
+        assert "did not start" in app.sweep_status.event and "port in use" in source.error
+        assert "sweep failed" in header(app) and not fake.started.is_set()
