@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from pathlib import Path
 from typing import ClassVar
 
 from textual.app import App, SystemCommand
@@ -27,10 +28,13 @@ from textual.widgets import Input
 from core.engine.protocols import Phase, RemediatingSource, SnapshotSource
 from core.fix.model import ApplyResult, Plan
 from core.model import Snapshot, State
+from core.mute import Mute, add_mute, mute_for
 from core.util.times import utcnow
 from tui.alerts import build_alerts, transitions
+from tui.dialogs.mute import MuteChoice, MuteScreen, MuteWritten, RequestMute
 from tui.dialogs.plan_picker import PlanPickerScreen
 from tui.dialogs.remediation import RemediationScreen
+from tui.format import fmt_time
 from tui.messages import (
     ApplyFix,
     FixDone,
@@ -81,8 +85,11 @@ class TrailtopApp(App[None]):
         bell: bool = False,
         remediation_enabled: bool = False,
         clock: Callable[[], datetime] = utcnow,
+        mute_file: Path | None = None,
     ) -> None:
         super().__init__()
+        #: Where `m` writes mutes (`core.mute.mute_file_path(settings)`; None: muting off).
+        self.mute_file = mute_file
         self.source = source
         self.title_hint = title_hint
         self.bell_enabled = bell
@@ -306,6 +313,32 @@ class TrailtopApp(App[None]):
         if record is None:
             self.fix_signal.publish(FixUpdate(message.view_id, message.plan.id, None))
 
+    def on_request_mute(self, message: RequestMute) -> None:
+        self.request_mute(message.view_id, message.codes)
+
+    def on_mute_written(self, message: MuteWritten) -> None:
+        code = plain(message.code, max_len=80)
+        if message.error:
+            self.notify(
+                plain(message.error, max_len=400),
+                title=f"Mute of {code} not written",
+                severity="error",
+                timeout=15,
+                markup=False,
+            )
+            return
+        self.notify(
+            f"{code} muted until {fmt_time(message.expires)}; written to "
+            f"{plain(str(self.mute_file), max_len=200)}. It applies from the next sweep.",
+            title="Muted",
+            timeout=8,
+            markup=False,
+        )
+        if not self._tearing_down():
+            self.source.refresh(message.view_id)
+            self.sweep_status = SweepStatus(sweeping=True, progress="refresh requested")
+            self.status_signal.publish(self.sweep_status)
+
     # ------------------------------------------------------------------ actions
 
     def open_drilldown(self, view_id: str) -> None:
@@ -348,6 +381,53 @@ class TrailtopApp(App[None]):
                 self.open_plan(view_id, by_id[plan_id])
 
         self.push_screen(PlanPickerScreen(plans), picked)
+
+    def request_mute(self, view_id: str, codes: tuple[str, ...]) -> None:
+        """Open the mute dialog for the unmuted findings of `view_id` among `codes`."""
+        model = self.models.get(view_id)
+        path = self.mute_file
+        if path is None:
+            self.notify(
+                "Muting is off: no mute file is set (mute.file in the config)",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if model is None:
+            self.notify("This view is gone from the latest sweep", markup=False)
+            return
+        view = model.view
+        findings = [
+            f for c in dict.fromkeys(codes) for f in view.findings if f.code == c and not f.muted
+        ]
+        if not findings:
+            muted = any(f.muted is not None for f in view.findings if f.code in codes)
+            self.notify(
+                "Muted already (the drill-down says until when)" if muted else "Nothing to mute",
+                markup=False,
+            )
+            return
+
+        def chosen(choice: MuteChoice | None) -> None:
+            if choice is not None:
+                mute = mute_for(view, choice.finding, choice.reason, choice.expires, str(path))
+                self.write_mute(path, mute, view_id)
+
+        self.push_screen(MuteScreen(view, findings, path, self.now), chosen)
+
+    def write_mute(self, path: Path, mute: Mute, view_id: str) -> None:
+        """Append `mute` to the mute file on a worker thread (a slow or stuck disk never
+        holds the UI); the answer comes back as `MuteWritten`."""
+
+        def write() -> None:
+            error = ""
+            try:
+                add_mute(path, mute)
+            except Exception as e:  # shown as a toast: the operator can fix the file
+                error = str(e) or type(e).__name__
+            self.post_message(MuteWritten(view_id, mute.code, mute.expires, error))
+
+        self.run_worker(write, name="mute-write", group="mute", thread=True, exit_on_error=False)
 
     def open_plan(self, view_id: str, plan: Plan) -> None:
         model = self.models.get(view_id)

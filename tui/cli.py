@@ -47,7 +47,12 @@ exit status of --once: 0 ok, 1 something failing, 2 usage or configuration error
 
 #: Where `--demo` writes its audit lines: never into the audit log of real changes.
 DEMO_AUDIT_LOG = "~/.local/state/trailtop/demo-audit.jsonl"
-_DEMO_REMEDIATION = {"remediation": {"audit_log": DEMO_AUDIT_LOG}}
+#: The demo mutes its own findings apart from the real mute file, as it audits apart.
+DEMO_MUTE_FILE = "~/.local/state/trailtop/demo-mutes.toml"
+_DEMO_REMEDIATION = {
+    "remediation": {"audit_log": DEMO_AUDIT_LOG},
+    "mute": {"file": DEMO_MUTE_FILE},
+}
 
 
 class _Version(argparse.Action):
@@ -554,11 +559,14 @@ def run_tui(
         )
     else:
         source = monitor_for(settings)
+    from core.mute import mute_file_path
+
     app = TrailtopApp(
         source,
         title_hint="demo estate" if demo else "",
         bell=settings.ui.bell,
         remediation_enabled=settings.remediation.enabled,
+        mute_file=mute_file_path(settings),
     )
     try:
         app.run()

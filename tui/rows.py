@@ -75,10 +75,14 @@ def coverage_views(snapshot: Snapshot) -> list[TrailView]:
     aliases = {t.account_id: t.account_alias for t in snapshot.targets if t.account_alias}
     out: list[TrailView] = []
     for gap in snapshot.coverage:
-        findings = gap.findings
-        state = worst_state(f.state for f in findings) if findings else State.FAILING
+        # Muted findings follow the counting ones and never judge the state (as in a view).
+        counting = tuple(f for f in gap.findings if f.muted is None)
+        findings = (*counting, *(f for f in gap.findings if f.muted is not None))
+        state = worst_state(f.state for f in counting) if counting else State.FAILING
         if state is State.OK:  # a gap is never "ok": it is listed because nothing logs there
             state = State.FAILING
+        if gap.findings and not counting:  # every finding muted: accepted, so not failing
+            state = State.OK
         out.append(
             CoverageView(
                 key=ViewKey(gap.account_id, gap.region, ""),
@@ -125,6 +129,8 @@ COLUMNS: tuple[Column, ...] = (
 )
 #: Marks a finding shown because the filter matched it although it is not the row's top one.
 MATCH_MARK = "+"
+#: Leads a muted finding's cell (the row is dimmed too when its top finding is muted).
+MUTED_MARK = "muted"
 
 
 def preferred_widths(content: Mapping[str, int]) -> dict[str, int]:
@@ -185,6 +191,7 @@ def build_model(view: TrailView) -> RowModel:
             view.trail.arn,
             codes,
             "uncovered coverage" if isinstance(view, CoverageView) else "",
+            "muted" if any(f.muted is not None for f in view.findings) else "",
         )
     ).lower()
     return RowModel(
@@ -270,13 +277,21 @@ def finding_cell(view: TrailView, query: str = "") -> Cell:
     f, matched = shown_finding(view, query)
     if f is None:
         return ("", "stale" if view.stale else "cell")
-    text = f"{MATCH_MARK if matched else ''}{f.code}: {f.message}"
-    return (plain(text, max_len=COLUMNS[COL_INDEX["finding"]].max_len), "finding")
+    muted = f"{MUTED_MARK} " if f.muted is not None else ""
+    text = f"{MATCH_MARK if matched else ''}{muted}{f.code}: {f.message}"
+    style = "muted" if f.muted is not None else "finding"
+    return (plain(text, max_len=COLUMNS[COL_INDEX["finding"]].max_len), style)
+
+
+def row_muted(view: TrailView) -> bool:
+    """The row's top finding is muted: every finding is, so nothing on the row counts."""
+    top = view.top_finding
+    return top is not None and top.muted is not None
 
 
 def row_cells(m: RowModel, now: datetime, highlighted: bool = False, query: str = "") -> Cells:
     v = m.view
-    base = "stale" if v.stale else "cell"
+    base = "stale" if v.stale else "muted" if row_muted(v) else "cell"
     widths = {c.key: c.max_len for c in COLUMNS}
     return (
         state_cell(m, now, highlighted),

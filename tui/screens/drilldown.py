@@ -31,6 +31,7 @@ from core.util.times import parse_time
 from tui.commands import ScreenCommands
 from tui.dialogs.cause_event import CauseEventScreen
 from tui.dialogs.copy import CopyScreen, copy_items
+from tui.dialogs.mute import RequestMute, muted_text
 from tui.format import fmt_age, fmt_time
 from tui.layout import segment
 from tui.messages import RequestFix
@@ -231,12 +232,16 @@ def culprit_text(ce: Mapping[str, Any], now: datetime | None = None) -> Text:
 
 
 def _finding_head(f: Finding, palette: Palette | None, label: str = "") -> Text:
-    head = Text()
+    muted = f.muted is not None
+    head = Text(style="dim" if muted else "")
     if label:
         head.append(label + ": ", "bold")
-    head.append(f"[{f.severity.value.upper()}] ", style=_color(palette, f.state.value))
+    sev_style = Style(dim=True) if muted else _color(palette, f.state.value)
+    head.append(f"[{f.severity.value.upper()}] ", style=sev_style)
     head.append(plain(f.code, max_len=80), style="bold")
     head.append(f"  ({plain(f.channel.value)})", style="dim")
+    if muted:
+        head.append("  MUTED", "bold")
     return head
 
 
@@ -247,10 +252,10 @@ def finding_renderable(
     now: datetime | None = None,
 ) -> RenderableType:
     """One finding in full (the findings after the root cause, in "Also reported")."""
-    parts: list[RenderableType] = [
-        _finding_head(f, palette),
-        safe_text(f.message, max_len=1000, end="\n"),
-    ]
+    parts: list[RenderableType] = [_finding_head(f, palette)]
+    if f.muted is not None:
+        parts.append(muted_text(f.muted))
+    parts.append(safe_text(f.message, max_len=1000, end="\n", style="dim" if f.muted else ""))
     if f.evidence:
         parts.append(Text("evidence:", style="bold dim"))
         parts.append(evidence_text(f.evidence))
@@ -322,8 +327,13 @@ def verdict_renderable(
     when = now or view.status_at
     if top is None or view.state is State.OK:
         t = Text()
-        t.append("Delivering: ", _color(palette, "ok"))
-        t.append("nothing wrong found." if top is None else "nothing blocks delivery.")
+        if top is not None and all(f.muted is not None for f in view.findings):
+            # Not "delivering": a muted finding may well be a broken trail, accepted.
+            t.append("Muted: ", "bold")
+            t.append(f"every finding ({len(view.findings)}) is muted; none counts.")
+        else:
+            t.append("Delivering: ", _color(palette, "ok"))
+            t.append("nothing wrong found." if top is None else "nothing blocks delivery.")
         parts: list[RenderableType] = [t]
         if when is not None and view.status:
             parts.append(_deliveries(view, when))
@@ -398,6 +408,7 @@ class DrilldownScreen(Screen[None]):
         Binding("x", "fix", "Fix", tooltip="Review (and apply) a remediation plan"),
         Binding("e", "cause_event", "Culprit", tooltip="Who broke it: the full CloudTrail event"),
         Binding("c", "copy", "Copy", tooltip="Copy the ARN, a plan id or a command (OSC 52)"),
+        Binding("m", "mute", "Mute", tooltip="Mute a finding: reason and duration"),
     ]
 
     app: TrailtopApp
@@ -499,6 +510,13 @@ class DrilldownScreen(Screen[None]):
             return
         self.app.push_screen(CopyScreen(items))
 
+    def action_mute(self) -> None:
+        """Mute a finding of this view, the top one proposed first."""
+        if self.view is None or not self.view.findings:
+            self.app.notify("Nothing to mute: this view has no finding", markup=False)
+            return
+        self.post_message(RequestMute(self.view_id, tuple(f.code for f in self.view.findings)))
+
     def on_key(self, event: events.Key) -> None:
         # A disabled binding swallows nothing: run the action anyway, it explains itself
         # (and `x` still shows a plan read-only when remediation is off).
@@ -518,6 +536,9 @@ class DrilldownScreen(Screen[None]):
         )
         yield SystemCommand(
             "Copy to clipboard", "The ARN, a plan id or a command, via OSC 52 (c)", self.action_copy
+        )
+        yield SystemCommand(
+            "Mute finding", "Mute a finding of this view: reason, duration (m)", self.action_mute
         )
         if self.cause_events():
             yield SystemCommand(

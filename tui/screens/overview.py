@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Input, Label
 
 from core.model import Snapshot
 from tui.commands import ScreenCommands
+from tui.dialogs.mute import RequestMute
 from tui.messages import OpenDrilldown
 from tui.rows import COLUMNS, jump_matches, jump_suggestions, matches
 from tui.signals import subscribe
@@ -37,7 +38,7 @@ DEBOUNCE_ROWS = 2000
 PALETTE_IN_FOOTER = 100
 #: Overview actions hidden from the footer (and idle) while a prompt has the keyboard.
 TABLE_ACTIONS = frozenset(
-    {"filter", "toggle_faults", "jump", "cycle_sort", "reverse_sort", "sort_column"}
+    {"filter", "toggle_faults", "jump", "cycle_sort", "reverse_sort", "sort_column", "mute"}
 )
 
 
@@ -77,9 +78,10 @@ class OverviewScreen(Screen[None]):
     COMMANDS = {ScreenCommands}
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("slash", "filter", "Filter"),
-        Binding("f", "toggle_faults", "Faults only"),
+        Binding("f", "toggle_faults", "Faults"),
         Binding("colon", "jump", "Jump"),
         Binding("s", "cycle_sort", "Sort"),
+        Binding("m", "mute", "Mute", tooltip="Mute the top finding of the row: reason, duration"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
         *(
             Binding(str(i + 1), f"sort_column({i})", f"Sort by {c.label}", show=False)
@@ -266,6 +268,16 @@ class OverviewScreen(Screen[None]):
         if rid is not None and rid in self.app.models:
             self.post_message(OpenDrilldown(rid))
 
+    def action_mute(self) -> None:
+        """Mute the top finding of the row under the cursor (the dialog asks why and how long)."""
+        rid = self.table.cursor_view_id
+        model = self.app.models.get(rid) if rid is not None else None
+        top = model.view.top_finding if model is not None else None
+        if rid is None or top is None:
+            self.app.notify("Nothing to mute on this row", markup=False)
+            return
+        self.post_message(RequestMute(rid, (top.code,)))
+
     def jump_to(self, target: str) -> bool:
         """Move the cursor to the first shown row whose account or region matches `target`."""
         models = self.app.models
@@ -288,6 +300,11 @@ class OverviewScreen(Screen[None]):
         )
         yield SystemCommand(
             "Drill down", "Details of the view under the cursor (enter)", self.drill
+        )
+        yield SystemCommand(
+            "Mute finding",
+            "Mute the top finding of the row under the cursor: reason, duration (m)",
+            self.action_mute,
         )
         yield SystemCommand(
             "Clear filter", "Show every view again (esc)", lambda: self.set_filter("")

@@ -77,10 +77,11 @@ class ViewTable(DataTable[Text]):
         "viewtable--age",
         "viewtable--never",
         "viewtable--finding",
+        "viewtable--muted",
     }
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Details"),
+        Binding("enter", "select_cursor", "Open"),
         Binding("g", "scroll_top", "Top", show=False),
         Binding("G", "scroll_bottom", "Bottom", show=False),
         Binding("j", "cursor_down", "Down", show=False),
