@@ -25,7 +25,7 @@ from core.settings import Settings
 from core.util.text import plain
 from core.watch.metrics import Counters, MetricsServer, SnapshotCollector
 from core.watch.notify import Dispatcher, Sink
-from core.watch.transitions import Tracker, log_line
+from core.watch.transitions import Tracker, log_line, notice_message
 
 log = logging.getLogger(__name__)
 
@@ -159,6 +159,9 @@ class Watcher:
                 account_id=n.account_id,
                 message=plain(n.message, max_len=500),
             )
+            # Said once to the sinks too: an expired mute pages again from now on, and an
+            # account that left is no longer watched.
+            self.dispatcher.submit(notice_message(n, snap.sweep, snap.generated_at.isoformat()))
         for profile in sorted(set(snap.sso_login_needed) - self._sso):
             p = plain(profile, max_len=100)
             self.emit(

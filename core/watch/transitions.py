@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from core.model import Finding, Snapshot, State, TargetResult, TrailView
+from core.model import Finding, Notice, Snapshot, State, TargetResult, TrailView
 from core.util.text import plain
 
 #: Longest free text (an AWS message, a reason) carried in a message.
@@ -189,6 +189,23 @@ def message(t: Transition) -> dict[str, Any]:
         )
     body["text"] = text(body)
     return body
+
+
+def notice_message(n: Notice, sweep: int, at: str) -> dict[str, Any]:
+    """The body for something said once (an expired mute, an account that left): sent to
+    the same sinks as transitions, with an id that is the same for the same notice."""
+    raw = f"notice|{n.kind}|{n.account_id}|{n.message}"
+    message = plain(n.message, max_len=TEXT_LIMIT)
+    return {
+        "source": "trailtop",
+        "id": hashlib.sha256(raw.encode()).hexdigest()[:24],
+        "kind": plain(n.kind, max_len=64),
+        "sweep": sweep,
+        "at": at,
+        "account_id": n.account_id,
+        "message": message,
+        "text": _slack(f"trailtop: {message}"),
+    }
 
 
 def text(body: Mapping[str, Any]) -> str:

@@ -103,3 +103,43 @@ async def test_command_sink_gets_the_json_on_stdin_and_fails_on_exit_status(tmp_
         assert "exit status 3" in str(e)
     else:
         raise AssertionError("a non-zero exit must be a failure")
+
+
+class Recording:
+    name = "recording"
+
+    def __init__(self) -> None:
+        self.bodies: list[Mapping[str, Any]] = []
+
+    async def send(self, body: Mapping[str, Any]) -> None:
+        self.bodies.append(body)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_notice_goes_to_the_sinks_once() -> None:
+    import io
+    from dataclasses import replace
+    from typing import cast
+
+    from core.engine.sweep import Engine
+    from core.model import Notice
+    from core.settings import load_settings
+    from core.watch.run import Watcher
+    from tests.support.builders import make_snapshot
+
+    settings, _ = load_settings(None, {})
+    sink = Recording()
+    out = io.StringIO()
+    w = Watcher(cast(Engine, object()), settings, out, [sink], serve_metrics=False)
+    w.dispatcher.start()
+    said = Notice("mute-expired", "111111111111", "Mute of S3_DELIVERY_ERROR <x> expired.")
+    snap = make_snapshot([])
+    w.accept(replace(snap, notices=(said,)))
+    w.accept(replace(snap, sweep=snap.sweep + 1, notices=(said,)))
+    assert await w.dispatcher.drain(5)
+    await w.dispatcher.close()
+    assert [b["kind"] for b in sink.bodies] == ["mute-expired"]  # twice said, sent once
+    assert sink.bodies[0]["text"] == "trailtop: Mute of S3_DELIVERY_ERROR &lt;x&gt; expired."
+    assert '"event": "notice"' in out.getvalue()
