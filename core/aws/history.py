@@ -44,18 +44,9 @@ from aiobotocore.config import AioConfig
 from core.aws.clients import ClientPool
 from core.aws.errors import describe_error, error_code
 from core.codes import Code
-from core.judge.culprit import (
-    Event,
-    Target,
-    anchor_of,
-    candidates,
-    cause_event,
-    codes_with_causes,
-    parse_event,
-    targets_for,
-    window_start,
-    writes_for,
-)
+from core.judge.cause_rules import codes_with_causes, writes_for
+from core.judge.cause_targets import Target, targets_for
+from core.judge.culprit import Event, anchor_of, candidates, cause_event, parse_event, window_start
 from core.model import Finding, TrailConfig, TrailView
 from core.util.error_codes import THROTTLE
 

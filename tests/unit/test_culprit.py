@@ -13,16 +13,9 @@ from typing import Any
 
 import pytest
 
-from core.judge.culprit import (
-    EVENT_RULES,
-    anchor_of,
-    candidates,
-    cause_event,
-    codes_with_causes,
-    parse_event,
-    targets_for,
-    window_start,
-)
+from core.judge.cause_rules import EVENT_RULES, codes_with_causes
+from core.judge.cause_targets import targets_for
+from core.judge.culprit import anchor_of, candidates, cause_event, parse_event, window_start
 from core.model import TrailConfig
 
 ACCT = "111111111111"

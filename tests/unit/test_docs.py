@@ -25,7 +25,8 @@ import pytest
 
 from core.codes import Code
 from core.fix.model import ApiCall, Plan, Precondition
-from core.judge.culprit import cause_event, event_names_for
+from core.judge.cause_rules import event_names_for
+from core.judge.culprit import cause_event
 from core.judge.evaluate import Thresholds, coverage_gaps, judge_view, status_unavailable
 from core.judge.facts import Destinations, Fact
 from core.judge.rootcause import root_causes

@@ -23,7 +23,8 @@ from core.codes import Code
 from core.engine.protocols import ViewInput
 from core.fix.documents import documents_from
 from core.fix.plans import plans_for
-from core.judge.culprit import cause_event, targets_for
+from core.judge.cause_targets import targets_for
+from core.judge.culprit import cause_event
 from core.judge.delivery_settings import management_events
 from core.judge.evaluate import Thresholds, judge_view, view_covers_region
 from core.judge.facts import Destinations, Fact

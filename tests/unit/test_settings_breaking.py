@@ -18,7 +18,9 @@ from core.aws.collect import Account
 from core.aws.diagnose import DestinationDiagnoser, bucket_region
 from core.codes import Code
 from core.engine.protocols import ViewInput
-from core.judge.culprit import EVENT_RULES, cause_event, event_names_for, targets_for
+from core.judge.cause_rules import EVENT_RULES, event_names_for
+from core.judge.cause_targets import targets_for
+from core.judge.culprit import cause_event
 from core.judge.evaluate import Thresholds, judge_view
 from core.judge.facts import Destinations, Fact
 from core.judge.rootcause import root_causes
