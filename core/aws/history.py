@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 from aiobotocore.config import AioConfig
 
 from core.aws.clients import ClientPool
+from core.aws.destination_reads import bucket_region
 from core.aws.errors import describe_error, error_code
 from core.codes import Code
 from core.judge.cause_rules import codes_with_causes, writes_for
@@ -482,8 +483,7 @@ class CulpritFinder:
         except Exception as exc:  # noqa: BLE001 - gone or not readable: the trail's region it is
             log.debug("bucket region of %s: %s", k[1], describe_error(exc))
             return
-        loc = resp.get("LocationConstraint") or "us-east-1"
-        self._bucket_regions[k] = {"EU": "eu-west-1"}.get(loc, loc)
+        self._bucket_regions[k] = bucket_region(resp.get("LocationConstraint"))
 
     async def settle(self) -> None:
         """Wait for every lookup still running (tests; a clean shutdown)."""

@@ -15,7 +15,8 @@ from typing import Any, cast
 from botocore.exceptions import ClientError
 
 from core.aws.collect import Account
-from core.aws.diagnose import DestinationDiagnoser, bucket_region
+from core.aws.destination_reads import bucket_region
+from core.aws.diagnose import DestinationDiagnoser
 from core.codes import Code
 from core.engine.protocols import ViewInput
 from core.judge.cause_rules import EVENT_RULES, event_names_for
