@@ -158,7 +158,7 @@ def describe_findings(
     grant warns (medium) rather than fails the view."""
     kid = trail.kms_key_id or ""
     d = judge(fact.data.get("policy"), kms_describe_request(trail, key_arn))
-    if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
+    if d.refused:
         return [
             Finding(
                 Code.KMS_POLICY_DESCRIBE_MISSING,
@@ -243,7 +243,7 @@ def sns_key_findings(trail: TrailConfig, fact: Fact) -> list[Finding]:
         return [incomplete(f"key policy of {kid} (topic {arn})", reason, Channel.SNS)]
     policy = fact.data.get("key_policy")
     decisions = [(r, judge(policy, r)) for r in sns_key_requests(trail, key_arn)]
-    refused = [(r, d) for r, d in decisions if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED)]
+    refused = [(r, d) for r, d in decisions if d.refused]
     if refused:
         first = refused[0][1]
         actions = [r.action for r, _ in refused]
@@ -406,7 +406,7 @@ def log_group_key_findings(trail: TrailConfig, fact: Fact) -> list[Finding]:
         return [incomplete(f"key policy of {kid} (log group {gname})", reason, Channel.CLOUDWATCH)]
     policy = fact.data.get("key_policy")
     decisions = [(r, judge(policy, r)) for r in logs_key_requests(garn, key_arn)]
-    refused = [(r, d) for r, d in decisions if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED)]
+    refused = [(r, d) for r, d in decisions if d.refused]
     if refused:
         first = refused[0][1]
         actions = [r.action for r, _ in refused]

@@ -140,6 +140,11 @@ class Decision:
     def allowed(self) -> bool:
         return self.outcome is Outcome.ALLOWED
 
+    @property
+    def refused(self) -> bool:
+        """Known not to be allowed: an explicit Deny, or no Allow (UNKNOWN is neither)."""
+        return self.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED)
+
 
 # --------------------------------------------------------------------------- parsing
 

@@ -114,9 +114,7 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
     )
 
     put_decisions = [judge(policy, r) for r in requests.writes]
-    bad = next(
-        (d for d in put_decisions if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED)), None
-    )
+    bad = next((d for d in put_decisions if d.refused), None)
     unknown = next((d for d in put_decisions if d.outcome is Outcome.UNKNOWN), None)
     if bad is not None:
         write_stmt = [s for s in documented if "PutObject" in str(s.get("Action"))]
@@ -152,7 +150,7 @@ def s3_findings(trail: TrailConfig, key: ViewKey, fact: Fact, org_id: str | None
         out.append(incomplete(f"bucket policy of {bucket}", requests.undecidable, Channel.S3))
 
     acl = judge(policy, requests.acl)
-    if acl.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
+    if acl.refused:
         acl_stmt = [s for s in documented if "GetBucketAcl" in str(s.get("Action"))]
         out.append(
             Finding(
@@ -234,7 +232,7 @@ def kms_findings(
         d = judge(
             fact.data.get("policy"), kms_request(trail, key, str(meta.get("Arn") or kid), org_id)
         )
-        if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
+        if d.refused:
             out.append(
                 Finding(
                     Code.KMS_POLICY_DENIES_CLOUDTRAIL,
@@ -285,7 +283,7 @@ def sns_findings(
         return [incomplete(f"SNS topic {arn}", fact.error or "policy not readable", Channel.SNS)]
     out: list[Finding] = []
     d = judge(fact.data.get("policy"), sns_request(trail, org_id))
-    if d.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
+    if d.refused:
         out.append(
             Finding(
                 Code.SNS_POLICY_DENIES_CLOUDTRAIL,
@@ -350,7 +348,7 @@ def cloudwatch_findings(
         out.append(incomplete(f"role {rarn}", role.error or "not readable", Channel.CLOUDWATCH))
         return out
     trust = judge(role.data.get("trust"), role_request(trail))
-    if trust.outcome in (Outcome.DENIED, Outcome.NOT_GRANTED):
+    if trust.refused:
         out.append(
             Finding(
                 Code.CLOUDWATCH_ROLE_TRUST_INVALID,
