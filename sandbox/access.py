@@ -19,11 +19,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from moto.kms.models import kms_backends
 from moto.s3.models import s3_backends
 from moto.sns.models import sns_backends
 
-from .destinations import find_bucket, org_of
+from .destinations import find_bucket, find_key, org_of
 from .identity import Caller
 from .policy_check import evaluate, principal_names
 from .protocol import CallInfo, WireResponse, error_response, json_response
@@ -152,12 +151,7 @@ def _kms_refusal(info: CallInfo, caller: Caller) -> WireResponse | None:
     parts = ref.split(":", 5)
     if len(parts) < 6 or parts[4] == caller.account:
         return None
-    region, account = parts[3], parts[4]
-    backend = kms_backends[account][region]
-    try:
-        key = backend.keys.get(backend.any_id_to_key_id(ref))
-    except Exception:  # noqa: BLE001 - an alias that names nothing
-        key = None
+    key = find_key(ref, parts[4], parts[3])
     if key is None:
         return error_response("json", 400, "NotFoundException", f"Key '{ref}' does not exist")
     action = f"kms:{info.operation}"

@@ -181,6 +181,19 @@ def s3_error(ref: TrailRef, folder: str = "CloudTrail") -> str | None:
     return None if decision.allowed else "AccessDenied"
 
 
+def find_key(key_ref: str, account: str, region: str) -> Any | None:
+    """moto's key for an id, alias or ARN (an ARN names its own account and region; a bare
+    id or alias is looked up in ``account`` / ``region``); None when nothing matches."""
+    if key_ref.startswith("arn:"):
+        parts = key_ref.split(":", 5)
+        account, region = parts[4], parts[3]
+    backend = kms_backends[account][region]
+    try:
+        return backend.keys.get(backend.any_id_to_key_id(key_ref))
+    except Exception:  # noqa: BLE001 - an alias that names nothing
+        return None
+
+
 def _key_location(ref: TrailRef, key_id: str) -> tuple[str, str, str]:
     """(account, region, id-or-alias) of a trail's KMS key reference."""
     if key_id.startswith("arn:"):
@@ -195,11 +208,7 @@ def kms_error(ref: TrailRef) -> str | None:
     if not key_ref:
         return None
     account, region, ident = _key_location(ref, key_ref)
-    backend = kms_backends[account][region]
-    try:
-        key = backend.keys.get(backend.any_id_to_key_id(ident))
-    except Exception:
-        key = None
+    key = find_key(ident, account, region)
     shown = key_ref if key_ref.startswith("arn:") else f"arn:aws:kms:{region}:{account}:key/{ident}"
     if key is None:
         return f"KMS.NotFoundException: Key '{shown}' does not exist"
@@ -282,14 +291,7 @@ def topic_key_error(ref: TrailRef, topic: Any, account: str, region: str) -> str
     name = key_ref.split(":", 5)[5] if key_ref.startswith("arn:") else key_ref
     if name.startswith("alias/aws/"):
         return denied
-    if key_ref.startswith("arn:"):
-        parts = key_ref.split(":", 5)
-        account, region = parts[4], parts[3]
-    backend = kms_backends[account][region]
-    try:
-        key = backend.keys.get(backend.any_id_to_key_id(key_ref))
-    except Exception:
-        key = None
+    key = find_key(key_ref, account, region)
     if key is None:
         return f"KMSNotFound: Key '{key_ref}' does not exist"
     if key.key_state != "Enabled" or not key.enabled:
@@ -385,14 +387,7 @@ def log_group_key_error(key_ref: str, group: str, account: str, region: str) -> 
     when a key does not let it use the key for a group."""
     if not key_ref:
         return None
-    if key_ref.startswith("arn:"):
-        parts = key_ref.split(":", 5)
-        account, region = parts[4], parts[3]
-    backend = kms_backends[account][region]
-    try:
-        key = backend.keys.get(backend.any_id_to_key_id(key_ref))
-    except Exception:
-        key = None
+    key = find_key(key_ref, account, region)
     refused = (
         "AccessDeniedException: The specified KMS key does not exist or is not allowed to be "
         f"used with Arn '{group}'"
