@@ -127,7 +127,11 @@ def key_policy(
     return doc(*statements)
 
 
-def topic_policy(topic_arn: str, *, cloudtrail: bool = True, account: str = "") -> str:
+def topic_policy(
+    topic_arn: str, *, cloudtrail: bool = True, account: str = "", source_arn: str = ""
+) -> str:
+    """The owner manages the topic; CloudTrail may publish (for one trail with
+    ``source_arn``, the documented ``AWS:SourceArn`` condition)."""
     statements: list[dict[str, Any]] = [
         {
             "Sid": "OwnerFullAccess",
@@ -145,6 +149,11 @@ def topic_policy(topic_arn: str, *, cloudtrail: bool = True, account: str = "") 
                 "Principal": CT,
                 "Action": "SNS:Publish",
                 "Resource": topic_arn,
+                **(
+                    {"Condition": {"StringEquals": {"AWS:SourceArn": source_arn}}}
+                    if source_arn
+                    else {}
+                ),
             }
         )
     return doc(*statements)
@@ -321,27 +330,7 @@ def lz_topic_policy(
     topic_arn: str, account: str, trail_arn: str, *, cloudtrail: bool = True
 ) -> str:
     """The trail's notification topic: the owner manages it, CloudTrail publishes for one trail."""
-    statements: list[dict[str, Any]] = [
-        {
-            "Sid": "OwnerFullAccess",
-            "Effect": "Allow",
-            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
-            "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:Subscribe"],
-            "Resource": topic_arn,
-        }
-    ]
-    if cloudtrail:
-        statements.append(
-            {
-                "Sid": "AWSCloudTrailSNSPolicy",
-                "Effect": "Allow",
-                "Principal": CT,
-                "Action": "SNS:Publish",
-                "Resource": topic_arn,
-                "Condition": {"StringEquals": {"AWS:SourceArn": trail_arn}},
-            }
-        )
-    return doc(*statements)
+    return topic_policy(topic_arn, cloudtrail=cloudtrail, account=account, source_arn=trail_arn)
 
 
 def lz_logs_delivery_policy(group: str) -> str:
