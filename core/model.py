@@ -48,6 +48,11 @@ SEVERITY_ORDER: tuple[Severity, ...] = (
 )
 
 
+def sso_login_command(profile: str) -> str:
+    """What a human runs to renew a profile's IAM Identity Center session (trailtop cannot)."""
+    return f"aws sso login --profile {profile}"
+
+
 def severity_state(severity: Severity) -> State:
     """Critical and high fail, medium warns, unknown stays unknown; low and info are posture."""
     if severity in (Severity.CRITICAL, Severity.HIGH):

@@ -13,7 +13,7 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from core.model import Finding, Snapshot, State, TrailView
+from core.model import Finding, Snapshot, State, TrailView, sso_login_command
 from core.util.text import ELLIPSIS, JSON_RAW, plain
 from core.util.times import iso
 
@@ -101,7 +101,7 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
         "targets": [t.to_json() for t in snap.targets],
         "notices": [n.to_json() for n in snap.notices],
         "sso_login_needed": [
-            {"profile": p, "command": f"aws sso login --profile {p}"} for p in snap.sso_login_needed
+            {"profile": p, "command": sso_login_command(p)} for p in snap.sso_login_needed
         ],
         "views": [view_json(v) for v in _ordered(snap.views)],
         "plans": {pid: _jsonable(plan.to_json()) for pid, plan in sorted(snap.plans.items())},

@@ -60,7 +60,7 @@ _CALLERS: dict[str, Caller] = {}
 #: Role sessions the control plane declared expired (expire_sessions), and the
 #: expiration of each role session seen, by access key id.
 _EXPIRED: set[str] = set()
-_EXPIRATION: dict[str, datetime] = {}
+_EXPIRATION: dict[str, datetime | None] = {}  # None: not a role session
 
 
 def expire_sessions(role_arn: str) -> list[str]:
@@ -82,14 +82,18 @@ def is_expired(access_key: str, clock_offset: float = 0.0) -> bool:
     ExpiredToken. Keys that are not role sessions never expire here."""
     if access_key in _EXPIRED:
         return True
-    expiration = _EXPIRATION.get(access_key)
-    if expiration is None:
+    if access_key not in _EXPIRATION:
+        # Looked up once per key: moto scans every session of the account to find it.
         account = account_of(access_key)
         role = sts_backends[account]["aws"].get_assumed_role_from_access_key(access_key)
-        if role is None:
-            return False
-        expiration = _EXPIRATION[access_key] = role.expiration
-    return expiration <= utcnow() + timedelta(seconds=clock_offset)
+        if (
+            role is None
+            and iam_backends[account]["aws"].get_user_from_access_key_id(access_key) is None
+        ):
+            return False  # neither a session nor a user's key yet: ask again next time
+        _EXPIRATION[access_key] = role.expiration if role is not None else None
+    expiration = _EXPIRATION[access_key]
+    return expiration is not None and expiration <= utcnow() + timedelta(seconds=clock_offset)
 
 
 def account_of(access_key: str) -> str:

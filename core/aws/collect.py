@@ -24,6 +24,7 @@ from core.aws.errors import describe_error, error_code, needs_sso_login
 from core.model import TrailConfig
 from core.util.arn import account_of
 from core.util.error_codes import CREDENTIAL
+from core.util.times import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +89,7 @@ class Collector:
     _role_bases: dict[tuple[str, str], AioSession] = field(default_factory=dict)
     #: When assumed-role credentials are renewed is decided on this clock (the engine's),
     #: so renewal before expiry can be tested without waiting an hour.
-    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
+    clock: Callable[[], datetime] = utcnow
     #: Other pools of clients made from these sessions (Event history's): every session's
     #: clients live and die together, whichever pool holds them.
     _derived: list[ClientPool] = field(default_factory=list)

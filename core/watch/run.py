@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from core.engine.sweep import Engine
-from core.model import Snapshot
+from core.model import Snapshot, sso_login_command
 from core.settings import Settings
 from core.util.text import plain
 from core.watch.metrics import Counters, MetricsServer, SnapshotCollector
@@ -167,7 +167,7 @@ class Watcher:
             self.emit(
                 "sso_login_needed",
                 profile=p,
-                hint=f"aws sso login --profile {p}",
+                hint=sso_login_command(p),
             )
         self._sso = set(snap.sso_login_needed)  # the log says it once; the metric every sweep
         self.collector.update(snap)

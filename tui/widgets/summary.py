@@ -17,7 +17,7 @@ from rich.style import Style
 from rich.text import Text
 from textual.widgets import Static
 
-from core.model import STATE_ORDER, Snapshot
+from core.model import STATE_ORDER, Snapshot, sso_login_command
 from tui.format import fmt_duration, fmt_since
 from tui.layout import Segment, fit_line, segment
 from tui.rows import STATE_WORD
@@ -191,7 +191,7 @@ class StatusLine(Bar):
         if snapshot is not None and snapshot.sso_login_needed:
             # First: nothing else here needs a human, and trailtop cannot renew an SSO session.
             names = snapshot.sso_login_needed
-            cmd = f"aws sso login --profile {plain(names[0], max_len=40)}"
+            cmd = sso_login_command(plain(names[0], max_len=40))
             more = len(names) - 1
             long_more = f" (and {more} more profile{'s' if more > 1 else ''})" if more else ""
             short_more = f" (+{more})" if more else ""
