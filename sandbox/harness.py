@@ -28,7 +28,7 @@ from botocore.config import Config
 
 from .control_client import ControlClient, FaultsClient
 from .landing_zone import LandingZone
-from .profiles import MGMT_KEY, ProfileSet, sso_start_url
+from .profiles import MGMT, MGMT_KEY, ProfileSet, sso_start_url
 from .scenarios import SCENARIOS
 from .seeding import Seeder
 
@@ -145,9 +145,7 @@ class Sandbox:
         except BaseException:
             self.stop()
             raise
-        self.manifest.setdefault(
-            "profiles", {"default": {"account": "123456789012", "static": True}}
-        )
+        self.manifest.setdefault("profiles", {"default": {"account": MGMT, "static": True}})
         self._write_profiles(self.manifest["profiles"])
         self.manifest.update(
             {
@@ -254,7 +252,7 @@ class Sandbox:
 
     def session(self, account: str | None = None, role_name: str = "SandboxAdmin") -> boto3.Session:
         """A boto3 session in ``account`` (management static keys, else an assumed role)."""
-        mgmt = "123456789012"
+        mgmt = MGMT
         key = (account or mgmt, role_name)
         if key not in self._sessions:
             base = boto3.Session(

@@ -26,14 +26,12 @@ from typing import Any
 from . import policies
 from .delivery import iso
 from .estate import TrailSpec, build_trail, posture_codes
-from .profiles import MGMT_KEY
+from .profiles import MGMT, MGMT_KEY, ORG_ROLE
 from .seeding import Actor, Seeder
 
-MGMT = "123456789012"
 REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"]
 HOME = "us-east-1"
 TRAIL_NAME = "aws-controltower-BaselineCloudTrail"
-ORG_ROLE = "OrganizationAccountAccessRole"
 LOG_GROUP = "aws-controltower/CloudTrailLogs"
 CW_ROLE = "aws-controltower-CloudWatchLogsRole"
 CW_POLICY = "CloudTrailLogsDelivery"

@@ -16,6 +16,11 @@ class StaticKey:
     secret_access_key: str
 
 
+#: The management account of every scenario (moto's default account).
+MGMT = "123456789012"
+#: The role Organizations creates in a new member account, trusting the management account.
+ORG_ROLE = "OrganizationAccountAccessRole"
+
 #: The management account's long-lived key (IAM user ``sandbox-admin`` in 123456789012).
 MGMT_KEY = StaticKey("AKIATRAILTOPSANDBOX1", "ttFAKEsecret/DoNotLeak+Mgmt0123456789abc")
 

@@ -16,16 +16,14 @@ from typing import Any
 from .delivery import iso
 from .estate import BuiltTrail, TrailSpec, break_trail, build_trail, posture_codes
 from .landing_zone import seed_landing_zone
-from .profiles import MGMT_KEY
+from .profiles import MGMT, MGMT_KEY, ORG_ROLE
 from .regions import DEFAULT_REGIONS
 from .seeding import Actor, Seeder
 
-MGMT = "123456789012"
 PROD = "111111111111"
 STAGING = "222222222222"
 DEMO_REGIONS = ["us-east-1", "us-west-2", "eu-west-1", "ap-southeast-2"]
 READ_ROLE = "TrailtopReadOnly"
-ORG_ROLE = "OrganizationAccountAccessRole"
 
 TERRAFORM_UA = "APN/1.0 HashiCorp/1.0 Terraform/1.9.5 (+https://www.terraform.io) terraform-provider-aws/5.62.0"
 CLI_UA = "aws-cli/2.17.20 md/awscrt#0.20.11 ua/2.0 os/linux#6.1.0 md/arch#x86_64 lang/python#3.11.9 command/deploy"
