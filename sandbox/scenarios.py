@@ -15,7 +15,7 @@ from typing import Any
 
 from .delivery import iso
 from .estate import BuiltTrail, TrailSpec, break_trail, build_trail, posture_codes
-from .landing_zone import seed_landing_zone
+from .landing_zone_seed import seed_landing_zone
 from .profiles import MGMT, MGMT_KEY, ORG_ROLE
 from .regions import DEFAULT_REGIONS
 from .seeding import Actor, Seeder
