@@ -17,6 +17,9 @@ from typing import Any
 from .harness import Sandbox
 from .scenarios import SCENARIOS
 
+#: Accounts listed one per line; a 1,000-account organization is summarised after these.
+_LISTED_ACCOUNTS = 12
+
 
 def _summary(sb: Sandbox) -> str:
     m: dict[str, Any] = sb.manifest
@@ -27,8 +30,11 @@ def _summary(sb: Sandbox) -> str:
         "",
         f"# scenario {m.get('scenario')}: seeded in {sb.seed_seconds}s, server pid {sb.pid}",
     ]
-    for account, info in m.get("accounts", {}).items():
+    accounts = list(m.get("accounts", {}).items())
+    for account, info in accounts[:_LISTED_ACCOUNTS]:
         lines.append(f"# account {account} {info['name']:<12} via {info['reached_by']}")
+    if len(accounts) > _LISTED_ACCOUNTS:
+        lines.append(f"# ... and {len(accounts) - _LISTED_ACCOUNTS} more accounts (see --manifest)")
     for name, info in m.get("profiles", {}).items():
         how = (
             "static keys"
@@ -44,6 +50,9 @@ def _summary(sb: Sandbox) -> str:
             f"# organization {org['id']} (management {org['management_account']}, "
             f"members reached with {org['role_name']})"
         )
+    size = m.get("size")
+    if size:
+        lines.append("# size " + ", ".join(f"{k}={v}" for k, v in size.items()))
     broken = [t for t in m.get("trails", []) if t["broken"]]
     lines.append(f"# {len(m.get('trails', []))} trails, {len(broken)} broken")
     for t in broken[:20]:
@@ -56,16 +65,16 @@ def _summary(sb: Sandbox) -> str:
         )
         for q in lz["quiet_regions"]:
             lines.append(f"#   quiet region {q['account']} {q['region']} (digests only)")
-    if broken:
-        first = broken[0]
-        profile = next(
-            (
-                name
-                for name, info in m.get("profiles", {}).items()
-                if name != "default" and info.get("account") == first["account"]
-            ),
-            "default",
-        )
+    profiles = m.get("profiles", {})
+    # A broken trail that a written profile reaches (members of an Organization have none).
+    reachable = [
+        (trail, name)
+        for trail in broken
+        for name, info in sorted(profiles.items(), key=lambda item: item[0] == "default")
+        if info.get("account") == trail["account"]
+    ]
+    if reachable:
+        first, profile = reachable[0]
         lines += [
             "",
             "# try:",

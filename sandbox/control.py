@@ -82,6 +82,13 @@ def handle(emu: Emulation, method: str, path: str, query: str, body: bytes) -> W
                 emu.meter.reset()
                 return _reply({"reset": True})
             return _reply(emu.meter.counts(**filters))
+        if route == "/connections":
+            if method == "POST" and "idle_timeout" in payload:
+                seconds = float(payload["idle_timeout"])
+                if seconds <= 0:
+                    raise ValueError("idle_timeout must be > 0")
+                emu.idle_timeout = seconds
+            return _reply({"idle_timeout": emu.idle_timeout, **emu.meter.connections()})
         if route == "/requests/log":
             return _reply({"entries": emu.meter.log(float(args.get("since", 0)), **filters)})
         if route == "/delivery/tick" and method == "POST":

@@ -27,6 +27,9 @@ class Emulation:
     #: Seconds the estate's clock runs ahead of the machine's. STS and SSO session
     #: expirations follow it, so a test can let an hour pass without waiting for it.
     clock_offset: float = 0.0
+    #: Seconds a kept-alive connection may wait for its next request before the server
+    #: closes it (and ends its thread); applies to connections opened after a change.
+    idle_timeout: float = 30.0
 
     @classmethod
     def create(cls, delivery_interval: float, lookup_events_rps: float | None = 2.0) -> Emulation:

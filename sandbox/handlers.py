@@ -8,9 +8,11 @@ discovery, and CloudTrail's delegated administrator (sandbox/organizations.py).
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from .destinations import TrailRef, request_payment_xml
 from .emulation import Emulation
@@ -21,9 +23,14 @@ from .organizations import (
 )
 from .protocol import CallInfo, WireResponse, error_response, json_response
 from .regions import describe_regions_xml, list_regions
-from .trail_views import describe, not_found_message, resolve, visible_trails
+from .trail_views import account_trails, describe, not_found_message, resolve, visible_trails
 
 Handler = Callable[[Emulation, CallInfo], WireResponse | None]
+T = TypeVar("T")
+
+#: Trails per ListTrails page (AWS documents no page size; 50 keeps paging exercised).
+LIST_TRAILS_PAGE = 50
+_TOKEN_PREFIX = "trails:"
 
 
 def _trail_not_found(info: CallInfo, name: str) -> WireResponse:
@@ -113,16 +120,62 @@ def describe_trails(emu: Emulation, info: CallInfo) -> WireResponse | None:
     return json_response({"trailList": [describe(t) for t in trails]})
 
 
-def list_trails(emu: Emulation, info: CallInfo) -> WireResponse | None:
-    trails = visible_trails(info.account, info.region)
-    return json_response(
-        {
-            "Trails": [
-                {"TrailARN": t.arn, "Name": t.trail_name, "HomeRegion": t.region_name}
-                for t in trails
-            ]
-        }
+class InvalidNextToken(ValueError):
+    """A NextToken this server did not hand out."""
+
+
+def page_of(items: Sequence[T], token: str | None, size: int) -> tuple[list[T], str | None]:
+    """One page of ``items`` from an opaque token (None: the first page), with the token of
+    the next page (None after the last). A token that is not one of ours raises; one past
+    the end (trails deleted between pages) gives an empty last page."""
+    offset = 0
+    if token:
+        try:
+            text = base64.urlsafe_b64decode(token.encode()).decode()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            raise InvalidNextToken(token) from None
+        if not text.startswith(_TOKEN_PREFIX) or not text[len(_TOKEN_PREFIX) :].isdigit():
+            raise InvalidNextToken(token)
+        offset = int(text[len(_TOKEN_PREFIX) :])
+        if offset <= 0:
+            raise InvalidNextToken(token)
+    end = offset + size
+    following = (
+        base64.urlsafe_b64encode(f"{_TOKEN_PREFIX}{end}".encode()).decode()
+        if end < len(items)
+        else None
     )
+    return list(items[offset:end]), following
+
+
+def list_trails(emu: Emulation, info: CallInfo) -> WireResponse | None:
+    """Every trail of the calling account, in every region, plus the organization trails
+    it sees as a member; the same answer from any regional endpoint, 50 per page.
+
+    AWS CloudTrail API Reference, "ListTrails": "Lists trails that are in the current
+    account", each with Name, TrailARN and HomeRegion, paged by NextToken
+    (https://docs.aws.amazon.com/awscloudtrail/latest/APIReference/API_ListTrails.html).
+    AWS does not document whether a regional endpoint filters the list; the sandbox answers
+    the account-wide list. The page lists no error for a bad token; the sandbox answers
+    CloudTrail's InvalidNextTokenException ("A token that is not valid ...").
+    """
+    token = info.params.get("NextToken")
+    try:
+        trails, following = page_of(
+            account_trails(info.account), str(token) if token else None, LIST_TRAILS_PAGE
+        )
+    except InvalidNextToken:
+        return error_response(
+            "json", 400, "InvalidNextTokenException", "The NextToken is not valid."
+        )
+    answer: dict[str, Any] = {
+        "Trails": [
+            {"TrailARN": t.arn, "Name": t.trail_name, "HomeRegion": t.region_name} for t in trails
+        ]
+    }
+    if following is not None:
+        answer["NextToken"] = following
+    return json_response(answer)
 
 
 def lookup_events(emu: Emulation, info: CallInfo) -> WireResponse | None:

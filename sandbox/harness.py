@@ -17,13 +17,16 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from .control_client import ControlClient, FaultsClient
@@ -71,6 +74,7 @@ class Sandbox:
         lookup_events_rps: float | None = 2.0,
         workdir: str | Path | None = None,
         seed: int | None = DEFAULT_SEED,
+        idle_timeout: float | None = None,
     ) -> None:
         if scenario not in SCENARIOS:
             raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
@@ -80,6 +84,8 @@ class Sandbox:
         self.scenario_args = dict(scenario_args or {})
         self.lookup_events_rps = lookup_events_rps
         self.seed = seed
+        #: Seconds the server keeps an idle connection open (None: the server's default).
+        self.idle_timeout = idle_timeout
         self._own_workdir = workdir is None
         self.workdir = (
             Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="trailtop-sandbox-"))
@@ -94,6 +100,9 @@ class Sandbox:
         self._proc: subprocess.Popen[bytes] | None = None
         self._control: ControlClient | None = None
         self._sessions: dict[tuple[str, str], boto3.Session] = {}
+        self._credentials: dict[tuple[str, str], dict[str, str]] = {}
+        self._client_lock = threading.Lock()
+        self._sts: Any = None
         self._landing_zone: LandingZone | None = None
         self._stopped = False
 
@@ -118,6 +127,8 @@ class Sandbox:
         ]
         if self.seed is not None:
             cmd += ["--seed", str(self.seed)]
+        if self.idle_timeout is not None:
+            cmd += ["--idle-timeout", str(self.idle_timeout)]
         env = self._clean_env(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(
             filter(None, [str(Path(__file__).resolve().parent.parent), env.get("PYTHONPATH", "")])
@@ -250,30 +261,58 @@ class Sandbox:
         """Fault rules: ``add(kind, **filters_and_params) -> id``, ``remove``, ``clear``, ``list``."""
         return FaultsClient(self.control)
 
-    def session(self, account: str | None = None, role_name: str = "SandboxAdmin") -> boto3.Session:
-        """A boto3 session in ``account`` (management static keys, else an assumed role)."""
-        mgmt = MGMT
-        key = (account or mgmt, role_name)
+    def _base(self) -> boto3.Session:
+        """The management account's session: its model cache serves every client made here."""
+        key = (MGMT, "")
         if key not in self._sessions:
-            base = boto3.Session(
+            self._sessions[key] = boto3.Session(
                 aws_access_key_id=MGMT_KEY.access_key_id,
                 aws_secret_access_key=MGMT_KEY.secret_access_key,
                 region_name="us-east-1",
             )
-            if account in (None, mgmt):
-                self._sessions[key] = base
-            else:
-                sts = base.client("sts", endpoint_url=self.endpoint_url)
-                creds = sts.assume_role(
-                    RoleArn=f"arn:aws:iam::{account}:role/{role_name}",
-                    RoleSessionName="sandbox-test",
-                )["Credentials"]
-                self._sessions[key] = boto3.Session(
-                    aws_access_key_id=creds["AccessKeyId"],
-                    aws_secret_access_key=creds["SecretAccessKey"],
-                    aws_session_token=creds["SessionToken"],
-                    region_name="us-east-1",
+        return self._sessions[key]
+
+    def _role_credentials(self, account: str | None, role_name: str) -> dict[str, str]:
+        """Client keyword arguments acting in ``account`` (none for the management account)."""
+        if account in (None, MGMT):
+            return {}
+        key = (account, role_name)
+        if key not in self._credentials:
+            if self._sts is None:
+                self._sts = self._client_lock_held(
+                    lambda: self._base().client("sts", endpoint_url=self.endpoint_url)
                 )
+            creds = self._sts.assume_role(
+                RoleArn=f"arn:aws:iam::{account}:role/{role_name}",
+                RoleSessionName="sandbox-test",
+            )["Credentials"]
+            self._credentials[key] = {
+                "aws_access_key_id": creds["AccessKeyId"],
+                "aws_secret_access_key": creds["SecretAccessKey"],
+                "aws_session_token": creds["SessionToken"],
+            }
+        return self._credentials[key]
+
+    def _client_lock_held(self, make: Callable[[], Any]) -> Any:
+        """boto3's Session.client() is not thread-safe; tests may call from threads."""
+        with self._client_lock:
+            return make()
+
+    def session(self, account: str | None = None, role_name: str = "SandboxAdmin") -> boto3.Session:
+        """A boto3 session in ``account`` (management static keys, else an assumed role)."""
+        if account in (None, MGMT):
+            return self._base()
+        key = (account, role_name)
+        if key not in self._sessions:
+            creds = self._role_credentials(account, role_name)
+            # A fresh botocore session re-reads every service model; share the base's loader.
+            core = botocore.session.Session()
+            core.register_component(
+                "data_loader", self._base()._session.get_component("data_loader")
+            )
+            self._sessions[key] = boto3.Session(
+                **creds, region_name="us-east-1", botocore_session=core
+            )
         return self._sessions[key]
 
     def boto3_client(
@@ -283,12 +322,19 @@ class Sandbox:
         region: str = "us-east-1",
         role_name: str = "SandboxAdmin",
     ) -> Any:
-        """A boto3 client acting in ``account`` (assumes ``role_name`` there), for test setup."""
-        return self.session(account, role_name).client(
-            service,
-            region_name=region,
-            endpoint_url=self.endpoint_url,
-            config=Config(retries={"max_attempts": 1}),
+        """A boto3 client acting in ``account`` (assumes ``role_name`` there), for test setup.
+
+        Made from the management account's session with the role's credentials: a new
+        session per account would cost a model load per client."""
+        creds = self._role_credentials(account, role_name)
+        return self._client_lock_held(
+            lambda: self._base().client(
+                service,
+                region_name=region,
+                endpoint_url=self.endpoint_url,
+                config=Config(retries={"max_attempts": 1}),
+                **creds,
+            )
         )
 
     @property
@@ -376,7 +422,9 @@ class Sandbox:
         return float(self.control.call("POST", "delivery/tick")["at"])
 
     def requests(self, **filters: str | None) -> dict[str, Any]:
-        """Server-side request counts: {"total": n, "counts": [{service, operation, account, region, count}]}."""
+        """Server-side request counts: {"total": n, "counts": [{service, operation, account,
+        region, count}], "connections": n, "open_connections": n} (connections are not
+        filtered: one kept-alive connection may carry calls of several kinds)."""
         return self.control.call("GET", "requests", query=filters)
 
     def request_log(self, since: float = 0.0, **filters: str | None) -> list[dict[str, Any]]:

@@ -2,6 +2,8 @@
 
 Counting happens at the server: a LookupEvents limiter, a diagnostics cache or a sweep's
 call budget is proven by what actually arrived, not by what the client believes it sent.
+Connections are counted too, so a client's reuse of kept-alive sockets is measured the same
+way: fewer connections than requests.
 """
 
 from __future__ import annotations
@@ -21,6 +23,25 @@ class RequestMeter:
         self._lock = threading.Lock()
         self._counts: Counter[Key] = Counter()
         self._log: deque[tuple[float, Key, int]] = deque(maxlen=log_size)
+        self._used = 0  # connections that carried at least one AWS call since the reset
+        self._open = 0  # connections open now (any request, control ones too)
+
+    def connection_opened(self) -> None:
+        with self._lock:
+            self._open += 1
+
+    def connection_closed(self) -> None:
+        with self._lock:
+            self._open -= 1
+
+    def connection_used(self) -> None:
+        """A connection carried its first AWS call (control requests do not count)."""
+        with self._lock:
+            self._used += 1
+
+    def connections(self) -> dict[str, int]:
+        with self._lock:
+            return {"connections": self._used, "open_connections": self._open}
 
     def record(self, key: Key, status: int = 0) -> None:
         with self._lock:
@@ -31,9 +52,11 @@ class RequestMeter:
         with self._lock:
             self._counts.clear()
             self._log.clear()
+            self._used = 0
 
     def counts(self, **filters: str | None) -> dict[str, Any]:
-        """Counts matching the filters (service/operation/account/region), with a total."""
+        """Counts matching the filters (service/operation/account/region), with a total, and
+        the connections (not filtered: one connection may carry calls of several kinds)."""
         names = ("service", "operation", "account", "region")
         with self._lock:
             items = list(self._counts.items())
@@ -42,7 +65,7 @@ class RequestMeter:
             for key, count in items
             if all(filters.get(n) in (None, key[i]) for i, n in enumerate(names))
         ]
-        return {"total": sum(r["count"] for r in rows), "counts": rows}
+        return {"total": sum(r["count"] for r in rows), "counts": rows, **self.connections()}
 
     def log(self, since: float = 0.0, **filters: str | None) -> list[dict[str, Any]]:
         """Arrivals (epoch ``t``) matching the filters, oldest first."""

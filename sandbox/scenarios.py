@@ -1,5 +1,6 @@
-"""Named estates: ``demo`` (one of every root cause, with a story), ``bench`` (sized) and
-``landing-zone`` (an organization trail with its destinations in other accounts).
+"""Named estates: ``demo`` (one of every root cause, with a story), ``bench`` (sized),
+``landing-zone`` (an organization trail with its destinations in other accounts) and
+``org`` (an Organization of a thousand accounts, sandbox/org_scenario.py).
 
 A scenario seeds a running sandbox over HTTP and returns its manifest: the sandbox's own
 truth (accounts, profiles, trails, what each was broken with, uncovered regions) against
@@ -574,9 +575,17 @@ def seed_bench(
     }
 
 
+def seed_org(seeder: Seeder, **args: Any) -> dict[str, Any]:
+    """An Organization of ``accounts`` with an organization trail (sandbox/org_scenario.py)."""
+    from .org_scenario import seed_org as seed
+
+    return seed(seeder, **args)
+
+
 SCENARIOS: dict[str, Callable[..., dict[str, Any]]] = {
     "demo": seed_demo,
     "bench": seed_bench,
     "landing-zone": seed_landing_zone,
+    "org": seed_org,
     "empty": seed_empty,
 }

@@ -16,7 +16,7 @@ import threading
 import time
 
 from .emulation import Emulation
-from .server import make_sandbox_server, seed_ids
+from .server import IDLE_TIMEOUT, make_sandbox_server, seed_ids
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -38,6 +38,12 @@ def main(argv: list[str] | None = None) -> None:
         default=2.0,
         help="LookupEvents limit per account and region; 0 disables it",
     )
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT,
+        help="seconds a kept-alive connection may stay idle before the server closes it",
+    )
     parser.add_argument("--parent-pid", type=int, default=0)
     parser.add_argument(
         "--seed",
@@ -50,7 +56,7 @@ def main(argv: list[str] | None = None) -> None:
         seed_ids(args.seed)
 
     emulation = Emulation.create(args.delivery_interval, args.lookup_events_rps or None)
-    server = make_sandbox_server(emulation, args.host, args.port)
+    server = make_sandbox_server(emulation, args.host, args.port, args.idle_timeout)
     host, port = server.server_address[:2]
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     if args.parent_pid:

@@ -4,6 +4,10 @@ The middleware sits where AWS's front door would: it identifies each call, count
 applies faults, refuses cross-account calls AWS refuses (sandbox/access.py), answers the
 operations moto gets wrong (delivery status, event history, org trails, regions, CloudTrail's
 delegated administrator) and records write calls as CloudTrail events.
+
+Connections persist (HTTP/1.1 keep-alive) as AWS's endpoints keep them, so a client that
+reuses its sockets pays no TCP connect per call here either; werkzeug's own handler closes
+every connection, the request handler below does not.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from .emulation import Emulation
 from .events import event_region, is_recorded
 from .handlers import handler_for, parse_json
 from .identity import account_of, is_expired, is_known, resolve_caller
+from .metering import RequestMeter
 from .organizations import allow_cloudtrail_delegation
 from .protocol import CallInfo, WireResponse, describe_call, fault_response, status_line
 from .regions import OPT_IN_REGIONS
@@ -52,6 +57,10 @@ WSGIApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 
 EVENT_TIME_HEADER = "HTTP_X_SANDBOX_EVENT_TIME"
 SOURCE_IP_HEADER = "HTTP_X_SANDBOX_SOURCE_IP"
+#: Set by a ``drop`` fault: the request handler sends nothing and closes the connection.
+DROPPED_ENVIRON = "sandbox.dropped"
+#: Seconds an idle keep-alive connection (and its thread) may wait for its next request.
+IDLE_TIMEOUT = 30.0
 
 
 def _send(start_response: StartResponse, response: WireResponse) -> list[bytes]:
@@ -60,9 +69,16 @@ def _send(start_response: StartResponse, response: WireResponse) -> list[bytes]:
 
 
 def _read_body(environ: dict[str, Any]) -> bytes:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
+    """The whole request body, read off the socket before anything answers: on a kept-alive
+    connection, unread bytes would be taken for the next request."""
     stream = environ["wsgi.input"]
-    body = stream.read(length) if length else b""
+    body: bytes
+    if environ.get("wsgi.input_terminated"):  # chunked: the stream ends with the body
+        body = stream.read()
+        environ["CONTENT_LENGTH"] = str(len(body))
+    else:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = stream.read(length) if length else b""
     environ["wsgi.input"] = io.BytesIO(body)
     return body
 
@@ -171,6 +187,7 @@ class SandboxMiddleware:
 
     def _drop(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         """Close the connection without answering (the client sees a dropped connection)."""
+        environ[DROPPED_ENVIRON] = True
         sock = environ.get("werkzeug.socket")
         if isinstance(sock, socket.socket):
             with contextlib.suppress(OSError):
@@ -262,12 +279,50 @@ def quiet_logging() -> None:
         logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
-class SandboxRequestHandler(MotoRequestHandler):
-    """moto's handler, keeping the one underscored header the sandbox needs.
+#: Hop-by-hop headers the handler decides itself (the body is always sent whole).
+_HOP_HEADERS = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length"})
 
-    Werkzeug drops every header with an underscore in its name (WSGI cannot tell ``X_Foo``
-    from ``X-Foo``); the SSO portal's bearer token travels in ``x-amz-sso_bearer_token``.
+
+class SandboxRequestHandler(MotoRequestHandler):
+    """moto's handler, speaking HTTP/1.1 with persistent connections.
+
+    Werkzeug's handler answers ``Connection: close`` to every request and, after a response,
+    discards whatever the client sent next; AWS keeps connections alive. This one buffers the
+    application's answer, sends it with its Content-Length and waits for the next request on
+    the same socket; an idle connection is closed after the emulation's ``idle_timeout``
+    seconds, so a client's pool cannot hold threads forever. It also keeps the one
+    underscored header the sandbox needs: werkzeug drops every header with an underscore in
+    its name (WSGI cannot tell ``X_Foo`` from ``X-Foo``), and the SSO portal's bearer token
+    travels in ``x-amz-sso_bearer_token``.
     """
+
+    protocol_version = "HTTP/1.1"
+    #: Headers and body leave in one buffered write, without Nagle's delay between writes.
+    wbufsize = -1
+    disable_nagle_algorithm = True
+    _carried_call = False
+
+    def setup(self) -> None:
+        super().setup()
+        emu = self._emulation()
+        self.connection.settimeout(emu.idle_timeout if emu is not None else IDLE_TIMEOUT)
+        if emu is not None:
+            emu.meter.connection_opened()
+
+    def finish(self) -> None:
+        meter = self._meter()
+        if meter is not None:
+            meter.connection_closed()
+        with contextlib.suppress(OSError):
+            super().finish()
+
+    def _emulation(self) -> Emulation | None:
+        app = self.server.app
+        return app.emu if isinstance(app, SandboxMiddleware) else None
+
+    def _meter(self) -> RequestMeter | None:
+        emu = self._emulation()
+        return emu.meter if emu is not None else None
 
     def make_environ(self) -> dict[str, Any]:
         environ: dict[str, Any] = super().make_environ()
@@ -275,6 +330,85 @@ class SandboxRequestHandler(MotoRequestHandler):
         if token is not None:
             environ[TOKEN_ENVIRON] = token
         return environ
+
+    def run_wsgi(self) -> None:
+        if self.headers.get("Expect", "").lower().strip(" \t") == "100-continue":
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.wfile.flush()
+        environ = self.environ = self.make_environ()
+        request_body = environ["wsgi.input"]
+        if not environ.get("PATH_INFO", "").startswith("/_sandbox/") and not self._carried_call:
+            self._carried_call = True
+            meter = self._meter()
+            if meter is not None:
+                meter.connection_used()
+        status, headers, body = self._call_app(environ)
+        if environ.get(DROPPED_ENVIRON):
+            self.close_connection = True
+            return
+        if environ["wsgi.input"] is request_body and (
+            int(environ.get("CONTENT_LENGTH") or 0) or environ.get("wsgi.input_terminated")
+        ):
+            # The application left the body unread: the socket's next bytes are not a request.
+            self.close_connection = True
+        self._respond(environ, status, headers, body)
+
+    def _call_app(self, environ: dict[str, Any]) -> tuple[str, list[tuple[str, str]], bytes]:
+        """Run the application to completion: (status line, headers, whole body)."""
+        answer: dict[str, Any] = {}
+        chunks: list[bytes] = []
+
+        def start_response(
+            status: str, headers: list[tuple[str, str]], exc_info: Any = None
+        ) -> Callable[[bytes], None]:
+            answer["status"], answer["headers"] = status, list(headers)
+            return chunks.append
+
+        try:
+            result = self.server.app(environ, start_response)
+            try:
+                chunks.extend(result)
+            finally:
+                close = getattr(result, "close", None)
+                if close is not None:
+                    close()
+        except Exception:
+            self.close_connection = True
+            body = b"Internal Server Error"
+            return "500 Internal Server Error", [("Content-Type", "text/plain")], body
+        return (
+            answer.get("status", "500 Internal Server Error"),
+            answer.get("headers", []),
+            b"".join(chunks),
+        )
+
+    def _respond(
+        self, environ: dict[str, Any], status: str, headers: list[tuple[str, str]], body: bytes
+    ) -> None:
+        code_text, _, reason = status.partition(" ")
+        code = int(code_text)
+        bodiless = environ["REQUEST_METHOD"] == "HEAD" or 100 <= code < 200 or code in (204, 304)
+        if any(k.lower() == "connection" and v.lower() == "close" for k, v in headers):
+            self.close_connection = True
+        try:
+            self.send_response(code, reason)
+            for key, value in headers:
+                if key.lower() not in _HOP_HEADERS:
+                    self.send_header(key, value)
+                elif key.lower() == "content-length" and bodiless:
+                    self.send_header(key, value)  # a HEAD answer names the object's size
+            if not bodiless:
+                self.send_header("Content-Length", str(len(body)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            elif self.request_version == "HTTP/1.0":
+                self.send_header("Connection", "keep-alive")
+            self.end_headers()
+            if not bodiless:
+                self.wfile.write(body)
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
 
 
 class _RequestRandom(MotoRandom):
@@ -342,10 +476,16 @@ def _request_ids(*identity: object) -> Iterator[None]:
 
 
 def make_sandbox_server(
-    emulation: Emulation, host: str = "127.0.0.1", port: int = 0
+    emulation: Emulation,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> BaseWSGIServer:
+    """The threaded server: one thread per open connection, ended by the connection's close
+    or ``idle_timeout`` seconds without a request (``POST /_sandbox/connections`` changes
+    it at run time)."""
     quiet_logging()
-    server = make_server(
+    emulation.idle_timeout = idle_timeout
+    return make_server(
         host, port, build_app(emulation), threaded=True, request_handler=SandboxRequestHandler
     )
-    return server

@@ -33,6 +33,16 @@ def visible_trails(account: str, region: str, include_shadows: bool = True) -> l
     return own + shadows + members
 
 
+def account_trails(account: str) -> list[Trail]:
+    """Every trail ListTrails lists for an account, whichever region is called: its own in
+    every region (a multi-region trail once, by its home region) and the organization
+    trails of its organization's management account (once each), ordered by ARN."""
+    found = {t.arn: t for t in trails_of(account)}
+    for trail in _org_trails_for_member(account):
+        found.setdefault(trail.arn, trail)
+    return [found[arn] for arn in sorted(found)]
+
+
 def resolve(account: str, region: str, name: str) -> Trail | None:
     """A trail by ARN (any visible view) or by bare name (home region, own trails only)."""
     if name.startswith("arn:"):
