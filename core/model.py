@@ -234,6 +234,56 @@ class TargetResult:
 
 
 @dataclass(frozen=True)
+class OrgCoverage:
+    """The accounts an organization trail logs, and which of them trailtop cannot reach.
+
+    An organization trail logs every account of its Organization. Its status is read once
+    per region from the account that owns it (or a delegated administrator), so the members'
+    copies of it are summarised here rather than shown as one identical view per member
+    and region.
+    """
+
+    trail_arn: str
+    organization_id: str | None
+    #: The account whose views of the trail carry its status (owner or administrator).
+    read_from: str
+    #: Every active account of the Organization, the reader included, sorted.
+    accounts: tuple[str, ...]
+    #: Accounts of the Organization trailtop could not reach, with the reason. They are
+    #: still logged by the trail; only their own trails and settings are unknown.
+    unreachable: Mapping[str, str] = field(default_factory=dict)
+    #: Organization account names by id, where listed.
+    names: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def covered(self) -> int:
+        return len(self.accounts)
+
+    def summary_json(self) -> dict[str, Any]:
+        return {
+            "read_from": self.read_from,
+            "accounts": self.covered,
+            "unreachable": len(self.unreachable),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trail_arn": self.trail_arn,
+            "organization_id": self.organization_id,
+            "read_from": self.read_from,
+            "accounts": [
+                {
+                    "account_id": a,
+                    "name": self.names.get(a),
+                    "reachable": a not in self.unreachable,
+                    "reason": self.unreachable.get(a),
+                }
+                for a in self.accounts
+            ],
+        }
+
+
+@dataclass(frozen=True)
 class TrailView:
     """A judged view: configuration, raw status, findings and the resulting state."""
 
@@ -251,6 +301,9 @@ class TrailView:
     status_sweep: int = field(default=0, compare=False)
     #: True when the status is older than two sweeps (kept from an earlier sweep).
     stale: bool = False
+    #: For an organization trail read from its owner (or administrator): the accounts it
+    #: covers. The same object is shared by the trail's views in every region.
+    org_coverage: OrgCoverage | None = field(default=None, compare=False)
 
     @cached_property
     def id(self) -> str:
@@ -324,6 +377,8 @@ class Snapshot:
     #: Profiles whose IAM Identity Center (SSO) session is over: until someone runs
     #: `aws sso login --profile NAME`, what they reach is unknown. Said every sweep.
     sso_login_needed: tuple[str, ...] = ()
+    #: Organization trails whose members' views are summarised (OrgCoverage), one each.
+    organization_trails: tuple[OrgCoverage, ...] = ()
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in STATE_ORDER}

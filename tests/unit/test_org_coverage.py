@@ -1,0 +1,98 @@
+"""Organization trails read once from their owner: coverage, from plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.engine.org_coverage import apply_org_coverage, org_coverages, org_covered_pairs
+from core.model import OrgCoverage, State, TrailConfig, TrailView, ViewKey
+
+MGMT, A, B, C = "111111111111", "222222222222", "333333333333", "444444444444"
+REGIONS = ["us-east-1", "eu-west-1"]
+ORG = TrailConfig(
+    name="org",
+    arn=f"arn:aws:cloudtrail:us-east-1:{MGMT}:trail/org",
+    home_region="us-east-1",
+    multi_region=True,
+    organization_trail=True,
+)
+
+
+@dataclass
+class Acct:
+    account_id: str
+    regions: list[str] = field(default_factory=lambda: list(REGIONS))
+    org_id: str | None = None
+
+
+@dataclass
+class Failure:
+    account_id: str | None
+    reason: str
+
+
+def _trails() -> dict[tuple[str, str], list[TrailConfig]]:
+    return {(MGMT, r): [ORG] for r in REGIONS} | {(a, r): [] for a in (A, B) for r in REGIONS}
+
+
+def test_coverage_lists_the_listing_names_and_the_unreachable_with_their_reason() -> None:
+    listing = {MGMT: "management", A: "alpha", B: "", C: "gamma"}
+    cov = org_coverages(
+        [Acct(MGMT), Acct(A), Acct(B)],
+        [Failure(C, "assume role failed: AccessDenied")],
+        _trails(),
+        {A: frozenset({ORG.arn})},
+        {MGMT: listing},
+        {MGMT: "o-abc"},
+    )[ORG.arn]
+    assert cov.accounts == tuple(sorted(listing)) and cov.read_from == MGMT
+    assert cov.organization_id == "o-abc"
+    assert dict(cov.unreachable) == {C: "assume role failed: AccessDenied"}
+    assert dict(cov.names) == {MGMT: "management", A: "alpha", C: "gamma"}
+
+
+def test_without_a_listing_the_accounts_that_showed_the_trail_are_covered() -> None:
+    cov = org_coverages(
+        [Acct(MGMT), Acct(A), Acct(B)], [], _trails(), {A: frozenset({ORG.arn})}, {}, {}
+    )[ORG.arn]
+    assert cov.accounts == (MGMT, A) and not cov.unreachable
+
+
+def test_a_single_region_org_trail_covers_its_home_region_only() -> None:
+    single = TrailConfig(
+        name="org1", arn=ORG.arn + "1", home_region="eu-west-1", organization_trail=True
+    )
+    trails = _trails() | {(MGMT, "eu-west-1"): [single], (MGMT, "us-east-1"): []}
+    pairs = org_covered_pairs([Acct(MGMT), Acct(A)], trails, {}, {MGMT: {MGMT: "", A: ""}})
+    assert pairs == {(A, "eu-west-1"), (MGMT, "eu-west-1")}
+
+
+def _owner_view(region: str, logging: bool | None) -> TrailView:
+    cov = OrgCoverage(ORG.arn, None, MGMT, (MGMT, A, B))
+    status = None if logging is None else {"IsLogging": logging}
+    return TrailView(
+        key=ViewKey(MGMT, region, ORG.arn),
+        profile=None,
+        trail=ORG,
+        status=status,
+        findings=(),
+        state=State.UNKNOWN if logging is None else State.OK,
+        org_coverage=cov,
+    )
+
+
+def test_members_follow_the_owners_view_region_by_region() -> None:
+    enabled = {MGMT: REGIONS, A: REGIONS, B: ["us-east-1"]}
+    logging_: dict[tuple[str, str], bool | None] = {(A, "eu-west-1"): False}
+    views = [_owner_view("us-east-1", True), _owner_view("eu-west-1", None)]
+    apply_org_coverage(views, enabled, logging_)
+    assert logging_[(A, "us-east-1")] is True and logging_[(B, "us-east-1")] is True
+    # Unknown from the owner: no claim for the member either way.
+    assert logging_[(A, "eu-west-1")] is None
+    assert (B, "eu-west-1") not in logging_  # not an enabled region of B
+
+
+def test_a_stopped_org_trail_leaves_members_uncovered() -> None:
+    logging_: dict[tuple[str, str], bool | None] = {}
+    apply_org_coverage([_owner_view("us-east-1", False)], {A: ["us-east-1"]}, logging_)
+    assert logging_.get((A, "us-east-1"), False) is False
