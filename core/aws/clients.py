@@ -14,7 +14,9 @@ import inspect
 import logging
 import platform
 import ssl
+import weakref
 from collections.abc import Callable, Collection
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -25,6 +27,7 @@ from aiobotocore.client import AioClientCreator
 from aiobotocore.config import AioConfig
 from aiobotocore.httpsession import AIOHTTPSession
 from aiobotocore.session import AioSession
+from botocore.exceptions import NoCredentialsError
 
 from core.util.error_codes import THROTTLE
 
@@ -188,10 +191,74 @@ class RequestCounter:
         return out
 
 
+#: Sessions that are nothing but credentials (assumed roles): no profile, no configuration
+#: of their own, so one client per (service, region) can serve all of them.
+_CREDENTIALS_ONLY: weakref.WeakSet[AioSession] = weakref.WeakSet()
+#: The credentials the call being made right now signs with (set by `ClientPool.call`).
+_CALL_CREDENTIALS: ContextVar[Any] = ContextVar("trailtop_call_credentials", default=None)
+
+
+class _CallCredentials:
+    """The credentials of a shared client: whichever session the current call is for.
+
+    A client costs ~5 ms of CPU and ~120 KB to create (botocore copies the session's
+    event handlers, builds an endpoint resolver and a retry handler for each). One client
+    per account, service and region made a 1,000-account Organization create thousands;
+    sharing one per service and region across assumed-role sessions makes it dozens. The
+    signer asks for credentials inside the call's own task, where `ClientPool.call` has
+    set them, so concurrent calls for different accounts never see each other's.
+    """
+
+    method = "trailtop-per-call"
+
+    async def get_frozen_credentials(self) -> Any:
+        creds = _CALL_CREDENTIALS.get()
+        if creds is None:  # a shared client used outside ClientPool.call: never guess
+            raise NoCredentialsError()
+        return await creds.get_frozen_credentials()
+
+    async def get_account_id(self) -> str | None:
+        """Account-based endpoints are not used by the services trailtop calls."""
+        return None
+
+    def get_deferred_property(self, name: str) -> Callable[[], Any]:
+        return lambda: getattr(_CALL_CREDENTIALS.get(), name, None)
+
+
+class CredentialsSession(AioSession):  # type: ignore[misc]
+    """A session that is nothing but credentials (an assumed role's).
+
+    A full botocore session registers ~120 built-in event handlers when created (~15 ms of
+    CPU, most of a cold sweep's cost at 1,000 accounts), all for clients this session never
+    makes: its calls go through the pool's shared clients. So it is not initialised as a
+    botocore session at all; anything but its credentials fails loudly.
+    """
+
+    def __init__(self, credentials: Any) -> None:  # noqa: D107 - no super(): see above
+        self._credentials = credentials
+
+    async def get_credentials(self) -> Any:
+        return self._credentials
+
+
+def credentials_session(credentials: Any) -> AioSession:
+    """A session holding only these credentials (an assumed role's): its calls go through
+    clients shared with every other such session."""
+    session = CredentialsSession(credentials)
+    _CREDENTIALS_ONLY.add(session)
+    return session
+
+
+def shares_clients(session: AioSession) -> bool:
+    return session in _CREDENTIALS_ONLY
+
+
 @dataclass
 class ClientPool:
-    """One client per (session, service, region), created on first use and kept until its
-    session is forgotten (credentials replaced) or no longer retained (target gone).
+    """Clients created on first use: one per (session, service, region) for profile
+    sessions, kept until the session is forgotten (credentials replaced) or no longer
+    retained (target gone); one per (service, region) for every assumed-role session
+    (`credentials_session`), signing with the credentials of the call in progress.
 
     Keyed by the session object, not its id(): a new session may reuse a dead one's id(),
     and must never be handed a client that signs with the dead one's credentials.
@@ -205,8 +272,27 @@ class ClientPool:
     _lock: asyncio.Lock | None = None
     #: Closing clients of sessions that were replaced (awaited by `close`).
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
+    #: The session the shared clients are created from (credentials: `_CallCredentials`).
+    _shared: AioSession | None = None
+
+    async def call(self, session: AioSession, service: str, region: str, op: str, **kw: Any) -> Any:
+        """Make one API call for `session`: the only way calls are made, so a shared
+        client always signs with this session's credentials."""
+        client = await self.get(session, service, region)
+        if not shares_clients(session):
+            return await getattr(client, op)(**kw)
+        token = _CALL_CREDENTIALS.set(session._credentials)
+        try:
+            return await getattr(client, op)(**kw)
+        finally:
+            _CALL_CREDENTIALS.reset(token)
 
     async def get(self, session: AioSession, service: str, region: str) -> Any:
+        if shares_clients(session):
+            if self._shared is None:
+                self._shared = new_session()
+                self._shared._credentials = _CallCredentials()
+            session = self._shared
         key = (session, service, region)
         client = self._clients.get(key)
         if client is not None:
@@ -240,8 +326,11 @@ class ClientPool:
         self._drop(lambda s: s is session)
 
     def retain(self, sessions: Collection[AioSession]) -> None:
-        """Close every client whose session is not one of ``sessions`` (targets gone)."""
+        """Close every client whose session is not one of ``sessions`` (targets gone); the
+        shared clients stay (they hold no credentials of their own)."""
         keep = {id(s) for s in sessions}
+        if self._shared is not None:
+            keep.add(id(self._shared))
         self._drop(lambda s: id(s) not in keep)
 
     def _drop(self, doomed: Callable[[AioSession], bool]) -> None:
@@ -269,8 +358,8 @@ class ClientPool:
 
     @property
     def live_sessions(self) -> int:
-        """Sessions whose clients are held."""
-        return len({id(k[0]) for k in self._clients})
+        """Sessions whose own clients are held (the shared clients' session not counted)."""
+        return len({id(k[0]) for k in self._clients if k[0] is not self._shared})
 
     async def drain(self) -> None:
         """Wait until the clients of replaced or released sessions are closed."""
@@ -286,6 +375,7 @@ class ClientPool:
                 log.debug("closing a client failed", exc_info=True)
         self._contexts.clear()
         self._clients.clear()
+        self._shared = None
         await SharedPoolHTTPSession.close_pool()
 
 

@@ -217,7 +217,7 @@ class EventHistory:
         self, col: Collector, account: Account, key: LookupKey, since: datetime, pages: int
     ) -> tuple[list[Event], bool]:
         _acct, region, attribute, value = key
-        client = await self._client_pool(col).get(account.session, "cloudtrail", region)
+        pool = self._client_pool(col)
         out: list[Event] = []
         token: str | None = None
         for _page in range(pages):
@@ -228,7 +228,7 @@ class EventHistory:
             }
             if token:
                 kw["NextToken"] = token
-            resp = await self._limited(client, (account.account_id, region), kw)
+            resp = await self._limited(pool, account, region, kw)
             for raw in resp.get("Events", []):
                 ev = parse_event(raw)
                 if ev is not None:
@@ -238,13 +238,16 @@ class EventHistory:
                 break
         return out, not token
 
-    async def _limited(self, client: Any, lkey: tuple[str, str], kw: dict[str, Any]) -> Any:
+    async def _limited(
+        self, pool: ClientPool, account: Account, region: str, kw: dict[str, Any]
+    ) -> Any:
+        lkey = (account.account_id, region)
         attempt = 0
         while True:
             lane = await self.limiter.acquire(lkey)
             try:
                 self.requests += 1
-                return await client.lookup_events(**kw)
+                return await pool.call(account.session, "cloudtrail", region, "lookup_events", **kw)
             except Exception as exc:
                 if error_code(exc) not in THROTTLE or attempt >= self.throttle_retries:
                     raise
