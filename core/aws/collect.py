@@ -19,7 +19,7 @@ from aiobotocore.config import AioConfig
 from aiobotocore.credentials import AioDeferredRefreshableCredentials
 from aiobotocore.session import AioSession
 
-from core.aws.clients import ClientPool, new_session
+from core.aws.clients import ClientPool, credentials_session, new_session
 from core.aws.errors import describe_error, error_code, needs_sso_login
 from core.model import TrailConfig
 from core.util.arn import account_of
@@ -46,10 +46,34 @@ class Account:
     alias: str | None = None
     regions: list[str] = field(default_factory=list)
     org_id: str | None = None
+    #: The account whose Organization listing named this one (members reached by the
+    #: Organization role), and the name it is listed under there.
+    listed_by: str | None = None
+    org_name: str | None = None
 
     @property
     def label(self) -> str:
         return self.alias or self.account_id
+
+
+@dataclass
+class Discovery:
+    """The trails an account has, per polled region, as one discovery pass found them."""
+
+    per_region: dict[str, list[TrailConfig]] = field(default_factory=dict)
+    #: Regions whose trails could not be read, with the reason.
+    errors: dict[str, str] = field(default_factory=dict)
+    #: Trails listed whose configuration could not be read (their home Region failed):
+    #: what was known of them before is kept in the other regions.
+    unknown: set[str] = field(default_factory=set)
+    #: Organization trails of other accounts left out because their owner is reached:
+    #: summarised from the owner's views instead (core/model.py OrgCoverage).
+    collapsed: set[str] = field(default_factory=set)
+    calls: int = 0
+    #: "list" (ListTrails, then DescribeTrails per home region) or "per-region".
+    method: str = "list"
+    #: Why ListTrails was not used, when it was not.
+    fallback_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +120,9 @@ class Collector:
 
     #: What the shared config and credentials files looked like when profiles were read.
     _files_seen: tuple[tuple[str, int, int], ...] | None = None
+    #: Each reached account's Organization listing (active accounts: id -> name), by the
+    #: account that listed it, from the last resolve.
+    org_listings: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def profiles_edited(self) -> bool:
         """Whether the shared config or credentials file changed since profiles were read;
@@ -122,11 +149,7 @@ class Collector:
         return [self.pool, *self._derived]
 
     async def call(self, session: AioSession, service: str, region: str, op: str, **kw: Any) -> Any:
-        async def go() -> Any:
-            client = await self.pool.get(session, service, region)
-            return await getattr(client, op)(**kw)
-
-        return await self.limiter.run(go())
+        return await self.limiter.run(self.pool.call(session, service, region, op, **kw))
 
     # -- accounts -------------------------------------------------------------------------
 
@@ -159,6 +182,8 @@ class Collector:
                 bases.append(base)
 
         fanout: list[tuple[Account, str, str, str]] = []
+        listed: dict[str, tuple[str, str]] = {}  # member -> (listing account, its name there)
+        self.org_listings = {}
         for base in bases:
             for role_arn, external_id, session_name in assume_roles:
                 fanout.append((base, role_arn, external_id, session_name))
@@ -174,9 +199,12 @@ class Collector:
                             "organization accounts not listed: " + describe_error(exc),
                         )
                     )
-                    members = []
-                for acct in members:
+                    members = {}
+                if members:
+                    self.org_listings[base.account_id] = members
+                for acct, name in members.items():
                     if acct != base.account_id:
+                        listed.setdefault(acct, (base.account_id, name))
                         fanout.append(
                             (base, f"arn:aws:iam::{acct}:role/{org_role_name}", "", "trailtop")
                         )
@@ -212,6 +240,10 @@ class Collector:
                 errors.append(res)
             else:
                 accounts.setdefault(res.account_id, res)
+        for acct_id, (by, name) in listed.items():
+            found = accounts.get(acct_id)
+            if found is not None and found.listed_by is None:
+                found.listed_by, found.org_name = by, name or None
 
         async def fill(acct: Account) -> None:
             try:
@@ -226,7 +258,9 @@ class Collector:
                     )
                 )
                 acct.regions = []
-            acct.alias = await self._alias(acct)
+            # An Organization member is labelled by its name in the Organization listing
+            # (no call); only accounts reached otherwise are asked for their IAM alias.
+            acct.alias = acct.org_name if acct.listed_by else await self._alias(acct)
 
         await asyncio.gather(*(fill(a) for a in accounts.values()))
         return list(accounts.values()), errors
@@ -344,9 +378,7 @@ class Collector:
         )
         # Fetch once now so a bad role is reported at once, not on every later call.
         await creds.get_frozen_credentials()
-        session = new_session()
-        session._credentials = creds
-        return session
+        return credentials_session(creds)
 
     async def _assumed_account(
         self, base: Account, role_arn: str, external_id: str, session_name: str
@@ -375,15 +407,18 @@ class Collector:
             home_region=base.home_region,
         )
 
-    async def _org_accounts(self, base: Account) -> list[str]:
-        out: list[str] = []
+    async def _org_accounts(self, base: Account) -> dict[str, str]:
+        """Active accounts of the base account's Organization: id -> name."""
+        out: dict[str, str] = {}
         token: str | None = None
         while True:
             kw: dict[str, Any] = {"NextToken": token} if token else {}
             resp = await self.call(
                 base.session, "organizations", base.home_region, "list_accounts", **kw
             )
-            out.extend(a["Id"] for a in resp.get("Accounts", []) if a.get("Status") == "ACTIVE")
+            for a in resp.get("Accounts", []):
+                if a.get("Status") == "ACTIVE":
+                    out[str(a["Id"])] = str(a.get("Name") or "")
             token = resp.get("NextToken")
             if not token:
                 return out
@@ -420,6 +455,110 @@ class Collector:
         return acct.org_id or None
 
     # -- trails ---------------------------------------------------------------------------
+
+    async def discover(self, acct: Account, collapse: Callable[[TrailConfig], bool]) -> Discovery:
+        """The account's trails in each of its regions, with as few calls as AWS allows.
+
+        ListTrails names every trail "in the current account" with its home Region (API
+        Reference); each home Region is then asked once, DescribeTrails by ARN, for the
+        configurations. A multi-region trail has a view in every polled region, a
+        single-region trail in its home Region only, as DescribeTrails with shadow trails
+        would show them region by region. AWS does not document whether a regional endpoint
+        filters ListTrails: it is asked in the account's home region, and if it fails
+        (not allowed, not offered) the account is described region by region instead.
+
+        `collapse(cfg)`: an organization trail of another account that is summarised from
+        its owner's views, so it gets no view here.
+        """
+        out = Discovery()
+        try:
+            listed = await self.list_trails(acct, out)
+        except Exception as exc:  # noqa: BLE001 - the per-region path still works
+            if error_code(exc) in CREDENTIAL:
+                raise
+            out.method, out.fallback_reason = "per-region", describe_error(exc)
+            log.info(
+                "ListTrails in %s failed (%s): describing region by region",
+                acct.account_id,
+                out.fallback_reason,
+            )
+            return await self._discover_per_region(acct, collapse, out)
+        by_home: dict[str, list[str]] = {}
+        for arn, home in listed:
+            by_home.setdefault(home, []).append(arn)
+        configs: list[TrailConfig] = []
+        for home, arns in sorted(by_home.items()):
+            try:
+                configs += await self.describe_arns(acct, home, arns)
+            except Exception as exc:  # noqa: BLE001 - only the trails homed there are unknown
+                out.errors[home] = describe_error(exc)
+                out.unknown.update(arns)
+            out.calls += 1
+        for r in acct.regions:
+            out.per_region.setdefault(r, [])
+        for cfg in configs:
+            if collapse(cfg):
+                out.collapsed.add(cfg.arn)
+                continue
+            for r in acct.regions if cfg.multi_region else [cfg.home_region]:
+                if r in out.per_region:
+                    out.per_region[r].append(cfg)
+        return out
+
+    async def _discover_per_region(
+        self, acct: Account, collapse: Callable[[TrailConfig], bool], out: Discovery
+    ) -> Discovery:
+        results = await gather_settled(acct.regions, lambda r: self.describe(acct, r))
+        out.calls += len(acct.regions)
+        for r, trails, exc in results:
+            if exc is not None:
+                out.errors[r] = describe_error(exc)
+                continue
+            kept = []
+            for cfg in trails or []:
+                if collapse(cfg):
+                    out.collapsed.add(cfg.arn)
+                else:
+                    kept.append(cfg)
+            out.per_region[r] = kept
+        return out
+
+    async def list_trails(self, acct: Account, out: Discovery) -> list[tuple[str, str]]:
+        """(ARN, home region) of every trail ListTrails names, each once."""
+        seen: dict[str, str] = {}
+        token: str | None = None
+        while True:
+            kw: dict[str, Any] = {"NextToken": token} if token else {}
+            resp = await self.call(
+                acct.session, "cloudtrail", acct.home_region, "list_trails", **kw
+            )
+            out.calls += 1
+            for t in resp.get("Trails", []):
+                arn, home = t.get("TrailARN"), t.get("HomeRegion")
+                if arn and home:
+                    seen.setdefault(str(arn), str(home))
+            token = resp.get("NextToken")
+            if not token:
+                return list(seen.items())
+
+    async def describe_arns(self, acct: Account, region: str, arns: list[str]) -> list[TrailConfig]:
+        """Configurations of these trails (by ARN, as a shadow or another account's
+        organization trail needs) from one region, the trails' home Region."""
+        resp = await self.call(
+            acct.session,
+            "cloudtrail",
+            region,
+            "describe_trails",
+            trailNameList=arns,
+            includeShadowTrails=True,
+        )
+        wanted = set(arns)
+        seen: dict[str, TrailConfig] = {}
+        for raw in resp.get("trailList", []):
+            cfg = TrailConfig.from_describe(raw)
+            if cfg.arn in wanted and cfg.arn not in seen:
+                seen[cfg.arn] = cfg
+        return list(seen.values())
 
     async def describe(self, acct: Account, region: str) -> list[TrailConfig]:
         resp = await self.call(

@@ -36,12 +36,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.aws.destination_reads import DestId, DestinationReader
-from core.aws.errors import describe_error
+from core.aws.errors import describe_error, error_code
 from core.judge.delivery_settings import event_selector_findings
 from core.judge.facts import Destinations, Fact
 from core.judge.rootcause import root_causes
 from core.model import STATUS_ERROR_FIELDS, Finding, TrailConfig
 from core.util.arn import account_of
+from core.util.error_codes import NOT_FOUND
 
 if TYPE_CHECKING:
     from core.aws.collect import Account, Collector
@@ -53,6 +54,8 @@ log = logging.getLogger(__name__)
 
 #: The codes S3 answers a bucket read by an account that does not own the bucket.
 _NOT_OWNER = frozenset({"AccessDenied", "MethodNotAllowed"})
+#: Accounts asked for their bucket list at once while looking for a bucket's owner.
+_OWNER_BATCH = 32
 CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
 #: Which destinations a finding's channel is about (its evidence names their owner).
 _CHANNEL_KINDS: dict[str, tuple[str, ...]] = {
@@ -106,6 +109,8 @@ class DestinationDiagnoser:
         self._facts: dict[DestId, tuple[Fact, float]] = {}
         self.org_ids: dict[str, str | None] = {}
         self._signatures: dict[str, tuple[Any, ...]] = {}
+        #: The last root causes per view, with what they were judged from (`_root_causes`).
+        self._judged: dict[str, tuple[TrailConfig, tuple[Any, ...], str | None, list[Finding]]] = {}
         #: Bucket names per reached account (ListBuckets), refreshed with the facts.
         self._listed: dict[str, tuple[frozenset[str] | None, float]] = {}
         #: The account that owns each destination, where known.
@@ -226,10 +231,12 @@ class DestinationDiagnoser:
             selectors = self._facts.get(("selectors", v.trail.arn))
             if selectors is not None:
                 dest = replace(dest, selectors=selectors[0])
-            found = root_causes(v.trail, v.key, dest, now, org_ids.get(v.trail.owner_account))
+            found = self._root_causes(v, dest, now, org_ids.get(v.trail.owner_account))
             if found:
                 out[v.key.id] = [self._with_owner(f, v.trail) for f in found]
         judged_ids = {v.key.id for v in judged}
+        for gone in [k for k in self._judged if k not in judged_ids]:
+            del self._judged[gone]  # a view no longer judged here: bounded by the views
         for v in views:
             # Views diagnosed elsewhere (a member's view of an organization trail) still say
             # whether the trail records management events in their region.
@@ -240,6 +247,25 @@ class DestinationDiagnoser:
             if found:
                 out[v.key.id] = found
         return out
+
+    def _root_causes(
+        self, v: ViewInput, dest: Destinations, now: datetime, org_id: str | None
+    ) -> list[Finding]:
+        """root_causes for a view, judged again only when its trail, its destinations' facts
+        (re-read objects are new objects) or its organization changed: policy evaluation was
+        a quarter of a warm sweep's CPU, spent re-deriving the same answer every sweep."""
+        facts = (dest.bucket, dest.key, dest.topic, dest.log_group, dest.role, dest.selectors)
+        cached = self._judged.get(v.key.id)
+        if (
+            cached is not None
+            and cached[0] == v.trail
+            and cached[2] == org_id
+            and all(a is b for a, b in zip(cached[1], facts, strict=True))
+        ):
+            return cached[3]
+        found = root_causes(v.trail, v.key, dest, now, org_id)
+        self._judged[v.key.id] = (v.trail, facts, org_id, found)
+        return found
 
     def _selectors_due(self, arn: str, cfg: TrailConfig, t: float, force: bool) -> bool:
         """Read a trail's selectors when never read, on a full refresh, when the trail's
@@ -327,12 +353,31 @@ class DestinationDiagnoser:
         The trail owner's account is asked first (the usual case), the others only when
         it does not own the bucket.
         """
-        order = [first, *(a for a in reached.values() if a.account_id != first.account_id)]
-        for acct in order:
-            names = await self._listed_buckets(col, acct, region, t)
-            if names is not None and name in names:
-                return acct.account_id
+        names = await self._listed_buckets(col, first, region, t)
+        if names is not None and name in names:
+            return first.account_id
+        others = [a for a in reached.values() if a.account_id != first.account_id]
+        if not others or await self._bucket_missing(col, first, name, region):
+            return None  # a deleted bucket has no owner to find: no account is asked
+        # Asked a batch at a time: a 1,000-account Organization must not wait for its
+        # accounts one after another, nor ask them all when an early one owns the bucket.
+        for i in range(0, len(others), _OWNER_BATCH):
+            batch = others[i : i + _OWNER_BATCH]
+            found = await asyncio.gather(*(self._listed_buckets(col, a, region, t) for a in batch))
+            for acct, listed in zip(batch, found, strict=True):
+                if listed is not None and name in listed:
+                    return acct.account_id
         return None
+
+    async def _bucket_missing(self, col: Collector, acct: Account, name: str, region: str) -> bool:
+        """S3 answers NoSuchBucket for a bucket that does not exist, whoever asks, and
+        AccessDenied for one that exists in another account (GetBucketPolicy: a permission
+        trailtop's read-only policy already has)."""
+        try:
+            await self.reader.call(col, acct, "s3", region, "get_bucket_policy", Bucket=name)
+        except Exception as exc:  # noqa: BLE001 - only a 404 means missing
+            return error_code(exc) in NOT_FOUND["bucket"]
+        return False
 
     async def _listed_buckets(
         self, col: Collector, acct: Account, region: str, t: float

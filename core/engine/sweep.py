@@ -23,15 +23,21 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from core.aws.clients import ClientPool, make_config
 from core.aws.collect import Account, Collector, Limiter, TargetError, gather_settled
 from core.aws.errors import describe_error, error_code, needs_sso_login
 from core.aws.history import CulpritFinder
-from core.codes import Code
+from core.engine.org_coverage import apply_org_coverage, org_coverages, org_covered_pairs
 from core.engine.protocols import Diagnoser, ViewInput
+from core.engine.sweep_parts import (
+    PhaseTimer,
+    SweepPhase,
+    changed,
+    diagnostics_failed,
+    placeholder,
+)
 from core.fix.documents import documents_from
 from core.fix.model import REFUSED, ApplyResult, Plan
 from core.fix.plans import attach_plan_ids, plans_for
@@ -39,16 +45,12 @@ from core.judge.evaluate import (
     Thresholds,
     coverage_gaps,
     judge_view,
-    status_unavailable,
     view_covers_region,
 )
 from core.model import (
-    STATUS_ERROR_FIELDS,
-    Channel,
     CoverageGap,
     Finding,
     Notice,
-    Severity,
     Snapshot,
     State,
     SweepStats,
@@ -67,18 +69,6 @@ log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
 Pair = tuple[Account, str]
 Planned = tuple[Account, ViewKey, TrailConfig]
-
-
-class SweepPhase(StrEnum):
-    """The phases of one sweep, in order (debug log lines and timings name them)."""
-
-    RESOLVE = "resolve"
-    DESCRIBE = "describe"
-    STATUS = "status"
-    DIAGNOSE = "diagnose"
-    JUDGE = "judge"
-    CULPRITS = "culprits"
-    ASSEMBLE = "assemble"
 
 
 @dataclass
@@ -128,6 +118,9 @@ class Engine:
     #: Profiles whose IAM Identity Center session ended during this sweep.
     _sso_login: set[str] = field(default_factory=set)
     _collector: Collector | None = None
+    #: Organization trails of other (reached) accounts each account saw, by account: they
+    #: are shown once, from the owner, with the accounts they cover.
+    collapsed: dict[str, frozenset[str]] = field(default_factory=dict)
 
     @property
     def collector(self) -> Collector:
@@ -166,13 +159,13 @@ class Engine:
         col.pool.counter.reset()
         force_all, self._force_all = self._force_all, False
         self._sso_login = set()
-        timer = _PhaseTimer(n)
+        timer = PhaseTimer(n)
 
         with timer(SweepPhase.RESOLVE):
             await self._resolve_if_due(n, force_all)
         pairs = [(a, r) for a in self.accounts for r in a.regions]
         with timer(SweepPhase.DESCRIBE):
-            describe_calls = await self._describe(pairs, n, force_all)
+            describe_calls = await self._describe(n, force_all)
         planned = [
             (a, ViewKey(a.account_id, r, cfg.arn), cfg)
             for a, r in pairs
@@ -219,7 +212,7 @@ class Engine:
                 errors=sum(1 for t in targets if not t.ok),
                 throttled=throttled,
             ),
-            changed=_changed(self.previous, views),
+            changed=changed(self.previous, views),
             removed=frozenset(
                 v.id for v in (self.previous.views if self.previous else ()) if v.id not in live
             ),
@@ -227,6 +220,9 @@ class Engine:
             org_ids={a.account_id: a.org_id for a in self.accounts if a.org_id},
             plans=plans,
             notices=tuple(self._notices),
+            organization_trails=tuple(
+                {v.org_coverage.trail_arn: v.org_coverage for v in views if v.org_coverage}.values()
+            ),
             sso_login_needed=tuple(
                 sorted(
                     self._sso_login
@@ -257,32 +253,102 @@ class Engine:
         if n == 1 or force_all or force_resolve or self.account_errors or (n - 1) % every == 0:
             await self._resolve_accounts()
 
-    async def _describe(self, pairs: list[Pair], n: int, force_all: bool) -> int:
-        """Describe the account-regions that are due; returns how many were asked."""
+    async def _describe(self, n: int, force_all: bool) -> int:
+        """Discover the trails of every account with a region due; returns the calls made.
+
+        An account is discovered as a whole (ListTrails, then DescribeTrails per home
+        Region: core/aws/collect.py `Collector.discover`), so one due region re-reads the
+        account. An organization trail seen from a member whose owner trailtop reaches is
+        not a view of the member: its owner's views carry it, with its coverage.
+        """
         every = self.settings.poll.describe_every_sweeps
-        due = [
-            (a, r)
-            for a, r in pairs
-            if force_all
-            or (a.account_id, r) not in self.trails
-            or (a.account_id, r) in self.describe_errors
-            or (a.account_id, r) in self._force_describe
-            or n - self.described_at.get((a.account_id, r), 0) >= every
-        ]
+
+        def due(a: Account, r: str) -> bool:
+            k = (a.account_id, r)
+            return (
+                force_all
+                or k not in self.trails
+                or k in self.describe_errors
+                or k in self._force_describe
+                or n - self.described_at.get(k, 0) >= every
+            )
+
+        accounts = [a for a in self.accounts if any(due(a, r) for r in a.regions)]
         self._force_describe.clear()
         col = self.collector
-        for (a, r), trails, exc in await gather_settled(due, lambda p: col.describe(*p)):
+        owners = {a.account_id for a in self.accounts}
+
+        def discover(a: Account) -> Any:
+            def collapse(cfg: TrailConfig) -> bool:
+                owner = cfg.owner_account
+                return cfg.organization_trail and owner != a.account_id and owner in owners
+
+            return col.discover(a, collapse)
+
+        calls = 0
+        for a, found, exc in await gather_settled(accounts, discover):
+            if exc is not None or found is None:
+                reason = describe_error(exc) if exc is not None else "no answer"
+                if exc is not None and needs_sso_login(exc):
+                    self._sso_login.add(a.profile or "default")
+                log.debug("discovering trails of %s failed: %s", a.account_id, reason)
+                for r in a.regions:
+                    self.describe_errors[(a.account_id, r)] = reason
+                continue
+            calls += found.calls
+            self.collapsed[a.account_id] = frozenset(found.collapsed)
+            for r in a.regions:
+                k = (a.account_id, r)
+                if r in found.errors:
+                    self.describe_errors[k] = found.errors[r]
+                    continue
+                self.describe_errors.pop(k, None)
+                kept = [c for c in self.trails.get(k, ()) if c.arn in found.unknown]
+                self.trails[k] = found.per_region.get(r, []) + kept
+                self.described_at[k] = n
+        return calls + await self._confirm_empty_regions(accounts, owners)
+
+    async def _confirm_empty_regions(self, accounts: list[Account], owners: set[str]) -> int:
+        """Ask DescribeTrails in each region where discovery found no trail at all (and no
+        organization trail covers the account): a region that would be reported as not
+        covered. The call confirms the region answers (an opt-in region not enabled fails
+        here, so nothing is claimed about it) and that no trail of the region was left out
+        of ListTrails. A healthy estate has no such region: this costs nothing there."""
+        covered = org_covered_pairs(
+            self.accounts, self.trails, self.collapsed, self.collector.org_listings
+        )
+        empty = [
+            (a, r)
+            for a in accounts
+            for r in a.regions
+            if (a.account_id, r) in self.trails
+            and not self.trails[(a.account_id, r)]
+            and (a.account_id, r) not in covered
+        ]
+        col = self.collector
+        for (a, r), trails, exc in await gather_settled(empty, lambda p: col.describe(*p)):
             k = (a.account_id, r)
             if exc is not None:
                 self.describe_errors[k] = describe_error(exc)
-                if needs_sso_login(exc):
-                    self._sso_login.add(a.profile or "default")
-                log.debug("describe %s %s failed: %s", a.account_id, r, self.describe_errors[k])
-            else:
-                self.describe_errors.pop(k, None)
-                self.trails[k] = list(trails or [])
-                self.described_at[k] = n
-        return len(due)
+                continue
+            extra = [
+                c
+                for c in trails or []
+                if not (
+                    c.organization_trail
+                    and c.owner_account != a.account_id
+                    and c.owner_account in owners
+                )
+            ]
+            if extra:
+                log.warning(
+                    "ListTrails in %s did not list %s, which DescribeTrails shows in %s",
+                    a.account_id,
+                    ", ".join(c.arn for c in extra),
+                    r,
+                )
+                self.trails[k] = extra
+        return len(empty)
 
     async def _read_statuses(self, planned: list[Planned], n: int) -> _StatusRound:
         col = self.collector
@@ -328,7 +394,7 @@ class Engine:
             )
         except Exception as exc:  # noqa: BLE001 - diagnostics never take the sweep down
             log.warning("diagnostics failed: %s", describe_error(exc), exc_info=True)
-            failed = _diagnostics_failed(describe_error(exc))
+            failed = diagnostics_failed(describe_error(exc))
             diag = {key.id: [failed] for _a, key, _cfg in planned}
         return diag, self.diagnoser.calls - before
 
@@ -351,6 +417,14 @@ class Engine:
         destinations = self.diagnoser.destinations if self.diagnoser is not None else {}
         org_ids = self.diagnoser.org_ids if self.diagnoser is not None else {}
         admins = self.diagnoser.delegated_admins if self.diagnoser is not None else {}
+        covers = org_coverages(
+            self.accounts,
+            self.account_errors,
+            self.trails,
+            self.collapsed,
+            self.collector.org_listings,
+            org_ids,
+        )
         for a, key, cfg in planned:
             memo = self.statuses.get(key.id)
             err = round_.errors.get(key.id)
@@ -397,6 +471,9 @@ class Engine:
                     status_at=memo.at if memo else None,
                     status_sweep=memo.sweep if memo else 0,
                     stale=memo is not None and n - memo.sweep >= 2,
+                    org_coverage=covers.get(cfg.arn)
+                    if cfg.organization_trail and key.account_id == cfg.owner_account
+                    else None,
                 )
             )
         return views, plans
@@ -513,6 +590,8 @@ class Engine:
             for table in (self.trails, self.described_at, self.describe_errors):
                 for k in [k for k in table if k[0] not in kept_ids]:
                     del table[k]  # an account that left: forget what was read there
+            for gone_id in [k for k in self.collapsed if k not in kept_ids]:
+                del self.collapsed[gone_id]
         self.account_errors = errors
         self.collector.retain(self.accounts)
 
@@ -528,13 +607,13 @@ class Engine:
             k = (a.account_id, r)
             err = self.describe_errors.get(k) or region_errors.get(k)
             targets.append(TargetResult(a.profile, a.account_id, r, err is None, err, a.alias))
-            if err and k not in self.trails:
-                placeholders.append(_placeholder(a.profile, a.account_id, r, err, a.alias, now))
+            if err and not self.trails.get(k):
+                placeholders.append(placeholder(a.profile, a.account_id, r, err, a.alias, now))
         explicit = list(self.settings.aws.regions)
         for e in self.account_errors:
             for r in [e.region] if e.region else explicit or ["*"]:
                 targets.append(TargetResult(e.profile, e.account_id, r, False, e.reason))
-                placeholders.append(_placeholder(e.profile, e.account_id, r, e.reason, None, now))
+                placeholders.append(placeholder(e.profile, e.account_id, r, e.reason, None, now))
         return targets, placeholders
 
     def _coverage(self, pairs: list[Pair], views: list[TrailView]) -> list[CoverageGap]:
@@ -542,7 +621,7 @@ class Engine:
         logging_: dict[tuple[str, str], bool | None] = {}
         for a, r in pairs:
             enabled.setdefault(a.account_id, []).append(r)
-            if (a.account_id, r) in self.describe_errors and (a.account_id, r) not in self.trails:
+            if (a.account_id, r) in self.describe_errors and not self.trails.get((a.account_id, r)):
                 logging_[(a.account_id, r)] = None
         for v in views:
             k = (v.key.account_id, v.key.region)
@@ -557,82 +636,9 @@ class Engine:
                 logging_[k] = True
             elif k not in logging_:
                 logging_[k] = False
+        apply_org_coverage(views, enabled, logging_)
         profiles = {a.account_id: a.profile for a in self.accounts}
         return coverage_gaps(enabled, logging_, profiles)
-
-
-class _PhaseTimer:
-    """Times the phases of one sweep for the debug log."""
-
-    def __init__(self, sweep: int) -> None:
-        self.sweep = sweep
-        self.seconds: dict[SweepPhase, float] = {}
-
-    def __call__(self, phase: SweepPhase) -> _PhaseTimer:
-        self._phase = phase
-        return self
-
-    def __enter__(self) -> None:
-        self._t0 = time.perf_counter()
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds[self._phase] = time.perf_counter() - self._t0
-
-    def summary(self) -> str:
-        return " ".join(f"{p.value}={s * 1000:.0f}ms" for p, s in self.seconds.items())
-
-
-def _diagnostics_failed(reason: str) -> Finding:
-    return Finding(
-        Code.DIAGNOSTICS_INCOMPLETE,
-        Severity.INFO,
-        Channel.TRAIL,
-        f"Destinations could not be diagnosed: {reason}",
-        {"reason": reason},
-        "See the reason; the status-derived findings still apply.",
-    )
-
-
-def _placeholder(
-    profile: str | None,
-    account_id: str | None,
-    region: str,
-    reason: str,
-    alias: str | None,
-    now: datetime,
-) -> TrailView:
-    """A row for a target that could not be read at all: unknown, with its reason."""
-    label = account_id or f"profile:{profile or 'default'}"
-    return TrailView(
-        key=ViewKey(label, region, ""),
-        profile=profile,
-        trail=TrailConfig(name="(unreachable)", arn="", home_region=region),
-        status=None,
-        findings=(status_unavailable(reason, None, now),),
-        state=State.UNKNOWN,
-        account_alias=alias,
-    )
-
-
-def _change_signature(v: TrailView) -> tuple[Any, ...]:
-    """What makes a view 'changed' between sweeps (read times excluded on purpose)."""
-    st = v.status or {}
-    return (
-        v.state,
-        tuple(f.code for f in v.findings),
-        st.get("IsLogging"),
-        *(st.get(f) for f in STATUS_ERROR_FIELDS),
-        v.stale,
-        tuple((f.cause_event or {}).get("event_id") for f in v.findings),
-        tuple(f.muted for f in v.findings),
-    )
-
-
-def _changed(prev: Snapshot | None, views: list[TrailView]) -> frozenset[str]:
-    if prev is None:
-        return frozenset()
-    before = {v.id: _change_signature(v) for v in prev.views}
-    return frozenset(v.id for v in views if before.get(v.id) != _change_signature(v))
 
 
 def engine_from_settings(

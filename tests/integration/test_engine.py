@@ -55,19 +55,49 @@ def test_every_account_is_reached_by_its_route(demo_snap: Snapshot, sandbox: San
     assert len(regions) >= 4 and regions == set(m["regions"])
 
 
+def summarised(snap: Snapshot, t: dict[str, Any], account: str) -> bool:
+    """A member's copy of an organization trail whose owner is reached is not a view: the
+    owner's views carry the trail, and list the member among the accounts it covers."""
+    return bool(
+        t["organization_trail"]
+        and account != t["account"]
+        and any(c.trail_arn == t["arn"] and account in c.accounts for c in snap.organization_trails)
+    )
+
+
 def test_multi_region_trail_is_one_view_per_region(demo_snap: Snapshot, sandbox: Sandbox) -> None:
     multi = [t for t in sandbox.manifest["trails"] if t["multi_region"]]
     assert multi
     for t in multi:
         for acct in {v["account"] for v in t["views"]}:
             expected = {v["region"] for v in t["views"] if v["account"] == acct}
-            assert set(views_of(demo_snap, acct, t["arn"])) == expected, t["name"]
+            got = set(views_of(demo_snap, acct, t["arn"]))
+            assert got == (set() if summarised(demo_snap, t, acct) else expected), t["name"]
+
+
+def test_an_organization_trail_is_read_once_from_its_owner(
+    demo_snap: Snapshot, sandbox: Sandbox
+) -> None:
+    org = next(t for t in sandbox.manifest["trails"] if t["organization_trail"])
+    members = {a["id"] for a in sandbox.manifest["organization"]["members"]}
+    owner_views = views_of(demo_snap, org["account"], org["arn"])
+    assert owner_views and all(v.org_coverage is not None for v in owner_views.values())
+    cov = next(iter(owner_views.values())).org_coverage
+    assert cov is not None and cov.read_from == org["account"]
+    assert members | {org["account"]} <= set(cov.accounts) and not cov.unreachable
+    # No member reads its status or shows it as a view of its own.
+    assert not [
+        v for v in demo_snap.views if v.trail.arn == org["arn"] and v.key.account_id in members
+    ]
+    assert demo_snap.organization_trails == (cov,)
 
 
 def test_each_view_gets_the_sandboxs_expected_codes(demo_snap: Snapshot, sandbox: Sandbox) -> None:
     checked = 0
     for t in sandbox.manifest["trails"]:
         for mv in t["views"]:
+            if summarised(demo_snap, t, mv["account"]):
+                continue  # checked from the owner's views
             view = views_of(demo_snap, mv["account"], t["arn"]).get(mv["region"])
             assert view is not None, (t["name"], mv)
             got = codes(view)

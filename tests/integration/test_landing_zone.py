@@ -127,13 +127,12 @@ async def test_the_healthy_landing_zone_raises_nothing_and_reads_every_destinati
     group = diag.destinations[mgmt[0].key.id].log_group
     assert group is not None and group.data["kms_key"] == ids["log_group_key_arn"]
     assert "key_policy" in group.data
-    # A delegated administrator gets the management account's diagnosis; other members
-    # see an organization trail they do not manage.
-    for admin in ids["delegated_admins"]:
-        for v in org_views(lz, snap, admin):
-            assert "MANAGED_ELSEWHERE" not in {f.code for f in v.findings}
-    member = org_views(lz, snap, ids["workload_prod"])
-    assert member and all("MANAGED_ELSEWHERE" in {f.code for f in v.findings} for v in member)
+    # The trail is read once per region, from the management account; members (delegated
+    # administrators included) are listed as covered, not shown as copies of it.
+    cov = mgmt[0].org_coverage
+    assert cov is not None and cov.read_from == ids["management"]
+    assert {ids["workload_prod"], *ids["delegated_admins"]} <= set(cov.accounts)
+    assert not org_views(lz, snap, ids["workload_prod"])
 
 
 @pytest.mark.parametrize("kind", BREAKAGES)
@@ -214,6 +213,12 @@ async def test_a_trail_whose_selectors_log_no_management_events_does_not_cover_i
     # the organization trail still does, so the account-region is not a gap.
     assert view.status is not None and view.status["IsLogging"] is True
     assert view_covers_region(view.status, view.findings) is False
-    org = org_views(lz, snap, ids["workload_prod"])
-    assert any(v.key.region == region and view_covers_region(v.status, v.findings) for v in org)
+    org = org_views(lz, snap, ids["management"])
+    assert any(
+        v.key.region == region
+        and view_covers_region(v.status, v.findings)
+        and v.org_coverage is not None
+        and ids["workload_prod"] in v.org_coverage.accounts
+        for v in org
+    )
     assert (ids["workload_prod"], region) not in {(g.account_id, g.region) for g in snap.coverage}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -57,3 +57,10 @@ def aws_env(sb: Sandbox) -> Iterator[None]:
 
 def codes(view: Any) -> set[str]:
     return {f.code for f in view.findings}
+
+
+def member_copy(trail: Mapping[str, Any], view: Mapping[str, Any]) -> bool:
+    """A manifest view that is a member account's copy of an organization trail. trailtop
+    shows such a copy from the trail's owner (`OrgCoverage`), not as a view, whenever it
+    reaches the owner, as every scenario's profiles do."""
+    return bool(trail.get("organization_trail")) and view["account"] != trail["account"]

@@ -1,7 +1,7 @@
 """Rows that are not trail views: coverage gaps and unreachable targets; the table's layout.
 
 Fake source (no engine): the engine's shapes are built by `tests.support.builders.coverage_gap` and
-`unreachable_view`, which mirror `core.judge.evaluate.coverage_gaps` and `core.engine.sweep._placeholder`
+`unreachable_view`, which mirror `core.judge.evaluate.coverage_gaps` and `core.engine.sweep_parts.placeholder`
 (tests/tui/test_tui_engine.py checks the same rows against the real engine).
 """
 
