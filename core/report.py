@@ -27,7 +27,7 @@ EXIT_UNKNOWN = 3
 
 #: The JSON contract's version (docs/json-contract.md): bumped on any breaking change
 #: (a field removed, renamed or given another meaning); additions do not bump it.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @cache
@@ -79,6 +79,7 @@ def view_json(v: TrailView) -> dict[str, Any]:
         "status": _jsonable(dict(v.status)) if v.status is not None else None,
         "trail": v.trail.to_json(),
         "findings": [_jsonable(f.to_json()) for f in v.findings],
+        "organization_coverage": v.org_coverage.summary_json() if v.org_coverage else None,
     }
 
 
@@ -104,6 +105,7 @@ def snapshot_json(snap: Snapshot) -> dict[str, Any]:
             {"profile": p, "command": sso_login_command(p)} for p in snap.sso_login_needed
         ],
         "views": [view_json(v) for v in _ordered(snap.views)],
+        "organization_trails": [c.to_json() for c in snap.organization_trails],
         "plans": {pid: _jsonable(plan.to_json()) for pid, plan in sorted(snap.plans.items())},
         "coverage": [
             {

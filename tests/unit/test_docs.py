@@ -456,6 +456,10 @@ def _keys_by_place(doc: Mapping[str, Any]) -> Iterator[tuple[str, str]]:
             yield from (("plans[].preconditions[].read", k) for k in pre["read"])
     for g in doc["coverage"]:
         yield from (("coverage[]", k) for k in g)
+    for o in doc["organization_trails"]:
+        yield from (("organization_trails[]", k) for k in o)
+        for a in o["accounts"]:
+            yield from (("organization_trails[].accounts[]", k) for k in a)
 
 
 def test_json_contract_names_every_key_the_report_writes() -> None:
@@ -471,6 +475,7 @@ def test_json_contract_names_every_key_the_report_writes() -> None:
         "sso_login_needed",
         "trailtop_version",
         "views",
+        "organization_trails",
         "plans",
         "coverage",
     }, "top-level keys changed: update docs/json-contract.md and this list"
@@ -551,3 +556,26 @@ def test_comments_cite_no_tracker_number_or_outside_note(path: Path) -> None:
         if TRACKER_NUMBER.search(text) or any(note in text for note in OUTSIDE_NOTES)
     ]
     assert hits == [], "write the reason out instead of citing it"
+
+
+def test_json_contract_names_every_key_of_an_organization_trail() -> None:
+    from tests.support.builders import org_snapshot
+
+    doc = snapshot_json(
+        org_snapshot(accounts=30, unreachable=3, regions=("us-east-1", "eu-west-1"))
+    )
+    text = CONTRACT_MD.read_text(encoding="utf-8")
+    orgs = doc["organization_trails"]
+    assert len(orgs) == 1 and len(orgs[0]["accounts"]) == 30
+    assert sum(1 for a in orgs[0]["accounts"] if not a["reachable"]) == 3
+    carriers = [v for v in doc["views"] if v["organization_coverage"]]
+    assert {v["region"] for v in carriers} == {"us-east-1", "eu-west-1"}
+    assert carriers[0]["organization_coverage"] == {
+        "read_from": orgs[0]["read_from"],
+        "accounts": 30,
+        "unreachable": 3,
+    }
+    keys = {k for o in orgs for k in o} | {k for a in orgs[0]["accounts"] for k in a}
+    keys |= set(carriers[0]["organization_coverage"])
+    missing = sorted(k for k in keys if f"`{k}`" not in text and f"`{k}[]`" not in text)
+    assert missing == [], "organization keys the report writes but the contract does not name"
