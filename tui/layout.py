@@ -8,6 +8,7 @@ dropped, least important first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -51,6 +52,52 @@ def cut_middle(text: str, width: int) -> str:
     head = width // 2
     tail = width - 1 - head
     return text[:head] + "…" + (text[-tail:] if tail else "")
+
+
+#: Ends a trail cell of an organization trail: " org ×1000 (20 unreachable)". A trail name
+#: has no spaces (CloudTrail allows letters, digits, `.`, `_`, `-`), and the mark is always
+#: last, so the cell is split at its last occurrence.
+ORG_SEP = " org ×"
+_ORG_MARK = re.compile(r"(\d+)(?: \((\d+) unreachable\))?")
+#: Characters of an organization trail's name kept before its mark takes a shorter form.
+NAME_KEEP = 6
+
+
+def org_marks(covered: int, unreachable: int) -> tuple[str, ...]:
+    """The forms of an organization trail's mark, longest first: how many accounts it
+    logs and how many of them trailtop cannot reach; the last keeps only the count."""
+    if unreachable:
+        return (
+            f"org ×{covered} ({unreachable} unreachable)",
+            f"org ×{covered} ({unreachable} unr.)",
+            f"org×{covered} ({unreachable} unr)",
+            f"org×{covered}",
+        )
+    return (f"org ×{covered}", f"org×{covered}")
+
+
+def cut_trail(text: str, width: int) -> str:
+    """A trail cell in `width` cells. An organization trail's mark outlives its name: the
+    name is cut in the middle down to NAME_KEEP characters, then the mark takes its shorter
+    forms; the narrowest cell keeps only the account count. Other names: `cut_middle`."""
+    name, sep, mark = text.rpartition(ORG_SEP)
+    found = _ORG_MARK.fullmatch(mark) if sep else None
+    if found is None or len(text) <= width:
+        return cut_middle(text, width)
+    forms = org_marks(int(found[1]), int(found[2] or 0))
+    keep = min(len(name), NAME_KEEP)
+    for form in forms:
+        room = width - 1 - len(form)
+        if room >= keep:
+            return cut_middle(name, room) + " " + form
+    form = forms[-1]
+    room = width - 1 - len(form)
+    return cut_middle(name, room) + " " + form if room >= 2 else cut_middle(form, width)
+
+
+def cut_cell(key: str, text: str, width: int) -> str:
+    """A squeezed column's cell in `width` cells (see MIDDLE_CUT)."""
+    return cut_trail(text, width) if key == "trail" else cut_middle(text, width)
 
 
 @dataclass(frozen=True, slots=True)

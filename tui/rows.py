@@ -25,6 +25,7 @@ from core.model import (
 )
 from core.util.times import parse_time
 from tui.format import NONE, fmt_age, fmt_coarse
+from tui.layout import org_marks
 from tui.safe import plain
 
 Cell = tuple[str, str]
@@ -122,7 +123,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("account", "Account", 24, 40, fit=True),
     Column("profile", "Profile", 16, 40, fit=True),
     Column("region", "Region", 14, 30, fit=True),
-    Column("trail", "Trail", 28, 80, fit=True),
+    # Room for an organization trail's mark too (see tui.layout.cut_trail).
+    Column("trail", "Trail", 36, 80, fit=True),
     Column("s3", "S3 age", 6, 8),
     Column("cw", "CW age", 6, 8),
     Column("finding", "Top finding", 300, 300, fit=True),
@@ -178,6 +180,28 @@ class RowModel:
         return self.view.state is not State.OK
 
 
+def trail_text(view: TrailView) -> str:
+    """The trail cell: the name, and for an organization trail how many accounts it logs
+    and how many of them trailtop cannot reach (`tui.layout.cut_trail` shortens the mark
+    last)."""
+    name = plain(view.trail.name, max_len=COLUMNS[COL_INDEX["trail"]].max_len)
+    cov = view.org_coverage
+    if cov is None:
+        return name
+    mark = org_marks(cov.covered, len(cov.unreachable))[0]
+    return f"{name} {mark}"
+
+
+def _org_words(view: TrailView) -> str:
+    """What the filter finds an organization trail's rows by."""
+    cov = view.org_coverage
+    if cov is None:
+        return ""
+    return " ".join(
+        ("org organization", cov.organization_id or "", "unreachable" if cov.unreachable else "")
+    )
+
+
 def build_model(view: TrailView) -> RowModel:
     status = view.status or {}
     codes = " ".join(f.code for f in view.findings)
@@ -192,6 +216,7 @@ def build_model(view: TrailView) -> RowModel:
             codes,
             "uncovered coverage" if isinstance(view, CoverageView) else "",
             "muted" if any(f.muted is not None for f in view.findings) else "",
+            _org_words(view),
         )
     ).lower()
     return RowModel(
@@ -223,8 +248,18 @@ def build_models(
     for v in views:
         vid = v.id
         old = previous.get(vid)
-        out[vid] = old if old is not None and (old.view is v or old.view == v) else build_model(v)
+        reuse = old is not None and (
+            old.view is v or (old.view == v and same_coverage(old.view, v))
+        )
+        out[vid] = old if reuse and old is not None else build_model(v)
     return out
+
+
+def same_coverage(a: TrailView, b: TrailView) -> bool:
+    """`TrailView` equality leaves `org_coverage` out: a change of the accounts an
+    organization trail logs (or reaches) must still reach its rows and drill-down."""
+    ca, cb = a.org_coverage, b.org_coverage
+    return ca is cb or ca == cb
 
 
 def _state_style(m: RowModel) -> str:
@@ -298,7 +333,7 @@ def row_cells(m: RowModel, now: datetime, highlighted: bool = False, query: str 
         (plain(v.account_label, max_len=widths["account"]), base),
         (plain(v.profile or NONE, max_len=widths["profile"]), base),
         (plain(v.key.region, max_len=widths["region"]), base),
-        (plain(v.trail.name, max_len=widths["trail"]), base),
+        (trail_text(v), base),
         age_cell(m, "s3", now),
         age_cell(m, "cw", now),
         finding_cell(v, query),

@@ -1,8 +1,9 @@
 """Plain `core.model` and `core.fix.model` data for tests, benches and pictures (no engine).
 
 Views, snapshots and plans shaped like the engine's, plus small estates: `demo_views` (like
-the sandbox's demo), `bulk_views` (thousands, deterministic) and `hostile_view` (names and
-errors that try markup, actions and terminal escapes).
+the sandbox's demo), `bulk_views` (thousands, deterministic), `org_snapshot` (an Organization
+whose trail is read from the management account, members' own trails beside it) and
+`hostile_view` (names and errors that try markup, actions and terminal escapes).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from core.model import (
     Channel,
     CoverageGap,
     Finding,
+    OrgCoverage,
     Severity,
     Snapshot,
     State,
@@ -126,6 +128,7 @@ def make_snapshot(
     targets: Sequence[TargetResult] | None = None,
     coverage: Sequence[CoverageGap] = (),
     plans: Iterable[Plan] = (),
+    organization_trails: Sequence[OrgCoverage] = (),
 ) -> Snapshot:
     vs = tuple(views)
     if targets is None:
@@ -142,6 +145,7 @@ def make_snapshot(
         changed=frozenset(changed),
         last_success_at=now - timedelta(seconds=duration) if sweep else None,
         plans={p.id: p for p in plans},
+        organization_trails=tuple(organization_trails),
     )
 
 
@@ -391,3 +395,124 @@ def unreachable_view(
         ),
         state=State.UNKNOWN,
     )
+
+
+# ---------------------------------------------------------------------------- organizations
+
+ORG_ID = "o-a1b2c3d4e5"
+#: Reasons an Organization member could not be reached, as the engine words them.
+UNREACHABLE_REASONS = (
+    "AccessDenied: not authorized to perform sts:AssumeRole on OrganizationAccountAccessRole",
+    "ExpiredToken: the security token included in the request is expired",
+    "connect timeout on endpoint URL: https://sts.amazonaws.com/",
+)
+
+
+def org_account(i: int) -> str:
+    """The id of the Organization's `i`-th account (0 is the management account)."""
+    return f"{100000000000 + i:012d}"
+
+
+def org_coverage(
+    accounts: int = 1000,
+    unreachable: int = 20,
+    *,
+    trail: str = "org-audit",
+    home_region: str = "us-east-1",
+    names: dict[str, str] | None = None,
+    reasons: dict[str, str] | None = None,
+) -> OrgCoverage:
+    """An organization trail's coverage: `accounts` accounts, `unreachable` of them (spread
+    evenly, never the management account) not reached, each with a reason."""
+    ids = tuple(org_account(i) for i in range(accounts))
+    if reasons is None:
+        # Spread evenly, off the members `org_snapshot` gives a trail of their own.
+        step = max((accounts - 1) // max(unreachable, 1), 1)
+        spots = [1 + k * step + ((1 + k * step) % 10 == 5) for k in range(unreachable)]
+        picked = [ids[i] for i in spots if i < accounts]
+        reasons = {
+            a: UNREACHABLE_REASONS[k % len(UNREACHABLE_REASONS)] for k, a in enumerate(picked)
+        }
+    if names is None:
+        names = {a: ("management" if i == 0 else f"member-{i:04d}") for i, a in enumerate(ids)}
+    return OrgCoverage(
+        trail_arn=f"arn:aws:cloudtrail:{home_region}:{ids[0]}:trail/{trail}",
+        organization_id=ORG_ID,
+        read_from=ids[0],
+        accounts=ids,
+        unreachable=reasons,
+        names=names,
+    )
+
+
+def org_trail_views(
+    coverage: OrgCoverage,
+    regions: Sequence[str] = REGIONS,
+    *,
+    profile: str | None = "mgmt",
+    now: datetime = T0,
+) -> list[TrailView]:
+    """The reader's views of an organization trail, one per region, sharing `coverage`."""
+    account = coverage.read_from
+    trail = coverage.trail_arn.rsplit("/", 1)[-1]
+    home = coverage.trail_arn.split(":")[3]
+    return [
+        replace(
+            make_view(
+                account,
+                region,
+                trail,
+                alias=coverage.names.get(account),
+                profile=profile,
+                multi_region=True,
+                home_region=home,
+                org=True,
+                now=now,
+            ),
+            org_coverage=coverage,
+        )  # fmt: skip
+        for region in regions
+    ]
+
+
+def org_snapshot(
+    accounts: int = 1000,
+    unreachable: int = 20,
+    *,
+    regions: Sequence[str] = REGIONS,
+    local_every: int = 10,
+    failing: int = 3,
+    warning: int = 2,
+    sweep: int = 1,
+    now: datetime = T0,
+    coverage: OrgCoverage | None = None,
+) -> Snapshot:
+    """An Organization at scale, as the engine reports it once members' copies of the org
+    trail are summarised: the org trail's views from the management account (one per region,
+    one shared `OrgCoverage`), plus a multi-region trail of its own in every `local_every`-th
+    reachable member (one view per region); the first `failing` of those are broken, the
+    next `warning` warn. Unreachable members are targets in error."""
+    cov = coverage or org_coverage(accounts, unreachable)
+    views = org_trail_views(cov, regions, now=now)
+    local = [
+        a for i, a in enumerate(cov.accounts)
+        if i and i % local_every == local_every // 2 and a not in cov.unreachable
+    ]  # fmt: skip
+    for n, account in enumerate(local):
+        name = cov.names.get(account)
+        for region in regions:
+            v = make_view(account, region, f"local-{account[-4:]}", alias=name, profile="mgmt",
+                          multi_region=True, home_region="us-east-1", now=now)  # fmt: skip
+            if n < failing:
+                v = breaking(v)
+            elif n < failing + warning:
+                f = finding("SNS_POLICY_DENIES_CLOUDTRAIL", Severity.MEDIUM, Channel.SNS)
+                v = replace(v, findings=(f,), state=State.WARNING)
+            views.append(v)
+    home = regions[0]
+    targets = tuple(
+        TargetResult("mgmt", a, home, ok=a not in cov.unreachable,
+                     error=cov.unreachable.get(a), account_alias=cov.names.get(a))
+        for a in cov.accounts
+    )  # fmt: skip
+    return make_snapshot(views, sweep=sweep, now=now, targets=targets, organization_trails=(cov,))

@@ -1,6 +1,8 @@
 """Drill-down for one view, verdict first: the state, the root cause with its evidence,
 who broke it and the fix key fill the first screen (80x24 included); the other findings,
-the configuration, the raw status with ages and the per-region grid follow.
+an organization trail's coverage (unreachable accounts first, with the reason), the
+configuration, the raw status with ages, the per-region grid and, last, the accounts an
+organization trail logs (a thousand lines belong below everything else) follow.
 
 Stays live: it listens to the App's snapshot, tick and fix signals, and asks for a fix by
 posting `RequestFix`. Every value from AWS goes through `tui.safe` and is rendered as Rich
@@ -11,6 +13,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -26,7 +29,7 @@ from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
-from core.model import Finding, Snapshot, State, TrailView
+from core.model import Finding, OrgCoverage, Snapshot, State, TrailView
 from core.util.times import parse_time
 from tui.commands import ScreenCommands
 from tui.dialogs.cause_event import CauseEventScreen
@@ -40,6 +43,7 @@ from tui.rows import STATE_WORD, is_coverage, is_unreachable
 from tui.safe import plain, safe_text
 from tui.signals import subscribe
 from tui.styles import state_classes, state_styles
+from tui.widgets.lines import Line, LinesView
 from tui.widgets.summary import ARMED, ARMED_SHORT, Bar
 
 if TYPE_CHECKING:
@@ -339,6 +343,8 @@ def verdict_renderable(
             parts.append(_deliveries(view, when))
         if top is not None:
             parts.append(Text("Posture notes below (Also reported).", "dim"))
+        if view.org_coverage is not None:
+            parts.append(org_summary(view.org_coverage))
         return Group(*parts)
     label = {State.UNKNOWN: "Cannot tell"}.get(view.state, "Root cause")
     if is_coverage(view):
@@ -359,8 +365,72 @@ def verdict_renderable(
     if top.evidence:
         parts.append(Text("Evidence:", "bold"))
         parts.append(evidence_text(top.evidence))
+    if view.org_coverage is not None:
+        parts.append(org_summary(view.org_coverage))
     parts.append(Text("c copies the ARN, a plan id or a command", "dim italic"))
     return Group(*parts)
+
+
+#: Characters of an Organization account name shown (names are untrusted, and one per line).
+ORG_NAME_MAX = 64
+
+
+def org_summary(cov: OrgCoverage) -> Text:
+    """One line for the verdict: what an organization trail logs, and where the rest is."""
+    t = Text(style="dim")
+    t.append(f"Organization trail: logs {cov.covered} accounts")
+    if cov.unreachable:
+        t.append(f", {len(cov.unreachable)} unreachable")
+    t.append(" (Coverage, below)")
+    return t
+
+
+#: Width the reason of an unreachable account is wrapped to (fits an 80-column terminal).
+REASON_WIDTH = 74
+
+
+def coverage_renderable(cov: OrgCoverage, palette: Palette | None = None) -> Text:
+    """Who the trail is read from and how many accounts it logs, reachable or not; the
+    accounts themselves follow (`unreachable_lines` here, `reachable_lines` at the end)."""
+    u = len(cov.unreachable)
+    t = Text()
+    t.append(f"Logs {cov.covered} accounts", "bold")
+    if cov.organization_id:
+        t.append(" of " + plain(cov.organization_id, max_len=40))
+    t.append(", read from " + _org_account(cov, cov.read_from))
+    t.append(f"\n{cov.covered - u} reachable (listed at the end), ")
+    t.append(f"{u} unreachable", _color(palette, "unknown") if u else Style(dim=True))
+    if u:
+        t.append(
+            "\nUnreachable: the trail still logs them; their own trails and settings are unknown.",
+            "dim",
+        )
+    return t
+
+
+def unreachable_lines(cov: OrgCoverage, account_style: Style | None = None) -> list[Line]:
+    """Each unreachable account (id and name), then its reason wrapped below it."""
+    bold = account_style or Style(bold=True)
+    plain_style = Style()
+    out: list[Line] = []
+    for account in sorted(cov.unreachable):
+        out.append(("  " + _org_account(cov, account), bold))
+        reason = plain(cov.unreachable[account], max_len=400) or "-"
+        for part in textwrap.wrap(reason, REASON_WIDTH) or [reason]:
+            out.append(("    " + part, plain_style))
+    return out
+
+
+def reachable_lines(cov: OrgCoverage) -> list[Line]:
+    """The reachable accounts an organization trail logs, one per line (id, then name)."""
+    style = Style()
+    return [("  " + _org_account(cov, a), style) for a in cov.accounts if a not in cov.unreachable]
+
+
+def _org_account(cov: OrgCoverage, account: str) -> str:
+    name = cov.names.get(account)
+    text = plain(account, max_len=20)
+    return text + ("  " + plain(name, max_len=ORG_NAME_MAX) if name else "")
 
 
 def _color(palette: Palette | None, name: str) -> Style:
@@ -418,6 +488,9 @@ class DrilldownScreen(Screen[None]):
         self.view_id = view_id
         self.view: TrailView | None = None
         self.gone = False
+        #: The coverage shown now (re-rendered only when it changes: it may be long).
+        self._coverage: OrgCoverage | None = None
+        self._coverage_drawn = False
 
     def compose(self) -> ComposeResult:
         yield Bar(id="dd-title")
@@ -429,6 +502,9 @@ class DrilldownScreen(Screen[None]):
                 "Also reported", classes="dd-heading", id="dd-findings-heading", markup=False
             )
             yield Static("", id="dd-findings", markup=False)
+            yield Static("Coverage", classes="dd-heading", id="dd-coverage-heading", markup=False)
+            yield Static("", id="dd-coverage", markup=False)
+            yield LinesView(id="dd-unreachable")
             yield Static("Configuration", classes="dd-heading", markup=False)
             yield Static("", id="dd-config", markup=False)
             yield Static("GetTrailStatus", classes="dd-heading", markup=False)
@@ -437,6 +513,10 @@ class DrilldownScreen(Screen[None]):
                 "Regions of this trail", classes="dd-heading", id="dd-regions-heading", markup=False
             )
             yield Static("", id="dd-regions", markup=False)
+            yield Static(
+                "Accounts logged", classes="dd-heading", id="dd-accounts-heading", markup=False
+            )
+            yield LinesView(id="dd-accounts")
         yield Footer(compact=True, show_command_palette=False)
 
     def on_mount(self) -> None:
@@ -641,7 +721,38 @@ class DrilldownScreen(Screen[None]):
         self.query_one("#dd-status", Static).update(status_renderable(v, self.app.now()))
         self._render_findings()
         self._render_regions()
+        self._render_coverage()
         self.render_fix()
+
+    def _render_coverage(self) -> None:
+        """An organization trail's accounts: unreachable ones near the top, the long list of
+        reachable ones last. Skipped when the coverage is the one already shown."""
+        cov = self.view.org_coverage if self.view is not None else None
+        if self._coverage_drawn and (cov is self._coverage or cov == self._coverage):
+            return
+        self._coverage, self._coverage_drawn = cov, True
+        for node in (
+            "#dd-coverage-heading",
+            "#dd-coverage",
+            "#dd-unreachable",
+            "#dd-accounts-heading",
+            "#dd-accounts",
+        ):
+            self.query_one(node).display = cov is not None
+        unreachable = self.query_one("#dd-unreachable", LinesView)
+        accounts = self.query_one("#dd-accounts", LinesView)
+        if cov is None:
+            unreachable.set_lines([])
+            accounts.set_lines([])
+            return
+        reachable = cov.covered - len(cov.unreachable)
+        pal = self.palette()
+        self.query_one("#dd-coverage", Static).update(coverage_renderable(cov, pal))
+        unreachable.set_lines(unreachable_lines(cov, pal["unknown"]))
+        self.query_one("#dd-accounts-heading", Static).update(
+            f"Accounts logged and reachable ({reachable})"
+        )
+        accounts.set_lines(reachable_lines(cov))
 
     def _render_findings(self) -> None:
         """The verdict (the top finding, unless the view is ok), then every other finding."""

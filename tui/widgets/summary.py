@@ -162,6 +162,29 @@ class SummaryBar(Bar):
         return self.show(self.header_segments(snapshot, now, status, armed))
 
 
+def org_segment(snapshot: Snapshot, style: Style) -> Segment:
+    """How many organization trails there are, how many accounts they log, and how many of
+    those trailtop cannot reach (their own trails unknown). Members' copies of an org trail
+    are not rows, so this is where the estate's size shows."""
+    orgs = snapshot.organization_trails
+    accounts: set[str] = set()
+    unreachable: set[str] = set()
+    for cov in orgs:
+        accounts.update(cov.accounts)
+        unreachable.update(cov.unreachable)
+    n, m, u = len(orgs), len(accounts), len(unreachable)
+    trails = f"{n} org trail{'s' if n != 1 else ''}"
+    long_u = f" ({u} unreachable)" if u else ""
+    short_u = f", {u} unreachable" if u else ""
+    return segment(
+        2,
+        Text(f"{trails} covering {m} account{'s' if m != 1 else ''}{long_u}", style),
+        Text(f"{trails}: {m} accounts{short_u}", style),
+        Text(f"org ×{m}" + (f" ({u} unr.)" if u else ""), style),
+        droppable=True,
+    )
+
+
 class StatusLine(Bar):
     """The line above the footer: what the header has no room for."""
 
@@ -219,6 +242,8 @@ class StatusLine(Bar):
             forms.append(Text(" · ".join(x for x in (short, shown_text) if x), busy))
             forms.append(Text(short, busy))
             segs.append(segment(2, *forms))
+        if snapshot is not None and snapshot.organization_trails:
+            segs.append(org_segment(snapshot, st("dim")))
         if snapshot is not None:
             timing = f"sweep #{snapshot.sweep} in {fmt_duration(snapshot.duration)}"
             success = (

@@ -13,7 +13,7 @@ rebuild of the table's columns (rare: a resize, or content that changes the fit)
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -24,7 +24,7 @@ from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
 from textual.widgets import DataTable
 
-from tui.layout import GAP, MIDDLE_CUT, Measure, column_widths, cut_middle
+from tui.layout import GAP, MIDDLE_CUT, Measure, column_widths, cut_cell
 from tui.rows import (
     COL_INDEX,
     COLUMN_KEYS,
@@ -43,11 +43,19 @@ from tui.rows import (
 )
 from tui.styles import state_classes
 
+#: Above this many rows added at once, the columns they need are worked out first.
+REFILL_ADDS = 200
+
 
 class RowText(Text):
     """A cell that knows its row, so `DataTable.sort(key=...)` can use our own sort keys."""
 
     __slots__ = ("row_id",)
+
+    #: Not measurable: every column of the table has a fixed width, so the content width
+    #: `DataTable` would measure for each cell of each added row (thousands of Rich
+    #: measurements when a filter is cleared) is never used.
+    __rich_measure__ = None  # type: ignore[assignment]
 
     def __init__(self, text: str, style: Style | str, row_id: str) -> None:
         # The GAP before the text is the column separator (the table has no cell padding).
@@ -146,20 +154,22 @@ class ViewTable(DataTable[Text]):
     def _cell(self, rid: str, cell: Cell, key: str = "") -> RowText:
         text = cell[0]
         if key in MIDDLE_CUT:
-            text = cut_middle(text, self.col_widths.get(key, len(text)))
+            text = cut_cell(key, text, self.col_widths.get(key, len(text)))
         return RowText(text, self._style(cell[1]), rid)
 
     # ------------------------------------------------------------------ layout
 
     def _compute_layout(self) -> dict[str, int]:
         """The columns that fit the current width (empty before the first layout)."""
+        return self._compute_layout_for(self._measure_now)
+
+    def _compute_layout_for(self, measure: Measure) -> dict[str, int]:
         # The scrollbar's room is kept even while every row fits: rows arriving later would
         # otherwise push the last column one cell past the edge (no resize follows).
         available = self.size.width - self.styles.scrollbar_size_vertical
         if available <= 0:
             return {}
-        preferred = preferred_widths(self._measure_now.widths)
-        return column_widths(self._measure_now, available, preferred)
+        return column_widths(measure, available, preferred_widths(measure.widths))
 
     def fit_columns(self) -> None:
         """Choose the columns for the width; rebuild the table's columns if the set changed."""
@@ -200,18 +210,39 @@ class ViewTable(DataTable[Text]):
             self._cell(rid, cells[COL_INDEX[k]], k) for k in COLUMN_KEYS if k in self.col_widths
         ]
 
-    def _measure(self) -> None:
-        """Recompute the longest text of each `fit` column; refit when it changed."""
-        cells = self._shown.values()
+    @staticmethod
+    def _measure_of(cells: Iterable[Cells]) -> Measure:
+        rows = list(cells)
         widths = {
-            key: max((len(c[COL_INDEX[key]][0]) for c in cells), default=0) for key in FIT_KEYS
+            key: max((len(c[COL_INDEX[key]][0]) for c in rows), default=0) for key in FIT_KEYS
         }
         finding = COL_INDEX["finding"]
-        code = max((code_width(c[finding][0]) for c in cells), default=0)
-        measure = Measure(widths, code)
+        code = max((code_width(c[finding][0]) for c in rows), default=0)
+        return Measure(widths, code)
+
+    def _measure(self) -> None:
+        """Recompute the longest text of each `fit` column; refit when it changed."""
+        measure = self._measure_of(self._shown.values())
         if measure != self._measure_now:
             self._measure_now = measure
             self.fit_columns()
+
+    def _clear_for(self, wanted: Mapping[str, Cells]) -> None:
+        """Empty the table, with the columns `wanted` will need already in place: rows are
+        then added once, not added and re-added when the columns change (a filter that
+        narrows to rows without findings makes room for the optional columns)."""
+        self._measure_now = self._measure_of(wanted.values())
+        layout = self._compute_layout()
+        if layout and list(layout) != list(self.col_widths):
+            self.col_widths = layout
+            self.clear(columns=True)
+            self._add_columns()
+            return
+        self.clear()
+        if layout and layout != self.col_widths:
+            self.col_widths = layout
+            for key, width in layout.items():
+                self.columns[key].width = width + GAP  # type: ignore[index]
 
     def on_resize(self) -> None:
         self.fit_columns()
@@ -280,8 +311,14 @@ class ViewTable(DataTable[Text]):
         cursor_id = self.cursor_view_id
         cursor_index = self.cursor_row
 
-        if should_rebuild(len(diff.remove), len(self._shown), len(wanted)):
-            self.clear()
+        rebuild = should_rebuild(len(diff.remove), len(self._shown), len(wanted))
+        if not rebuild and len(diff.add) > REFILL_ADDS:
+            # Many rows come back (a filter cleared): if they change the columns, adding
+            # them under the old ones would add every row twice.
+            layout = self._compute_layout_for(self._measure_of(wanted.values()))
+            rebuild = bool(layout) and list(layout) != list(self.col_widths)
+        if rebuild:
+            self._clear_for(wanted)
             self._shown = {}
             self._marked = set()
             ordered = sorted(visible, key=self._key_fn(models))
