@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: setup demo test test-fast lint bench soak sandbox lock clean
+.PHONY: setup demo test test-fast lint bench bench-org soak sandbox lock clean
 
 setup: $(STAMP)
 
@@ -33,8 +33,13 @@ lint: setup
 	$(BIN)/ruff format --check core tui sandbox tests bench docs
 	$(BIN)/mypy --strict core tui sandbox
 
+# `make bench` runs the sweep cases; `make bench ARGS="--case org"` or `make bench-org` the
+# 1,000-account organization case (bench/org.py: cold --once, warm sweeps, a canned ceiling).
 bench: setup
 	$(BIN)/python -m bench $(ARGS)
+
+bench-org: setup
+	$(BIN)/python -m bench.org $(ARGS)
 
 soak: setup
 	$(BIN)/python -m bench.soak --seeds 7,23,101,202,303 --sweeps 200 $(ARGS)

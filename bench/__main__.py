@@ -18,6 +18,10 @@ Then peak RSS of the engine process at ~850 views (a region subset of the same e
 at ~5,000 views (a second estate), and the TUI figures (bench/tui_figures.py: table apply,
 time to first paint and first rows of `trailtop --demo`, key latency). Prints a
 table and writes bench/results.json. Medians over --runs.
+
+`--case org` runs the organization case instead (bench/org.py: 1,000 accounts with an
+organization trail, cold `--once`, warm sweeps, a canned-response ceiling); the flags after
+it are bench.org's own (`python -m bench --case org --help`).
 """
 
 from __future__ import annotations
@@ -184,8 +188,12 @@ def run_latency(sb: Any, latency: int, a: argparse.Namespace) -> dict[str, Any]:
         assert s["views"] == views, (s["views"], views)
     record("trailtop-cold", colds, reqs_c, maxrss_mb=median(rss_cold), process_seconds=None)
 
-    cd, warm, reqs_d, reqs_w, wstats = [], [], 0, 0, []
-    since_spawn, rss = [], []
+    cd: list[float] = []
+    warm: list[float] = []
+    wstats: list[dict[str, Any]] = []
+    reqs_d = reqs_w = 0
+    since_spawn: list[float] = []
+    rss: list[float] = []
     for _ in range(a.runs):
         r = engine_child(sb, sweeps=1 + a.warm_sweeps, diagnostics=True, concurrency=a.concurrency)
         first, rest = r["sweeps"][0], r["sweeps"][1:]
@@ -288,11 +296,32 @@ def print_table(results: dict[str, Any]) -> str:
     return "\n".join(lines + [""] + extra)
 
 
+def _case(argv: list[str]) -> tuple[str, list[str]]:
+    """`--case NAME` / `--case=NAME` taken out of argv: the other flags belong to that case."""
+    for i, arg in enumerate(argv):
+        if arg == "--case" and i + 1 < len(argv):
+            return argv[i + 1], argv[:i] + argv[i + 2 :]
+        if arg.startswith("--case="):
+            return arg.split("=", 1)[1], argv[:i] + argv[i + 1 :]
+    return "sweep", argv
+
+
 def main(argv: list[str] | None = None) -> int:
+    case, rest = _case(list(sys.argv[1:] if argv is None else argv))
+    if case == "org":
+        from bench import org
+
+        return org.main(rest)
     p = argparse.ArgumentParser(
         prog="python -m bench",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "--case",
+        choices=("sweep", "org"),
+        default="sweep",
+        help="sweep: the cases above (default); org: the organization case (bench/org.py)",
     )
     p.add_argument("--accounts", type=int, default=50)
     p.add_argument("--regions", type=int, default=17)

@@ -5,21 +5,70 @@ SSL, credentials) and so peak RSS is the engine's alone. Prints one JSON line pe
 a final line with `ru_maxrss`.
 
 SPEC: {"endpoint": url, "regions": [...] | [], "sweeps": n, "diagnostics": bool,
-       "concurrency": int | null, "spawned_at": epoch seconds (parent's time.time())}
+       "concurrency": int | null, "spawned_at": epoch seconds (parent's time.time()),
+       "views_out": path | null, "profile": path | null}
+
+Each sweep line also carries the server's count per operation (`by_op`, from the sandbox's
+or the canned endpoint's `/_sandbox/requests`), the process CPU seconds the sweep took
+(`cpu_seconds`: client cost per call, measured apart from the server) and the engine's phase
+timings (`phases`, read from its debug log line). With `views_out`, the views whose status
+the last sweep read are written there (the ceiling asks the same questions). With `profile`,
+each sweep runs under cProfile and the top functions by own time and by cumulative time of
+the first (cold) and the last (warm) sweep are written there as text.
 """
 
 from __future__ import annotations
 
 import asyncio
+import cProfile
+import io
 import json
+import logging
+import pstats
+import re
 import resource
 import sys
 import time
+from collections import Counter
 from typing import Any
 
+_PHASE = re.compile(r"\b([a-z]+)=(\d+)ms")
 
-def _server_requests(control: Any) -> int:
-    return int(control.call("GET", "requests")["total"])
+
+def _server_requests(control: Any) -> Counter[str]:
+    """Requests the server counted, per `service:Operation`."""
+    out: Counter[str] = Counter()
+    for row in control.call("GET", "requests")["counts"]:
+        out[f"{row['service']}:{row['operation']}"] += int(row["count"])
+    return out
+
+
+def _cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _profile_text(prof: cProfile.Profile, title: str, top: int = 25) -> str:
+    out = io.StringIO()
+    out.write(f"== {title}: top {top} by own time ==\n")
+    stats = pstats.Stats(prof, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    out.write(f"== {title}: top {top} by cumulative time ==\n")
+    stats.sort_stats("cumulative").print_stats(top)
+    return out.getvalue()
+
+
+class _Phases(logging.Handler):
+    """Keeps the phase timings of the engine's last "sweep N: ..." debug line."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.last: dict[str, float] = {}
+
+    def emit(self, record: logging.LogRecord) -> None:
+        text = record.getMessage()
+        if text.startswith("sweep "):
+            self.last = {k: int(v) / 1000 for k, v in _PHASE.findall(text)}
 
 
 async def main(spec: dict[str, Any]) -> None:
@@ -28,6 +77,11 @@ async def main(spec: dict[str, Any]) -> None:
     from sandbox.control_client import ControlClient
 
     imported = time.time()
+    phases = _Phases()
+    sweep_log = logging.getLogger("core.engine.sweep")
+    sweep_log.setLevel(logging.DEBUG)
+    sweep_log.addHandler(phases)
+    sweep_log.propagate = False
     poll: dict[str, Any] = {"interval_seconds": 60, "read_timeout_seconds": 60}
     if spec.get("concurrency"):
         poll["concurrency"] = spec["concurrency"]
@@ -50,18 +104,35 @@ async def main(spec: dict[str, Any]) -> None:
     )
     control = ControlClient(spec["endpoint"])
     control.call("DELETE", "requests")
+    profiles: list[str] = []
+    total = int(spec.get("sweeps", 1))
     try:
-        for i in range(int(spec.get("sweeps", 1))):
+        for i in range(total):
+            prof = cProfile.Profile() if spec.get("profile") else None
             before = _server_requests(control)
+            phases.last = {}
+            cpu0 = _cpu()
             t0 = time.perf_counter()
+            if prof is not None:
+                prof.enable()
             snap = await engine.sweep()
+            if prof is not None:
+                prof.disable()
+                if i in (0, total - 1):
+                    profiles.append(_profile_text(prof, "cold sweep" if i == 0 else "warm sweep"))
             seconds = time.perf_counter() - t0
+            cpu = _cpu() - cpu0
             after = _server_requests(control)
+            by_op = {k: n for k, n in (after - before).items() if n}
             out = {
                 "sweep": i + 1,
                 "seconds": seconds,
+                "cpu_seconds": cpu,
+                "phases": dict(phases.last),
+                "by_op": by_op,
+                "organization_trails": len(getattr(snap, "organization_trails", ())),
                 "views": len([v for v in snap.views if v.trail.arn]),
-                "requests": after - before,
+                "requests": sum(by_op.values()),
                 "engine_requests": snap.stats.requests,
                 "describe_calls": snap.stats.describe_calls,
                 "status_calls": snap.stats.status_calls,
@@ -73,6 +144,17 @@ async def main(spec: dict[str, Any]) -> None:
                 out["since_spawn"] = time.time() - float(spec.get("spawned_at", imported))
                 out["imports"] = imported - float(spec.get("spawned_at", imported))
             print(json.dumps(out), flush=True)
+        if spec.get("views_out"):
+            read = [
+                [v.key.account_id, v.key.region, v.trail.arn]
+                for v in snap.views
+                if v.trail.arn and v.status is not None
+            ]
+            with open(spec["views_out"], "w") as f:
+                json.dump(read, f)
+        if spec.get("profile"):
+            with open(spec["profile"], "w") as f:
+                f.write("\n".join(profiles))
     finally:
         await engine.close()
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -1,4 +1,5 @@
-"""TUI figures: 5,000-view snapshots applied to the table, `--demo` start, key latency.
+"""TUI figures: 5,000-view snapshots applied to the table, `--demo` start, key latency, and
+the overview at organization size.
 
 - `table_apply`: the overview table fed by a fake source (tests/support/builders: 5,000 views over
   accounts x 17 regions, ~10% not ok); initial apply, then a 5% diff (views break or heal).
@@ -8,6 +9,14 @@
 - `demo_start`: the real `trailtop --demo` in a private tmux server (80x24), its pane read
   every 20 ms: seconds from launch to the first non-blank screen and to the first overview
   row; then `q`, and the sandbox process it started must be gone.
+- `org_figures`: a 1,000-account Organization (tests/support/builders.org_snapshot: the org
+  trail's 17 views from the management account, a local trail in every tenth member) fed by
+  a fake source: from a key press to the table showing the result (the action ran and the
+  screen was repainted) for the filter, every sort key, the jumps and opening the org
+  trail's drill-down; applying a new snapshot of that size. Wall time and the UI thread's
+  CPU time are both reported: on a loaded machine the wall figure includes waiting for a
+  core. Given the settings of a live org estate, also key latency while the real engine
+  sweeps it (`keys_during_sweeps`, with the event loop's worst stall).
 """
 
 from __future__ import annotations
@@ -70,6 +79,45 @@ def table_apply(n: int = 5000, fraction: float = 0.05, runs: int = 3) -> dict[st
     return out
 
 
+#: A key answered later than this is a stall (a miss of the key-latency target).
+STALL_SECONDS = 0.25
+
+
+class _LoopProbe:
+    """How late the UI's event loop wakes a 10 ms timer: its worst lag is the longest time
+    the loop could not have handled a key, whether or not a key was pressed then."""
+
+    def __init__(self, app: Any, period: float = 0.01) -> None:
+        self.app = app
+        self.period = period
+        #: (lag in seconds, whether a sweep was in progress)
+        self.lags: list[tuple[float, bool]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            t0 = time.perf_counter()
+            await asyncio.sleep(self.period)
+            self.lags.append(
+                (time.perf_counter() - t0 - self.period, self.app.sweep_status.sweeping)
+            )
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+
+    def figures(self) -> dict[str, Any]:
+        during = [lag for lag, sweeping in self.lags if sweeping]
+        return {
+            "loop_lag_max_ms": 1000 * max((lag for lag, _ in self.lags), default=0.0),
+            "loop_lag_max_during_sweep_ms": 1000 * max(during, default=0.0),
+            "loop_stalls_over_250ms": sum(1 for lag, _ in self.lags if lag > STALL_SECONDS),
+        }
+
+
 async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dict[str, Any]:
     from core.engine.monitor import Monitor
     from core.engine.sweep import engine_from_settings
@@ -79,15 +127,28 @@ async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dic
     monitor = Monitor(engine_from_settings(settings))
     app = TrailtopApp(monitor)
     applies: list[float] = []
+    cold_keys: list[float] = []
     views = 0
+    probe = _LoopProbe(app)
     try:
         async with app.run_test(size=SIZE) as pilot:
+            probe.start()
             t0 = time.monotonic()
+            moves = count_actions(_table(app), "cursor_down", "cursor_up")
+            # Keys during the first (cold) sweep too: the engine works hardest then.
+            while app.snapshots_applied < 1 and time.monotonic() - t0 < timeout:
+                cold_keys.append(
+                    await press_and_measure(
+                        app,
+                        "down" if len(cold_keys) % 2 == 0 else "up",
+                        lambda n=moves[0]: moves[0] > n,
+                    )
+                )
+                await asyncio.sleep(0.05)  # a fast typist: ~15 keys per second
             await _wait(pilot, lambda: app.snapshots_applied >= 1, timeout)
             cold = time.monotonic() - t0
             applies.append(app.last_apply_seconds)
             views = len(app.snapshot.views) if app.snapshot else 0
-            moves = count_actions(_table(app), "cursor_down", "cursor_up")
             idle = [
                 await press_and_measure(app, k, lambda n=moves[0]: moves[0] > n)
                 for k in ("down", "up") * 10
@@ -109,8 +170,10 @@ async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dic
                     seen = app.snapshots_applied
                     applies.append(app.last_apply_seconds)
                 await asyncio.sleep(0.05)  # a fast typist: ~15 keys per second
+            probe.stop()
             await app.action_quit()
     finally:
+        probe.stop()
         monitor.stop()
 
     def pct(xs: list[float], q: int) -> float | None:
@@ -128,7 +191,13 @@ async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dic
         "sweep_p50_ms": 1000 * statistics.median(during) if during else None,
         "sweep_p95_ms": 1000 * (pct(during, 95) or 0) if during else None,
         "sweep_max_ms": 1000 * max(during) if during else None,
+        "keys_over_250ms": sum(1 for x in during if x > STALL_SECONDS),
+        "keys_during_cold_sweep": len(cold_keys),
+        "cold_p95_ms": 1000 * (pct(cold_keys, 95) or 0) if cold_keys else None,
+        "cold_max_ms": 1000 * max(cold_keys) if cold_keys else None,
+        "cold_keys_over_250ms": sum(1 for x in cold_keys if x > STALL_SECONDS),
         "snapshot_apply_seconds": applies,
+        **probe.figures(),
     }
 
 
@@ -207,4 +276,211 @@ def demo_start(
     for k in ("first_paint_seconds", "first_rows_seconds"):
         values = [r[k] for r in results if r[k] is not None]
         out[k] = statistics.median(values) if len(values) == len(results) else None
+    return out
+
+
+# ---------------------------------------------------------------------------- organization
+
+
+async def _press_shown(app: Any, key: str, done: Callable[[], bool]) -> tuple[float, float]:
+    """Wall and UI-thread CPU seconds from a key press (through the driver, as a terminal
+    delivers it) until `done()` holds and the screen has been repainted."""
+    from textual import events
+
+    event = events.Key(key, None)
+    event.set_sender(app)
+    cpu0, t0 = time.thread_time(), time.perf_counter()
+    app._driver.send_message(event)
+    deadline = t0 + 30
+    while not done():
+        if time.perf_counter() > deadline:
+            raise TimeoutError(f"key {key!r} never took effect")
+        await asyncio.sleep(0)  # poll the condition on the app's own loop
+    # What the action queued (a table refresh, a layout) runs before the paint is counted.
+    for _ in range(1000):
+        pumps = [app, app.screen, *app.screen.walk_children()]
+        if all(p._message_queue.empty() for p in pumps):
+            break
+        await asyncio.sleep(0)
+    app.screen._on_timer_update()  # layout and paint now, as the screen's update timer would
+    return time.perf_counter() - t0, time.thread_time() - cpu0
+
+
+def _summary(samples: list[tuple[float, float]]) -> dict[str, float]:
+    walls = [w for w, _ in samples]
+    cpus = [c for _, c in samples]
+    return {
+        "n": len(samples),
+        "median_ms": 1000 * statistics.median(walls),
+        "max_ms": 1000 * max(walls),
+        "cpu_median_ms": 1000 * statistics.median(cpus),
+        "cpu_max_ms": 1000 * max(cpus),
+    }
+
+
+async def _org_overview(accounts: int, unreachable: int, runs: int) -> dict[str, Any]:
+    from dataclasses import replace
+
+    from tests.support.builders import breaking, org_snapshot, recovering
+    from tests.support.fakes import FakeSource, frozen_clock
+    from tui.app import TrailtopApp
+    from tui.rows import COLUMNS
+    from tui.screens.drilldown import DrilldownScreen
+    from tui.screens.overview import OverviewScreen
+
+    snap = org_snapshot(accounts, unreachable)
+    source = FakeSource(snap)
+    app = TrailtopApp(source, clock=frozen_clock())
+    samples: dict[str, list[tuple[float, float]]] = {}
+    applies: dict[str, list[float]] = {"initial": [], "same_size_new_objects": [], "diff_5pct": []}
+
+    def add(name: str, sample: tuple[float, float]) -> None:
+        samples.setdefault(name, []).append(sample)
+
+    async with app.run_test(size=SIZE) as pilot:
+        await _wait(pilot, lambda: app.snapshots_applied >= 1, 60)
+        await pilot.pause()
+        applies["initial"].append(app.last_apply_seconds)
+        overview = app.screen
+        assert isinstance(overview, OverviewScreen)
+        table = overview.table
+        org_ids = [r for r, m in app.models.items() if m.view.org_coverage is not None]
+        sweep = 1
+        for i in range(runs):
+            # A new snapshot of the same estate (every object new, nothing changed), then one
+            # where 5% of the views break or heal.
+            sweep += 1
+            n = app.snapshots_applied
+            source.push(org_snapshot(accounts, unreachable, sweep=sweep))
+            await _wait(pilot, lambda n=n: app.snapshots_applied > n, 60)
+            applies["same_size_new_objects"].append(app.last_apply_seconds)
+            views = list(source.last.views) if source.last else []
+            changed = set()
+            for k in range(i, len(views), 20):
+                v = views[k]
+                views[k] = recovering(v) if v.state.value == "failing" else breaking(v)
+                changed.add(v.id)
+            sweep += 1
+            n = app.snapshots_applied
+            source.push(replace(snap, sweep=sweep, views=tuple(views), changed=frozenset(changed)))
+            await _wait(pilot, lambda n=n: app.snapshots_applied > n, 60)
+            applies["diff_5pct"].append(app.last_apply_seconds)
+            await pilot.pause()
+
+            # Filter: open the prompt, type "org" (each key filters), keep it, clear it.
+            add("filter_open", await _press_shown(app, "slash", overview.prompt_open))
+            typed = ""
+            for ch in "org":
+                typed += ch
+                add(
+                    "filter_key",
+                    await _press_shown(app, ch, lambda t=typed: overview.query_text == t),
+                )
+            add("filter_keep", await _press_shown(app, "enter", lambda: not overview.prompt_open()))
+            assert table.row_count == len(org_ids), "the filter 'org' shows the org trail's rows"
+            add("filter_clear", await _press_shown(app, "escape", lambda: not overview.query_text))
+            add(
+                "faults_only",
+                await _press_shown(app, "f", lambda: overview.faults_only),
+            )
+            add(
+                "faults_off",
+                await _press_shown(app, "f", lambda: not overview.faults_only),
+            )
+
+            # Sort: every column's key (1..8), then reverse (S), then back to state.
+            for idx, col in enumerate(COLUMNS):
+                want = None if col.key == "state" else col.key
+                if table.sort_column == want:
+                    continue
+                add(
+                    f"sort_{col.key}",
+                    await _press_shown(app, str(idx + 1), lambda w=want: table.sort_column == w),
+                )
+            rev = table.sort_reverse
+            add(
+                "sort_reverse",
+                await _press_shown(app, "S", lambda rev=rev: table.sort_reverse != rev),
+            )
+            add("sort_state", await _press_shown(app, "1", lambda: table.sort_column is None))
+            if table.sort_reverse:
+                await _press_shown(app, "S", lambda: not table.sort_reverse)
+
+            # Jumps: bottom, top, and `:` to an account near the end.
+            last = table.row_count - 1
+            add(
+                "jump_bottom",
+                await _press_shown(app, "G", lambda last=last: table.cursor_row == last),
+            )
+            add("jump_top", await _press_shown(app, "g", lambda: table.cursor_row == 0))
+            target = org_ids[0].split("|", 1)[0] if i % 2 else f"member-{accounts - 5:04d}"
+            add("jump_prompt_open", await _press_shown(app, "colon", overview.prompt_open))
+            for ch in target:
+                await _press_shown(app, ch, lambda: True)
+            add(
+                "jump_account",
+                await _press_shown(app, "enter", lambda: not overview.prompt_open()),
+            )
+            cursor = table.cursor_view_id or ""
+            view = app.models[cursor].view
+            assert target in (view.key.account_id, view.account_alias), "the jump landed"
+
+            # The org trail's drill-down (1,000 accounts), then back.
+            table.move_to(org_ids[i % len(org_ids)])
+            await pilot.pause()
+
+            def drill_shown() -> bool:
+                s = app.screen
+                return (
+                    isinstance(s, DrilldownScreen)
+                    and s.view is not None
+                    and s.query_one("#dd-accounts").size.height > 0
+                )
+
+            add("drilldown_open", await _press_shown(app, "enter", drill_shown))
+            add("drilldown_back", await _press_shown(app, "escape", lambda: app.screen is overview))
+            await pilot.pause()
+    return {
+        "accounts": accounts,
+        "unreachable": unreachable,
+        "rows": len(snap.views),
+        "org_trail_rows": len(org_ids),
+        "runs": runs,
+        "apply_seconds": {
+            k: {"median": statistics.median(v), "max": max(v)} for k, v in applies.items() if v
+        },
+        "actions": {k: _summary(v) for k, v in samples.items()},
+    }
+
+
+def org_figures(
+    settings: Any | None = None,
+    *,
+    accounts: int = 1000,
+    unreachable: int = 20,
+    runs: int = 5,
+    sweeps: int = 1,
+    timeout: float = 1800,
+) -> dict[str, Any]:
+    """The TUI at organization size.
+
+    Always: the overview and drill-down fed a synthetic `accounts`-account Organization
+    (`overview`: median and max per action over `runs`, target 50 ms for filter, sort and
+    jump, 100 ms for opening the drill-down). With `settings` (core.settings.Settings of a
+    live org estate the caller started, e.g. the sandbox's org with `aws.endpoint_url` and
+    `aws.organization.enabled`): key latency while the real engine sweeps it (`keys`: p95,
+    worst key, the event loop's worst stall; a key or stall over 250 ms is a miss).
+    """
+    out: dict[str, Any] = {
+        "overview": asyncio.run(_org_overview(accounts, unreachable, runs)),
+        "targets_ms": {"filter_sort_jump": 50, "drilldown_open": 100, "stall": 250},
+    }
+    acts = out["overview"]["actions"]
+    quick = [k for k in acts if k.startswith(("filter", "sort", "jump", "faults"))]
+    out["overview"]["worst_filter_sort_jump_ms"] = max(acts[k]["max_ms"] for k in quick)
+    out["overview"]["misses_over_50ms_median"] = sorted(
+        k for k in quick if acts[k]["median_ms"] > 50
+    )
+    if settings is not None:
+        out["keys"] = keys_during_sweeps(settings, sweeps=sweeps, timeout=timeout)
     return out
