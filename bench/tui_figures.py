@@ -118,13 +118,20 @@ class _LoopProbe:
         }
 
 
-async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dict[str, Any]:
+async def _keys_during_sweeps(
+    settings: Any, sweeps: int, timeout: float, in_process: bool = True
+) -> dict[str, Any]:
     from core.engine.monitor import Monitor
+    from core.engine.process import ProcessMonitor
+    from core.engine.protocols import SnapshotSource
     from core.engine.sweep import engine_from_settings
     from tests.support.screens import count_actions, press_and_measure
     from tui.app import TrailtopApp
 
-    monitor = Monitor(engine_from_settings(settings))
+    # The app runs its engine in a process of its own; a thread is the comparison.
+    monitor: SnapshotSource = (
+        ProcessMonitor(settings) if in_process else Monitor(engine_from_settings(settings))
+    )
     app = TrailtopApp(monitor)
     applies: list[float] = []
     cold_keys: list[float] = []
@@ -201,8 +208,12 @@ async def _keys_during_sweeps(settings: Any, sweeps: int, timeout: float) -> dic
     }
 
 
-def keys_during_sweeps(settings: Any, sweeps: int = 2, timeout: float = 600) -> dict[str, Any]:
-    return asyncio.run(_keys_during_sweeps(settings, sweeps, timeout))
+def keys_during_sweeps(
+    settings: Any, sweeps: int = 2, timeout: float = 600, in_process: bool = True
+) -> dict[str, Any]:
+    out = asyncio.run(_keys_during_sweeps(settings, sweeps, timeout, in_process))
+    out["engine"] = "process" if in_process else "thread"
+    return out
 
 
 #: A row of the overview: a state word at the start of a line below the header.
@@ -483,4 +494,9 @@ def org_figures(
     )
     if settings is not None:
         out["keys"] = keys_during_sweeps(settings, sweeps=sweeps, timeout=timeout)
+        # The same with the engine on a thread of the app's process, as before it had
+        # a process of its own: what the process buys.
+        out["keys_thread"] = keys_during_sweeps(
+            settings, sweeps=sweeps, timeout=timeout, in_process=False
+        )
     return out

@@ -247,6 +247,14 @@ def setup_logging(path: str | None) -> None:
         root.addHandler(handler)
 
 
+def _debug_log_path() -> str | None:
+    """The debug log's file, if `setup_logging` opened one (for the engine's process)."""
+    for h in logging.getLogger().handlers:
+        if isinstance(h, logging.FileHandler):
+            return str(h.baseFilename)
+    return None
+
+
 def _err(msg: str) -> None:
     from core.report import printable
 
@@ -506,13 +514,12 @@ def run_tui(
     from tui.app import TrailtopApp
 
     def monitor_for(settings: Settings) -> SnapshotSource:
-        # Imported here: the engine pulls in the AWS SDKs (~0.7 s), which the demo's first
-        # screen does not wait for (this runs on DemoSource's thread there).
-        from core.engine.monitor import Monitor
-        from core.engine.sweep import engine_from_settings
+        # The engine runs in a process of its own (core/engine/process.py): at
+        # organization size its CPU and memory would otherwise stall the UI's loop.
+        from core.engine.process import EngineOptions, ProcessMonitor
 
-        class LoggedMonitor(Monitor):
-            """The engine's thread host, writing each sweep's summary to the debug log."""
+        class LoggedMonitor(ProcessMonitor):
+            """The engine's process host, writing each sweep's summary to the debug log."""
 
             def start(
                 self, on_snapshot: SnapshotCallback, on_event: EventCallback | None = None
@@ -526,12 +533,12 @@ def run_tui(
 
                 super().start(logged, on_event)
 
-        engine = engine_from_settings(settings)
-        if engine.culprits is not None:
-            # Watching live: show the verdict at once; culprits still being looked up
-            # (Event history allows 2 lookups/s per account-region) arrive with the next sweep.
-            engine.culprits.wait_seconds = 1.0
-        return LoggedMonitor(engine)
+        # Watching live: show the verdict at once; culprits still being looked up (Event
+        # history allows 2 lookups/s per account-region) arrive with the next sweep.
+        options = EngineOptions(
+            culprit_wait_seconds=1.0, log_setup=setup_logging, log_file=_debug_log_path()
+        )
+        return LoggedMonitor(settings, options)
 
     collector: Any = None
     server: Any = None

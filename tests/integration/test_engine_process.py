@@ -1,0 +1,68 @@
+"""The engine in its own process (core/engine/process.py): snapshots over the pipe,
+commands back, and nothing left running after stop."""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+from typing import Any
+
+from core.engine.process import ProcessMonitor
+from core.engine.protocols import Phase
+from core.fix.model import REFUSED
+from core.model import Snapshot
+from sandbox import Sandbox
+from tests.support.engine import aws_env, settings_for
+
+WAIT = 120.0
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_the_engine_process_sweeps_answers_and_stops(sandbox: Sandbox) -> None:
+    snaps: queue.Queue[Snapshot] = queue.Queue()
+    events: list[tuple[Phase, str]] = []
+    caller = threading.get_ident()
+    threads: set[int] = set()
+
+    def on_snapshot(snap: Snapshot) -> None:
+        threads.add(threading.get_ident())
+        snaps.put(snap)
+
+    with aws_env(sandbox):  # the child is spawned with this environment
+        monitor = ProcessMonitor(
+            settings_for(sandbox, poll={"interval_seconds": 3600}, remediation={"enabled": False})
+        )
+        monitor.start(on_snapshot, lambda p, d: events.append((p, d)))
+    pid = monitor.pid
+    try:
+        assert pid is not None and pid != os.getpid() and _alive(pid)
+        first = snaps.get(timeout=WAIT)
+        assert first.sweep == 1 and first.views and first.organization_trails
+        assert caller not in threads, "callbacks come from the pipe's thread"
+        # A refresh asks for the next sweep at once (the interval is an hour).
+        monitor.refresh()
+        assert snaps.get(timeout=WAIT).sweep == 2
+        # A plan is applied in the child; remediation is off here, so it is refused there,
+        # and the answer comes back through the pipe.
+        plan_id = next(iter(first.plans))
+        answers: queue.Queue[tuple[Any, Any]] = queue.Queue()
+        monitor.apply_plan(plan_id, lambda r, s: answers.put((r, s)))
+        result, _snap = answers.get(timeout=WAIT)
+        assert result is not None and result.plan_id == plan_id and result.result == REFUSED
+        assert (Phase.SWEEP_FINISHED, "sweep 1") in events
+    finally:
+        monitor.stop()
+    assert not _alive(pid), "the engine process is gone after stop"
+    # Commands after stop do nothing and do not raise; an apply is answered with None.
+    monitor.refresh()
+    late: list[Any] = []
+    monitor.apply_plan("x", lambda r, s: late.append(r))
+    assert late == [None]
