@@ -379,6 +379,10 @@ class Snapshot:
     sso_login_needed: tuple[str, ...] = ()
     #: Organization trails whose members' views are summarised (OrgCoverage), one each.
     organization_trails: tuple[OrgCoverage, ...] = ()
+    #: Published during the first sweep once statuses are read, before destinations are
+    #: diagnosed: rows with their status verdicts only. Alerts, exit statuses and change
+    #: marks are made from complete snapshots.
+    partial: bool = False
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in STATE_ORDER}

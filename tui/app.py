@@ -244,8 +244,11 @@ class TrailtopApp(App[None]):
     def apply_snapshot(self, snapshot: Snapshot, extra_changed: Iterable[str] = ()) -> None:
         """Install a snapshot: rebuild the row models, let the screens update, raise alerts."""
         t0 = time.perf_counter()
-        before = {rid: m.view.state for rid, m in self.models.items()} if self.snapshot else None
-        first = self.snapshot is None
+        # A partial snapshot (the first sweep's rows before diagnostics) is no "before":
+        # what the complete one adds is not news, so it neither alerts nor marks changes.
+        settled = self.snapshot is not None and not self.snapshot.partial
+        before = {rid: m.view.state for rid, m in self.models.items()} if settled else None
+        first = not settled
         self.snapshot = snapshot
         # Coverage gaps (regions with no logging trail) are rows too: see tui.rows.CoverageView.
         self.models = build_models(snapshot_rows(snapshot), self.models)
@@ -256,10 +259,15 @@ class TrailtopApp(App[None]):
             for rid in self.models.keys() - (before or {}).keys():
                 if rid.startswith(COVERAGE_PREFIX):  # a new gap: the engine does not mark it
                     self._highlight_until[rid] = until
-        if self.sweep_status.sweeping or self.sweep_status.failed:
+        if snapshot.partial:
+            self.sweep_status = SweepStatus(
+                sweeping=True, progress="statuses read; diagnosing destinations"
+            )
+        elif self.sweep_status.sweeping or self.sweep_status.failed:
             self.sweep_status = SweepStatus()
         self.snapshot_signal.publish(snapshot)
-        self._alert(before)
+        if not snapshot.partial:
+            self._alert(before)
         for notice in snapshot.notices:
             # Said once by the engine (an account that left): never silently dropped.
             self.notify(

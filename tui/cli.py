@@ -525,6 +525,9 @@ def run_tui(
                 self, on_snapshot: SnapshotCallback, on_event: EventCallback | None = None
             ) -> None:
                 def logged(snap: Any) -> None:
+                    if snap.partial:  # rows early; the sweep's record is the complete one
+                        on_snapshot(snap)
+                        return
                     _log_sweep(snap)
                     if collector is not None:
                         collector.counters.sweeps += 1
@@ -536,7 +539,10 @@ def run_tui(
         # Watching live: show the verdict at once; culprits still being looked up (Event
         # history allows 2 lookups/s per account-region) arrive with the next sweep.
         options = EngineOptions(
-            culprit_wait_seconds=1.0, log_setup=setup_logging, log_file=_debug_log_path()
+            culprit_wait_seconds=1.0,
+            log_setup=setup_logging,
+            log_file=_debug_log_path(),
+            partial_first_sweep=True,
         )
         return LoggedMonitor(settings, options)
 

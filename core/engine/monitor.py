@@ -26,8 +26,10 @@ log = logging.getLogger(__name__)
 class Monitor:
     """A RemediatingSource: sweeps on the engine's own event loop in a background thread."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, partial_first_sweep: bool = False) -> None:
         self.engine = engine
+        #: Deliver the first sweep's partial snapshot (rows before diagnostics) too.
+        self.partial_first_sweep = partial_first_sweep
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
@@ -40,6 +42,7 @@ class Monitor:
             return
         self._on_snapshot = on_snapshot
         self._on_event = on_event or (lambda _p, _d: None)
+        self.engine.progress = lambda what: self._on_event(Phase.PROGRESS, what)
         self._thread = threading.Thread(target=self._main, name="trailtop-engine", daemon=True)
         self._thread.start()
         self._ready.wait(timeout=10)
@@ -131,7 +134,9 @@ class Monitor:
             self._on_event(Phase.SWEEP_STARTED, f"sweep {self.engine.sweep_no + 1}")
             try:
                 async with self._sweep_lock:
-                    snap = await self.engine.sweep()
+                    snap = await self.engine.sweep(
+                        publish=self._deliver if self.partial_first_sweep else None
+                    )
             except Exception as exc:  # noqa: BLE001 - a bug in one sweep must not kill the watch
                 log.error("sweep failed: %s", describe_error(exc), exc_info=True)
                 self._on_event(Phase.SWEEP_FAILED, describe_error(exc))

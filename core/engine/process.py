@@ -44,6 +44,8 @@ class EngineOptions:
     #: same debug log, redacted the same way.
     log_setup: Callable[[str | None], None] | None = None
     log_file: str | None = None
+    #: Deliver the first sweep's rows as soon as statuses are read (Snapshot.partial).
+    partial_first_sweep: bool = False
 
 
 class ProcessMonitor:
@@ -197,7 +199,7 @@ def _child_main(conn: Connection, settings: Settings, options: EngineOptions) ->
         with lock, contextlib.suppress(OSError, ValueError):
             conn.send(msg)
 
-    monitor = Monitor(engine)
+    monitor = Monitor(engine, partial_first_sweep=options.partial_first_sweep)
     monitor.start(
         lambda snap: send("snapshot", snap),
         lambda phase, detail: send("event", phase.value, detail),

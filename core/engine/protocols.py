@@ -28,6 +28,8 @@ class Phase(StrEnum):
     SWEEP_STARTED = "sweep-started"
     SWEEP_FINISHED = "sweep-finished"
     SWEEP_FAILED = "sweep-failed"
+    #: What the sweep in flight is doing now (detail: "reading 1717 trail statuses").
+    PROGRESS = "progress"
     #: The consumer's snapshot callback raised (the engine keeps sweeping).
     CALLBACK_FAILED = "callback-failed"
 

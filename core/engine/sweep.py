@@ -39,7 +39,7 @@ from core.engine.sweep_parts import (
     placeholder,
 )
 from core.fix.documents import documents_from
-from core.fix.model import REFUSED, ApplyResult, Plan
+from core.fix.model import ApplyResult, Plan
 from core.fix.plans import attach_plan_ids, plans_for
 from core.judge.evaluate import (
     Thresholds,
@@ -59,7 +59,7 @@ from core.model import (
     TrailView,
     ViewKey,
 )
-from core.mute import MuteBook
+from core.mute import MuteBook, apply_mutes
 from core.settings import Settings
 from core.util.error_codes import CREDENTIAL, NOT_FOUND
 from core.util.times import utcnow
@@ -121,6 +121,8 @@ class Engine:
     #: Organization trails of other (reached) accounts each account saw, by account: they
     #: are shown once, from the owner, with the accounts they cover.
     collapsed: dict[str, frozenset[str]] = field(default_factory=dict)
+    #: Told what the sweep in flight is doing ("reading 1717 trail statuses"), for the UI.
+    progress: Callable[[str], None] | None = None
 
     @property
     def collector(self) -> Collector:
@@ -150,7 +152,14 @@ class Engine:
 
     # -- the sweep ------------------------------------------------------------------------
 
-    async def sweep(self) -> Snapshot:
+    def _say(self, what: str) -> None:
+        if self.progress is not None:
+            self.progress(what)
+
+    async def sweep(self, publish: Callable[[Snapshot], None] | None = None) -> Snapshot:
+        """One sweep. With `publish`, the first sweep also hands over a partial snapshot
+        as soon as statuses are read (before destinations are diagnosed, the slow part of a
+        cold start), so rows appear early; later sweeps have the last complete one."""
         self.sweep_no += 1
         n = self.sweep_no
         started = self.clock()
@@ -162,9 +171,11 @@ class Engine:
         timer = PhaseTimer(n)
 
         with timer(SweepPhase.RESOLVE):
+            self._say("reaching accounts (profiles, roles, Organization)")
             await self._resolve_if_due(n, force_all)
         pairs = [(a, r) for a in self.accounts for r in a.regions]
         with timer(SweepPhase.DESCRIBE):
+            self._say(f"finding trails in {len(self.accounts)} accounts")
             describe_calls = await self._describe(n, force_all)
         planned = [
             (a, ViewKey(a.account_id, r, cfg.arn), cfg)
@@ -172,13 +183,18 @@ class Engine:
             for cfg in self.trails.get((a.account_id, r), [])
         ]
         with timer(SweepPhase.STATUS):
+            self._say(f"reading {len(planned)} trail statuses")
             round_ = await self._read_statuses(planned, n)
         now = round_.now
+        if publish is not None and self.previous is None:
+            publish(self._partial(n, pairs, planned, round_, started, t0))
         with timer(SweepPhase.DIAGNOSE):
+            self._say("diagnosing destinations (buckets, keys, topics, roles)")
             diag, diag_calls = await self._diagnose(planned, now, force_all)
         with timer(SweepPhase.JUDGE):
             views, plans = self._judge(planned, round_, diag, now, n)
         with timer(SweepPhase.CULPRITS):
+            self._say("looking up who changed what (Event history)")
             views = await self._attach_culprits(views, now)
         with timer(SweepPhase.ASSEMBLE):
             targets, placeholders = self._targets(pairs, round_.region_errors, now)
@@ -242,6 +258,38 @@ class Engine:
         )
         self.previous = snap
         return snap
+
+    def _partial(
+        self,
+        n: int,
+        pairs: list[Pair],
+        planned: list[Planned],
+        round_: _StatusRound,
+        started: datetime,
+        t0: float,
+    ) -> Snapshot:
+        """The first sweep's rows from their statuses alone: no root causes, plans or
+        culprits yet, marked `partial` (nothing alerts or exits on it)."""
+        views, _plans = self._judge(planned, round_, {}, round_.now, n)
+        targets, placeholders = self._targets(pairs, round_.region_errors, round_.now)
+        views.extend(placeholders)
+        coverage = self._coverage(pairs, views)
+        if self.mutes is not None:  # marked only; expiries are said by the complete sweep
+            muted = apply_mutes(views, coverage, self.mutes.mutes, round_.now)
+            views, coverage = muted.views, muted.coverage
+        return Snapshot(
+            sweep=n,
+            generated_at=self.clock(),
+            started_at=started,
+            duration=time.perf_counter() - t0,
+            targets=tuple(targets),
+            views=tuple(views),
+            coverage=tuple(coverage),
+            organization_trails=tuple(
+                {v.org_coverage.trail_arn: v.org_coverage for v in views if v.org_coverage}.values()
+            ),
+            partial=True,
+        )
 
     # -- phases -----------------------------------------------------------------------------
 
@@ -505,49 +553,11 @@ class Engine:
         Everything that makes a write safe lives in core/fix/apply.py: the enabled
         switch, the extra confirmation, the re-read of the document, the audit line.
         """
-        from core.fix.apply import apply, remediation_session
-        from core.fix.plans import bind
+        from core.engine.remediate import apply_plan
 
-        plan = self.previous.plans.get(plan_id) if self.previous else None
-        if plan is None:
-            return ApplyResult(plan_id, REFUSED, f"no plan {plan_id} in the current sweep"), None
-        if bindings:
-            plan = bind(plan, bindings)
-        account = next((a for a in self.accounts if a.account_id == plan.account_id), None)
-        if account is None:
-            return ApplyResult(
-                plan_id, REFUSED, f"account {plan.account_id} is not reachable"
-            ), None
-        rem = self.settings.remediation
-        col = self.collector
-        try:
-            session = (
-                await remediation_session(
-                    rem, account.session, col, account_id=account.account_id, region=plan.region
-                )
-                if rem.enabled and refusal is None
-                else account.session
-            )
-        except Exception as exc:  # noqa: BLE001
-            log.warning("remediation credentials for %s: %s", plan_id, describe_error(exc))
-            return ApplyResult(
-                plan_id, REFUSED, "remediation credentials: " + describe_error(exc)
-            ), None
-        result = await apply(
-            plan,
-            col,
-            session,
-            enabled=rem.enabled,
-            audit_path=rem.audit_log,
-            confirm_extra=confirm_extra,
-            view_id=plan.view_id,
-            refusal=refusal,
+        return await apply_plan(
+            self, plan_id, confirm_extra=confirm_extra, bindings=bindings, refusal=refusal
         )
-        log.info("plan %s: %s", plan_id, result.result)
-        if result.result == REFUSED:
-            return result, None
-        self.request_full_refresh()
-        return result, await self.sweep()
 
     # -- helpers of the phases ----------------------------------------------------------------
 

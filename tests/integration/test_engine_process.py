@@ -8,7 +8,7 @@ import queue
 import threading
 from typing import Any
 
-from core.engine.process import ProcessMonitor
+from core.engine.process import EngineOptions, ProcessMonitor
 from core.engine.protocols import Phase
 from core.fix.model import REFUSED
 from core.model import Snapshot
@@ -38,18 +38,26 @@ def test_the_engine_process_sweeps_answers_and_stops(sandbox: Sandbox) -> None:
 
     with aws_env(sandbox):  # the child is spawned with this environment
         monitor = ProcessMonitor(
-            settings_for(sandbox, poll={"interval_seconds": 3600}, remediation={"enabled": False})
+            settings_for(sandbox, poll={"interval_seconds": 3600}, remediation={"enabled": False}),
+            EngineOptions(partial_first_sweep=True),
         )
         monitor.start(on_snapshot, lambda p, d: events.append((p, d)))
     pid = monitor.pid
     try:
         assert pid is not None and pid != os.getpid() and _alive(pid)
+        # The first sweep's rows come before its diagnostics, then the complete sweep.
+        early = snaps.get(timeout=WAIT)
+        assert early.partial and early.sweep == 1 and not early.plans
         first = snaps.get(timeout=WAIT)
-        assert first.sweep == 1 and first.views and first.organization_trails
+        assert not first.partial and first.sweep == 1 and first.organization_trails
+        assert {v.id for v in early.views} == {v.id for v in first.views}
         assert caller not in threads, "callbacks come from the pipe's thread"
+        said = [d for p, d in events if p is Phase.PROGRESS]
+        assert any("trail statuses" in d for d in said) and any("diagnosing" in d for d in said)
         # A refresh asks for the next sweep at once (the interval is an hour).
         monitor.refresh()
-        assert snaps.get(timeout=WAIT).sweep == 2
+        second = snaps.get(timeout=WAIT)
+        assert second.sweep == 2 and not second.partial, "partial rows on the first sweep only"
         # A plan is applied in the child; remediation is off here, so it is refused there,
         # and the answer comes back through the pipe.
         plan_id = next(iter(first.plans))
