@@ -88,9 +88,15 @@ def org_covered_pairs(
     listings: Mapping[str, Mapping[str, str]],
 ) -> set[tuple[str, str]]:
     """(account, region) pairs that an organization trail read from its owner covers by
-    configuration (whether it logs there is the owner's view's to say)."""
+    configuration (whether it logs there is the owner's view's to say). An account that
+    showed an organization trail of a reached owner is covered in all its regions even
+    when the owner's trails could not be read this time: its coverage is then unknown, not
+    missing (see `unknown_org_coverage`)."""
     out: set[tuple[str, str]] = set()
     by_id = {a.account_id: a for a in accounts}
+    for acct_id, arns in collapsed.items():
+        if arns and acct_id in by_id:
+            out.update((acct_id, r) for r in by_id[acct_id].regions)
     for a in accounts:
         org_trails = _own_org_trails(a, trails)
         if not org_trails:
@@ -128,3 +134,20 @@ def apply_org_coverage(
             if logging_.get(k) is True or verdict is False:
                 continue
             logging_[k] = verdict
+
+
+def unknown_org_coverage(
+    views: Sequence[TrailView],
+    accounts: Sequence[_Reached],
+    collapsed: Mapping[str, frozenset[str]],
+    logging_: dict[tuple[str, str], bool | None],
+) -> None:
+    """An account whose copy of an organization trail was left to its owner, when no view
+    of the owner carries that trail (the owner's trails could not be read): no claim about
+    its regions, rather than "not covered" everywhere. `logging_` is updated in place."""
+    carried = {v.org_coverage.trail_arn for v in views if v.org_coverage is not None}
+    for a in accounts:
+        if collapsed.get(a.account_id, frozenset()) - carried:
+            for r in a.regions:
+                if logging_.get((a.account_id, r)) is not True:
+                    logging_[(a.account_id, r)] = None

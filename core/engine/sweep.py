@@ -29,7 +29,12 @@ from core.aws.clients import ClientPool, make_config
 from core.aws.collect import Account, Collector, Limiter, TargetError, gather_settled
 from core.aws.errors import describe_error, error_code, needs_sso_login
 from core.aws.history import CulpritFinder
-from core.engine.org_coverage import apply_org_coverage, org_coverages, org_covered_pairs
+from core.engine.org_coverage import (
+    apply_org_coverage,
+    org_coverages,
+    org_covered_pairs,
+    unknown_org_coverage,
+)
 from core.engine.protocols import Diagnoser, ViewInput
 from core.engine.sweep_parts import (
     PhaseTimer,
@@ -647,6 +652,7 @@ class Engine:
             elif k not in logging_:
                 logging_[k] = False
         apply_org_coverage(views, enabled, logging_)
+        unknown_org_coverage(views, self.accounts, self.collapsed, logging_)
         profiles = {a.account_id: a.profile for a in self.accounts}
         return coverage_gaps(enabled, logging_, profiles)
 

@@ -668,3 +668,29 @@ async def test_tui_unknown_profile_and_refused_endpoint_rows(sandbox: Sandbox) -
                 assert app.is_running
         finally:
             monitor.stop()
+
+
+def test_without_list_trails_an_account_is_described_region_by_region(
+    sandbox: Sandbox, sandbox_faults: Any
+) -> None:
+    """ListTrails refused (a policy without it): the same views, from DescribeTrails in
+    each region of that account only."""
+    with aws_env(sandbox):
+        r = EngineRunner(light_engine(sandbox, aws={"regions": REGIONS}, poll=FAST))
+        try:
+            clean = r.sweep()
+            rule = sandbox_faults.add(
+                "access_denied", service="cloudtrail", operation="ListTrails", account=STAGING
+            )
+            since = time.time()
+            denied = r.sweep()
+            assert sandbox_faults.remove(rule)
+        finally:
+            r.close()
+    assert {v.id: v.state for v in denied.views} == {v.id: v.state for v in clean.views}
+    assert all(t.ok for t in denied.targets), [t for t in denied.targets if not t.ok]
+    described = sandbox.request_log(since=since, operation="DescribeTrails")
+    per_region = {e["region"] for e in described if e["account"] == STAGING}
+    assert per_region == set(REGIONS)
+    listed = sandbox.request_log(since=since, operation="ListTrails")
+    assert {e["account"] for e in listed} >= {MGMT, PROD}, "the others still list"

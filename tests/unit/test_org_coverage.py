@@ -96,3 +96,20 @@ def test_a_stopped_org_trail_leaves_members_uncovered() -> None:
     logging_: dict[tuple[str, str], bool | None] = {}
     apply_org_coverage([_owner_view("us-east-1", False)], {A: ["us-east-1"]}, logging_)
     assert logging_.get((A, "us-east-1"), False) is False
+
+
+def test_a_member_whose_org_trail_owner_was_not_read_is_unknown_not_uncovered() -> None:
+    from core.engine.org_coverage import unknown_org_coverage
+
+    collapsed = {A: frozenset({ORG.arn})}
+    # The owner's discovery failed: no view carries the trail. A is covered by
+    # configuration (no confirming call) and its coverage is unknown.
+    pairs = org_covered_pairs([Acct(MGMT), Acct(A)], {}, collapsed, {})
+    assert {(A, r) for r in REGIONS} <= pairs
+    logging_: dict[tuple[str, str], bool | None] = {(A, "us-east-1"): True}
+    unknown_org_coverage([], [Acct(MGMT), Acct(A)], collapsed, logging_)
+    assert logging_ == {(A, "us-east-1"): True, (A, "eu-west-1"): None}
+    # Once a view of the owner carries it, nothing is overridden here.
+    fresh: dict[tuple[str, str], bool | None] = {}
+    unknown_org_coverage([_owner_view("us-east-1", True)], [Acct(A)], collapsed, fresh)
+    assert fresh == {}
