@@ -328,6 +328,51 @@ def status_requests(endpoint: str, creds: dict[str, Any], views: list[list[str]]
     return out
 
 
+def sdk_floor(
+    endpoint: str, creds: dict[str, Any], views: list[list[str]], sample: int = 400
+) -> dict[str, Any]:
+    """CPU per call of a bare aiobotocore client (default configuration, static credentials,
+    clients made beforehand, 64 in flight) making the warm sweep's GetTrailStatus calls
+    against the same endpoint: the SDK's own cost per call, the floor under trailtop's."""
+    import asyncio
+    import contextlib
+
+    from aiobotocore.session import AioSession
+
+    chosen = views[:sample]
+
+    async def go() -> dict[str, Any]:
+        session = AioSession()
+        clients: dict[tuple[str, str], Any] = {}
+        async with contextlib.AsyncExitStack() as stack:
+            for account, region, _arn in chosen:
+                if (account, region) not in clients:
+                    c = creds[account]
+                    clients[(account, region)] = await stack.enter_async_context(
+                        session.create_client(
+                            "cloudtrail",
+                            region_name=region,
+                            endpoint_url=endpoint,
+                            aws_access_key_id=c.access_key,
+                            aws_secret_access_key=c.secret_key,
+                            aws_session_token=c.token,
+                        )
+                    )
+            sem = asyncio.Semaphore(64)
+
+            async def one(v: list[str]) -> None:
+                async with sem:
+                    await clients[(v[0], v[1])].get_trail_status(Name=v[2])
+
+            await asyncio.gather(*(one(v) for v in chosen))  # connections and caches warm
+            c0, t0 = time.process_time(), time.perf_counter()
+            await asyncio.gather(*(one(v) for v in chosen))
+            cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+        return {"calls": len(chosen), "cpu_ms_per_call": 1000 * cpu / len(chosen), "seconds": wall}
+
+    return asyncio.run(go())
+
+
 def run_ceiling(reqs: list[Any], concurrency: int, runs: int) -> dict[str, Any]:
     from bench import cases
 
@@ -567,6 +612,15 @@ def rows(results: dict[str, Any]) -> list[Row]:
         10,
         at_most=False,
     )
+    floor = (results.get("sdk_floor") or {}).get("cpu_ms_per_call")
+    out.append(
+        (
+            "bare aiobotocore CPU ms per call (same reads, canned, 0 ms)",
+            [""] * (len(lats) - 1) + [_f(floor) if floor is not None else "not measured"],
+            "the SDK's floor",
+            "",
+        )
+    )
     tui = results.get("tui") or {}
     for label, key, limit in (
         ("TUI: filter ms (overview at the estate's size)", "filter_ms", 50),
@@ -772,6 +826,9 @@ def main(argv: list[str] | None = None) -> int:
         }
         run_ceiling(reqs["canned"], a.ceiling_concurrency, 1)  # recorded for the replay
         log(f"recorded {canned.stats()['recorded']} answers; {len(views)} status reads")
+        canned.mode("replay", 0)
+        results["sdk_floor"] = sdk_floor(canned.endpoint_url, creds, views)
+        log(f"bare aiobotocore: {results['sdk_floor']['cpu_ms_per_call']:.2f} ms CPU per call")
         for lat in [int(x) for x in a.latency.split(",") if x.strip()]:
             canned.mode("record")
             results["latency"][str(lat)] = run_latency(sb, canned, lat, a, reqs)
