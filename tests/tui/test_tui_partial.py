@@ -43,7 +43,9 @@ async def test_partial_rows_then_the_complete_sweep_without_alerts() -> None:
         await wait_until(pilot, lambda: app.snapshots_applied == 1)
         await pilot.pause()
         assert len(app.models) == 2
-        assert "diagnosing destinations" in screen_text(app)
+        text = screen_text(app)
+        assert "diagnosing destinations" in text and "root causes to come" in text
+        assert "sweep #1" not in text, "a partial snapshot is not a finished sweep"
         # The complete first sweep finds the root cause: a row turns failing, but that is
         # the first verdict, not a change: no toast, no bell, no change mark.
         source.push(make_snapshot([ok, broken], changed=[broken.id]))
@@ -52,4 +54,6 @@ async def test_partial_rows_then_the_complete_sweep_without_alerts() -> None:
         assert app.models[broken.id].view.state is State.FAILING
         assert not app._notifications, [n.message for n in app._notifications]
         assert not app.highlighted()
-        assert "diagnosing destinations" not in screen_text(app)
+        text = screen_text(app)
+        assert "diagnosing destinations" not in text and "root causes to come" not in text
+        assert "sweep #1" in text

@@ -153,17 +153,32 @@ class OverviewScreen(Screen[None]):
         q, f = self.query_text, self.faults_only
         return [rid for rid, m in self.app.models.items() if matches(m, q, f)]
 
-    def refresh_rows(self) -> ApplyStats:
-        """Apply the app's current models to the table (a diff, not a refill)."""
+    def refresh_rows(self, header: bool = True) -> ApplyStats:
+        """Apply the app's current models to the table (a diff, not a refill).
+
+        `header=False` when only the filter changed: the header summarises the whole
+        snapshot (a pass over every view), which a filter does not change.
+        """
         app = self.app
         stats = self.table.apply(
             app.models, self.visible_ids(), app.now(), app.highlighted(), self.query_text
         )
         self.last_apply = stats
-        self.refresh_summary()
+        if header:
+            self.refresh_summary()
+        else:
+            self.refresh_status()
         return stats
 
     def refresh_summary(self) -> None:
+        app = self.app
+        self.query_one(SummaryBar).render_header(
+            app.snapshot, app.now(), app.sweep_status, app.remediation_enabled
+        )
+        self.refresh_status()
+
+    def refresh_status(self) -> None:
+        """The status line alone: what is shown, filtered and sorted."""
         table = self.table
         sort_text = ""
         if table.sort_column is not None:
@@ -172,15 +187,11 @@ class OverviewScreen(Screen[None]):
         elif table.sort_reverse:
             sort_text = "State (reversed)"
         app = self.app
-        now = app.now()
-        self.query_one(SummaryBar).render_header(
-            app.snapshot, now, app.sweep_status, app.remediation_enabled
-        )
         status = self.query_one(StatusLine)
         status.show(
             status.status_segments(
                 app.snapshot,
-                now,
+                app.now(),
                 app.sweep_status,
                 shown=table.row_count,
                 total=len(app.models),
@@ -224,7 +235,7 @@ class OverviewScreen(Screen[None]):
 
     def action_toggle_faults(self) -> None:
         self.faults_only = not self.faults_only
-        self.refresh_rows()
+        self.refresh_rows(header=False)
 
     def action_escape(self) -> None:
         """Esc: close an open prompt (clearing the filter), else clear an active filter."""
@@ -239,7 +250,7 @@ class OverviewScreen(Screen[None]):
         if self._debounce is not None:
             self._debounce.stop()
             self._debounce = None
-        self.refresh_rows()
+        self.refresh_rows(header=False)
 
     def action_cycle_sort(self) -> None:
         keys = [c.key for c in COLUMNS]
@@ -261,7 +272,7 @@ class OverviewScreen(Screen[None]):
 
     def sort_by(self, column: str, reverse: bool) -> None:
         self.table.set_sort(None if column == "state" else column, reverse)
-        self.refresh_summary()
+        self.refresh_status()
 
     def drill(self, view_id: str | None = None) -> None:
         rid = view_id or self.table.cursor_view_id

@@ -244,7 +244,17 @@ class StatusLine(Bar):
             segs.append(segment(2, *forms))
         if snapshot is not None and snapshot.organization_trails:
             segs.append(org_segment(snapshot, st("dim")))
-        if snapshot is not None:
+        if snapshot is not None and snapshot.partial:
+            # The first sweep's rows before its diagnostics: not a finished sweep yet.
+            segs.append(
+                segment(
+                    3,
+                    Text("first sweep: statuses read, root causes to come", st("busy")),
+                    Text("first sweep…", st("busy")),
+                    droppable=True,
+                )
+            )
+        elif snapshot is not None:
             timing = f"sweep #{snapshot.sweep} in {fmt_duration(snapshot.duration)}"
             success = (
                 "never"

@@ -16,13 +16,22 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from itertools import chain
 from typing import ClassVar
 
+from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
+from textual.geometry import Size
+from textual.strip import Strip
 from textual.widgets import DataTable
+from textual.widgets._data_table import Row
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from tui.layout import GAP, MIDDLE_CUT, Measure, column_widths, cut_cell
 from tui.rows import (
@@ -34,6 +43,7 @@ from tui.rows import (
     Cells,
     RowModel,
     code_width,
+    finding_cell,
     preferred_widths,
     row_cells,
     should_rebuild,
@@ -47,22 +57,83 @@ from tui.styles import state_classes
 REFILL_ADDS = 200
 
 
-class RowText(Text):
-    """A cell that knows its row, so `DataTable.sort(key=...)` can use our own sort keys."""
+class RowCell:
+    """One cell of the table: its text (after the GAP that separates columns), the style of
+    that text, and its row, so `DataTable.sort(key=...)` can use our own sort keys.
 
-    __slots__ = ("row_id",)
+    Not a Rich `Text`: rows are drawn by `ViewTable._render_line_in_row` straight from these
+    three fields, and a plain object costs one allocation where a `Text` with a style span
+    costs five (1,700 rows x 8 cells of them are live, and the garbage collector walks them
+    all). `__rich__` gives the equivalent `Text` wherever one is still asked for.
+    """
 
-    #: Not measurable: every column of the table has a fixed width, so the content width
-    #: `DataTable` would measure for each cell of each added row (thousands of Rich
-    #: measurements when a filter is cleared) is never used.
-    __rich_measure__ = None  # type: ignore[assignment]
+    __slots__ = ("cut", "row_id", "source", "style", "text")
 
-    def __init__(self, text: str, style: Style | str, row_id: str) -> None:
-        # The GAP before the text is the column separator (the table has no cell padding).
-        super().__init__(" " * GAP + text, end="", no_wrap=True, overflow="ellipsis")
-        if style:
-            self.stylize(style, GAP)
+    def __init__(
+        self, text: str, style: Style, row_id: str, source: Cell = ("", ""), cut: int = 0
+    ) -> None:
+        self.text = " " * GAP + text
+        self.style = style
         self.row_id = row_id
+        #: The row-model cell this was made from, and the width it was cut for (0: none).
+        self.source = source
+        self.cut = cut
+
+    @property
+    def plain(self) -> str:
+        return self.text
+
+    def __rich__(self) -> Text:
+        out = Text(self.text, end="", no_wrap=True, overflow="ellipsis")
+        if self.style:
+            out.stylize(self.style, GAP)
+        return out
+
+
+def _cell_segments(cell: RowCell, width: int, pre: Style, post: Style) -> list[Segment]:
+    """The segments Rich gives `Styled(Padding(cell.__rich__(), 0), pre, post)` in `width`
+    cells, simplified (neighbours of equal style joined): the text cut with an ellipsis
+    when too long (its style cut with it), then padded."""
+    plain = cell.text
+    if cell_len(plain) > width:
+        plain = set_cell_size(plain, width - 1) + "…" if width > 0 else ""
+    pad = " " * (width - cell_len(plain))
+    outer = pre + post
+    if not cell.style or len(plain) <= GAP:
+        return [Segment(plain + pad, outer)]
+    inner = pre + cell.style + post
+    if inner == outer:
+        return [Segment(plain + pad, outer)]
+    out = [Segment(plain[:GAP], outer), Segment(plain[GAP:], inner)]
+    if pad:
+        out.append(Segment(pad, outer))
+    return out
+
+
+@lru_cache(maxsize=4096)
+def _meta(row: int, column: int) -> Style:
+    """The mouse metadata `DataTable` puts on a cell (which row and column a click hit)."""
+    return Style.from_meta({"row": row, "column": column})
+
+
+_FINDING = COL_INDEX["finding"]
+
+
+def _refreshed(
+    m: RowModel, cells: Cells, query: str | None, now: datetime | None, lit: bool
+) -> Cells:
+    """`cells` (made for `m`) brought up to a new filter (only the finding cell depends on
+    it) and a new time (only the clock cells do), without rebuilding the row."""
+    if query is not None:
+        found = finding_cell(m.view, query)
+        if found != cells[_FINDING]:
+            cells = (*cells[:_FINDING], found, *cells[_FINDING + 1 :])
+    if now is not None:
+        new = list(cells)
+        for col, cell in tick_cells(m, now, lit).items():
+            new[COL_INDEX[col]] = cell
+        cells = tuple(new)
+    return cells
 
 
 @dataclass(slots=True)
@@ -75,7 +146,7 @@ class ApplyStats:
     seconds: float = 0.0
 
 
-class ViewTable(DataTable[Text]):
+class ViewTable(DataTable[RowCell]):
     """Table of trail views, one row per view id."""
 
     COMPONENT_CLASSES: ClassVar[set[str]] = state_classes("viewtable") | {
@@ -112,6 +183,11 @@ class ViewTable(DataTable[Text]):
         self.col_widths: dict[str, int] = {}
         #: The filter the finding cells were computed for (see tui.rows.shown_finding).
         self._query = ""
+        #: Each row's cell texts as last built, kept while the row is filtered out: a row
+        #: that comes back with the same cells and column widths reuses them.
+        self._texts: dict[str, list[RowCell | None]] = {}
+        #: Cells of rows filtered out, with the model, filter and time they were made for.
+        self._hidden: dict[str, tuple[RowModel | None, str, datetime, Cells]] = {}
 
     def on_mount(self) -> None:
         self._ensure_columns()
@@ -151,11 +227,128 @@ class ViewTable(DataTable[Text]):
         self._styles.clear()
         super().notify_style_update()
 
-    def _cell(self, rid: str, cell: Cell, key: str = "") -> RowText:
+    def _cell(self, rid: str, cell: Cell, key: str = "") -> RowCell:
         text = cell[0]
+        cut = 0
         if key in MIDDLE_CUT:
-            text = cut_cell(key, text, self.col_widths.get(key, len(text)))
-        return RowText(text, self._style(cell[1]), rid)
+            cut = self.col_widths.get(key, len(text))
+            text = cut_cell(key, text, cut)
+        return RowCell(text, self._style(cell[1]), rid, cell, cut)
+
+    # ------------------------------------------------------------------ drawing
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[list[list[Segment]], list[list[Segment]]]:
+        fast = (
+            None
+            if line_no
+            else self._fast_row(row_key, base_style, cursor_location, hover_location)
+        )
+        if fast is None:
+            return super()._render_line_in_row(
+                row_key, line_no, base_style, cursor_location, hover_location
+            )
+        return [], fast
+
+    def _fast_row(
+        self,
+        row_key: RowKey,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> list[list[Segment]] | None:
+        """A data row drawn straight from its cells' text and style (None: not drawable so).
+
+        `DataTable` renders each cell through a Rich console (padding, wrapping, measuring)
+        and caches the result per cursor position and per table version: after a sort, a
+        filter or a cursor move every visible row misses that cache, and ~40 rows x 8 cells
+        of console rendering cost tens of milliseconds. A `RowCell` is one line with at most
+        one style, so its segments are built directly, identical to what the console would
+        produce (tests/tui/test_tui_table.py compares the two).
+        """
+        row_index = self._row_locations.get(row_key) if row_key in self._row_locations else None
+        if (
+            row_index is None
+            or self.fixed_columns
+            or self.fixed_rows
+            or self.zebra_stripes
+            or self._labelled_row_exists
+        ):
+            return None
+        cells = self._data[row_key]
+        columns = self.ordered_columns
+        if not all(type(cells.get(c.key)) is RowCell for c in columns):
+            return None
+        cursor_type = self.cursor_type
+        show_cursor = self.show_cursor
+        show_hover = self._show_hover_cursor
+        cursor = cursor_type == "row" and cursor_location.row == row_index
+        hover = cursor_type == "row" and hover_location.row == row_index
+        component, post = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, show_cursor, show_hover,
+            self.cursor_foreground_priority == "css",
+            self.cursor_background_priority == "css",
+        )  # fmt: skip
+        line_style = base_style + component
+        scrollable: list[list[Segment]] = []
+        table_width = self._row_label_column_width
+        for column_index, column in enumerate(columns):
+            width = column.get_render_width(self)
+            table_width += width
+            pre = line_style + _meta(row_index, column_index)
+            scrollable.append(_cell_segments(cells[column.key], width, pre, post))
+        remaining = self.size.width - table_width
+        if remaining < 0:
+            return None
+        extend, _ = self._get_styles_to_render_cell(
+            False, False, False, hover, cursor, show_cursor, show_hover, False, False
+        )
+        extend = base_style + extend
+        extend += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+        scrollable.append([Segment(" " * remaining, extend)])
+        return scrollable
+
+    def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
+        """A data row's whole line, built as the Strip `DataTable._render_line` would
+        produce (cropped to the widget, simplified) without cropping or re-joining it."""
+        width = self.size.width
+        header = self.header_height if self.show_header else 0
+        row_index = y - header
+        if row_index < 0 or row_index >= self.row_count or x1 != 0 or x2 != width:
+            return super()._render_line(y, x1, x2, base_style)
+        cursor, hover = self.cursor_coordinate, self.hover_coordinate
+        cache_key = (
+            y, x1, x2, width, cursor, hover, base_style, self.cursor_type,
+            self._show_hover_cursor, self._update_count, self._pseudo_class_state,
+        )  # fmt: skip
+        strip = self._line_cache.get(cache_key)
+        if strip is not None:
+            return strip
+        row_key = self._row_locations.get_key(row_index)
+        fast = None if row_key is None else self._fast_row(row_key, base_style, cursor, hover)
+        if fast is None:
+            return super()._render_line(y, x1, x2, base_style)
+        segments = list(chain.from_iterable(fast))
+        strip = Strip(segments, width)
+        self._line_cache[cache_key] = strip
+        return strip
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """Only the scrollable size: every column has a fixed width and every row is one
+        line without a label, so `DataTable`'s measuring of each new row (a Rich measure
+        per cell, ~0.1 ms a row) decides nothing here."""
+        if self._labelled_row_exists or any(c.auto_width for c in self.columns.values()):
+            super()._update_dimensions(new_rows)
+            return
+        width = sum(c.get_render_width(self) for c in self.columns.values())
+        header = self.header_height if self.show_header else 0
+        self.virtual_size = Size(width + self._row_label_column_width, len(self.rows) + header)
 
     # ------------------------------------------------------------------ layout
 
@@ -182,14 +375,22 @@ class ViewTable(DataTable[Text]):
             self.col_widths = layout
             self._rebuild_columns()
             return
+        self._set_widths(layout)
+
+    def _set_widths(self, layout: dict[str, int]) -> None:
+        """New widths for the same columns: only the names cut in the middle are redone."""
         recut = [k for k in MIDDLE_CUT if k in layout and layout[k] != self.col_widths.get(k)]
         self.col_widths = layout
         for key, width in layout.items():
             self.columns[key].width = width + GAP  # type: ignore[index]
-        for key in recut:  # names cut in the middle are cut for a width: redo them
+        for key in recut:
+            # Written into the table's data directly: `update_cell` per row would
+            # invalidate its caches and schedule a refresh 1,700 times, not once.
             i = COL_INDEX[key]
+            column = ColumnKey(key)
             for rid, cells in self._shown.items():
-                self.update_cell(rid, key, self._cell(rid, cells[i], key))
+                self._data[RowKey(rid)][column] = self._row_cell(rid, cells, i)
+            self._update_count += 1
         self._clear_caches()
         self._require_update_dimensions = True
         self.refresh(layout=True)
@@ -200,15 +401,57 @@ class ViewTable(DataTable[Text]):
         cursor_id, cursor_index = self.cursor_view_id, self.cursor_row
         self.clear(columns=True)
         self._add_columns()
-        for rid in order:
-            cells = self._shown[rid]
-            self.add_row(*self._row(rid, cells), key=rid)
+        self._add_rows([(rid, self._shown[rid]) for rid in order])
         self._restore_cursor(cursor_id, cursor_index)
 
-    def _row(self, rid: str, cells: Cells) -> list[RowText]:
-        return [
-            self._cell(rid, cells[COL_INDEX[k]], k) for k in COLUMN_KEYS if k in self.col_widths
-        ]
+    def _row(self, rid: str, cells: Cells) -> list[RowCell]:
+        """The row's cells for the columns shown."""
+        widths = self.col_widths
+        return [self._row_cell(rid, cells, i) for i, k in enumerate(COLUMN_KEYS) if k in widths]
+
+    def _row_cell(self, rid: str, cells: Cells, i: int) -> RowCell:
+        """Column `i` of a row, reusing the cell last made for the same text and style (and
+        width, for a column cut in the middle): a row filtered out and back, or re-added
+        under new columns, costs no new objects."""
+        known = self._texts.get(rid)
+        if known is None:
+            known = self._texts[rid] = [None] * len(COLUMN_KEYS)
+        key = COLUMN_KEYS[i]
+        cell = cells[i]
+        old = known[i]
+        if (
+            old is None
+            or old.source != cell
+            or (key in MIDDLE_CUT and old.cut != self.col_widths[key])
+        ):
+            old = known[i] = self._cell(rid, cell, key)
+        return old
+
+    def _add_rows(self, rows: Iterable[tuple[str, Cells]]) -> int:
+        """`add_row` for many rows at once: the table's bookkeeping (cursor check, version,
+        idle check) is done once, not per row; filling 1,700 rows one `add_row` at a time
+        costs hundreds of milliseconds. Returns how many rows were added."""
+        keys = [c.key for c in self.ordered_columns]
+        start = self.row_count
+        added = 0
+        for rid, cells in rows:
+            key = RowKey(rid)
+            self._row_locations[key] = start + added
+            self._data[key] = dict(zip(keys, self._row(rid, cells), strict=True))
+            self.rows[key] = Row(key, 1, None, False)
+            self._new_rows.add(key)
+            self._shown[rid] = cells
+            self._track_mark(rid, cells)
+            added += 1
+        if not added:
+            return 0
+        self._require_update_dimensions = True
+        self.cursor_coordinate = self.cursor_coordinate
+        if start == 0 and self.columns and self.show_cursor and self.cursor_type != "none":
+            self._highlight_cursor()
+        self._update_count += 1
+        self.check_idle()
+        return added
 
     @staticmethod
     def _measure_of(cells: Iterable[Cells]) -> Measure:
@@ -291,32 +534,55 @@ class ViewTable(DataTable[Text]):
         stats = ApplyStats()
         old_models = self._models
         self._models = models
+        if old_models is not models and len(self._texts) > len(models):
+            self._texts = {k: v for k, v in self._texts.items() if k in models}
+            self._hidden = {k: v for k, v in self._hidden.items() if k in models}
         self._highlight = highlight
-        requery = query != self._query
+        old_query = self._query
         self._query = query
         wanted: dict[str, Cells] = {}
         shown = self._shown
+        hidden = self._hidden
         for rid in visible:
             m = models[rid]
+            lit = rid in highlight
             cells = shown.get(rid)
-            if (
-                cells is None
-                or requery
-                or old_models.get(rid) is not m
-                or (rid in highlight) != cells[0][1].endswith("-changed")
-            ):
-                cells = row_cells(m, now, rid in highlight, query)
+            cells_query, clock_ok = old_query, True
+            if cells is None or old_models.get(rid) is not m:
+                known = hidden.get(rid)
+                if known is not None and known[0] is m:
+                    _, cells_query, at, cells = known
+                    clock_ok = at == now
+                else:
+                    cells = None
+            if cells is None or lit != cells[0][1].endswith("-changed"):
+                cells = row_cells(m, now, lit, query)
+            else:
+                cells = _refreshed(m, cells, query if cells_query != query else None,
+                                   None if clock_ok else now, lit)  # fmt: skip
             wanted[rid] = cells
         diff = table_diff(self._shown, wanted)
+        for rid in diff.remove:  # filtered out: kept to come back without recomputation
+            hidden[rid] = (old_models.get(rid), old_query, now, self._shown[rid])
         cursor_id = self.cursor_view_id
         cursor_index = self.cursor_row
 
         rebuild = should_rebuild(len(diff.remove), len(self._shown), len(wanted))
+        pre_measured = False
         if not rebuild and len(diff.add) > REFILL_ADDS:
             # Many rows come back (a filter cleared): if they change the columns, adding
             # them under the old ones would add every row twice.
-            layout = self._compute_layout_for(self._measure_of(wanted.values()))
+            measure = self._measure_of(wanted.values())
+            layout = self._compute_layout_for(measure)
             rebuild = bool(layout) and list(layout) != list(self.col_widths)
+            if not rebuild:
+                # The rows shown after this are `wanted`: measured already.
+                pre_measured = True
+                self._measure_now = measure
+                if layout and layout != self.col_widths:
+                    # Same columns, other widths: set them first, so the rows coming
+                    # back are made once, for the widths they will be shown at.
+                    self._set_widths(layout)
         if rebuild:
             self._clear_for(wanted)
             self._shown = {}
@@ -324,8 +590,7 @@ class ViewTable(DataTable[Text]):
             ordered = sorted(visible, key=self._key_fn(models))
             if self.sort_reverse:
                 ordered.reverse()
-            for rid in ordered:
-                self._add(rid, wanted[rid])
+            self._add_rows((rid, wanted[rid]) for rid in ordered)
             stats.rebuilt = True
             stats.added = len(ordered)
             stats.removed = len(diff.remove)
@@ -339,8 +604,7 @@ class ViewTable(DataTable[Text]):
                     self.update_cell(rid, col, self._cell(rid, cell, col))
                 self._shown[rid] = wanted[rid]
                 self._track_mark(rid, wanted[rid])
-            for rid in diff.add:
-                self._add(rid, wanted[rid])
+            self._add_rows((rid, wanted[rid]) for rid in diff.add)
             stats.added = len(diff.add)
             stats.removed = len(diff.remove)
             stats.updated_cells = len(diff.update)
@@ -353,7 +617,7 @@ class ViewTable(DataTable[Text]):
             if resort:
                 self._sort()
                 stats.sorted = True
-        if stats.rebuilt or not diff.empty:
+        if (stats.rebuilt or not diff.empty) and not pre_measured:
             self._measure()
         self._restore_cursor(cursor_id, cursor_index)
         stats.seconds = time.perf_counter() - t0
@@ -365,11 +629,6 @@ class ViewTable(DataTable[Text]):
         else:
             self._marked.discard(rid)
 
-    def _add(self, rid: str, cells: Cells) -> None:
-        self.add_row(*self._row(rid, cells), key=rid)
-        self._shown[rid] = cells
-        self._track_mark(rid, cells)
-
     def _key_fn(self, models: Mapping[str, RowModel]):  # type: ignore[no-untyped-def]
         column = self.sort_column
 
@@ -379,8 +638,12 @@ class ViewTable(DataTable[Text]):
         return key
 
     def _sort(self) -> None:
-        key = self._key_fn(self._models)
-        self.sort("state", key=lambda cell: key(cell.row_id), reverse=self.sort_reverse)
+        """Reorder the rows by our sort key: what `DataTable.sort` does, but keyed by row id
+        directly rather than through a lookup of each row's cells."""
+        order = sorted(self._shown, key=self._key_fn(self._models), reverse=self.sort_reverse)
+        self._row_locations = TwoWayDict({RowKey(rid): i for i, rid in enumerate(order)})
+        self._update_count += 1
+        self.refresh()
 
     def _restore_cursor(self, cursor_id: str | None, cursor_index: int) -> None:
         if not self.row_count:
