@@ -168,6 +168,8 @@ def _sweep_line(debug_log: Path) -> tuple[float | None, dict[str, float]]:
 
 def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]:
     """The real CLI in a new process: one sweep, JSON on stdout."""
+    from bench.engine_child import peak_rss_mb
+
     with tempfile.TemporaryDirectory(prefix="trailtop-bench-org-") as tmp:
         where = Path(tmp)
         config = _config(endpoint, concurrency, where)
@@ -189,7 +191,13 @@ def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]
             spawned = time.time()
             t0 = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
-            _, status, ru = os.wait4(proc.pid, 0)
+            peak = 0.0
+            while True:  # its own peak (VmHWM), read until it exits: see peak_rss_mb
+                pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    break
+                peak = max(peak, peak_rss_mb(proc.pid))
+                time.sleep(0.05)
             wall = time.perf_counter() - t0
             proc.returncode = os.waitstatus_to_exitcode(status)
         by_op = dict(_sandbox_by_op(sb))
@@ -209,7 +217,7 @@ def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]
         "command": " ".join(cmd[:1] + ["--once", "--format", "json", "--config", "CONFIG"]),
         "wall_seconds": wall,
         "exit_status": proc.returncode,
-        "maxrss_mb": ru.ru_maxrss / 1024,
+        "maxrss_mb": peak,
         "cpu_seconds": ru.ru_utime + ru.ru_stime,
         "calls": sum(by_op.values()),
         "by_op": by_op,

@@ -61,6 +61,7 @@ class ProcessMonitor:
         self._pending: dict[int, ApplyCallback] = {}
         self._tokens = itertools.count(1)
         self._stopping = threading.Event()
+        self._stop_lock = threading.Lock()
 
     @property
     def pid(self) -> int | None:
@@ -111,24 +112,28 @@ class ProcessMonitor:
             on_done(None, None)
 
     def stop(self) -> None:
-        """Ask the child to stop, then make sure it has (it is ours: stopped by its pid)."""
+        """Ask the child to stop, then make sure it has (it is ours: stopped by its pid).
+        Idempotent, and safe from two threads at once (the app stops its source on a
+        thread of its own while its owner may stop it too)."""
         self._stopping.set()
-        proc = self._proc
-        if proc is None:
-            return
-        self._send("stop")
-        proc.join(timeout=10)
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(timeout=3)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(timeout=3)
-        if self._conn is not None:
-            self._conn.close()
-        if self._reader is not None and self._reader is not threading.current_thread():
-            self._reader.join(timeout=5)
-        self._proc = None
+        with self._stop_lock:
+            proc, self._proc = self._proc, None
+            if proc is None:
+                return
+            self._send("stop")
+            proc.join(timeout=10)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=3)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(timeout=3)
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with self._send_lock, contextlib.suppress(OSError):
+                    conn.close()
+            if self._reader is not None and self._reader is not threading.current_thread():
+                self._reader.join(timeout=5)
 
     def _send(self, *msg: Any) -> bool:
         conn = self._conn
@@ -143,7 +148,8 @@ class ProcessMonitor:
 
     def _read(self) -> None:
         conn = self._conn
-        assert conn is not None
+        if conn is None:
+            return
         while True:
             try:
                 msg = conn.recv()
