@@ -134,8 +134,10 @@ class Monitor:
             self._on_event(Phase.SWEEP_STARTED, f"sweep {self.engine.sweep_no + 1}")
             try:
                 async with self._sweep_lock:
-                    snap = await self.engine.sweep(
-                        publish=self._deliver if self.partial_first_sweep else None
+                    snap = await (
+                        self.engine.sweep(publish=self._deliver)
+                        if self.partial_first_sweep
+                        else self.engine.sweep()
                     )
             except Exception as exc:  # noqa: BLE001 - a bug in one sweep must not kill the watch
                 log.error("sweep failed: %s", describe_error(exc), exc_info=True)
