@@ -16,11 +16,9 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from functools import lru_cache
 from itertools import chain
 from typing import ClassVar
 
-from rich.cells import cell_len, set_cell_size
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -52,68 +50,10 @@ from tui.rows import (
     tick_cells,
 )
 from tui.styles import state_classes
+from tui.widgets.row_cell import RowCell, cell_meta, cell_segments
 
 #: Above this many rows added at once, the columns they need are worked out first.
 REFILL_ADDS = 200
-
-
-class RowCell:
-    """One cell of the table: its text (after the GAP that separates columns), the style of
-    that text, and its row, so `DataTable.sort(key=...)` can use our own sort keys.
-
-    Not a Rich `Text`: rows are drawn by `ViewTable._render_line_in_row` straight from these
-    three fields, and a plain object costs one allocation where a `Text` with a style span
-    costs five (1,700 rows x 8 cells of them are live, and the garbage collector walks them
-    all). `__rich__` gives the equivalent `Text` wherever one is still asked for.
-    """
-
-    __slots__ = ("cut", "row_id", "source", "style", "text")
-
-    def __init__(
-        self, text: str, style: Style, row_id: str, source: Cell = ("", ""), cut: int = 0
-    ) -> None:
-        self.text = " " * GAP + text
-        self.style = style
-        self.row_id = row_id
-        #: The row-model cell this was made from, and the width it was cut for (0: none).
-        self.source = source
-        self.cut = cut
-
-    @property
-    def plain(self) -> str:
-        return self.text
-
-    def __rich__(self) -> Text:
-        out = Text(self.text, end="", no_wrap=True, overflow="ellipsis")
-        if self.style:
-            out.stylize(self.style, GAP)
-        return out
-
-
-def _cell_segments(cell: RowCell, width: int, pre: Style, post: Style) -> list[Segment]:
-    """The segments Rich gives `Styled(Padding(cell.__rich__(), 0), pre, post)` in `width`
-    cells, simplified (neighbours of equal style joined): the text cut with an ellipsis
-    when too long (its style cut with it), then padded."""
-    plain = cell.text
-    if cell_len(plain) > width:
-        plain = set_cell_size(plain, width - 1) + "…" if width > 0 else ""
-    pad = " " * (width - cell_len(plain))
-    outer = pre + post
-    if not cell.style or len(plain) <= GAP:
-        return [Segment(plain + pad, outer)]
-    inner = pre + cell.style + post
-    if inner == outer:
-        return [Segment(plain + pad, outer)]
-    out = [Segment(plain[:GAP], outer), Segment(plain[GAP:], inner)]
-    if pad:
-        out.append(Segment(pad, outer))
-    return out
-
-
-@lru_cache(maxsize=4096)
-def _meta(row: int, column: int) -> Style:
-    """The mouse metadata `DataTable` puts on a cell (which row and column a click hit)."""
-    return Style.from_meta({"row": row, "column": column})
 
 
 _FINDING = COL_INDEX["finding"]
@@ -301,8 +241,8 @@ class ViewTable(DataTable[RowCell]):
         for column_index, column in enumerate(columns):
             width = column.get_render_width(self)
             table_width += width
-            pre = line_style + _meta(row_index, column_index)
-            scrollable.append(_cell_segments(cells[column.key], width, pre, post))
+            pre = line_style + cell_meta(row_index, column_index)
+            scrollable.append(cell_segments(cells[column.key], width, pre, post))
         remaining = self.size.width - table_width
         if remaining < 0:
             return None
