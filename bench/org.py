@@ -166,6 +166,14 @@ def _sweep_line(debug_log: Path) -> tuple[float | None, dict[str, float]]:
     return None, {}
 
 
+def _execd(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return b"--once" in f.read()
+    except OSError:
+        return False
+
+
 def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]:
     """The real CLI in a new process: one sweep, JSON on stdout."""
     from bench.engine_child import peak_rss_mb
@@ -196,7 +204,10 @@ def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]
                 pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
                     break
-                peak = max(peak, peak_rss_mb(proc.pid))
+                # Until it has exec'd, the child is still a copy of this process (same
+                # memory, same command line): read its own peak only after that.
+                if _execd(proc.pid):
+                    peak = max(peak, peak_rss_mb(proc.pid))
                 time.sleep(0.05)
             wall = time.perf_counter() - t0
             proc.returncode = os.waitstatus_to_exitcode(status)
