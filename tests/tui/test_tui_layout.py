@@ -33,7 +33,8 @@ from tui.rows import (
     row_cells,
     shown_finding,
 )
-from tui.screens.drilldown import status_renderable, verdict_renderable
+from tui.screens.drilldown import verdict_renderable
+from tui.screens.trail_text import status_renderable
 
 #: The demo estate's longest shown texts (12-digit accounts, ap-southeast-2, ...).
 DEMO = {"state": 5, "account": 12, "profile": 9, "region": 14, "trail": 17, "finding": 140}

@@ -12,8 +12,6 @@ posting `RequestFix`. Every value from AWS goes through `tui.safe` and is render
 from __future__ import annotations
 
 import json
-import re
-import textwrap
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -39,146 +37,25 @@ from tui.format import fmt_age, fmt_time
 from tui.layout import segment
 from tui.messages import RequestFix
 from tui.remediation import FixUpdate, fix_status_text
-from tui.rows import STATE_WORD, is_coverage, is_unreachable
+from tui.rows import STATE_WORD, is_coverage
 from tui.safe import plain, safe_text
+from tui.screens.coverage_text import (
+    coverage_renderable,
+    org_summary,
+    reachable_lines,
+    unreachable_lines,
+)
+from tui.screens.trail_text import config_renderable, status_renderable
 from tui.signals import subscribe
 from tui.styles import state_classes, state_styles
-from tui.widgets.lines import Line, LinesView
+from tui.widgets.lines import LinesView
 from tui.widgets.summary import ARMED, ARMED_SHORT, Bar
 
 if TYPE_CHECKING:
     from tui.app import TrailtopApp
 
-#: GetTrailStatus fields in a useful reading order; unknown extra fields follow.
-STATUS_FIELDS = (
-    "IsLogging",
-    "LatestDeliveryTime",
-    "LatestDeliveryError",
-    "LatestDigestDeliveryTime",
-    "LatestDigestDeliveryError",
-    "LatestCloudWatchLogsDeliveryTime",
-    "LatestCloudWatchLogsDeliveryError",
-    "LatestNotificationTime",
-    "LatestNotificationError",
-    "StartLoggingTime",
-    "StopLoggingTime",
-)
 EVIDENCE_MAX = 20_000
 REMEDIATION_DISABLED = "remediation disabled"
-#: A string GetTrailStatus uses for a time (e.g. TimeLoggingStarted, LatestDeliveryAttemptTime).
-_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
-
-
-def _kv_table() -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    return table
-
-
-def _yes_no(value: bool) -> Text:
-    return Text("yes" if value else "no")
-
-
-def _value(value: Any) -> Text:
-    if value is None or value == "":
-        return Text("-", style="dim")
-    if isinstance(value, bool):
-        return _yes_no(value)
-    return safe_text(value, max_len=600)
-
-
-def _as_time(value: Any) -> datetime | None:
-    """A status value that is a time: a datetime, or a string in ISO form (several
-    GetTrailStatus fields are strings), so every time reads the same way."""
-    if isinstance(value, datetime):
-        return parse_time(value)
-    if isinstance(value, str) and _ISO_TIME.match(value):
-        return parse_time(value)
-    return None
-
-
-def _account_text(view: TrailView) -> Text:
-    return _value(
-        f"{view.key.account_id}" + (f" ({view.account_alias})" if view.account_alias else "")
-    )
-
-
-def _reason(view: TrailView) -> Any:
-    for f in view.findings:
-        if "reason" in f.evidence:
-            return f.evidence["reason"]
-    return view.top_finding.message if view.top_finding else None
-
-
-def config_renderable(view: TrailView) -> RenderableType:
-    if is_coverage(view):
-        table = _kv_table()
-        table.add_row("Account", _account_text(view))
-        table.add_row("Profile", _value(view.profile))
-        table.add_row("Region", _value(view.key.region))
-        table.add_row("Trail", Text("none: no logging trail records this region", style="bold"))
-        return table
-    if is_unreachable(view):
-        table = _kv_table()
-        table.add_row("Account", _account_text(view))
-        table.add_row("Profile", _value(view.profile))
-        table.add_row("Region", _value(view.key.region))
-        table.add_row("Trails", Text("unknown: this target could not be read", style="bold"))
-        table.add_row("Reason", _value(_reason(view)))
-        return table
-    t = view.trail
-    table = _kv_table()
-    rows: list[tuple[str, Text]] = [
-        ("Trail", _value(t.name)),
-        ("ARN", _value(t.arn)),
-        ("Account", _account_text(view)),
-        ("Profile", _value(view.profile)),
-        ("Region (view)", _value(view.key.region)),
-        ("Home region", _value(t.home_region)),
-        ("Multi-region", _yes_no(t.multi_region)),
-        ("Organization trail", _yes_no(t.organization_trail)),
-        ("S3 bucket", _value(t.s3_bucket)),
-        ("S3 prefix", _value(t.s3_prefix)),
-        ("KMS key", _value(t.kms_key_id)),
-        ("SNS topic", _value(t.sns_topic_arn)),
-        ("Log group", _value(t.log_group_arn)),
-        ("CloudWatch role", _value(t.cw_role_arn)),
-        ("Log file validation", _yes_no(t.log_file_validation)),
-    ]
-    for k, v in rows:
-        table.add_row(k, v)
-    return table
-
-
-def status_renderable(view: TrailView, now: datetime) -> RenderableType:
-    """Every GetTrailStatus field: times as `fmt_time` plus their age, flags as yes/no."""
-    status: Mapping[str, Any] = view.status or {}
-    if is_coverage(view):
-        return Text("No trail in this region, so there is no status to read.", style="italic")
-    if not status:
-        return Text("No successful GetTrailStatus yet.", style="italic")
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="bold", no_wrap=True)
-    table.add_column(overflow="fold")
-    table.add_column(no_wrap=True, style="dim")
-    keys = [k for k in STATUS_FIELDS if k in status] + sorted(
-        k for k in status if k not in STATUS_FIELDS
-    )
-    for key in keys:
-        raw = status[key]
-        dt = _as_time(raw)
-        if dt is not None:
-            table.add_row(safe_text(key), Text(fmt_time(dt)), Text(fmt_age(dt, now) + " ago"))
-        else:
-            table.add_row(safe_text(key), _value(raw), Text(""))
-    seen = (
-        f"read {fmt_age(view.status_at, now)} ago, sweep #{view.status_sweep}"
-        if view.status_at
-        else ""
-    )
-    stale = "  STALE (older than two sweeps)" if view.stale else ""
-    return Group(table, Text(seen + stale, style="dim italic"))
 
 
 def evidence_text(evidence: Mapping[str, Any]) -> Text:
@@ -369,68 +246,6 @@ def verdict_renderable(
         parts.append(org_summary(view.org_coverage))
     parts.append(Text("c copies the ARN, a plan id or a command", "dim italic"))
     return Group(*parts)
-
-
-#: Characters of an Organization account name shown (names are untrusted, and one per line).
-ORG_NAME_MAX = 64
-
-
-def org_summary(cov: OrgCoverage) -> Text:
-    """One line for the verdict: what an organization trail logs, and where the rest is."""
-    t = Text(style="dim")
-    t.append(f"Organization trail: logs {cov.covered} accounts")
-    if cov.unreachable:
-        t.append(f", {len(cov.unreachable)} unreachable")
-    t.append(" (Coverage, below)")
-    return t
-
-
-#: Width the reason of an unreachable account is wrapped to (fits an 80-column terminal).
-REASON_WIDTH = 74
-
-
-def coverage_renderable(cov: OrgCoverage, palette: Palette | None = None) -> Text:
-    """Who the trail is read from and how many accounts it logs, reachable or not; the
-    accounts themselves follow (`unreachable_lines` here, `reachable_lines` at the end)."""
-    u = len(cov.unreachable)
-    t = Text()
-    t.append(f"Logs {cov.covered} accounts", "bold")
-    if cov.organization_id:
-        t.append(" of " + plain(cov.organization_id, max_len=40))
-    t.append(", read from " + _org_account(cov, cov.read_from))
-    t.append(f"\n{cov.covered - u} reachable (listed at the end), ")
-    t.append(f"{u} unreachable", _color(palette, "unknown") if u else Style(dim=True))
-    if u:
-        t.append(
-            "\nUnreachable: the trail still logs them; their own trails and settings are unknown.",
-            "dim",
-        )
-    return t
-
-
-def unreachable_lines(cov: OrgCoverage, account_style: Style | None = None) -> list[Line]:
-    """Each unreachable account (id and name), then its reason wrapped below it."""
-    bold = account_style or Style(bold=True)
-    plain_style = Style()
-    out: list[Line] = []
-    for account in sorted(cov.unreachable):
-        out.append(("  " + _org_account(cov, account), bold))
-        reason = plain(cov.unreachable[account], max_len=400) or "-"
-        for part in textwrap.wrap(reason, REASON_WIDTH) or [reason]:
-            out.append(("    " + part, plain_style))
-    return out
-
-
-def reachable_lines(cov: OrgCoverage) -> list[Line]:
-    """The reachable accounts an organization trail logs, one per line (id, then name)."""
-    style = Style()
-    return [("  " + _org_account(cov, a), style) for a in cov.accounts if a not in cov.unreachable]
-
-
-def _org_account(cov: OrgCoverage, account: str) -> str:
-    name = cov.names.get(account)
-    text = plain(account, max_len=20)
-    return text + ("  " + plain(name, max_len=ORG_NAME_MAX) if name else "")
 
 
 def _color(palette: Palette | None, name: str) -> Style:
@@ -747,7 +562,9 @@ class DrilldownScreen(Screen[None]):
             return
         reachable = cov.covered - len(cov.unreachable)
         pal = self.palette()
-        self.query_one("#dd-coverage", Static).update(coverage_renderable(cov, pal))
+        self.query_one("#dd-coverage", Static).update(
+            coverage_renderable(cov, _color(pal, "unknown"))
+        )
         unreachable.set_lines(unreachable_lines(cov, pal["unknown"]))
         self.query_one("#dd-accounts-heading", Static).update(
             f"Accounts logged and reachable ({reachable})"
