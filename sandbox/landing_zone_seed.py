@@ -35,7 +35,7 @@ from .landing_zone import (
     LandingZone,
     logs_key_policy,
 )
-from .profiles import MGMT, MGMT_KEY, ORG_ROLE
+from .profiles import MGMT, MGMT_KEY, ORG_ROLE, organization_manifest
 from .seeding import Actor, Seeder
 
 
@@ -239,31 +239,11 @@ def seed_landing_zone(
             }
         ],
     }
-    names = {MGMT: "management", **{v: k for k, v in ids.items()}}
     manifest: dict[str, Any] = {
         "scenario": "landing-zone",
         "management_account": MGMT,
         "admin_arn": admin_arn,
-        "organization": {
-            "id": org_id,
-            "management_account": MGMT,
-            "role_name": ORG_ROLE,
-            "members": [{"id": v, "name": k} for k, v in ids.items()],
-        },
-        "accounts": {
-            a: {
-                "name": names[a],
-                "reached_by": "profile lz-mgmt (static keys)"
-                if a == MGMT
-                else f"organization role {ORG_ROLE}",
-                "regions": list(REGIONS),
-            }
-            for a in accounts
-        },
-        "profiles": {
-            "default": {"account": MGMT, "static": True},
-            "lz-mgmt": {"account": MGMT, "static": True},
-        },
+        **organization_manifest(org_id, ids, "lz-mgmt", REGIONS),
         "assume_roles": [],
         "reach": {"profiles": ["lz-mgmt"], "assume_roles": [], "organization_role": ORG_ROLE},
         "regions": list(REGIONS),

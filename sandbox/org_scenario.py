@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from .estate import BuiltTrail, TrailSpec, build_trail
-from .profiles import MGMT, ORG_ROLE
+from .profiles import MGMT, ORG_ROLE, organization_manifest
 from .regions import DEFAULT_REGIONS
 from .scenarios import _BENCH_BREAKS, _break, _register_admin, _trail_entry
 from .seeding import Actor, Seeder
@@ -127,31 +127,11 @@ def seed_org(
     for view in org_entry["views"]:
         view["role"] = "owner"
     trails = [org_entry, *local_entries]
-    names_by_id = {MGMT: "management", **{v: k for k, v in members.items()}}
     return {
         "scenario": "org",
         "management_account": MGMT,
         "admin_arn": admin_arn,
-        "organization": {
-            "id": org_id,
-            "management_account": MGMT,
-            "role_name": ORG_ROLE,
-            "members": [{"id": v, "name": k} for k, v in members.items()],
-        },
-        "accounts": {
-            a: {
-                "name": names_by_id[a],
-                "reached_by": "profile bench-mgmt (static keys)"
-                if a == MGMT
-                else f"organization role {ORG_ROLE}",
-                "regions": enabled,
-            }
-            for a in account_ids
-        },
-        "profiles": {
-            "default": {"account": MGMT, "static": True},
-            "bench-mgmt": {"account": MGMT, "static": True},
-        },
+        **organization_manifest(org_id, members, "bench-mgmt", enabled),
         "assume_roles": [],
         "reach": {"profiles": ["bench-mgmt"], "assume_roles": [], "organization_role": ORG_ROLE},
         "regions": enabled,

@@ -6,8 +6,10 @@ tests can grep trailtop's output and logs to prove secrets never leak.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -23,6 +25,41 @@ ORG_ROLE = "OrganizationAccountAccessRole"
 
 #: The management account's long-lived key (IAM user ``sandbox-admin`` in 123456789012).
 MGMT_KEY = StaticKey("AKIATRAILTOPSANDBOX1", "ttFAKEsecret/DoNotLeak+Mgmt0123456789abc")
+
+
+def organization_manifest(
+    org_id: str,
+    members: Mapping[str, str],
+    profile: str,
+    regions: Sequence[str],
+    names: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The manifest's `organization`, `accounts` (management first) and `profiles` of an
+    estate whose management account is reached by a static-key `profile` and every member
+    (`members`: name -> id) by the Organization role."""
+    named = names or {MGMT: "management", **{v: k for k, v in members.items()}}
+    return {
+        "organization": {
+            "id": org_id,
+            "management_account": MGMT,
+            "role_name": ORG_ROLE,
+            "members": [{"id": v, "name": k} for k, v in members.items()],
+        },
+        "accounts": {
+            a: {
+                "name": named[a],
+                "reached_by": f"profile {profile} (static keys)"
+                if a == MGMT
+                else f"organization role {ORG_ROLE}",
+                "regions": list(regions),
+            }
+            for a in [MGMT, *members.values()]
+        },
+        "profiles": {
+            "default": {"account": MGMT, "static": True},
+            profile: {"account": MGMT, "static": True},
+        },
+    }
 
 
 def sso_start_url(profile: str) -> str:

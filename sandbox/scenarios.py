@@ -17,7 +17,7 @@ from typing import Any
 from .delivery import iso
 from .estate import BuiltTrail, TrailSpec, break_trail, build_trail, posture_codes
 from .landing_zone_seed import seed_landing_zone
-from .profiles import MGMT, MGMT_KEY, ORG_ROLE
+from .profiles import MGMT, MGMT_KEY, ORG_ROLE, organization_manifest
 from .regions import DEFAULT_REGIONS
 from .seeding import Actor, Seeder
 
@@ -530,26 +530,13 @@ def seed_bench(
     return {
         "scenario": "bench",
         "management_account": MGMT,
-        "organization": {
-            "id": org_id,
-            "management_account": MGMT,
-            "role_name": ORG_ROLE,
-            "members": [{"id": v, "name": k} for k, v in members.items()],
-        },
-        "accounts": {
-            a: {
-                "name": "management" if a == MGMT else f"member {a}",
-                "reached_by": "profile bench-mgmt"
-                if a == MGMT
-                else f"organization role {ORG_ROLE}",
-                "regions": enabled,
-            }
-            for a in account_ids
-        },
-        "profiles": {
-            "default": {"account": MGMT, "static": True},
-            "bench-mgmt": {"account": MGMT, "static": True},
-        },
+        **organization_manifest(
+            org_id,
+            members,
+            "bench-mgmt",
+            enabled,
+            names={MGMT: "management", **{a: f"member {a}" for a in account_ids[1:]}},
+        ),
         "assume_roles": [],
         "regions": enabled,
         "trails": trail_entries,
