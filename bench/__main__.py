@@ -31,11 +31,12 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.engine_child import run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,42 +65,6 @@ def start_estate(accounts: int, regions: int, trails: int, multi: int | None = N
         f"{time.monotonic() - t0:.0f}s (sandbox pid {sb.pid})"
     )
     return sb
-
-
-def engine_child(
-    sb: Any,
-    *,
-    sweeps: int,
-    diagnostics: bool,
-    regions: list[str] | None = None,
-    concurrency: int | None = None,
-) -> dict[str, Any]:
-    """Run bench/engine_child.py in a new process; its sweep lines and peak RSS."""
-    spec = {
-        "endpoint": sb.endpoint_url,
-        "sweeps": sweeps,
-        "diagnostics": diagnostics,
-        "regions": regions or [],
-        "concurrency": concurrency,
-        "spawned_at": time.time(),
-    }
-    env = sb.process_env()
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.engine_child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=1800,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"engine child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
-    return {
-        "sweeps": [x for x in lines if "sweep" in x],
-        "maxrss_mb": next(x["maxrss_mb"] for x in lines if "maxrss_mb" in x),
-    }
 
 
 def views_near(sb: Any, target: int) -> tuple[list[str], int]:
@@ -180,7 +145,7 @@ def run_latency(sb: Any, latency: int, a: argparse.Namespace) -> dict[str, Any]:
     colds, reqs_c = [], 0
     rss_cold: list[float] = []
     for _ in range(a.runs):
-        r = engine_child(sb, sweeps=1, diagnostics=False, concurrency=a.concurrency)
+        r = run_child(sb, sweeps=1, diagnostics=False, concurrency=a.concurrency)
         s = r["sweeps"][0]
         colds.append(s["seconds"])
         reqs_c = s["requests"]
@@ -195,7 +160,7 @@ def run_latency(sb: Any, latency: int, a: argparse.Namespace) -> dict[str, Any]:
     since_spawn: list[float] = []
     rss: list[float] = []
     for _ in range(a.runs):
-        r = engine_child(sb, sweeps=1 + a.warm_sweeps, diagnostics=True, concurrency=a.concurrency)
+        r = run_child(sb, sweeps=1 + a.warm_sweeps, diagnostics=True, concurrency=a.concurrency)
         first, rest = r["sweeps"][0], r["sweeps"][1:]
         cd.append(first["seconds"])
         since_spawn.append(first["since_spawn"])
@@ -385,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
         if a.small_views:
             regions, n = views_near(sb, a.small_views)
             rss = [
-                engine_child(
+                run_child(
                     sb, sweeps=3, diagnostics=True, regions=regions, concurrency=a.concurrency
                 )["maxrss_mb"]
                 for _ in range(a.runs)
@@ -420,7 +385,7 @@ def main(argv: list[str] | None = None) -> int:
             if big is not None:
                 os.environ.update(big.aws_env())
                 rss = [
-                    engine_child(big, sweeps=3, diagnostics=True, concurrency=a.concurrency)[
+                    run_child(big, sweeps=3, diagnostics=True, concurrency=a.concurrency)[
                         "maxrss_mb"
                     ]
                     for _ in range(a.runs)

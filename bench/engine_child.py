@@ -24,15 +24,62 @@ import cProfile
 import io
 import json
 import logging
+import os
 import pstats
 import re
 import resource
+import subprocess
 import sys
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 _PHASE = re.compile(r"\b([a-z]+)=(\d+)ms")
+
+
+def run_child(
+    sb: Any,
+    *,
+    sweeps: int,
+    diagnostics: bool,
+    regions: list[str] | None = None,
+    concurrency: int | None = None,
+    endpoint: str | None = None,
+    extra: dict[str, Any] | None = None,
+    timeout: float = 1800,
+) -> dict[str, Any]:
+    """Run this module in a new process against `endpoint` (default: the sandbox's); its
+    sweep lines and peak memory. `extra`: more SPEC keys (views_out, profile)."""
+    root = Path(__file__).resolve().parents[1]
+    spec = {
+        "endpoint": endpoint or sb.endpoint_url,
+        "sweeps": sweeps,
+        "diagnostics": diagnostics,
+        "regions": regions or [],
+        "concurrency": concurrency,
+        "spawned_at": time.time(),
+        **(extra or {}),
+    }
+    env = sb.process_env()
+    if endpoint:
+        env["AWS_ENDPOINT_URL"] = endpoint
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(root), env.get("PYTHONPATH", "")]))
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.engine_child", json.dumps(spec)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=root,
+        timeout=timeout,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"engine child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
+    return {
+        "sweeps": [x for x in lines if "sweep" in x],
+        "maxrss_mb": next(x["maxrss_mb"] for x in lines if "maxrss_mb" in x),
+    }
 
 
 def peak_rss_mb(pid: int | str = "self") -> float:

@@ -256,31 +256,18 @@ def engine_child(
     views_out: str | None = None,
     profile: str | None = None,
 ) -> dict[str, Any]:
-    spec = {
-        "endpoint": endpoint,
-        "sweeps": sweeps,
-        "diagnostics": True,
-        "regions": [],
-        "concurrency": concurrency,
-        "spawned_at": time.time(),
-        "views_out": views_out,
-        "profile": profile,
-    }
-    env = sb.process_env()
-    env["AWS_ENDPOINT_URL"] = endpoint
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
-    proc = subprocess.run(
-        [sys.executable, "-m", "bench.engine_child", json.dumps(spec)],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
+    from bench.engine_child import run_child
+
+    ran = run_child(
+        sb,
+        sweeps=sweeps,
+        diagnostics=True,
+        concurrency=concurrency,
+        endpoint=endpoint,
+        extra={"views_out": views_out, "profile": profile},
         timeout=3600,
     )
-    if proc.returncode != 0:
-        raise RuntimeError(f"engine child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    lines = [json.loads(x) for x in proc.stdout.splitlines() if x.startswith("{")]
-    sweeps_out = [x for x in lines if "sweep" in x]
+    sweeps_out = ran["sweeps"]
     first, warm = sweeps_out[0], sweeps_out[1:] or sweeps_out[:1]
     last = warm[-1]
     calls = sum(w["requests"] for w in warm) / len(warm)
@@ -301,7 +288,7 @@ def engine_child(
         "views": last["views"],
         "organization_trails": last.get("organization_trails"),
         "states": last["states"],
-        "maxrss_mb": next(x["maxrss_mb"] for x in lines if "maxrss_mb" in x),
+        "maxrss_mb": ran["maxrss_mb"],
     }
 
 
