@@ -70,10 +70,6 @@ class Discovery:
     #: summarised from the owner's views instead (core/model.py OrgCoverage).
     collapsed: set[str] = field(default_factory=set)
     calls: int = 0
-    #: "list" (ListTrails, then DescribeTrails per home region) or "per-region".
-    method: str = "list"
-    #: Why ListTrails was not used, when it was not.
-    fallback_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -476,11 +472,10 @@ class Collector:
         except Exception as exc:  # noqa: BLE001 - the per-region path still works
             if error_code(exc) in CREDENTIAL:
                 raise
-            out.method, out.fallback_reason = "per-region", describe_error(exc)
             log.info(
                 "ListTrails in %s failed (%s): describing region by region",
                 acct.account_id,
-                out.fallback_reason,
+                describe_error(exc),
             )
             return await self._discover_per_region(acct, collapse, out)
         by_home: dict[str, list[str]] = {}

@@ -151,3 +151,10 @@ def unknown_org_coverage(
             for r in a.regions:
                 if logging_.get((a.account_id, r)) is not True:
                     logging_[(a.account_id, r)] = None
+
+
+def organization_trails(views: Sequence[TrailView]) -> tuple[OrgCoverage, ...]:
+    """Each organization trail the views carry, once (its views share one OrgCoverage)."""
+    return tuple(
+        {v.org_coverage.trail_arn: v.org_coverage for v in views if v.org_coverage}.values()
+    )

@@ -33,6 +33,7 @@ from core.engine.org_coverage import (
     apply_org_coverage,
     org_coverages,
     org_covered_pairs,
+    organization_trails,
     unknown_org_coverage,
 )
 from core.engine.protocols import Diagnoser, ViewInput
@@ -241,9 +242,7 @@ class Engine:
             org_ids={a.account_id: a.org_id for a in self.accounts if a.org_id},
             plans=plans,
             notices=tuple(self._notices),
-            organization_trails=tuple(
-                {v.org_coverage.trail_arn: v.org_coverage for v in views if v.org_coverage}.values()
-            ),
+            organization_trails=organization_trails(views),
             sso_login_needed=tuple(
                 sorted(
                     self._sso_login
@@ -290,9 +289,7 @@ class Engine:
             targets=tuple(targets),
             views=tuple(views),
             coverage=tuple(coverage),
-            organization_trails=tuple(
-                {v.org_coverage.trail_arn: v.org_coverage for v in views if v.org_coverage}.values()
-            ),
+            organization_trails=organization_trails(views),
             partial=True,
         )
 
