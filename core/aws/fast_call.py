@@ -1,0 +1,246 @@
+"""The read calls a sweep makes thousands of, made without the SDK's per-call machinery.
+
+Why: at organization size a warm sweep is one GetTrailStatus per view, and a cold one adds
+an AssumeRole, a DescribeRegions, a ListTrails and a DescribeTrails per account. aiobotocore
+spends ~2 ms of CPU on each call (event hooks, endpoint rules resolved again per call, an
+email.message header map, a retry context), several times what the request itself costs.
+For an allow-list of read operations of the JSON and query protocols, `FastCaller`
+serialises with the client's own serializer, signs with Signature Version 4 itself, sends
+over the same aiohttp pool and parses with the client's own parser: the answer is the dict
+the SDK returns, and an error is the SDK's own exception class.
+
+Anything out of the ordinary goes back to the SDK, which then applies its standard retry
+mode and error types unchanged: a proxy, an endpoint URL with a path or a query, missing
+credentials, a transport error, and any answer the standard retry mode would retry
+(throttling codes, transient codes, 5xx). So the fast path never retries and never guesses.
+
+Signature Version 4: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
+(the signer's output is checked against botocore's `SigV4Auth` in the unit tests).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import time
+import weakref
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+import aiohttp
+from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
+from botocore.utils import percent_encode_sequence
+
+log = logging.getLogger(__name__)
+
+#: (service, client method) made on the fast path: the per-account and per-view reads of
+#: discovery and status, nothing that writes.
+FAST_OPS: Final = frozenset(
+    {
+        ("cloudtrail", "get_trail_status"),
+        ("cloudtrail", "describe_trails"),
+        ("cloudtrail", "list_trails"),
+        ("cloudtrail", "get_event_selectors"),
+        ("sts", "assume_role"),
+        ("sts", "get_caller_identity"),
+        ("ec2", "describe_regions"),
+    }
+)
+_PROTOCOLS: Final = frozenset({"json", "query", "ec2"})
+#: Error codes and statuses botocore's standard retry mode retries: handed to the SDK.
+_RETRY_CODES: Final = frozenset(
+    [
+        *getattr(ThrottledRetryableChecker, "_THROTTLED_ERROR_CODES", ()),
+        *getattr(TransientRetryableChecker, "_TRANSIENT_ERROR_CODES", ()),
+        "Throttling",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "RequestTimeout",
+    ]
+)
+_RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+#: Headers botocore never signs (SigV4Auth's blacklist).
+_UNSIGNED: Final = frozenset({"expect", "user-agent", "x-amzn-trace-id"})
+_ALGORITHM: Final = "AWS4-HMAC-SHA256"
+_FORM: Final = "application/x-www-form-urlencoded; charset=utf-8"
+
+
+class Declined(Exception):
+    """The fast path does not take this call: make it through the SDK."""
+
+
+def _hmac(key: bytes, msg: str) -> bytes:
+    return hmac.digest(key, msg.encode(), "sha256")
+
+
+def sigv4_headers(
+    *,
+    method: str,
+    host: str,
+    path: str,
+    body: bytes,
+    headers: Mapping[str, str],
+    access_key: str,
+    secret_key: str,
+    token: str | None,
+    region: str,
+    service: str,
+    amz_date: str,
+) -> dict[str, str]:
+    """`headers` plus Host, X-Amz-Date, X-Amz-Security-Token and Authorization, signed as
+    botocore's SigV4Auth signs a request without a query string."""
+    out = dict(headers)
+    out["X-Amz-Date"] = amz_date
+    if token:
+        out["X-Amz-Security-Token"] = token
+    signed = {k.lower(): " ".join(str(v).split()) for k, v in out.items()}
+    signed["host"] = host
+    names = sorted(k for k in signed if k not in _UNSIGNED)
+    canonical = "\n".join(
+        [
+            method,
+            path,
+            "",
+            "".join(f"{k}:{signed[k]}\n" for k in names),
+            ";".join(names),
+            hashlib.sha256(body).hexdigest(),
+        ]
+    )
+    day = amz_date[:8]
+    scope = f"{day}/{region}/{service}/aws4_request"
+    to_sign = "\n".join(
+        [_ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
+    )
+    key = _hmac(
+        _hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), day), region), service), "aws4_request"
+    )
+    signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
+    out["Authorization"] = (
+        f"{_ALGORITHM} Credential={access_key}/{scope}, "
+        f"SignedHeaders={';'.join(names)}, Signature={signature}"
+    )
+    out["Host"] = host
+    return out
+
+
+@dataclass(frozen=True)
+class _Route:
+    """What one client needs, worked out once: where to send and how to sign."""
+
+    url: str
+    host: str
+    region: str
+    signing_name: str
+
+
+class FastCaller:
+    """Makes `FAST_OPS` calls for a `ClientPool`, counting each attempt as the SDK would."""
+
+    def __init__(self, counter: Any, user_agent: str) -> None:
+        self._counter = counter
+        self._user_agent = user_agent
+        #: Per client object (never its id(): a new client may reuse a closed one's).
+        self._routes: weakref.WeakKeyDictionary[Any, _Route | None] = weakref.WeakKeyDictionary()
+        #: Calls answered here (a result or an error), not handed back to the SDK.
+        self.answered = 0
+
+    def _route(self, client: Any) -> _Route | None:
+        """None when this client's calls must go through the SDK (proxy, odd endpoint)."""
+        if client in self._routes:
+            return self._routes[client]
+        route = None
+        try:
+            url = client.meta.endpoint_url
+            parts = urlsplit(url)
+            http = client._endpoint.http_session
+            proxied = http._proxy_config.proxy_url_for(url)
+            if (
+                client.meta.service_model.protocol in _PROTOCOLS
+                and parts.path in ("", "/")
+                and not parts.query
+                and not proxied
+                and callable(getattr(http, "_get_session", None))
+            ):
+                default_port = {"http": 80, "https": 443}.get(parts.scheme)
+                host = parts.hostname or ""
+                if parts.port and parts.port != default_port:
+                    host = f"{host}:{parts.port}"
+                route = _Route(
+                    url=f"{parts.scheme}://{parts.netloc}/",
+                    host=host,
+                    region=client.meta.region_name,
+                    signing_name=client._request_signer.signing_name,
+                )
+        except AttributeError:  # an SDK release without these members: the SDK does it all
+            log.debug("fast path unavailable for a %s client", type(client).__name__)
+        self._routes[client] = route
+        return route
+
+    async def call(self, client: Any, credentials: Any, method: str, params: dict[str, Any]) -> Any:
+        """The SDK's answer to `client.<method>(**params)`, or `Declined`."""
+        route = self._route(client)
+        if route is None or credentials is None:
+            raise Declined
+        frozen = await credentials.get_frozen_credentials()
+        if not frozen or not frozen.access_key or not frozen.secret_key:
+            raise Declined
+        op_name = client.meta.method_to_api_mapping[method]
+        model = client.meta.service_model.operation_model(op_name)
+        # The serializer under botocore's parameter validation: trailtop's own parameters
+        # are fixed by its code (~7% of the call's CPU, measured).
+        serializer = getattr(client._serializer, "_serializer", client._serializer)
+        request = serializer.serialize_to_request(params, model)
+        if request.get("query_string") or request.get("url_path", "/") != "/":
+            raise Declined
+        body = request["body"]
+        headers = {str(k): str(v) for k, v in request["headers"].items()}
+        if isinstance(body, Mapping):
+            body = percent_encode_sequence(body)
+            headers.setdefault("Content-Type", _FORM)
+        data = body.encode() if isinstance(body, str) else bytes(body or b"")
+        headers["User-Agent"] = self._user_agent
+        signed = sigv4_headers(
+            method=request.get("method", "POST"),
+            host=route.host,
+            path="/",
+            body=data,
+            headers=headers,
+            access_key=frozen.access_key,
+            secret_key=frozen.secret_key,
+            token=frozen.token,
+            region=route.region,
+            service=route.signing_name,
+            amz_date=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+        )
+        signed["Accept-Encoding"] = "identity"
+        pool = await client._endpoint.http_session._get_session(None)
+        self._counter.hook(model=model)
+        try:
+            async with pool.request(
+                request.get("method", "POST"), route.url, data=data, headers=signed
+            ) as resp:
+                raw = await resp.read()
+                status = resp.status
+                resp_headers = {
+                    k.decode("utf-8").lower(): v.decode("utf-8") for k, v in resp.raw_headers
+                }
+        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+            log.debug("fast %s: %s; the SDK retries it", op_name, type(exc).__name__)
+            raise Declined from exc
+        parsed = await client._response_parser.parse(
+            {"status_code": status, "headers": resp_headers, "body": raw}, model.output_shape
+        )
+        if status >= 300:
+            self._counter.retry_hook(response=(None, parsed))
+            err = parsed.get("Error", {})
+            code = str(err.get("QueryErrorCode") or err.get("Code") or "")
+            if status in _RETRY_STATUSES or code in _RETRY_CODES:
+                raise Declined
+        parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
+        self.answered += 1
+        if status >= 300:
+            raise client.exceptions.from_code(code)(parsed, op_name)
+        return parsed

@@ -1,0 +1,93 @@
+"""The fast path's Signature Version 4 against botocore's own signer, the reference."""
+
+from __future__ import annotations
+
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from botocore.utils import percent_encode_sequence
+
+from core.aws.fast_call import sigv4_headers
+
+JSON_HEADERS = {
+    "X-Amz-Target": "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.GetTrailStatus",
+    "Content-Type": "application/x-amz-json-1.1",
+    "User-Agent": "trailtop test",
+}
+FORM = "application/x-www-form-urlencoded; charset=utf-8"
+QUERY_BODY = percent_encode_sequence(
+    {"Action": "AssumeRole", "Version": "2011-06-15", "RoleArn": "arn:aws:iam::1:role/R x"}
+).encode()
+
+
+@pytest.mark.parametrize(
+    ("url", "host", "service", "headers", "body", "token"),
+    [
+        (
+            "https://cloudtrail.eu-west-1.amazonaws.com/",
+            "cloudtrail.eu-west-1.amazonaws.com",
+            "cloudtrail",
+            JSON_HEADERS,
+            b'{"Name": "arn:aws:cloudtrail:eu-west-1:111111111111:trail/t"}',
+            "session-token/with+odd=chars",
+        ),
+        (
+            "http://127.0.0.1:4566/",
+            "127.0.0.1:4566",
+            "sts",
+            {"Content-Type": FORM, "X-Odd": "  two   spaces  "},
+            QUERY_BODY,
+            None,
+        ),
+        (
+            "https://ec2.us-east-1.amazonaws.com/",
+            "ec2.us-east-1.amazonaws.com",
+            "ec2",
+            {},
+            b"",
+            None,
+        ),
+    ],
+)
+def test_signature_matches_botocore(
+    url: str, host: str, service: str, headers: dict[str, str], body: bytes, token: str | None
+) -> None:
+    creds = Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", token)
+    reference = AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
+    SigV4Auth(creds, service, "eu-west-1").add_auth(reference)
+    amz_date = reference.headers["X-Amz-Date"]
+
+    ours = sigv4_headers(
+        method="POST",
+        host=host,
+        path="/",
+        body=body,
+        headers=headers,
+        access_key=creds.access_key,
+        secret_key=creds.secret_key,
+        token=token,
+        region="eu-west-1",
+        service=service,
+        amz_date=amz_date,
+    )
+    assert ours["Authorization"] == reference.headers["Authorization"]
+    assert ours["Host"] == host
+    assert ours.get("X-Amz-Security-Token") == reference.headers.get("X-Amz-Security-Token")
+
+
+def test_a_different_secret_or_body_changes_the_signature() -> None:
+    args = {
+        "method": "POST",
+        "host": "h",
+        "path": "/",
+        "headers": {},
+        "access_key": "AK",
+        "token": None,
+        "region": "us-east-1",
+        "service": "cloudtrail",
+        "amz_date": "20261201T000000Z",
+    }
+    base = sigv4_headers(body=b"{}", secret_key="a", **args)["Authorization"]
+    assert sigv4_headers(body=b"{}", secret_key="b", **args)["Authorization"] != base
+    assert sigv4_headers(body=b"{ }", secret_key="a", **args)["Authorization"] != base
