@@ -90,6 +90,9 @@ class PollSettings(_Strict):
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     read_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     max_attempts: int = Field(default=3, ge=1, le=10)
+    #: The sweep's hot reads without the SDK's per-call machinery (core/aws/fast_call.py);
+    #: false sends every call through aiobotocore (same answers, ~2x the CPU per call).
+    fast_reads: bool = True
     #: Trail configurations change rarely: re-describe every N sweeps (see core/engine/sweep.py).
     describe_every_sweeps: int = Field(default=10, ge=1, le=10000)
     #: Destinations (bucket, key, topic, role) are re-read at most this often when nothing changed.

@@ -136,7 +136,7 @@ class Collector:
 
     def derived_pool(self, config: AioConfig) -> ClientPool:
         """A pool with its own client configuration whose clients follow these sessions."""
-        pool = ClientPool(config, self.pool.endpoint_url)
+        pool = ClientPool(config, self.pool.endpoint_url, fast_reads=self.pool.fast_reads)
         self._derived.append(pool)
         return pool
 

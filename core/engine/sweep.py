@@ -142,7 +142,9 @@ class Engine:
             )
             endpoint = self.endpoint_url or self.settings.aws.endpoint_url or None
             self._collector = Collector(
-                ClientPool(config, endpoint), Limiter(poll.concurrency), clock=self.clock
+                ClientPool(config, endpoint, fast_reads=poll.fast_reads),
+                Limiter(poll.concurrency),
+                clock=self.clock,
             )
         return self._collector
 

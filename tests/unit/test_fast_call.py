@@ -91,3 +91,16 @@ def test_a_different_secret_or_body_changes_the_signature() -> None:
     base = sigv4_headers(body=b"{}", secret_key="a", **args)["Authorization"]
     assert sigv4_headers(body=b"{}", secret_key="b", **args)["Authorization"] != base
     assert sigv4_headers(body=b"{ }", secret_key="a", **args)["Authorization"] != base
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_the_setting_reaches_every_pool(fast: bool) -> None:
+    from aiobotocore.config import AioConfig
+
+    from core.engine.sweep import Engine
+    from core.settings import load_settings
+
+    settings, _ = load_settings(None, {"poll": {"fast_reads": fast}})
+    collector = Engine(settings).collector
+    assert collector.pool.fast_reads is fast
+    assert collector.derived_pool(AioConfig()).fast_reads is fast
