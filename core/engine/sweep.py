@@ -11,6 +11,9 @@ the first sweep, then every `poll.describe_every_sweeps` sweeps, and at once whe
 - the operator asks for a full refresh.
 Status is read for every view on every sweep: it is the thing being watched.
 
+A first sweep that publishes partial snapshots (the TUI's) discovers and reads each account
+on its own instead (core/engine/discovery.py `_first_rows`): rows appear as accounts answer.
+
 Accounts are resolved on the first sweep, every `describe_every_sweeps` sweeps, and on the
 next sweep after any account-level error, so a fixed profile or role recovers without a
 restart.
@@ -29,10 +32,10 @@ from core.aws.clients import ClientPool, make_config
 from core.aws.collect import Account, Collector, Limiter, TargetError, gather_settled
 from core.aws.errors import describe_error, error_code, needs_sso_login
 from core.aws.history import CulpritFinder
+from core.engine.discovery import DiscoveryPhase, Pair, Planned, StatusRound
 from core.engine.org_coverage import (
     apply_org_coverage,
     org_coverages,
-    org_covered_pairs,
     organization_trails,
     unknown_org_coverage,
 )
@@ -63,7 +66,6 @@ from core.model import (
     TargetResult,
     TrailConfig,
     TrailView,
-    ViewKey,
 )
 from core.mute import MuteBook, apply_mutes
 from core.settings import Settings
@@ -73,8 +75,6 @@ from core.util.times import utcnow
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
-Pair = tuple[Account, str]
-Planned = tuple[Account, ViewKey, TrailConfig]
 
 
 @dataclass
@@ -85,18 +85,7 @@ class _StatusMemo:
 
 
 @dataclass
-class _StatusRound:
-    """What the status phase learned this sweep."""
-
-    #: When the statuses were read: the `now` of judging too.
-    now: datetime
-    errors: dict[str, str] = field(default_factory=dict)
-    #: The first error per (account, region), which the target row reports.
-    region_errors: dict[tuple[str, str], str] = field(default_factory=dict)
-
-
-@dataclass
-class Engine:
+class Engine(DiscoveryPhase):
     """Holds what is known between sweeps; `sweep()` produces the next Snapshot."""
 
     settings: Settings
@@ -165,9 +154,10 @@ class Engine:
             self.progress(what)
 
     async def sweep(self, publish: Callable[[Snapshot], None] | None = None) -> Snapshot:
-        """One sweep. With `publish`, the first sweep also hands over a partial snapshot
-        as soon as statuses are read (before destinations are diagnosed, the slow part of a
-        cold start), so rows appear early; later sweeps have the last complete one."""
+        """One sweep. With `publish`, the first sweep also hands over partial snapshots:
+        every second while accounts are discovered and read, and once every status is read
+        (before destinations are diagnosed, the slow part of a cold start), so rows appear
+        as accounts answer; later sweeps have the last complete one."""
         self.sweep_no += 1
         n = self.sweep_no
         started = self.clock()
@@ -182,19 +172,26 @@ class Engine:
             self._say("reaching accounts (profiles, roles, Organization)")
             await self._resolve_if_due(n, force_all)
         pairs = [(a, r) for a in self.accounts for r in a.regions]
-        with timer(SweepPhase.DESCRIBE):
-            self._say(f"finding trails in {len(self.accounts)} accounts")
-            describe_calls = await self._describe(n, force_all)
-        planned = [
-            (a, ViewKey(a.account_id, r, cfg.arn), cfg)
-            for a, r in pairs
-            for cfg in self.trails.get((a.account_id, r), [])
-        ]
-        with timer(SweepPhase.STATUS):
-            self._say(f"reading {len(planned)} trail statuses")
-            round_ = await self._read_statuses(planned, n)
+        first = publish is not None and self.previous is None
+        if first and publish is not None:
+
+            def emit(done: list[Account], so_far: StatusRound) -> None:
+                part = [(a, r) for a in done for r in a.regions]
+                publish(self._partial(n, part, self._planned(done), so_far, started, t0))
+
+            with timer(SweepPhase.DESCRIBE):  # with the status reads, account by account
+                describe_calls, round_ = await self._first_rows(n, force_all, emit)
+            planned = self._planned(self.accounts)
+        else:
+            with timer(SweepPhase.DESCRIBE):
+                self._say(f"finding trails in {len(self.accounts)} accounts")
+                describe_calls = await self._describe(n, force_all)
+            planned = self._planned(self.accounts)
+            with timer(SweepPhase.STATUS):
+                self._say(f"reading {len(planned)} trail statuses")
+                round_ = await self._read_statuses(planned, n)
         now = round_.now
-        if publish is not None and self.previous is None:
+        if first and publish is not None:
             publish(self._partial(n, pairs, planned, round_, started, t0))
         with timer(SweepPhase.DIAGNOSE):
             self._say("diagnosing destinations (buckets, keys, topics, roles)")
@@ -270,7 +267,7 @@ class Engine:
         n: int,
         pairs: list[Pair],
         planned: list[Planned],
-        round_: _StatusRound,
+        round_: StatusRound,
         started: datetime,
         t0: float,
     ) -> Snapshot:
@@ -305,108 +302,11 @@ class Engine:
         if n == 1 or force_all or force_resolve or self.account_errors or (n - 1) % every == 0:
             await self._resolve_accounts()
 
-    async def _describe(self, n: int, force_all: bool) -> int:
-        """Discover the trails of every account with a region due; returns the calls made.
-
-        An account is discovered as a whole (ListTrails, then DescribeTrails per home
-        Region: core/aws/collect.py `Collector.discover`), so one due region re-reads the
-        account. An organization trail seen from a member whose owner trailtop reaches is
-        not a view of the member: its owner's views carry it, with its coverage.
-        """
-        every = self.settings.poll.describe_every_sweeps
-
-        def due(a: Account, r: str) -> bool:
-            k = (a.account_id, r)
-            return (
-                force_all
-                or k not in self.trails
-                or k in self.describe_errors
-                or k in self._force_describe
-                or n - self.described_at.get(k, 0) >= every
-            )
-
-        accounts = [a for a in self.accounts if any(due(a, r) for r in a.regions)]
-        self._force_describe.clear()
-        col = self.collector
-        owners = {a.account_id for a in self.accounts}
-
-        def discover(a: Account) -> Any:
-            def collapse(cfg: TrailConfig) -> bool:
-                owner = cfg.owner_account
-                return cfg.organization_trail and owner != a.account_id and owner in owners
-
-            return col.discover(a, collapse)
-
-        calls = 0
-        for a, found, exc in await gather_settled(accounts, discover):
-            if exc is not None or found is None:
-                reason = describe_error(exc) if exc is not None else "no answer"
-                if exc is not None and needs_sso_login(exc):
-                    self._sso_login.add(a.profile or "default")
-                log.debug("discovering trails of %s failed: %s", a.account_id, reason)
-                for r in a.regions:
-                    self.describe_errors[(a.account_id, r)] = reason
-                continue
-            calls += found.calls
-            self.collapsed[a.account_id] = frozenset(found.collapsed)
-            for r in a.regions:
-                k = (a.account_id, r)
-                if r in found.errors:
-                    self.describe_errors[k] = found.errors[r]
-                    continue
-                self.describe_errors.pop(k, None)
-                kept = [c for c in self.trails.get(k, ()) if c.arn in found.unknown]
-                self.trails[k] = found.per_region.get(r, []) + kept
-                self.described_at[k] = n
-        return calls + await self._confirm_empty_regions(accounts, owners)
-
-    async def _confirm_empty_regions(self, accounts: list[Account], owners: set[str]) -> int:
-        """Ask DescribeTrails in each region where discovery found no trail at all (and no
-        organization trail covers the account): a region that would be reported as not
-        covered. The call confirms the region answers (an opt-in region not enabled fails
-        here, so nothing is claimed about it) and that no trail of the region was left out
-        of ListTrails. A healthy estate has no such region: this costs nothing there."""
-        covered = org_covered_pairs(
-            self.accounts, self.trails, self.collapsed, self.collector.org_listings
-        )
-        empty = [
-            (a, r)
-            for a in accounts
-            for r in a.regions
-            if (a.account_id, r) in self.trails
-            and not self.trails[(a.account_id, r)]
-            and (a.account_id, r) not in covered
-        ]
-        col = self.collector
-        for (a, r), trails, exc in await gather_settled(empty, lambda p: col.describe(*p)):
-            k = (a.account_id, r)
-            if exc is not None:
-                self.describe_errors[k] = describe_error(exc)
-                continue
-            extra = [
-                c
-                for c in trails or []
-                if not (
-                    c.organization_trail
-                    and c.owner_account != a.account_id
-                    and c.owner_account in owners
-                )
-            ]
-            if extra:
-                log.warning(
-                    "ListTrails in %s did not list %s, which DescribeTrails shows in %s",
-                    a.account_id,
-                    ", ".join(c.arn for c in extra),
-                    r,
-                )
-                self.trails[k] = extra
-        return len(empty)
-
-    async def _read_statuses(self, planned: list[Planned], n: int) -> _StatusRound:
+    async def _read_statuses(self, planned: list[Planned], n: int) -> StatusRound:
         col = self.collector
         results = await gather_settled(planned, lambda v: col.status(v[0], v[1].region, v[2].arn))
         now = self.clock()
-        out = _StatusRound(now)
+        out = StatusRound(now)
         for (a, key, _cfg), status, exc in results:
             if exc is None:
                 self.statuses[key.id] = _StatusMemo(dict(status or {}), now, n)
@@ -453,7 +353,7 @@ class Engine:
     def _judge(
         self,
         planned: list[Planned],
-        round_: _StatusRound,
+        round_: StatusRound,
         diag: Mapping[str, list[Finding]],
         now: datetime,
         n: int,
