@@ -112,6 +112,8 @@ class TrailtopApp(App[None]):
         self._mailbox: Snapshot | None = None
         self._mailbox_changed: set[str] = set()
         self._mailbox_lock = threading.Lock()
+        #: A full collection is due after the snapshot just applied (see `apply_snapshot`).
+        self._collect_pending = False
         self._highlight_until: dict[str, float] = {}
         self._stopped = False
         #: The thread asking the source to stop (see `_stop_source`); None until quit.
@@ -132,6 +134,9 @@ class TrailtopApp(App[None]):
 
     def on_unmount(self) -> None:
         self._stop_source()
+        if self._collect_pending:  # the app ends before its collection ran
+            self._collect_pending = False
+            gc.enable()
 
     async def action_quit(self) -> None:
         self._stop_source()
@@ -243,22 +248,39 @@ class TrailtopApp(App[None]):
         self.status_signal.publish(self.sweep_status)
 
     def apply_snapshot(self, snapshot: Snapshot, extra_changed: Iterable[str] = ()) -> None:
-        """Install a snapshot: rebuild the row models, let the screens update, raise alerts."""
+        """Install a snapshot: rebuild the row models, let the screens update, raise alerts.
+
+        No garbage collection runs in the middle of it. Applying one allocates tens of
+        thousands of objects that live until the next snapshot; left to the collector, they
+        trigger a full collection at some later allocation, most likely while a key is
+        handled (100-300 ms at 1,700 rows). Instead the collector is off while applying and
+        one full collection runs on the loop's next turn, on its own (`_collect`).
+        """
         settling = not snapshot.partial and (self.snapshot is None or self.snapshot.partial)
-        if not settling:
-            self._apply_snapshot(snapshot, extra_changed)
-            return
-        # Once, for the first complete snapshot: no collection in the middle of the largest
-        # apply, and afterwards what exists (Textual, the screens, the first rows) is
-        # frozen: it lives as long as the app, so the collector's full passes need not walk
-        # it again. A full pass over ~150,000 objects stalled keys for 100-350 ms at 1,700
-        # rows. Only these objects are frozen, once: later garbage is collected as usual, so
-        # nothing grows with weeks of sweeps.
+        enabled = gc.isenabled()
         gc.disable()
         try:
             self._apply_snapshot(snapshot, extra_changed)
         finally:
-            gc.freeze()
+            if settling:
+                # Once, for the first complete snapshot: what exists now (Textual, the
+                # screens, the first rows) lives as long as the app, so it is frozen and
+                # the collector's full passes need not walk it again. Only these objects
+                # are frozen, once: later garbage is collected as usual, so nothing grows
+                # with weeks of sweeps.
+                gc.freeze()
+                if enabled:
+                    gc.enable()
+            elif enabled:
+                self._collect_pending = True
+                self.call_later(self._collect)
+
+    def _collect(self) -> None:
+        """The full collection after a snapshot, on a loop turn of its own; the collector
+        is back on afterwards."""
+        if self._collect_pending:
+            self._collect_pending = False
+            gc.collect()
             gc.enable()
 
     def _apply_snapshot(self, snapshot: Snapshot, extra_changed: Iterable[str]) -> None:

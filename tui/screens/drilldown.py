@@ -25,7 +25,7 @@ from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from core.model import Finding, OrgCoverage, Snapshot, State, TrailView
 from core.util.times import parse_time
@@ -48,6 +48,7 @@ from tui.screens.coverage_text import (
 from tui.screens.trail_text import config_renderable, status_renderable
 from tui.signals import subscribe
 from tui.styles import state_classes, state_styles
+from tui.widgets.keybar import KeyBar
 from tui.widgets.lines import LinesView
 from tui.widgets.summary import ARMED, ARMED_SHORT, Bar
 
@@ -332,7 +333,7 @@ class DrilldownScreen(Screen[None]):
                 "Accounts logged", classes="dd-heading", id="dd-accounts-heading", markup=False
             )
             yield LinesView(id="dd-accounts")
-        yield Footer(compact=True, show_command_palette=False)
+        yield KeyBar()
 
     def on_mount(self) -> None:
         app = self.app
@@ -347,7 +348,7 @@ class DrilldownScreen(Screen[None]):
         return state_styles(self, "drill")
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # None: shown greyed in the Footer (visible but disabled); the key still explains.
+        # None: shown greyed in the footer (visible but disabled); the key still explains.
         if action == "fix":
             return True if self.fix_available() else None
         if action == "cause_event":

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
+from textual.geometry import Region, Size
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -34,6 +34,8 @@ class LinesView(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self._lines: list[Line] = []
+        #: The base style while a frame is drawn (the same for every line: taken once).
+        self._frame_style: Style | None = None
 
     @property
     def lines(self) -> list[Line]:
@@ -46,9 +48,16 @@ class LinesView(Widget):
     def get_content_height(self, container: Size, viewport: Size, width: int) -> int:
         return len(self._lines)
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._frame_style = self.rich_style
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
+
     def render_line(self, y: int) -> Strip:
         width = self.size.width
-        base = self.rich_style
+        base = self._frame_style if self._frame_style is not None else self.rich_style
         if y >= len(self._lines) or width <= 0:
             return Strip.blank(width, base)
         text, style = self._lines[y]

@@ -51,19 +51,16 @@ class RowCell:
         return out
 
 
-def cell_segments(cell: RowCell, width: int, pre: Style, post: Style) -> list[Segment]:
+def cell_segments(cell: RowCell, width: int, outer: Style, inner: Style) -> list[Segment]:
     """The segments Rich gives `Styled(Padding(cell.__rich__(), 0), pre, post)` in `width`
     cells, simplified (neighbours of equal style joined): the text cut with an ellipsis
-    when too long (its style cut with it), then padded."""
+    when too long (its style cut with it), then padded. `outer` is `pre + post`, `inner`
+    is `pre + cell.style + post` (the caller keeps them)."""
     plain = cell.text
     if cell_len(plain) > width:
         plain = set_cell_size(plain, width - 1) + "…" if width > 0 else ""
     pad = " " * (width - cell_len(plain))
-    outer = pre + post
-    if not cell.style or len(plain) <= GAP:
-        return [Segment(plain + pad, outer)]
-    inner = pre + cell.style + post
-    if inner == outer:
+    if not cell.style or len(plain) <= GAP or inner == outer:
         return [Segment(plain + pad, outer)]
     out = [Segment(plain[:GAP], outer), Segment(plain[GAP:], inner)]
     if pad:

@@ -43,6 +43,12 @@ class SweepStatus:
 class Bar(Static):
     """A one-line bar that refits its segments whenever its width changes."""
 
+    DEFAULT_CSS = """
+    Bar {
+        height: 1;
+    }
+    """
+
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__("", id=id, classes=classes, markup=False)
         self._segments: list[Segment] = []
@@ -50,7 +56,7 @@ class Bar(Static):
     def show(self, segments: list[Segment]) -> Text:
         self._segments = segments
         line = self.fit()
-        self.update(line)
+        self.update(line, layout=False)  # one line, always: its size never changes
         return line
 
     def fit(self) -> Text:
@@ -59,7 +65,7 @@ class Bar(Static):
 
     def on_resize(self) -> None:
         if self._segments:
-            self.update(self.fit())
+            self.update(self.fit(), layout=False)
 
 
 class SummaryBar(Bar):

@@ -1,13 +1,15 @@
-"""The overview DataTable: keyed rows updated by cell diffs, never cleared on a new sweep.
+"""The overview DataTable: keyed rows, changed through one swap of the table's bookkeeping.
 
-The widget keeps what it displays (`_shown`: row id -> cell tuple) so a snapshot costs one
-pass of tuple comparisons plus `update_cell` for the cells that really changed. Sorting uses
-our own keys (looked up through the row id carried by the state cell), and the cursor is
-restored by row key because `DataTable.sort()` keeps only the cursor *index*.
+The widget keeps what it displays (`_shown`: row id -> cell tuple) and, per row, its
+drawn cells, key and `Row` (`_drawn`). A snapshot, a filter or a sort works out the rows
+and their order on these plain tuples and hands them to the table at once (`_install`):
+no `add_row`/`remove_row`, and a row whose cells did not change costs a few dict writes.
+Only cells whose model, filter or clock changed are computed again; the cursor is
+restored by row id. Rows are drawn straight from their cells (`_fast_row`).
 
 Which columns are drawn depends on the width (`tui.layout.column_widths`); `_shown` keeps
-every column's cell, so a resize that brings a column back needs no recomputation, only a
-rebuild of the table's columns (rare: a resize, or content that changes the fit).
+every column's cell, so a resize that brings a column back needs no recomputation, only
+the rows' drawn cells made again for the new columns.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from typing import ClassVar
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding, BindingType
 from textual.coordinate import Coordinate
-from textual.geometry import Size
+from textual.geometry import Region, Size
+from textual.scrollbar import ScrollBar
 from textual.strip import Strip
+from textual.widget import Widget
 from textual.widgets import DataTable
 from textual.widgets._data_table import Row
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -44,28 +49,37 @@ from tui.rows import (
     finding_cell,
     preferred_widths,
     row_cells,
-    should_rebuild,
+    shown_finding,
     sort_key,
-    table_diff,
     tick_cells,
 )
 from tui.styles import state_classes
 from tui.widgets.row_cell import RowCell, cell_meta, cell_segments
 
-#: Above this many rows added at once, the columns they need are worked out first.
-REFILL_ADDS = 200
-
-
 _FINDING = COL_INDEX["finding"]
 
 
 def _refreshed(
-    m: RowModel, cells: Cells, query: str | None, now: datetime | None, lit: bool
+    m: RowModel,
+    cells: Cells,
+    query: str | None,
+    now: datetime | None,
+    lit: bool,
+    top_cells: dict[str, tuple[RowModel, Cell]],
 ) -> Cells:
     """`cells` (made for `m`) brought up to a new filter (only the finding cell depends on
-    it) and a new time (only the clock cells do), without rebuilding the row."""
+    it) and a new time (only the clock cells do), without rebuilding the row.
+
+    `top_cells` keeps each row's cell of its top finding: the one a filter shows unless it
+    matched another finding, so clearing a filter sanitises no message again."""
     if query is not None:
-        found = finding_cell(m.view, query)
+        if shown_finding(m.view, query)[1]:
+            found = finding_cell(m.view, query)
+        else:
+            known = top_cells.get(m.id)
+            if known is None or known[0] is not m:
+                known = top_cells[m.id] = (m, finding_cell(m.view))
+            found = known[1]
         if found != cells[_FINDING]:
             cells = (*cells[:_FINDING], found, *cells[_FINDING + 1 :])
     if now is not None:
@@ -76,12 +90,76 @@ def _refreshed(
     return cells
 
 
+_FIT_INDEX = tuple(COL_INDEX[k] for k in FIT_KEYS)
+
+
+def _lengths_of(cells: Cells) -> tuple[int, ...]:
+    """A row's text length in each `fit` column, then its finding code's width."""
+    return (*(len(cells[i][0]) for i in _FIT_INDEX), code_width(cells[_FINDING][0]))
+
+
+class _Drawn:
+    """What the table holds for one row: its key, its `Row`, and its drawn cells with
+    the cells and the columns (with their widths) they were drawn for."""
+
+    __slots__ = ("cells", "data", "key", "layout", "row")
+
+    def __init__(self, key: RowKey, row: Row) -> None:
+        self.key = key
+        self.row = row
+        self.cells: Cells = ()
+        self.data: dict[ColumnKey, RowCell] = {}
+        self.layout: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """What every data row of one frame is drawn with (see `ViewTable._fast_row`)."""
+
+    drawable: bool
+    columns: list[tuple[ColumnKey, int]]
+    width: int
+    #: Cells right of the last column, filled with blanks.
+    remaining: int
+    row_cursor: bool
+    #: show_cursor, show_hover_cursor, and whether CSS has the cursor's colours.
+    cursor_flags: tuple[bool, bool, bool, bool]
+
+
+class _ScrollBar(ScrollBar):
+    """The table's vertical scrollbar, its lines kept while what it draws is the same.
+
+    Textual repaints a widget's scrollbar whenever the widget is restyled (focus moving to
+    the `/` or `:` prompt and back) or refreshed; drawing 40 lines of it through a Rich
+    console cost ~5 ms each time for the same picture.
+    """
+
+    def __init__(self, *, thickness: int) -> None:
+        super().__init__(vertical=True, name="vertical", thickness=thickness)
+        self._drawn: tuple[tuple[object, ...], list[Strip]] | None = None
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        bar = self.render()
+        key = (
+            crop, self.size, self.window_size, self.window_virtual_size, self.position,
+            self.thickness, self.grabbed, self.mouse_over, getattr(bar, "style", None),
+        )  # fmt: skip
+        if self._drawn is not None and self._drawn[0] == key:
+            return self._drawn[1]
+        strips = super().render_lines(crop)
+        self._drawn = (key, strips)
+        return strips
+
+
 @dataclass(slots=True)
 class ApplyStats:
     added: int = 0
     removed: int = 0
     updated_cells: int = 0
-    rebuilt: bool = False
+    #: The set of columns drawn changed (the width or the shown texts asked for another).
+    columns_rebuilt: bool = False
+    #: Rows whose drawn cells were made again (new or changed cells, new columns).
+    rows_drawn: int = 0
     sorted: bool = False
     seconds: float = 0.0
 
@@ -108,6 +186,31 @@ class ViewTable(DataTable[RowCell]):
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
+        # Set first: `DataTable.__init__` already reads `ordered_rows` (overridden here).
+        #: The shown row ids, in display order.
+        self._order: list[str] = []
+        #: Per row: its key, `Row` and drawn cells, as last installed (see `_install`).
+        self._drawn: dict[str, _Drawn] = {}
+        #: Bumped when the columns or their widths change.
+        self._generation = 0
+        #: The columns drawn and their widths: a row drawn for other ones is drawn again
+        #: when next installed (a row drawn for these, say before a filter narrowed the
+        #: columns and after it was cleared, is not).
+        self._layout: tuple[tuple[str, int], ...] = ()
+        #: Drawing caches: the styles of a cell's segments, by line style, row, column and
+        #: the cell's style (Rich's own cache of 1,024 style sums is smaller than a frame);
+        #: the drawn columns; the rows in order and their offsets, by table version; what
+        #: every row of the frame being drawn shares.
+        self._cell_styles: dict[tuple[object, ...], tuple[Style, Style]] = {}
+        self._columns_drawn: tuple[tuple[int, int, int], list[tuple[ColumnKey, int]]] | None = None
+        self._rows_ordered: tuple[int, list[Row]] | None = None
+        self._offsets: tuple[int, list[tuple[RowKey, int]]] | None = None
+        self._frame_style: Style | None = None
+        self._frame: _Frame | None = None
+        #: The styles the drawn lines were made with, and whether a restyle happened
+        #: since they were checked (see `notify_style_update`).
+        self._look_drawn: tuple[Style, ...] | None = None
+        self._restyled = False
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=0)
         self._shown: dict[str, Cells] = {}
         self._models: Mapping[str, RowModel] = {}
@@ -128,14 +231,30 @@ class ViewTable(DataTable[RowCell]):
         self._texts: dict[str, list[RowCell | None]] = {}
         #: Cells of rows filtered out, with the model, filter and time they were made for.
         self._hidden: dict[str, tuple[RowModel | None, str, datetime, Cells]] = {}
+        #: Per row: the cells its text lengths were measured for, and those lengths.
+        self._lengths: dict[str, tuple[Cells, tuple[int, ...]]] = {}
+        #: Per row: the model its top finding's cell was made for, and the cell.
+        self._top_cells: dict[str, tuple[RowModel, Cell]] = {}
+        #: Per sort column, per row: the model its sort key was made for, and the key.
+        self._sort_keys: dict[str | None, dict[str, tuple[RowModel, tuple[object, ...]]]] = {}
 
     def on_mount(self) -> None:
         self._ensure_columns()
+
+    @property
+    def vertical_scrollbar(self) -> ScrollBar:
+        """`Widget.vertical_scrollbar`, with a scrollbar that keeps its lines."""
+        if self._vertical_scrollbar is None:
+            bar = self._vertical_scrollbar = _ScrollBar(thickness=self.scrollbar_size_vertical)
+            bar.display = False
+            self.app._start_widget(self, bar)
+        return self._vertical_scrollbar
 
     def _ensure_columns(self) -> None:
         """Columns are added on first use: a snapshot may arrive before `on_mount`."""
         if not self.columns:
             self.col_widths = self._compute_layout() or {c.key: c.width for c in COLUMNS}
+            self._layout = tuple(self.col_widths.items())
             self._add_columns()
 
     def _add_columns(self) -> None:
@@ -164,8 +283,67 @@ class ViewTable(DataTable[RowCell]):
         return style
 
     def notify_style_update(self) -> None:
+        """Note the restyle; what was drawn is dropped at the next frame only if a style
+        it was drawn with changed (`_check_look`).
+
+        Textual restyles the table whenever it gains or loses focus (the `/` and `:`
+        prompts), and `DataTable` would then throw away every cached line and repaint
+        all of them. The table looks the same either way (trailtop.tcss).
+        """
+        Widget.notify_style_update(self)  # the widget's own style caches, always
+        self._restyled = True
+
+    def _check_look(self) -> None:
+        """After a restyle (at the next frame: component styles are worked out after
+        `notify_style_update`), clear the drawing caches if the table's look changed."""
+        if not self._restyled:
+            return
+        self._restyled = False
+        look = self._look()
+        if look is not None and look == self._look_drawn:
+            return
+        first = self._look_drawn is None
+        self._look_drawn = look
         self._styles.clear()
-        super().notify_style_update()
+        self._cell_styles.clear()
+        DataTable.notify_style_update(self)
+        if not first:  # a new theme: the rows' cells carry resolved styles
+            self.call_after_refresh(self._redraw_rows)
+
+    def _redraw_rows(self) -> None:
+        self._texts.clear()
+        for row in self._drawn.values():
+            row.layout = ()
+        cursor_id, cursor_index = self.cursor_view_id, self.cursor_row
+        self._install(self._order)
+        self._restore_cursor(cursor_id, cursor_index)
+
+    def _look(self) -> tuple[Style, ...] | None:
+        """Every style the table is drawn with: its own and its component classes'
+        (None before they are known)."""
+        names = sorted(self._get_component_classes())
+        if not all(n in self._component_styles for n in names):
+            return None
+        return (
+            self.rich_style,
+            *(self.get_component_rich_style(n, partial=True) for n in names),
+            *(self.get_component_rich_style(n, partial=False) for n in names),
+        )
+
+    def _on_focus(self, event: events.Focus) -> None:
+        """`Widget._on_focus` without its repaint: a changed look repaints through
+        `notify_style_update`."""
+        event.prevent_default()
+        self.has_focus = True
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantFocus(self))
+
+    def _on_blur(self, event: events.Blur) -> None:
+        """`Widget._on_blur` without its repaint (see `_on_focus`)."""
+        event.prevent_default()
+        self.has_focus = False
+        if self.parent is not None:
+            self.parent.post_message(events.DescendantBlur(self))
 
     def _cell(self, rid: str, cell: Cell, key: str = "") -> RowCell:
         text = cell[0]
@@ -202,6 +380,7 @@ class ViewTable(DataTable[RowCell]):
         base_style: Style,
         cursor_location: Coordinate,
         hover_location: Coordinate,
+        row_index: int | None = None,
     ) -> list[list[Segment]] | None:
         """A data row drawn straight from its cells' text and style (None: not drawable so).
 
@@ -212,52 +391,125 @@ class ViewTable(DataTable[RowCell]):
         one style, so its segments are built directly, identical to what the console would
         produce (tests/tui/test_tui_table.py compares the two).
         """
-        row_index = self._row_locations.get(row_key) if row_key in self._row_locations else None
-        if (
-            row_index is None
-            or self.fixed_columns
-            or self.fixed_rows
-            or self.zebra_stripes
-            or self._labelled_row_exists
-        ):
+        frame = self._frame or self._frame_now()
+        if row_index is None:
+            row_index = self._row_locations.get(row_key)
+        if row_index is None or not frame.drawable:
             return None
         cells = self._data[row_key]
-        columns = self.ordered_columns
-        if not all(type(cells.get(c.key)) is RowCell for c in columns):
+        columns = frame.columns
+        if not all(type(cells.get(key)) is RowCell for key, _ in columns):
             return None
-        cursor_type = self.cursor_type
-        show_cursor = self.show_cursor
-        show_hover = self._show_hover_cursor
-        cursor = cursor_type == "row" and cursor_location.row == row_index
-        hover = cursor_type == "row" and hover_location.row == row_index
+        row_cursor = frame.row_cursor
+        cursor = row_cursor and cursor_location.row == row_index
+        hover = row_cursor and hover_location.row == row_index
         component, post = self._get_styles_to_render_cell(
-            False, False, False, hover, cursor, show_cursor, show_hover,
-            self.cursor_foreground_priority == "css",
-            self.cursor_background_priority == "css",
-        )  # fmt: skip
+            False, False, False, hover, cursor, *frame.cursor_flags
+        )
         line_style = base_style + component
         scrollable: list[list[Segment]] = []
-        table_width = self._row_label_column_width
-        for column_index, column in enumerate(columns):
-            width = column.get_render_width(self)
-            table_width += width
-            pre = line_style + cell_meta(row_index, column_index)
-            scrollable.append(cell_segments(cells[column.key], width, pre, post))
-        remaining = self.size.width - table_width
+        styles = self._cell_styles
+        if len(styles) > 8192:
+            styles.clear()
+        for column_index, (key, width) in enumerate(columns):
+            cell = cells[key]
+            style_key = (line_style, post, row_index, column_index, cell.style)
+            pair = styles.get(style_key)
+            if pair is None:
+                pre = line_style + cell_meta(row_index, column_index)
+                pair = styles[style_key] = (pre + post, pre + cell.style + post)
+            scrollable.append(cell_segments(cell, width, *pair))
+        remaining = frame.remaining
         if remaining < 0:
             return None
         extend, _ = self._get_styles_to_render_cell(
-            False, False, False, hover, cursor, show_cursor, show_hover, False, False
+            False, False, False, hover, cursor, *frame.cursor_flags[:2], False, False
         )
-        extend = base_style + extend
-        extend += Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
-        scrollable.append([Segment(" " * remaining, extend)])
+        outside_key = (base_style, extend, row_index)
+        outside = styles.get(outside_key)
+        if outside is None:
+            meta = Style.from_meta({"row": row_index, "column": 0, "out_of_bounds": True})
+            outside = styles[outside_key] = (base_style + extend + meta, Style())
+        scrollable.append([Segment(" " * remaining, outside[0])])
         return scrollable
+
+    def _frame_now(self) -> _Frame:
+        """What every row of a frame is drawn with (worked out once per frame)."""
+        columns = self._drawn_columns()
+        width = self.size.width
+        return _Frame(
+            drawable=not (
+                self.fixed_columns or self.fixed_rows or self.zebra_stripes
+                or self._labelled_row_exists
+            ),
+            columns=columns,
+            width=width,
+            remaining=width - self._row_label_column_width - sum(w for _, w in columns),
+            row_cursor=self.cursor_type == "row",
+            cursor_flags=(
+                self.show_cursor, self._show_hover_cursor,
+                self.cursor_foreground_priority == "css",
+                self.cursor_background_priority == "css",
+            ),
+        )  # fmt: skip
+
+    def _drawn_columns(self) -> list[tuple[ColumnKey, int]]:
+        """The columns in order with their drawn widths (kept until the columns change)."""
+        key = (self._generation, len(self.columns), self._update_count)
+        cached = self._columns_drawn
+        if cached is None or cached[0] != key:
+            columns = [(c.key, c.get_render_width(self)) for c in self.ordered_columns]
+            cached = self._columns_drawn = (key, columns)
+        return cached[1]
+
+    def render_lines(self, crop: Region) -> list[Strip]:
+        self._check_look()
+        # Every line of a frame has the same base style, width and cursor settings:
+        # worked out once, not per line.
+        self._frame_style = self.rich_style
+        self._frame = self._frame_now()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._frame_style = None
+            self._frame = None
+
+    def render_line(self, y: int) -> Strip:
+        """`DataTable.render_line` without fixed rows, the base style taken once a frame."""
+        if self.fixed_rows:
+            return super().render_line(y)
+        scroll_x, scroll_y = self.scroll_offset
+        if y >= (self.header_height if self.show_header else 0):
+            y += scroll_y
+        base = self._frame_style if self._frame_style is not None else self.rich_style
+        width = self._frame.width if self._frame is not None else self.size.width
+        return self._render_line(y, scroll_x, scroll_x + width, base)
+
+    @property
+    def ordered_rows(self) -> list[Row]:
+        """The shown rows in order, straight from `_order` (the table's own way looks each
+        index up in its two-way map)."""
+        order = self._order
+        if len(order) != len(self.rows):
+            return super().ordered_rows
+        cached = self._rows_ordered
+        if cached is None or cached[0] != self._update_count:
+            drawn = self._drawn
+            cached = self._rows_ordered = (self._update_count, [drawn[r].row for r in order])
+        return cached[1]
+
+    @property
+    def _y_offsets(self) -> list[tuple[RowKey, int]]:
+        """Every row is one line: the offsets are the rows' keys in order."""
+        cached = self._offsets
+        if cached is None or cached[0] != self._update_count:
+            cached = self._offsets = (self._update_count, [(r.key, 0) for r in self.ordered_rows])
+        return cached[1]
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """A data row's whole line, built as the Strip `DataTable._render_line` would
         produce (cropped to the widget, simplified) without cropping or re-joining it."""
-        width = self.size.width
+        width = self._frame.width if self._frame is not None else self.size.width
         header = self.header_height if self.show_header else 0
         row_index = y - header
         if row_index < 0 or row_index >= self.row_count or x1 != 0 or x2 != width:
@@ -271,7 +523,11 @@ class ViewTable(DataTable[RowCell]):
         if strip is not None:
             return strip
         row_key = self._row_locations.get_key(row_index)
-        fast = None if row_key is None else self._fast_row(row_key, base_style, cursor, hover)
+        fast = (
+            None
+            if row_key is None
+            else self._fast_row(row_key, base_style, cursor, hover, row_index)
+        )
         if fast is None:
             return super()._render_line(y, x1, x2, base_style)
         segments = list(chain.from_iterable(fast))
@@ -305,44 +561,41 @@ class ViewTable(DataTable[RowCell]):
         return column_widths(measure, available, preferred_widths(measure.widths))
 
     def fit_columns(self) -> None:
-        """Choose the columns for the width; rebuild the table's columns if the set changed."""
+        """Choose the columns for the width; redraw the rows if they changed."""
         if not self.columns:
             return
         layout = self._compute_layout()
         if not layout or layout == self.col_widths:
             return
-        if list(layout) != list(self.col_widths):
-            self.col_widths = layout
-            self._rebuild_columns()
-            return
-        self._set_widths(layout)
-
-    def _set_widths(self, layout: dict[str, int]) -> None:
-        """New widths for the same columns: only the names cut in the middle are redone."""
-        recut = [k for k in MIDDLE_CUT if k in layout and layout[k] != self.col_widths.get(k)]
-        self.col_widths = layout
-        for key, width in layout.items():
-            self.columns[key].width = width + GAP  # type: ignore[index]
-        for key in recut:
-            # Written into the table's data directly: `update_cell` per row would
-            # invalidate its caches and schedule a refresh 1,700 times, not once.
-            i = COL_INDEX[key]
-            column = ColumnKey(key)
-            for rid, cells in self._shown.items():
-                self._data[RowKey(rid)][column] = self._row_cell(rid, cells, i)
-            self._update_count += 1
-        self._clear_caches()
-        self._require_update_dimensions = True
-        self.refresh(layout=True)
-
-    def _rebuild_columns(self) -> None:
-        """Re-add every row under the new set of columns, in the same order, cursor kept."""
-        order = self.shown_ids()
         cursor_id, cursor_index = self.cursor_view_id, self.cursor_row
-        self.clear(columns=True)
-        self._add_columns()
-        self._add_rows([(rid, self._shown[rid]) for rid in order])
+        self._use_layout(layout)
+        self._install(self._order)
         self._restore_cursor(cursor_id, cursor_index)
+
+    def _use_layout(self, layout: dict[str, int]) -> bool:
+        """Draw the columns of `layout`, at its widths. Each row's drawn cells are redone
+        when the row is next installed (only those shown). True if the set of columns
+        changed (the table's columns were rebuilt)."""
+        rebuilt = list(layout) != list(self.col_widths)
+        self.col_widths = layout
+        self._generation += 1
+        self._layout = tuple(layout.items())
+        if rebuilt:
+            # No rows while the columns are added: `add_column` would otherwise give every
+            # row an empty cell and queue it for measuring. `_install` puts them back.
+            self.rows = {}
+            self._data = {}
+            self._row_locations = TwoWayDict({})
+            self.columns.clear()
+            self._column_locations = TwoWayDict({})
+            self._add_columns()
+            self._updated_cells.clear()
+        else:
+            for key, width in layout.items():
+                self.columns[ColumnKey(key)].width = width + GAP
+        self._clear_caches()
+        self.refresh(layout=True)
+        return rebuilt
 
     def _row(self, rid: str, cells: Cells) -> list[RowCell]:
         """The row's cells for the columns shown."""
@@ -367,65 +620,82 @@ class ViewTable(DataTable[RowCell]):
             old = known[i] = self._cell(rid, cell, key)
         return old
 
-    def _add_rows(self, rows: Iterable[tuple[str, Cells]]) -> int:
-        """`add_row` for many rows at once: the table's bookkeeping (cursor check, version,
-        idle check) is done once, not per row; filling 1,700 rows one `add_row` at a time
-        costs hundreds of milliseconds. Returns how many rows were added."""
-        keys = [c.key for c in self.ordered_columns]
-        start = self.row_count
-        added = 0
-        for rid, cells in rows:
-            key = RowKey(rid)
-            self._row_locations[key] = start + added
-            self._data[key] = dict(zip(keys, self._row(rid, cells), strict=True))
-            self.rows[key] = Row(key, 1, None, False)
-            self._new_rows.add(key)
-            self._shown[rid] = cells
-            self._track_mark(rid, cells)
-            added += 1
-        if not added:
-            return 0
-        self._require_update_dimensions = True
-        self.cursor_coordinate = self.cursor_coordinate
-        if start == 0 and self.columns and self.show_cursor and self.cursor_type != "none":
-            self._highlight_cursor()
+    def _install(self, order: list[str], same_rows: bool = False) -> int:
+        """Show the rows `order` (ids of `_shown`) in that order, telling the table once.
+
+        A filter, a sort or a snapshot replaces the table's row bookkeeping in one go
+        rather than through `add_row`/`remove_row` (each O(rows) or with per-row checks):
+        a row's key, `Row` and drawn cells are kept (`_drawn`) and reused while its cells
+        and the columns stay the same, so clearing a filter on 1,700 rows builds almost
+        nothing. `same_rows`: the rows shown are those shown now, only their order or
+        cells change (a sort, a diff). Returns how many rows' drawn cells were made again.
+        """
+        layout = self._layout
+        drawn_again = 0
+        shown = self._shown
+        drawn = self._drawn
+        columns = [c.key for c in self.ordered_columns]
+        data: dict[RowKey, dict[ColumnKey, RowCell]] = self._data if same_rows else {}
+        rows: dict[RowKey, Row] = self.rows if same_rows else {}
+        keys: list[RowKey] = []
+        for rid in order:
+            cells = shown[rid]
+            row = drawn.get(rid)
+            if row is None:
+                key = RowKey(rid)
+                row = drawn[rid] = _Drawn(key, Row(key, 1, None, False))
+            key = row.key
+            if row.layout != layout or row.cells is not cells:
+                row.cells = cells
+                row.layout = layout
+                row.data = dict(zip(columns, self._row(rid, cells), strict=True))
+                self._track_mark(rid, cells)
+                drawn_again += 1
+                if same_rows:
+                    data[key] = row.data
+            if not same_rows:
+                data[key] = row.data
+                rows[key] = row.row
+            keys.append(key)
+        self._order = order
+        self._data = data
+        self.rows = rows
+        self._row_locations = TwoWayDict({key: i for i, key in enumerate(keys)})
+        self._new_rows.clear()
         self._update_count += 1
-        self.check_idle()
-        return added
+        # The scrollable size now, not on idle: a cursor moved next scrolls at once.
+        self._require_update_dimensions = False
+        self._update_dimensions(())
+        self.cursor_coordinate = self.cursor_coordinate  # clamped to the rows shown
+        self.refresh()
+        return drawn_again
 
-    @staticmethod
-    def _measure_of(cells: Iterable[Cells]) -> Measure:
-        rows = list(cells)
-        widths = {
-            key: max((len(c[COL_INDEX[key]][0]) for c in rows), default=0) for key in FIT_KEYS
-        }
-        finding = COL_INDEX["finding"]
-        code = max((code_width(c[finding][0]) for c in rows), default=0)
-        return Measure(widths, code)
+    def _measure_rows(self, shown: Mapping[str, Cells]) -> Measure:
+        """The longest text of each `fit` column (and finding code) among `shown`, from
+        each row's lengths kept with its cells (worked out again only when they change)."""
+        lengths = self._lengths
+        rows = []
+        for rid, cells in shown.items():
+            known = lengths.get(rid)
+            if known is None or known[0] is not cells:
+                known = lengths[rid] = (cells, _lengths_of(cells))
+            rows.append(known[1])
+        widest = [max(column) for column in zip(*rows, strict=True)] if rows else []
+        if not widest:
+            return Measure(dict.fromkeys(FIT_KEYS, 0), 0)
+        return Measure(dict(zip(FIT_KEYS, widest, strict=False)), widest[-1])
 
-    def _measure(self) -> None:
-        """Recompute the longest text of each `fit` column; refit when it changed."""
-        measure = self._measure_of(self._shown.values())
-        if measure != self._measure_now:
-            self._measure_now = measure
-            self.fit_columns()
-
-    def _clear_for(self, wanted: Mapping[str, Cells]) -> None:
-        """Empty the table, with the columns `wanted` will need already in place: rows are
-        then added once, not added and re-added when the columns change (a filter that
-        narrows to rows without findings makes room for the optional columns)."""
-        self._measure_now = self._measure_of(wanted.values())
+    def _remeasure(self) -> bool:
+        """Refit the columns if the longest shown texts changed; True when the set of
+        columns changed (they were rebuilt)."""
+        measure = self._measure_rows(self._shown)
+        if measure == self._measure_now:
+            return False
+        self._measure_now = measure
         layout = self._compute_layout()
-        if layout and list(layout) != list(self.col_widths):
-            self.col_widths = layout
-            self.clear(columns=True)
-            self._add_columns()
-            return
-        self.clear()
-        if layout and layout != self.col_widths:
-            self.col_widths = layout
-            for key, width in layout.items():
-                self.columns[key].width = width + GAP  # type: ignore[index]
+        if not layout or layout == self.col_widths:
+            return False
+        return self._use_layout(layout)
 
     def on_resize(self) -> None:
         self.fit_columns()
@@ -434,16 +704,12 @@ class ViewTable(DataTable[RowCell]):
 
     @property
     def cursor_view_id(self) -> str | None:
-        if not self.row_count:
-            return None
-        try:
-            row_key, _ = self.coordinate_to_cell_key(Coordinate(self.cursor_row, 0))
-        except Exception:  # noqa: BLE001 - cursor outside the table while it is rebuilt
-            return None
-        return row_key.value
+        row = self.cursor_row
+        order = self._order
+        return order[row] if 0 <= row < len(order) and self.row_count else None
 
     def shown_ids(self) -> list[str]:
-        return [r.key.value or "" for r in self.ordered_rows]
+        return list(self._order)
 
     def shown_cells(self, rid: str) -> Cells | None:
         return self._shown.get(rid)
@@ -464,7 +730,8 @@ class ViewTable(DataTable[RowCell]):
         highlight: set[str],
         query: str = "",
     ) -> ApplyStats:
-        """Make the table show `visible` (ids into `models`) with as few cell writes as possible.
+        """Make the table show `visible` (ids into `models`), recomputing only the cells
+        whose model, filter or clock changed, and telling the table once.
 
         `query` is the overview's filter: a row matched through a finding other than its
         top one shows that finding (tui.rows.shown_finding).
@@ -474,19 +741,23 @@ class ViewTable(DataTable[RowCell]):
         stats = ApplyStats()
         old_models = self._models
         self._models = models
-        if old_models is not models and len(self._texts) > len(models):
+        if old_models is not models and max(len(self._texts), len(self._drawn)) > len(models):
             self._texts = {k: v for k, v in self._texts.items() if k in models}
             self._hidden = {k: v for k, v in self._hidden.items() if k in models}
+            self._drawn = {k: v for k, v in self._drawn.items() if k in models}
+            self._lengths = {k: v for k, v in self._lengths.items() if k in models}
+            self._top_cells = {k: v for k, v in self._top_cells.items() if k in models}
         self._highlight = highlight
         old_query = self._query
         self._query = query
         wanted: dict[str, Cells] = {}
         shown = self._shown
         hidden = self._hidden
+        added = 0
         for rid in visible:
             m = models[rid]
             lit = rid in highlight
-            cells = shown.get(rid)
+            old = cells = shown.get(rid)
             cells_query, clock_ok = old_query, True
             if cells is None or old_models.get(rid) is not m:
                 known = hidden.get(rid)
@@ -499,66 +770,47 @@ class ViewTable(DataTable[RowCell]):
                 cells = row_cells(m, now, lit, query)
             else:
                 cells = _refreshed(m, cells, query if cells_query != query else None,
-                                   None if clock_ok else now, lit)  # fmt: skip
+                                   None if clock_ok else now, lit, self._top_cells)  # fmt: skip
+            if old is None:
+                added += 1
+            elif cells is not old:
+                if cells == old:
+                    cells = old  # the same cells: the row's drawn cells stay valid
+                else:
+                    stats.updated_cells += sum(a != b for a, b in zip(cells, old, strict=True))
             wanted[rid] = cells
-        diff = table_diff(self._shown, wanted)
-        for rid in diff.remove:  # filtered out: kept to come back without recomputation
-            hidden[rid] = (old_models.get(rid), old_query, now, self._shown[rid])
-        cursor_id = self.cursor_view_id
-        cursor_index = self.cursor_row
-
-        rebuild = should_rebuild(len(diff.remove), len(self._shown), len(wanted))
-        pre_measured = False
-        if not rebuild and len(diff.add) > REFILL_ADDS:
-            # Many rows come back (a filter cleared): if they change the columns, adding
-            # them under the old ones would add every row twice.
-            measure = self._measure_of(wanted.values())
-            layout = self._compute_layout_for(measure)
-            rebuild = bool(layout) and list(layout) != list(self.col_widths)
-            if not rebuild:
-                # The rows shown after this are `wanted`: measured already.
-                pre_measured = True
-                self._measure_now = measure
-                if layout and layout != self.col_widths:
-                    # Same columns, other widths: set them first, so the rows coming
-                    # back are made once, for the widths they will be shown at.
-                    self._set_widths(layout)
-        if rebuild:
-            self._clear_for(wanted)
-            self._shown = {}
-            self._marked = set()
-            ordered = sorted(visible, key=self._key_fn(models))
-            if self.sort_reverse:
-                ordered.reverse()
-            self._add_rows((rid, wanted[rid]) for rid in ordered)
-            stats.rebuilt = True
-            stats.added = len(ordered)
-            stats.removed = len(diff.remove)
-        else:
-            for rid in diff.remove:
-                self.remove_row(rid)
-                del self._shown[rid]
-                self._marked.discard(rid)
-            for rid, col, cell in diff.update:
-                if col in self.col_widths:
-                    self.update_cell(rid, col, self._cell(rid, cell, col))
-                self._shown[rid] = wanted[rid]
-                self._track_mark(rid, wanted[rid])
-            self._add_rows((rid, wanted[rid]) for rid in diff.add)
-            stats.added = len(diff.add)
-            stats.removed = len(diff.remove)
-            stats.updated_cells = len(diff.update)
-            resort = bool(diff.add) or any(
-                rid in old_models
-                and sort_key(old_models[rid], self.sort_column)
-                != sort_key(models[rid], self.sort_column)
-                for rid in {u[0] for u in diff.update}
+        removed = [rid for rid in shown if rid not in wanted]
+        for rid in removed:  # filtered out: kept to come back without recomputation
+            hidden[rid] = (old_models.get(rid), old_query, now, shown[rid])
+            self._marked.discard(rid)
+        stats.added, stats.removed = added, len(removed)
+        column = self.sort_column
+        resort = bool(added) or (
+            old_models is not models
+            and any(
+                (before := old_models.get(rid)) is not None
+                and before is not models[rid]
+                and sort_key(before, column) != sort_key(models[rid], column)
+                for rid in wanted
             )
-            if resort:
-                self._sort()
-                stats.sorted = True
-        if (stats.rebuilt or not diff.empty) and not pre_measured:
-            self._measure()
+        )
+        if not (added or removed or stats.updated_cells or resort):
+            self._shown = wanted
+            stats.seconds = time.perf_counter() - t0
+            return stats
+        cursor_id, cursor_index = self.cursor_view_id, self.cursor_row
+        self._shown = wanted
+        if added or removed or stats.updated_cells:
+            stats.columns_rebuilt = self._remeasure()
+        if resort:
+            order = self._ordered(wanted)
+            stats.sorted = True
+        elif removed:
+            order = [rid for rid in self._order if rid in wanted]
+        else:
+            order = self._order
+        same_rows = not (added or removed or stats.columns_rebuilt)
+        stats.rows_drawn = self._install(order, same_rows=same_rows)
         self._restore_cursor(cursor_id, cursor_index)
         stats.seconds = time.perf_counter() - t0
         return stats
@@ -569,21 +821,23 @@ class ViewTable(DataTable[RowCell]):
         else:
             self._marked.discard(rid)
 
-    def _key_fn(self, models: Mapping[str, RowModel]):  # type: ignore[no-untyped-def]
-        column = self.sort_column
+    def _ordered(self, ids: Iterable[str]) -> list[str]:
+        """`ids` in the table's sort order (each row's key kept while its model stays)."""
+        models, column = self._models, self.sort_column
+        keys = self._sort_keys.get(column)
+        if keys is None:
+            keys = self._sort_keys[column] = {}
+        if len(keys) > 2 * len(models):
+            keys = self._sort_keys[column] = {k: v for k, v in keys.items() if k in models}
 
         def key(rid: str) -> tuple[object, ...]:
-            return sort_key(models[rid], column)
+            m = models[rid]
+            known = keys.get(rid)
+            if known is None or known[0] is not m:
+                known = keys[rid] = (m, sort_key(m, column))
+            return known[1]
 
-        return key
-
-    def _sort(self) -> None:
-        """Reorder the rows by our sort key: what `DataTable.sort` does, but keyed by row id
-        directly rather than through a lookup of each row's cells."""
-        order = sorted(self._shown, key=self._key_fn(self._models), reverse=self.sort_reverse)
-        self._row_locations = TwoWayDict({RowKey(rid): i for i, rid in enumerate(order)})
-        self._update_count += 1
-        self.refresh()
+        return sorted(ids, key=key, reverse=self.sort_reverse)
 
     def _restore_cursor(self, cursor_id: str | None, cursor_index: int) -> None:
         if not self.row_count:
@@ -599,8 +853,8 @@ class ViewTable(DataTable[RowCell]):
         cursor_id, cursor_index = self.cursor_view_id, self.cursor_row
         self.sort_column, self.sort_reverse = column, reverse
         for key in self.col_widths:
-            self.columns[key].label = self._label(key)  # type: ignore[index]
-        self._sort()
+            self.columns[ColumnKey(key)].label = self._label(key)
+        self._install(self._ordered(self._shown), same_rows=True)
         self._restore_cursor(cursor_id, cursor_index)
 
     # ------------------------------------------------------------------ ticking
@@ -611,11 +865,7 @@ class ViewTable(DataTable[RowCell]):
             return []
         top = max(int(self.scroll_y) - margin, 0)
         bottom = min(int(self.scroll_y) + self.size.height + margin, self.row_count)
-        out = []
-        for i in range(top, bottom):
-            row_key, _ = self.coordinate_to_cell_key(Coordinate(i, 0))
-            out.append(row_key.value or "")
-        return out
+        return self._order[top:bottom]
 
     def tick(self, now: datetime, highlight: set[str], all_rows: bool = False) -> int:
         """Refresh the clock-dependent cells; returns how many cells were written."""
@@ -640,6 +890,12 @@ class ViewTable(DataTable[RowCell]):
                     state_written = state_written or col == "state"
             self._shown[rid] = tuple(new_cells)
             self._track_mark(rid, self._shown[rid])
+        # Stale marks ("~12m") change the state column's width.
+        generation = self._generation
         if state_written:
-            self._measure()  # stale marks ("~12m") change the state column's width
+            self._remeasure()
+        if self._generation != generation:
+            cursor_id, cursor_index = self.cursor_view_id, self.cursor_row
+            self._install(self._order)
+            self._restore_cursor(cursor_id, cursor_index)
         return written
