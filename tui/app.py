@@ -301,8 +301,11 @@ class TrailtopApp(App[None]):
                 if rid.startswith(COVERAGE_PREFIX):  # a new gap: the engine does not mark it
                     self._highlight_until[rid] = until
         if snapshot.partial:
+            # Partials come while accounts answer, then once every status is read; the
+            # engine's own progress says which ("reading trails: n of m accounts", then
+            # "diagnosing destinations").
             self.sweep_status = SweepStatus(
-                sweeping=True, progress="statuses read; diagnosing destinations"
+                sweeping=True, progress=self.sweep_status.progress or "reading trails"
             )
         elif self.sweep_status.sweeping or self.sweep_status.failed:
             self.sweep_status = SweepStatus()

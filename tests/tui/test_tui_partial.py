@@ -37,15 +37,20 @@ async def test_partial_rows_then_the_complete_sweep_without_alerts() -> None:
     app = TrailtopApp(source, clock=frozen_clock(), bell=True)
     async with app.run_test(size=(120, 30)) as pilot:
         await wait_until(pilot, lambda: source.on_snapshot is not None)
-        source.event(Phase.PROGRESS, "reading 2 trail statuses")
-        await wait_until(pilot, lambda: "reading 2 trail statuses" in screen_text(app))
+        # As the engine says it: accounts read one by one (a partial on the way), then
+        # destinations diagnosed.
+        source.event(Phase.PROGRESS, "reading trails: 1 of 2 accounts")
+        await wait_until(pilot, lambda: "1 of 2 accounts" in screen_text(app))
         source.push(partial)
         await wait_until(pilot, lambda: app.snapshots_applied == 1)
         await pilot.pause()
         assert len(app.models) == 2
         text = screen_text(app)
-        assert "diagnosing destinations" in text and "root causes to come" in text
+        assert "1 of 2 accounts" in text, "a partial keeps what the engine is doing"
+        assert "root causes to come" in text
         assert "sweep #1" not in text, "a partial snapshot is not a finished sweep"
+        source.event(Phase.PROGRESS, "diagnosing destinations (buckets, keys, topics, roles)")
+        await wait_until(pilot, lambda: "diagnosing destinations" in screen_text(app))
         # The complete first sweep finds the root cause: a row turns failing, but that is
         # the first verdict, not a change: no toast, no bell, no change mark.
         source.push(make_snapshot([ok, broken], changed=[broken.id]))

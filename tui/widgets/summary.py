@@ -255,7 +255,7 @@ class StatusLine(Bar):
             segs.append(
                 segment(
                     3,
-                    Text("first sweep: statuses read, root causes to come", st("busy")),
+                    Text("first sweep: rows as accounts answer, root causes to come", st("busy")),
                     Text("first sweep…", st("busy")),
                     droppable=True,
                 )
