@@ -1,7 +1,7 @@
-"""Pure row model for the overview table: per-view cell tuples, sort keys, filter, diff plan.
+"""Pure row model for the overview table: per-view cell tuples, sort keys, filter.
 
 Kept free of Textual so that applying a snapshot can be reasoned about (and measured) as
-data: the table widget only executes the plan computed here. A cell is `(text, style)` where
+data: the table widget only draws the cells made here. A cell is `(text, style)` where
 `style` is a component-class name resolved by the widget from `trailtop.tcss`; comparing
 these small tuples is what makes "update only the cells whose text changed" cheap.
 """
@@ -408,44 +408,3 @@ def sort_key(m: RowModel, column: str | None) -> tuple[object, ...]:
     else:
         primary = 0
     return (primary, *m.base_key)
-
-
-# ---------------------------------------------------------------------------- diffing
-
-
-@dataclass(slots=True)
-class TableDiff:
-    """What to do to the displayed table to make it show `wanted`."""
-
-    add: list[str]
-    remove: list[str]
-    #: (row id, column key, new cell)
-    update: list[tuple[str, str, Cell]]
-
-    @property
-    def empty(self) -> bool:
-        return not (self.add or self.remove or self.update)
-
-
-def table_diff(shown: Mapping[str, Cells], wanted: Mapping[str, Cells]) -> TableDiff:
-    """Cell-level diff: rows that appeared/disappeared, and each changed cell of the rest."""
-    remove = [rid for rid in shown if rid not in wanted]
-    add: list[str] = []
-    update: list[tuple[str, str, Cell]] = []
-    for rid, cells in wanted.items():
-        old = shown.get(rid)
-        if old is None:
-            add.append(rid)
-        elif old != cells:
-            for key, new, prev in zip(COLUMN_KEYS, cells, old, strict=True):
-                if new != prev:
-                    update.append((rid, key, new))
-    return TableDiff(add=add, remove=remove, update=update)
-
-
-def should_rebuild(n_remove: int, n_shown: int, n_wanted: int) -> bool:
-    """`DataTable.remove_row` is O(rows); past this point clearing and re-adding is cheaper.
-
-    Measured here: 200 removals of 5,000 rows ≈ 0.58 s, re-adding 5,000 rows ≈ 0.55 s.
-    """
-    return n_remove * n_shown > 180 * max(n_wanted, 1) and n_remove > 20

@@ -17,9 +17,7 @@ from tui.rows import (
     jump_matches,
     matches,
     row_cells,
-    should_rebuild,
     sort_key,
-    table_diff,
 )
 from tui.safe import plain, safe_text
 
@@ -92,27 +90,6 @@ def test_models_reused_when_view_unchanged() -> None:
     second = build_models([changed if v is views[3] else v for v in views], first)
     assert second[views[0].id] is first[views[0].id]
     assert second[views[3].id] is not first[views[3].id]
-
-
-def test_table_diff_only_changed_cells() -> None:
-    views = demo_views()
-    models = build_models(views)
-    shown = {rid: row_cells(m, T0) for rid, m in models.items()}
-    new_views = [breaking(v) if v.id == views[0].id else v for v in views[:-1]]
-    new_models = build_models(new_views, models)
-    wanted = {rid: row_cells(m, T0) for rid, m in new_models.items()}
-    extra = make_view("999999999999")
-    wanted[extra.id] = row_cells(build_models([extra])[extra.id], T0)
-    diff = table_diff(shown, wanted)
-    assert diff.remove == [views[-1].id]
-    assert diff.add == [extra.id]
-    assert {u[0] for u in diff.update} == {views[0].id}
-    assert {u[1] for u in diff.update} == {"state", "finding"}
-
-
-def test_rebuild_threshold() -> None:
-    assert not should_rebuild(5, 5000, 5000)
-    assert should_rebuild(4990, 5000, 10)
 
 
 def test_sort_keys_order_worst_first_and_by_age() -> None:

@@ -1,6 +1,6 @@
 """One cell of the overview table, and how a row of them is drawn without Rich's console.
 
-`tui/widgets/view_table.py` draws its rows straight from these cells: at 1,700 rows the
+`tui/widgets/fast_table.py` draws its rows straight from these cells: at 1,700 rows the
 console's rendering of every visible cell after each sort or cursor move was most of the
 cost, and a Rich `Text` per cell was five objects for the garbage collector to walk.
 """
