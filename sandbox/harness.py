@@ -23,17 +23,19 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import boto3
-import botocore.session
-from botocore.config import Config
-
-from .control_client import ControlClient, FaultsClient
-from .landing_zone import LandingZone
 from .profiles import MGMT, MGMT_KEY, ProfileSet, sso_start_url
-from .scenarios import SCENARIOS
-from .seeding import Seeder
+
+if TYPE_CHECKING:
+    import boto3
+
+    from .control_client import ControlClient, FaultsClient
+    from .landing_zone import LandingZone
+
+#: The scenarios of sandbox/scenarios.py, named here so that importing this module (and
+#: spawning the server, `Sandbox.spawn`) costs no SDK import: boto3 loads while it starts.
+SCENARIO_NAMES = ("demo", "bench", "landing-zone", "org", "empty")
 
 _STARTUP_TIMEOUT = 60.0
 #: Variables that would let real credentials or settings leak into a sandboxed process.
@@ -76,8 +78,8 @@ class Sandbox:
         seed: int | None = DEFAULT_SEED,
         idle_timeout: float | None = None,
     ) -> None:
-        if scenario not in SCENARIOS:
-            raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIOS)}")
+        if scenario not in SCENARIO_NAMES:
+            raise ValueError(f"unknown scenario {scenario!r}; known: {', '.join(SCENARIO_NAMES)}")
         self.scenario = scenario
         self.delivery_interval = delivery_interval
         self.port = port
@@ -107,8 +109,14 @@ class Sandbox:
         self._stopped = False
 
     # -- lifecycle -------------------------------------------------------------------------
-    def start(self) -> Sandbox:
-        """Spawn the server, wait for its ready line, write profiles, seed the scenario."""
+    def spawn(self) -> Sandbox:
+        """Start the server process and return at once (its ready line is read by `start`).
+
+        Cheap in the caller (no SDK import), so the server's own start-up (~1.5 s) runs
+        while the caller goes on (the demo: drawing its first screen, importing the SDK).
+        Idempotent; refused once stopped."""
+        if self._stopped:
+            raise SandboxError("sandbox stopped")
         if self._proc is not None:
             return self
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -144,7 +152,19 @@ class Sandbox:
             )
         self.pid = self._proc.pid
         atexit.register(self.stop)
+        return self
+
+    def start(self) -> Sandbox:
+        """Spawn the server (unless `spawn` did), wait for its ready line, write profiles,
+        seed the scenario."""
+        if self._proc is not None and self.endpoint_url:
+            return self
+        self.spawn()
         try:
+            from .control_client import ControlClient
+            from .scenarios import SCENARIOS  # boto3: imported while the server starts
+            from .seeding import Seeder
+
             ready = self._read_ready_line()
             self.endpoint_url = f"http://127.0.0.1:{ready['port']}"
             self._control = ControlClient(self.endpoint_url)
@@ -259,10 +279,14 @@ class Sandbox:
     @property
     def faults(self) -> FaultsClient:
         """Fault rules: ``add(kind, **filters_and_params) -> id``, ``remove``, ``clear``, ``list``."""
+        from .control_client import FaultsClient
+
         return FaultsClient(self.control)
 
     def _base(self) -> boto3.Session:
         """The management account's session: its model cache serves every client made here."""
+        import boto3
+
         key = (MGMT, "")
         if key not in self._sessions:
             self._sessions[key] = boto3.Session(
@@ -305,6 +329,9 @@ class Sandbox:
         key = (account, role_name)
         if key not in self._sessions:
             creds = self._role_credentials(account, role_name)
+            import boto3
+            import botocore.session
+
             # A fresh botocore session re-reads every service model; share the base's loader.
             core = botocore.session.Session()
             core.register_component(
@@ -326,6 +353,8 @@ class Sandbox:
 
         Made from the management account's session with the role's credentials: a new
         session per account would cost a model load per client."""
+        from botocore.config import Config
+
         creds = self._role_credentials(account, role_name)
         return self._client_lock_held(
             lambda: self._base().client(
@@ -347,6 +376,9 @@ class Sandbox:
         if self.manifest.get("scenario") != "landing-zone":
             raise SandboxError("landing_zone needs Sandbox(scenario='landing-zone')")
         if self._landing_zone is None:
+            from .landing_zone import LandingZone
+            from .seeding import Seeder
+
             seeder = Seeder(self.endpoint_url, MGMT_KEY.access_key_id, MGMT_KEY.secret_access_key)
             self._landing_zone = LandingZone(seeder, self.manifest)
         return self._landing_zone

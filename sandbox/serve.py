@@ -16,7 +16,7 @@ import threading
 import time
 
 from .emulation import Emulation
-from .server import IDLE_TIMEOUT, make_sandbox_server, seed_ids
+from .server import IDLE_TIMEOUT, make_sandbox_server, seed_ids, warm
 
 
 def _watch_parent(parent_pid: int) -> None:
@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> None:
     emulation = Emulation.create(args.delivery_interval, args.lookup_events_rps or None)
     server = make_sandbox_server(emulation, args.host, args.port, args.idle_timeout)
     host, port = server.server_address[:2]
+    # Before the ready line: the parent is importing its SDK meanwhile, and a request that
+    # arrived during the warm-up would wait for it anyway.
+    warm(server)
     signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     if args.parent_pid:
         threading.Thread(target=_watch_parent, args=(args.parent_pid,), daemon=True).start()

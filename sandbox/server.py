@@ -31,11 +31,7 @@ from moto.cloudtrail.models import cloudtrail_backends
 from moto.core.models import DEFAULT_ACCOUNT_ID
 from moto.moto_api._internal import mock_random
 from moto.moto_api._internal.moto_random import MotoRandom
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
+from moto.moto_server.werkzeug_app import MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import control
@@ -46,6 +42,7 @@ from .events import event_region, is_recorded
 from .handlers import handler_for, parse_json
 from .identity import account_of, is_expired, is_known, resolve_caller
 from .metering import RequestMeter
+from .moto_speed import CachedDispatcher, install
 from .organizations import allow_cloudtrail_delegation
 from .protocol import CallInfo, WireResponse, describe_call, fault_response, status_line
 from .regions import OPT_IN_REGIONS
@@ -269,8 +266,8 @@ class SandboxMiddleware:
 
 def build_app(emulation: Emulation) -> SandboxMiddleware:
     allow_cloudtrail_delegation()
-    moto_app = DomainDispatcherApplication(create_backend_app)
-    return SandboxMiddleware(moto_app, emulation)
+    install()
+    return SandboxMiddleware(CachedDispatcher(create_backend_app), emulation)
 
 
 def quiet_logging() -> None:
@@ -473,6 +470,13 @@ def _request_ids(*identity: object) -> Iterator[None]:
         yield
     finally:
         local.identity, local.rng = None, None
+
+
+def warm(server: BaseWSGIServer) -> None:
+    """Build what the first requests of each emulated service would (sandbox/moto_speed.py)."""
+    app = server.app
+    if isinstance(app, SandboxMiddleware) and isinstance(app.app, CachedDispatcher):
+        app.app.warm()
 
 
 def make_sandbox_server(

@@ -10,6 +10,7 @@ written, a TUI asked for without a terminal).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
@@ -18,11 +19,9 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from core.report import EXIT_UNKNOWN, EXIT_USAGE
-from core.settings import ConfigError, Settings, load_settings
-
 if TYPE_CHECKING:
     from core.engine.protocols import EventCallback, SnapshotCallback
+    from core.settings import Settings
 
 log = logging.getLogger("trailtop")
 
@@ -47,6 +46,10 @@ exit status of --once: 0 ok, 1 something failing, 2 usage or configuration error
 
 #: Where `--demo` writes its audit lines: never into the audit log of real changes.
 DEMO_AUDIT_LOG = "~/.local/state/trailtop/demo-audit.jsonl"
+#: Niceness of the demo's engine process, spawned while the estate starts.
+DEMO_ENGINE_NICE = 10
+#: The demo's estate starts seeding once the first screen is drawn, or after this long.
+DEMO_PAINT_WAIT_SECONDS = 1.5
 #: The demo mutes its own findings apart from the real mute file, as it audits apart.
 DEMO_MUTE_FILE = "~/.local/state/trailtop/demo-mutes.toml"
 _DEMO_REMEDIATION = {
@@ -222,6 +225,8 @@ def setup_logging(path: str | None) -> None:
         try:
             handler: logging.Handler = logging.FileHandler(full, encoding="utf-8")
         except OSError as e:
+            from core.settings import ConfigError
+
             where = os.path.dirname(os.path.abspath(full))
             fix = (
                 f"create {where} first"
@@ -353,8 +358,32 @@ def _named_profile(settings: Settings) -> Settings:
     return settings.model_copy(update={"aws": aws})
 
 
+def _early_demo_sandbox(argv: list[str]) -> Any:
+    """With `--demo` and no TUI (`--once`, `fix`, `watch`), the estate's server process,
+    spawned before this process imports anything heavy: the server's own start-up (~1.5 s
+    of imports and warm-up) then runs while the settings and the SDK load here. None
+    otherwise, for help, or without the demo extra (which the regular path reports). The
+    TUI spawns it once its first screen is drawn: spawned earlier, it delays that screen."""
+    headless = "--once" in argv or argv[:1] in (["fix"], ["watch"])
+    if "--demo" not in argv or not headless:
+        return None
+    if any(a in ("-h", "--help", "-V", "--version") for a in argv):
+        return None
+    try:
+        from tui.demo import new_sandbox
+
+        return new_sandbox().spawn()
+    except Exception:  # noqa: BLE001 - said by the regular path, with its exit status
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # Stopped in the `finally` below, or at exit if the arguments are refused first.
+    sandbox = _early_demo_sandbox(argv)
+    from core.report import EXIT_UNKNOWN, EXIT_USAGE
+    from core.settings import ConfigError, load_settings
+
     if argv[:1] == ["fix"]:
         args = build_fix_parser().parse_args(argv[1:])
         args.once = False
@@ -370,7 +399,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.watch = False
         if args.format is not None and not args.once:
             parser.error("--format applies to --once (the TUI has no output format)")
-    sandbox = None
     try:
         setup_logging(args.debug_log)
         if not args.once and not args.plan_id and not args.watch:
@@ -387,9 +415,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The TUI paints first and starts the estate behind it (tui.demo.DemoSource):
             # only what is known before the estate is up is merged here.
             from core.settings import deep_merge
-            from tui.demo import check_demo_available, demo_poll_overrides
+            from tui.demo import check_demo_available, demo_poll_overrides, new_sandbox
 
             check_demo_available()
+            sandbox = new_sandbox()  # spawned once the first screen is drawn (run_tui)
             settings, path = load_settings(
                 args.config,
                 deep_merge(deep_merge(demo_poll_overrides(), _DEMO_REMEDIATION), overrides),
@@ -399,11 +428,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                 path or "(none)",
                 "enabled" if settings.remediation.enabled else "disabled",
             )
-            return run_tui(settings, demo=True, demo_args=(args.config, overrides))
+            return run_tui(settings, demo=True, demo_args=(sandbox, args.config, overrides))
         if args.demo:
             from tui.demo import start_demo
 
-            sandbox, demo_overrides, env = start_demo()
+            sandbox, demo_overrides, env = start_demo(sandbox)
             os.environ.update(env)
             from core.settings import deep_merge
 
@@ -488,7 +517,7 @@ def run_headless(settings: Settings, fmt: str) -> int:
 
 def _demo_settings(sb: Any, config: str | None, overrides: dict[str, Any]) -> Settings:
     """The demo's settings once its estate is up: pointed at it, checked as at start."""
-    from core.settings import check_aws_names, deep_merge, source_of
+    from core.settings import check_aws_names, deep_merge, load_settings, source_of
     from tui.demo import demo_overrides
 
     os.environ.update(sb.process_env({}))
@@ -506,17 +535,17 @@ def run_tui(
     settings: Settings,
     *,
     demo: bool = False,
-    demo_args: tuple[str | None, dict[str, Any]] | None = None,
+    demo_args: tuple[Any, str | None, dict[str, Any]] | None = None,
 ) -> int:
-    """The live TUI. With `demo_args` (config path, overrides) the emulated estate starts
-    behind the first screen and `settings` are those known before it is up."""
+    """The live TUI. With `demo_args` (the demo's sandbox, not spawned yet; config path;
+    overrides) the emulated estate starts once the first screen is drawn and `settings`
+    are those known before it is up."""
+    from core.engine.process import EngineOptions, ProcessMonitor
     from core.engine.protocols import SnapshotSource
-    from tui.app import TrailtopApp
 
-    def monitor_for(settings: Settings) -> SnapshotSource:
+    def monitor_for(settings: Settings | None) -> ProcessMonitor:
         # The engine runs in a process of its own (core/engine/process.py): at
         # organization size its CPU and memory would otherwise stall the UI's loop.
-        from core.engine.process import EngineOptions, ProcessMonitor
 
         class LoggedMonitor(ProcessMonitor):
             """The engine's process host, writing each sweep's summary to the debug log."""
@@ -543,6 +572,9 @@ def run_tui(
             log_setup=setup_logging,
             log_file=_debug_log_path(),
             partial_first_sweep=True,
+            # Spawned ahead (the demo), the engine's imports must not take the CPU the
+            # estate's start needs: the engine waits for the estate anyway.
+            nice=DEMO_ENGINE_NICE if demo_args is not None else 0,
         )
         return LoggedMonitor(settings, options)
 
@@ -558,23 +590,57 @@ def run_tui(
                 collector, settings.metrics.address, settings.metrics.tui_port
             )
         except OSError as e:
+            from core.settings import ConfigError
+
             raise ConfigError(
                 f"metrics.tui_port {settings.metrics.tui_port}: cannot listen there "
                 f"({e.strerror or e}); choose another port"
             ) from e
-    source: SnapshotSource
+    engine: ProcessMonitor | None = None
     if demo_args is not None:
-        from tui.demo import DemoSource, new_sandbox
+        # The engine's process starts without its settings (they need the estate's
+        # endpoint) once the first screen is drawn: its imports run while the estate is
+        # seeded.
+        engine = monitor_for(None)
+    from tui.app import TrailtopApp
 
-        config, overrides = demo_args
-        source = DemoSource(
-            new_sandbox, lambda sb: monitor_for(_demo_settings(sb, config, overrides))
+    source: SnapshotSource
+    if demo_args is not None and engine is not None:
+        from tui.demo import DemoSource
+
+        demo_sandbox, config, overrides = demo_args
+        demo_engine = engine
+
+        def engine_for(sb: Any) -> SnapshotSource:
+            demo_engine.settings = _demo_settings(sb, config, overrides)
+            return demo_engine
+
+        demo_source = DemoSource(
+            lambda: demo_sandbox, engine_for, paint_wait_seconds=DEMO_PAINT_WAIT_SECONDS
         )
+        source = demo_source
+
+        def painted() -> None:
+            # The first screen is drawn: the estate's server and the engine's process
+            # start now (their imports, ~1 s each, would have delayed it), then seeding.
+            with contextlib.suppress(Exception):  # stopped meanwhile: the start says why
+                demo_sandbox.spawn()
+            demo_engine.spawn()
+            demo_source.painted()
+
+        class DemoApp(TrailtopApp):
+            """Starts the demo's estate and engine once the first screen is drawn."""
+
+            def on_mount(self) -> None:  # before TrailtopApp's, which starts the source
+                self.call_after_refresh(painted)
+
+        app_class: type[TrailtopApp] = DemoApp
     else:
         source = monitor_for(settings)
+        app_class = TrailtopApp
     from core.mute import mute_file_path
 
-    app = TrailtopApp(
+    app = app_class(
         source,
         title_hint="demo estate" if demo else "",
         bell=settings.ui.bell,
@@ -585,6 +651,8 @@ def run_tui(
         app.run()
     finally:
         source.stop()
+        if engine is not None:  # spawned, though the estate may never have started
+            engine.stop()
         if server is not None:
             server.stop()
     return int(app.return_code or 0)

@@ -24,7 +24,6 @@ from core.engine.protocols import (
     SnapshotCallback,
     SnapshotSource,
 )
-from core.settings import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +72,8 @@ _MISSING_EXTRA = (
 def check_demo_available() -> None:
     """Raise ConfigError now (exit 2) when the extra is missing: cheaper than importing it."""
     if importlib.util.find_spec("moto") is None or importlib.util.find_spec("sandbox") is None:
+        from core.settings import ConfigError
+
         raise ConfigError(_MISSING_EXTRA)
 
 
@@ -81,13 +82,16 @@ def new_sandbox() -> Any:
     try:
         from sandbox import Sandbox
     except ImportError as e:  # moto is not installed
+        from core.settings import ConfigError
+
         raise ConfigError(_MISSING_EXTRA) from e
     return Sandbox(scenario="demo", delivery_interval=DEMO_DELIVERY_INTERVAL)
 
 
-def start_demo() -> tuple[Any, dict[str, Any], dict[str, str]]:
-    """Start the demo sandbox; returns (sandbox, settings overrides, environment)."""
-    sb = new_sandbox()
+def start_demo(sb: Any = None) -> tuple[Any, dict[str, Any], dict[str, str]]:
+    """Start the demo sandbox (`sb`, when already spawned); returns (sandbox, settings
+    overrides, environment)."""
+    sb = sb or new_sandbox()
     sb.start()
     return sb, demo_overrides(sb.manifest, sb.endpoint_url), sb.process_env({})
 
@@ -119,9 +123,15 @@ class DemoSource:
         self,
         new_sandbox: Callable[[], DemoSandbox],
         make_source: Callable[[DemoSandbox], SnapshotSource],
+        *,
+        paint_wait_seconds: float = 0.0,
     ) -> None:
         self._new_sandbox = new_sandbox
         self._make_source = make_source
+        #: With a wait, the estate's seeding (a second of this process's CPU) starts once
+        #: `painted()` is called, or after that many seconds: the first screen comes first.
+        self._paint_wait_seconds = paint_wait_seconds
+        self._painted = threading.Event()
         self._lock = threading.Lock()
         self._stop_lock = threading.Lock()
         self._stopping = False
@@ -148,8 +158,14 @@ class DemoSource:
         )
         self._thread.start()
 
+    def painted(self) -> None:
+        """The first screen is drawn: the estate may take this process's CPU now."""
+        self._painted.set()
+
     def _run(self, on_snapshot: SnapshotCallback, emit: EventCallback) -> None:
         emit(Phase.SWEEP_STARTED, STARTING)
+        if self._paint_wait_seconds > 0:
+            self._painted.wait(self._paint_wait_seconds)
         first = True
 
         def forward(phase: Phase, detail: str) -> None:
@@ -216,6 +232,7 @@ class DemoSource:
             with self._lock:
                 self._stopping = True
                 source, sb, thread = self._source, self._sandbox, self._thread
+            self._painted.set()  # a start still waiting for the first screen gives up
             if source is None and sb is not None and sb.pid is not None:
                 # Still starting: kill the server by its pid so the start fails at once.
                 with contextlib.suppress(ProcessLookupError):

@@ -46,12 +46,23 @@ class EngineOptions:
     log_file: str | None = None
     #: Deliver the first sweep's rows as soon as statuses are read (Snapshot.partial).
     partial_first_sweep: bool = False
+    #: Niceness added to the child's (os.nice): a child spawned while the UI starts should
+    #: not take the CPU its first paint needs.
+    nice: int = 0
 
 
 class ProcessMonitor:
-    """Runs `Monitor(engine_from_settings(settings))` in a spawned child process."""
+    """Runs `Monitor(engine_from_settings(settings))` in a spawned child process.
 
-    def __init__(self, settings: Settings, options: EngineOptions | None = None) -> None:
+    `spawn()` may start the child before the settings are known: a new interpreter and the
+    engine's imports take about a second, which then passes while the caller prepares what
+    the settings need (the demo: while its estate is seeded). `start()` hands the settings
+    over, with the environment as it is then, so the child sees what it would have seen
+    spawned at that moment.
+    """
+
+    def __init__(self, settings: Settings | None, options: EngineOptions | None = None) -> None:
+        #: Needed by `start()`; may be set after `spawn()`.
         self.settings = settings
         self.options = options or EngineOptions()
         self._proc: Any = None
@@ -62,32 +73,46 @@ class ProcessMonitor:
         self._tokens = itertools.count(1)
         self._stopping = threading.Event()
         self._stop_lock = threading.Lock()
+        self._started = False
 
     @property
     def pid(self) -> int | None:
         return int(self._proc.pid) if self._proc is not None and self._proc.pid else None
 
+    def spawn(self) -> None:
+        """Start the child process now; it imports the engine and waits for `start()`.
+        Idempotent; does nothing once stopped."""
+        with self._stop_lock:
+            if self._proc is not None or self._stopping.is_set():
+                return
+            # Spawned, never forked: the UI's process has threads, and a fork copies their locks.
+            ctx = multiprocessing.get_context("spawn")
+            parent, child = ctx.Pipe(duplex=True)
+            proc = ctx.Process(
+                target=_child_main,
+                args=(child, self.options),
+                name="trailtop-engine",
+                daemon=True,
+            )
+            # multiprocessing passes `sys.stderr.fileno()` to the helper it starts; a TUI's
+            # stderr is Textual's capture, which has none. The real one is handed over
+            # instead (the child then points its own stderr away from the screen).
+            with contextlib.redirect_stderr(sys.__stderr__):
+                proc.start()
+            child.close()
+            self._proc, self._conn = proc, parent
+
     def start(self, on_snapshot: SnapshotCallback, on_event: EventCallback | None = None) -> None:
-        if self._proc is not None:
+        if self._started:
             return
+        if self.settings is None:
+            raise ValueError("ProcessMonitor.start needs settings")
+        self._started = True
         self._on_snapshot = on_snapshot
         self._on_event = on_event or (lambda _p, _d: None)
-        # Spawned, never forked: the UI's process has threads, and a fork copies their locks.
-        ctx = multiprocessing.get_context("spawn")
-        parent, child = ctx.Pipe(duplex=True)
-        self._proc = ctx.Process(
-            target=_child_main,
-            args=(child, self.settings, self.options),
-            name="trailtop-engine",
-            daemon=True,
-        )
-        # multiprocessing passes `sys.stderr.fileno()` to the helper it starts; a TUI's
-        # stderr is Textual's capture, which has none. The real one is handed over instead
-        # (the child then points its own stderr away from the screen).
-        with contextlib.redirect_stderr(sys.__stderr__):
-            self._proc.start()
-        child.close()
-        self._conn = parent
+        self.spawn()
+        if not self._send("settings", self.settings, dict(os.environ)):
+            return  # stopped meanwhile
         self._reader = threading.Thread(target=self._read, name="trailtop-engine-pipe", daemon=True)
         self._reader.start()
 
@@ -179,8 +204,43 @@ class ProcessMonitor:
                 cb(msg[2], msg[3])
 
 
-def _child_main(conn: Connection, settings: Settings, options: EngineOptions) -> None:
-    """The child: the engine and its Monitor, driven by the parent's messages."""
+#: The services a sweep calls, those read before its first rows first. A child spawned
+#: ahead of its settings loads their models, endpoint rules and client classes while it
+#: waits (~0.5 s of a cold sweep otherwise), until the settings come.
+_SWEEP_SERVICES = ("sts", "organizations", "ec2", "iam", "cloudtrail", "s3", "kms", "sns", "logs")
+
+
+def _warm_clients(conn: Connection) -> None:
+    """Create (and drop) one client per sweep service: what they load stays cached."""
+    import asyncio
+
+    from core.aws.clients import new_session
+
+    async def warm() -> None:
+        session = new_session()
+        for name in _SWEEP_SERVICES:
+            if conn.poll():  # the settings came: the sweep loads the rest itself
+                return
+            async with session.create_client(
+                name,
+                region_name="us-east-1",
+                endpoint_url="http://127.0.0.1:9",  # never called
+                aws_access_key_id="warm-up",
+                aws_secret_access_key="warm-up",
+            ):
+                pass
+
+    try:
+        asyncio.run(warm())
+    except Exception:  # noqa: BLE001 - only a head start: the sweep loads what it needs
+        log.debug("warming the engine's clients failed", exc_info=True)
+
+
+def _child_main(conn: Connection, options: EngineOptions) -> None:
+    """The child: the engine and its Monitor, driven by the parent's messages (the first
+    one brings the settings and the environment)."""
+    if options.nice:
+        os.nice(options.nice)
     # Ctrl+C in the terminal reaches the whole process group; the parent decides to stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # The terminal belongs to the parent's TUI: nothing of the child's may draw on it
@@ -195,6 +255,17 @@ def _child_main(conn: Connection, settings: Settings, options: EngineOptions) ->
     from core.engine.monitor import Monitor
     from core.engine.sweep import engine_from_settings
 
+    _warm_clients(conn)
+    try:
+        first = conn.recv()
+    except (EOFError, OSError):
+        return
+    if first[0] != "settings":  # stopped before it started
+        conn.close()
+        return
+    settings, environ = first[1], first[2]
+    os.environ.clear()
+    os.environ.update(environ)
     engine = engine_from_settings(settings)
     if engine.culprits is not None and options.culprit_wait_seconds is not None:
         engine.culprits.wait_seconds = options.culprit_wait_seconds

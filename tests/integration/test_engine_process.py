@@ -8,6 +8,8 @@ import queue
 import threading
 from typing import Any
 
+import pytest
+
 from core.engine.process import EngineOptions, ProcessMonitor
 from core.engine.protocols import Phase
 from core.fix.model import REFUSED
@@ -36,13 +38,17 @@ def test_the_engine_process_sweeps_answers_and_stops(sandbox: Sandbox) -> None:
         threads.add(threading.get_ident())
         snaps.put(snap)
 
-    with aws_env(sandbox):  # the child is spawned with this environment
-        monitor = ProcessMonitor(
-            settings_for(sandbox, poll={"interval_seconds": 3600}, remediation={"enabled": False}),
-            EngineOptions(partial_first_sweep=True),
+    # Spawned ahead of its settings and of the sandbox's environment (as the demo does):
+    # both are handed over by start(), so the child reaches the sandbox's profiles.
+    monitor = ProcessMonitor(None, EngineOptions(partial_first_sweep=True, nice=1))
+    monitor.spawn()
+    pid = monitor.pid
+    with aws_env(sandbox):
+        monitor.settings = settings_for(
+            sandbox, poll={"interval_seconds": 3600}, remediation={"enabled": False}
         )
         monitor.start(on_snapshot, lambda p, d: events.append((p, d)))
-    pid = monitor.pid
+    assert monitor.pid == pid, "start() used the child spawned ahead"
     try:
         assert pid is not None and pid != os.getpid() and _alive(pid)
         # The first sweep's rows come before its diagnostics, then the complete sweep.
@@ -56,6 +62,8 @@ def test_the_engine_process_sweeps_answers_and_stops(sandbox: Sandbox) -> None:
         assert not first.partial and first.sweep == 1 and first.organization_trails
         assert {v.id for v in early.views} == {v.id for v in first.views}
         assert caller not in threads, "callbacks come from the pipe's thread"
+        # EngineOptions.nice: the child runs below the parent's priority.
+        assert os.getpriority(os.PRIO_PROCESS, pid) == os.getpriority(os.PRIO_PROCESS, 0) + 1
         said = [d for p, d in events if p is Phase.PROGRESS]
         assert any("of 4 accounts" in d for d in said) and any("diagnosing" in d for d in said)
         # A refresh asks for the next sweep at once (the interval is an hour).
@@ -83,3 +91,18 @@ def test_the_engine_process_sweeps_answers_and_stops(sandbox: Sandbox) -> None:
     late: list[Any] = []
     monitor.apply_plan("x", lambda r, s: late.append(r))
     assert late == [None]
+
+
+def test_a_child_spawned_ahead_and_never_started_stops() -> None:
+    """The demo spawns the engine before its estate is up; quitting during startup stops
+    a child that never got its settings, and a start after stop spawns nothing."""
+    monitor = ProcessMonitor(None)
+    monitor.spawn()
+    pid = monitor.pid
+    assert pid is not None and _alive(pid)
+    with pytest.raises(ValueError, match="needs settings"):
+        monitor.start(lambda _s: None)
+    monitor.stop()
+    assert not _alive(pid), "the engine process is gone after stop"
+    monitor.spawn()
+    assert monitor.pid is None

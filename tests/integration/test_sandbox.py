@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConn
 
 from sandbox import Sandbox
 from sandbox.policies import bucket_policy
+from sandbox.scenarios import CLI_UA, CONSOLE_UA
 from tests.conftest import AwsClientFactory
 
 PROD = "111111111111"
@@ -509,7 +510,14 @@ async def test_lookup_events_returns_the_breaking_event_with_its_actor(
             issuer = record["userIdentity"]["sessionContext"]["sessionIssuer"]["arn"]
             assert issuer == by["actor"]
             assert record["awsRegion"] == region and record["recipientAccountId"] == account
-            assert record["sourceIPAddress"] and record["userAgent"]
+            # Actors share the seeding's clients: each call still carries its own actor's
+            # user agent and source IP (sandbox/seeding.py, ClientPool).
+            agent, ip = (
+                (CLI_UA, "203.0.113.24")
+                if "ci-deployer" in issuer
+                else (CONSOLE_UA, "198.51.100.7")
+            )
+            assert record["userAgent"].startswith(agent + " ") and record["sourceIPAddress"] == ip
 
 
 async def test_lookup_events_filters_pages_and_limits_rate(
@@ -584,3 +592,83 @@ def test_standalone_cli_prints_the_endpoint_and_stops_cleanly() -> None:
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
+
+
+def test_spawn_returns_at_once_and_stop_ends_a_server_never_started() -> None:
+    """The demo spawns the server before the TUI's imports; quitting before the estate
+    started must leave no server, and a stopped sandbox never spawns again."""
+    from sandbox import SandboxError
+    from sandbox.harness import SCENARIO_NAMES
+    from sandbox.scenarios import SCENARIOS
+
+    assert tuple(SCENARIOS) == SCENARIO_NAMES
+    sb = Sandbox(scenario="empty").spawn()
+    pid = sb.pid
+    assert pid is not None and sb.spawn().pid == pid and not sb.endpoint_url
+    sb.stop()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    with pytest.raises(SandboxError):
+        sb.start()
+
+
+def test_symmetric_keys_share_one_private_key_made_on_first_use() -> None:
+    """moto would make an RSA key per KMS key (sandbox/moto_speed.py); asymmetric keys
+    still get their own, and signing with one still verifies."""
+    from moto.kms.models import Key
+
+    from sandbox.moto_speed import install
+
+    install()
+
+    def key(spec: str, usage: str = "ENCRYPT_DECRYPT") -> Any:
+        return Key(None, usage, spec, "", "111111111111", "eu-west-1")
+
+    one, two = key("SYMMETRIC_DEFAULT"), key("SYMMETRIC_DEFAULT")
+    assert one.id != two.id and one.key_material != two.key_material
+    assert one.private_key.public_key() == two.private_key.public_key()
+    rsa = key("RSA_2048", "SIGN_VERIFY")
+    assert rsa.private_key.public_key() != one.private_key.public_key()
+    signature = rsa.private_key.sign(b"trail", "RSASSA_PSS_SHA_256")
+    assert rsa.private_key.verify(b"trail", signature, "RSASSA_PSS_SHA_256")
+
+
+def test_the_cached_dispatcher_finds_the_backends_moto_finds() -> None:
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from sandbox.moto_speed import SERVICES, CachedDispatcher
+
+    cached, moto = (
+        CachedDispatcher(create_backend_app),
+        DomainDispatcherApplication(create_backend_app),
+    )
+    hosts = [f"{s}.{r}.amazonaws.com" for s in SERVICES for r in ("us-east-1", "eu-west-1")]
+    hosts += ["moto_api", "s3", "iam", "sts.amazonaws.com", None]
+    for host in hosts * 2:  # the second time from the cache
+        assert cached.get_backend_for_host(host) == moto.get_backend_for_host(host), host
+    assert cached.get_backend_for_host("cloudtrail.eu-west-1.amazonaws.com") == "cloudtrail"
+
+
+def test_the_server_spawned_first_is_stopped_when_the_demo_cannot_start(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Any
+) -> None:
+    """`trailtop --demo --once` spawns the estate's server before its own imports
+    (tui/cli.py); refused afterwards (here: a debug log it cannot write), it exits 2 and
+    leaves no server behind."""
+    import tui.demo
+    from tui.cli import main
+
+    made: list[Any] = []
+    real = tui.demo.new_sandbox
+
+    def spy() -> Any:
+        made.append(real())
+        return made[-1]
+
+    monkeypatch.setattr(tui.demo, "new_sandbox", spy)
+    log = tmp_path / "missing" / "debug.log"
+    assert main(["--demo", "--once", "--debug-log", str(log)]) == 2
+    assert "--debug-log" in capsys.readouterr().err
+    assert len(made) == 1 and made[0].pid is not None, "spawned before the arguments were judged"
+    with pytest.raises(ProcessLookupError):
+        os.kill(made[0].pid, 0)

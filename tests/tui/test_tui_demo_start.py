@@ -115,3 +115,25 @@ async def test_an_estate_that_does_not_start_says_why() -> None:
         await wait_until(pilot, lambda: app.sweep_status.failed)
         assert "did not start" in app.sweep_status.event and "port in use" in source.error
         assert "sweep failed" in header(app) and not fake.started.is_set()
+
+
+def test_with_a_paint_wait_the_estate_starts_once_the_screen_is_drawn() -> None:
+    """The TUI calls `painted()` after its first screen (tui/cli.py): the estate's CPU
+    must not delay that screen. Stopped while waiting, nothing is ever spawned."""
+    sandbox = SlowSandbox()
+    sandbox.release.set()
+    fake = FakeSource(make_snapshot(demo_views(), sweep=1))
+    source = DemoSource(lambda: sandbox, lambda _sb: fake, paint_wait_seconds=60)
+    source.start(lambda _s: None)
+    assert sandbox.proc is None
+    source.painted()
+    assert fake.started.wait(10) and sandbox.proc is not None
+    source.stop()
+    assert sandbox.stops == 1
+
+    idle = SlowSandbox()
+    waiting = DemoSource(lambda: idle, lambda _sb: fake, paint_wait_seconds=60)
+    waiting.start(lambda _s: None)
+    started = time.monotonic()
+    waiting.stop()  # releases the wait at once
+    assert time.monotonic() - started < 10 and idle.proc is None and idle.stops == 0
