@@ -104,6 +104,7 @@ class Sandbox:
         self._sessions: dict[tuple[str, str], boto3.Session] = {}
         self._credentials: dict[tuple[str, str], dict[str, str]] = {}
         self._client_lock = threading.Lock()
+        self._spawn_lock = threading.Lock()
         self._sts: Any = None
         self._landing_zone: LandingZone | None = None
         self._stopped = False
@@ -114,7 +115,12 @@ class Sandbox:
 
         Cheap in the caller (no SDK import), so the server's own start-up (~1.5 s) runs
         while the caller goes on (the demo: drawing its first screen, importing the SDK).
-        Idempotent; refused once stopped."""
+        Idempotent and safe from two threads at once (the demo's UI thread and its start
+        thread may both ask); refused once stopped."""
+        with self._spawn_lock:
+            return self._spawn()
+
+    def _spawn(self) -> Sandbox:
         if self._stopped:
             raise SandboxError("sandbox stopped")
         if self._proc is not None:

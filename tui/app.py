@@ -271,6 +271,10 @@ class TrailtopApp(App[None]):
                 gc.freeze()
                 if enabled:
                     gc.enable()
+            elif enabled and snapshot.partial:
+                # Partials come every second during the first sweep: no full collection
+                # after each, the collector simply goes on.
+                gc.enable()
             elif enabled:
                 self._collect_pending = True
                 self.call_later(self._collect)

@@ -287,7 +287,8 @@ class ClientPool:
     _closing: set[asyncio.Task[None]] = field(default_factory=set)
     #: The session the shared clients are created from (credentials: `_CallCredentials`).
     _shared: AioSession | None = None
-    #: Make the `FAST_OPS` reads without the SDK's per-call machinery (same answers).
+    #: Make the `FAST_OPS` reads without the SDK's per-call machinery (same answers); only
+    #: on the aiobotocore releases whose internals it was read against (`PATCHES_ACTIVE`).
     fast_reads: bool = True
     _fast_caller: FastCaller | None = None
 
@@ -301,7 +302,7 @@ class ClientPool:
         client always signs with this session's credentials. The reads a sweep makes per
         account and per view take the fast path (core/aws/fast_call.py) when they can."""
         client = await self.get(session, service, region)
-        if self.fast_reads and (service, op) in FAST_OPS:
+        if self.fast_reads and PATCHES_ACTIVE and (service, op) in FAST_OPS:
             try:
                 return await self._fast().call(client, await _credentials_of(session), op, kw)
             except Declined:

@@ -12,7 +12,9 @@ the SDK returns, and an error is the SDK's own exception class.
 Anything out of the ordinary goes back to the SDK, which then applies its standard retry
 mode and error types unchanged: a proxy, an endpoint URL with a path or a query, missing
 credentials, a transport error, and any answer the standard retry mode would retry
-(throttling codes, transient codes, 5xx). So the fast path never retries and never guesses.
+(throttling codes, transient codes, 5xx), after waiting as the SDK waits before a second
+attempt. So the fast path never retries and never guesses. STS's global endpoint (which
+signs for us-east-1 whatever the client's region) is left to the SDK as well.
 
 Signature Version 4: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_sigv-create-signed-request.html
 (the signer's output is checked against botocore's `SigV4Auth` in the unit tests).
@@ -20,9 +22,11 @@ Signature Version 4: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
+import random
 import time
 import weakref
 from collections.abc import Mapping
@@ -62,6 +66,8 @@ _RETRY_CODES: Final = frozenset(
     ]
 )
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})
+#: Endpoints that serve every region (and sign for one of their own): left to the SDK.
+_GLOBAL_HOSTS: Final = frozenset({"sts.amazonaws.com"})
 #: Headers botocore never signs (SigV4Auth's blacklist).
 _UNSIGNED: Final = frozenset({"expect", "user-agent", "x-amzn-trace-id"})
 _ALGORITHM: Final = "AWS4-HMAC-SHA256"
@@ -157,22 +163,26 @@ class FastCaller:
             parts = urlsplit(url)
             http = client._endpoint.http_session
             proxied = http._proxy_config.proxy_url_for(url)
+            signer = client._request_signer
             if (
                 client.meta.service_model.protocol in _PROTOCOLS
                 and parts.path in ("", "/")
                 and not parts.query
                 and not proxied
+                and parts.hostname not in _GLOBAL_HOSTS
                 and callable(getattr(http, "_get_session", None))
             ):
+                host = parts.netloc.rpartition("@")[2]
                 default_port = {"http": 80, "https": 443}.get(parts.scheme)
-                host = parts.hostname or ""
-                if parts.port and parts.port != default_port:
-                    host = f"{host}:{parts.port}"
+                if parts.port is not None and parts.port == default_port:
+                    host = host[: host.rfind(":")]  # as botocore signs it: no default port
                 route = _Route(
-                    url=f"{parts.scheme}://{parts.netloc}/",
+                    url=f"{parts.scheme}://{host}/",
                     host=host,
-                    region=client.meta.region_name,
-                    signing_name=client._request_signer.signing_name,
+                    # The signer's region, not the client's: they differ where an endpoint
+                    # signs for another region (e.g. STS's global endpoint, us-east-1).
+                    region=signer.region_name,
+                    signing_name=signer.signing_name,
                 )
         except AttributeError:  # an SDK release without these members: the SDK does it all
             log.debug("fast path unavailable for a %s client", type(client).__name__)
@@ -227,7 +237,7 @@ class FastCaller:
                 resp_headers = {
                     k.decode("utf-8").lower(): v.decode("utf-8") for k, v in resp.raw_headers
                 }
-        except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+        except (aiohttp.ClientError, OSError, TimeoutError, UnicodeDecodeError) as exc:
             log.debug("fast %s: %s; the SDK retries it", op_name, type(exc).__name__)
             raise Declined from exc
         parsed = await client._response_parser.parse(
@@ -238,6 +248,9 @@ class FastCaller:
             err = parsed.get("Error", {})
             code = str(err.get("QueryErrorCode") or err.get("Code") or "")
             if status in _RETRY_STATUSES or code in _RETRY_CODES:
+                # The SDK's first attempt would follow at once: wait as its standard retry
+                # mode waits before a second attempt (a random part of one second).
+                await asyncio.sleep(random.random())
                 raise Declined
         parsed.setdefault("ResponseMetadata", {})["RetryAttempts"] = 0
         self.answered += 1

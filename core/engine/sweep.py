@@ -176,7 +176,15 @@ class Engine(DiscoveryPhase):
         if first and publish is not None:
 
             def emit(done: list[Account], so_far: StatusRound) -> None:
-                part = [(a, r) for a in done for r in a.regions]
+                # A region where nothing was found is confirmed only once every account
+                # is read (an organization trail may cover it): until then no claim.
+                part = [
+                    (a, r)
+                    for a in done
+                    for r in a.regions
+                    if self.trails.get((a.account_id, r))
+                    or (a.account_id, r) in self.describe_errors
+                ]
                 publish(self._partial(n, part, self._planned(done), so_far, started, t0))
 
             with timer(SweepPhase.DESCRIBE):  # with the status reads, account by account

@@ -45,6 +45,11 @@ def test_rows_of_accounts_that_answered_come_before_the_slow_one(
     assert PROD not in early_accounts and STAGING in early_accounts
     # Targets are those of the accounts read so far: none says PROD is fine before it answered.
     assert PROD not in {t.account_id for t in early.targets}
+    # No region is claimed uncovered before every account is read: only gaps the
+    # complete sweep confirms.
+    gaps = {(g.account_id, g.region) for g in final.coverage}
+    for p in published:
+        assert {(g.account_id, g.region) for g in p.coverage} <= gaps
     # The last partial (every status read) has the complete sweep's rows.
     assert {v.id for v in published[-1].views} == {v.id for v in final.views}
     assert PROD in {v.key.account_id for v in final.views}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -104,3 +106,42 @@ def test_the_setting_reaches_every_pool(fast: bool) -> None:
     collector = Engine(settings).collector
     assert collector.pool.fast_reads is fast
     assert collector.derived_pool(AioConfig()).fast_reads is fast
+
+
+class _Captured(Exception):
+    """Raised by the test's before-send hook once the SDK has signed: nothing is sent."""
+
+
+@pytest.mark.parametrize(
+    ("setting", "region"),
+    [("legacy", "eu-west-1"), ("regional", "eu-west-1"), ("regional", "aws-global")],
+)
+async def test_sts_is_signed_for_the_region_the_sdk_signs_for(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any, setting: str, region: str
+) -> None:
+    """STS's global endpoint signs for us-east-1 whatever the client's region: the fast
+    path leaves it to the SDK, and signs a regional endpoint as the SDK does."""
+    from core.aws.clients import RequestCounter, new_session
+    from core.aws.fast_call import FastCaller
+
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_STS_REGIONAL_ENDPOINTS", setting)
+    session = new_session()
+    async with session.create_client(
+        "sts", region_name=region, aws_access_key_id="AKID", aws_secret_access_key="secret"
+    ) as client:
+        seen: dict[str, str] = {}
+
+        def capture(request: Any, **_: Any) -> None:
+            seen["auth"] = request.headers["Authorization"].decode()
+            raise _Captured
+
+        client.meta.events.register_first("before-send", capture)
+        with pytest.raises(_Captured):
+            await client.get_caller_identity()
+        sdk_region = seen["auth"].split("Credential=")[1].split("/")[2]
+        route = FastCaller(RequestCounter(), "ua")._route(client)
+        if "sts.amazonaws.com" in client.meta.endpoint_url:
+            assert route is None  # the global endpoint: the SDK makes the call
+        else:
+            assert route is not None and route.region == sdk_region

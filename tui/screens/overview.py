@@ -357,8 +357,15 @@ class OverviewScreen(Screen[None]):
 
     @on(Input.Changed, "#filter")
     def _filter_changed(self, event: Input.Changed) -> None:
-        if self.prompt != "filter" or event.value == self.query_text:
-            return  # (opening the prompt puts the filter in force back: nothing changes)
+        if self.prompt != "filter":
+            return
+        if event.value == self.query_text:
+            # (opening the prompt puts the filter in force back: nothing changes) A text
+            # typed meanwhile and abandoned must not be applied by its pending timer.
+            if self._debounce is not None:
+                self._debounce.stop()
+                self._debounce = None
+            return
         if len(self.app.models) <= DEBOUNCE_ROWS:
             self.set_filter(event.value)
             return
