@@ -133,6 +133,7 @@ class _Phases(logging.Handler):
 
 
 async def main(spec: dict[str, Any]) -> None:
+    from core.engine.process import FreezeAfterFirstSweep
     from core.engine.sweep import Engine, engine_from_settings
     from core.settings import load_settings
     from sandbox.control_client import ControlClient
@@ -167,6 +168,9 @@ async def main(spec: dict[str, Any]) -> None:
     control.call("DELETE", "requests")
     profiles: list[str] = []
     total = int(spec.get("sweeps", 1))
+    # As the TUI's engine process does (its own process): after the first complete sweep,
+    # what lives then is kept out of the collector's passes. Outside the timed sweeps.
+    settle = FreezeAfterFirstSweep()
     try:
         for i in range(total):
             prof = cProfile.Profile() if spec.get("profile") else None
@@ -205,6 +209,7 @@ async def main(spec: dict[str, Any]) -> None:
                 out["since_spawn"] = time.time() - float(spec.get("spawned_at", imported))
                 out["imports"] = imported - float(spec.get("spawned_at", imported))
             print(json.dumps(out), flush=True)
+            settle(snap)
         if spec.get("views_out"):
             read = [
                 [v.key.account_id, v.key.region, v.trail.arn]
