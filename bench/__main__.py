@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.engine_child import run_child
+from bench.markdown import markdown_table
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -216,17 +217,7 @@ def print_table(results: dict[str, Any]) -> str:
                     f"{c['speedup_over_sequential']:.1f}",
                 )
             )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = [
-        "| "
-        + " | ".join(
-            v.ljust(w) if i == 0 else v.rjust(w)
-            for i, (v, w) in enumerate(zip(r, widths, strict=True))
-        )
-        + " |"
-        for r in rows
-    ]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines = markdown_table(rows)
     extra = []
     for label, r in results.get("rss", {}).items():
         extra.append(

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bench.markdown import markdown_table
+
 GROUPS = ("status", "describe", "diagnose", "credentials", "other")
 #: The latency the targets are stated at (ms).
 TARGET_LATENCY = 40
@@ -188,17 +190,7 @@ def render(results: dict[str, Any]) -> str:
     head = ["figure", *[f"{x['latency_ms']} ms" for x in lats], "target",
             f"at {target['latency_ms']} ms"]  # fmt: skip
     table = [head] + [[label, *values, tgt, mark] for label, values, tgt, mark in rows(results)]
-    widths = [max(len(r[i]) for r in table) for i in range(len(head))]
-    lines = [
-        "| "
-        + " | ".join(
-            v.ljust(w) if i == 0 else v.rjust(w)
-            for i, (v, w) in enumerate(zip(r, widths, strict=True))
-        )
-        + " |"
-        for r in table
-    ]
-    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    lines = markdown_table(table)
     m, e = results["machine"], results["estate"]
     tui_note = results.get("tui", {}).get("note")
     notes = [

@@ -38,6 +38,8 @@ import aiohttp
 from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
 from botocore.utils import percent_encode_sequence
 
+from core.util.error_codes import THROTTLE
+
 log = logging.getLogger(__name__)
 
 #: (service, client method) made on the fast path: the per-account and per-view reads of
@@ -54,15 +56,13 @@ FAST_OPS: Final = frozenset(
     }
 )
 _PROTOCOLS: Final = frozenset({"json", "query", "ec2"})
-#: Error codes and statuses botocore's standard retry mode retries: handed to the SDK.
+#: Error codes botocore's standard retry mode retries (and trailtop's throttling codes):
+#: handed to the SDK.
 _RETRY_CODES: Final = frozenset(
     [
         *getattr(ThrottledRetryableChecker, "_THROTTLED_ERROR_CODES", ()),
         *getattr(TransientRetryableChecker, "_TRANSIENT_ERROR_CODES", ()),
-        "Throttling",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "RequestTimeout",
+        *THROTTLE,
     ]
 )
 _RETRY_STATUSES: Final = frozenset({429, 500, 502, 503, 504})

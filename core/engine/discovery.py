@@ -40,6 +40,18 @@ class StatusRound:
     region_errors: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
+def read_by_owner(owners: set[str], account_id: str) -> Callable[[TrailConfig], bool]:
+    """Whether a trail seen from `account_id` is a member's copy of an organization trail
+    whose owner trailtop reaches (one of `owners`): not a view of the member, whose
+    coverage the owner's views carry."""
+
+    def collapse(cfg: TrailConfig) -> bool:
+        owner = cfg.owner_account
+        return cfg.organization_trail and owner != account_id and owner in owners
+
+    return collapse
+
+
 def merge_round(into: StatusRound, more: StatusRound) -> None:
     into.now = max(into.now, more.now)
     into.errors.update(more.errors)
@@ -96,11 +108,7 @@ class DiscoveryPhase:
         owners = {a.account_id for a in self.accounts}
 
         def discover(a: Account) -> Any:
-            def collapse(cfg: TrailConfig) -> bool:
-                owner = cfg.owner_account
-                return cfg.organization_trail and owner != a.account_id and owner in owners
-
-            return col.discover(a, collapse)
+            return col.discover(a, read_by_owner(owners, a.account_id))
 
         calls = 0
         for a, found, exc in await gather_settled(accounts, discover):
@@ -148,19 +156,12 @@ class DiscoveryPhase:
         calls = 0
         last = time.monotonic()
 
-        def collapse_for(a: Account) -> Callable[[TrailConfig], bool]:
-            def collapse(cfg: TrailConfig) -> bool:
-                owner = cfg.owner_account
-                return cfg.organization_trail and owner != a.account_id and owner in owners
-
-            return collapse
-
         async def one(a: Account) -> None:
             nonlocal calls, last
             async with gate:
                 found, exc = None, None
                 try:
-                    found = await col.discover(a, collapse_for(a))
+                    found = await col.discover(a, read_by_owner(owners, a.account_id))
                 except Exception as e:  # noqa: BLE001 - kept as the account's describe error
                     exc = e
                 calls += self._take_discovery(a, found, exc, n)
@@ -211,15 +212,8 @@ class DiscoveryPhase:
             if exc is not None:
                 self.describe_errors[k] = describe_error(exc)
                 continue
-            extra = [
-                c
-                for c in trails or []
-                if not (
-                    c.organization_trail
-                    and c.owner_account != a.account_id
-                    and c.owner_account in owners
-                )
-            ]
+            elsewhere = read_by_owner(owners, a.account_id)
+            extra = [c for c in trails or [] if not elsewhere(c)]
             if extra:
                 log.warning(
                     "ListTrails in %s did not list %s, which DescribeTrails shows in %s",

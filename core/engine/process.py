@@ -27,6 +27,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from core.engine.protocols import ApplyCallback, EventCallback, Phase, SnapshotCallback
+from core.model import Snapshot
 from core.settings import Settings
 
 __all__ = ["EngineOptions", "ProcessMonitor"]
@@ -253,8 +254,8 @@ class FreezeAfterFirstSweep:
     def __init__(self) -> None:
         self.done = False
 
-    def __call__(self, snapshot: Any) -> None:
-        if self.done or getattr(snapshot, "partial", False):
+    def __call__(self, snapshot: Snapshot) -> None:
+        if self.done or snapshot.partial:
             return
         self.done = True
         gc.collect()

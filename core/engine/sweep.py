@@ -172,8 +172,8 @@ class Engine(DiscoveryPhase):
             self._say("reaching accounts (profiles, roles, Organization)")
             await self._resolve_if_due(n, force_all)
         pairs = [(a, r) for a in self.accounts for r in a.regions]
-        first = publish is not None and self.previous is None
-        if first and publish is not None:
+        first = publish if self.previous is None else None  # partials: first sweep only
+        if first is not None:
 
             def emit(done: list[Account], so_far: StatusRound) -> None:
                 # A region where nothing was found is confirmed only once every account
@@ -185,7 +185,7 @@ class Engine(DiscoveryPhase):
                     if self.trails.get((a.account_id, r))
                     or (a.account_id, r) in self.describe_errors
                 ]
-                publish(self._partial(n, part, self._planned(done), so_far, started, t0))
+                first(self._partial(n, part, self._planned(done), so_far, started, t0))
 
             with timer(SweepPhase.DESCRIBE):  # with the status reads, account by account
                 describe_calls, round_ = await self._first_rows(n, force_all, emit)
@@ -199,8 +199,8 @@ class Engine(DiscoveryPhase):
                 self._say(f"reading {len(planned)} trail statuses")
                 round_ = await self._read_statuses(planned, n)
         now = round_.now
-        if first and publish is not None:
-            publish(self._partial(n, pairs, planned, round_, started, t0))
+        if first is not None:
+            first(self._partial(n, pairs, planned, round_, started, t0))
         with timer(SweepPhase.DIAGNOSE):
             self._say("diagnosing destinations (buckets, keys, topics, roles)")
             diag, diag_calls = await self._diagnose(planned, now, force_all)

@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 
 from core.aws.diagnose import DestinationDiagnoser
 from core.engine.monitor import Monitor
@@ -33,6 +32,7 @@ from core.report import EXIT_OK, EXIT_UNKNOWN, exit_code, snapshot_json, to_tabl
 from core.util.times import iso
 from sandbox import Sandbox
 from tests.support.engine import ROOT, aws_env, settings_for
+from tests.support.pilot import wait_for
 from tests.support.screens import screen_text, statics_text
 from tui.app import TrailtopApp
 from tui.screens.drilldown import DrilldownScreen
@@ -489,14 +489,6 @@ def test_headless_incomplete_verdict_exits_3(
 # ------------------------------------------------------------------------ the TUI on the Monitor
 
 SIZE = (160, 45)
-
-
-async def wait_for(pilot: Pilot, cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await pilot.pause(0.05)  # the polling step of a condition, not synchronisation
 
 
 def rows(app: TrailtopApp) -> list[TrailView]:

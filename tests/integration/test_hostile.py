@@ -14,13 +14,10 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.pilot import Pilot
 
 from core.engine.monitor import Monitor
 from core.engine.sweep import Engine
@@ -29,6 +26,7 @@ from core.report import printable, snapshot_json, to_json_text, to_table
 from core.settings import ConfigError, load_settings
 from sandbox import Sandbox
 from tests.support.engine import ROOT, aws_env, settings_for
+from tests.support.pilot import wait_for
 from tests.support.screens import screen_text, statics_text
 from tui.app import TrailtopApp
 from tui.safe import plain
@@ -218,14 +216,6 @@ def test_cli_hostile_unknown_key_exits_2_with_clean_stderr(tmp_path: Path) -> No
 
 
 # ---------------------------------------------------------------------------- the TUI, real engine
-
-
-async def wait_for(pilot: Pilot, cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await pilot.pause(0.05)  # the polling step of a condition, not synchronisation
 
 
 async def test_tui_shows_hostile_text_literally(sandbox: Sandbox, sandbox_faults: Any) -> None:

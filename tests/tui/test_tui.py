@@ -9,7 +9,6 @@ from __future__ import annotations
 import statistics
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -29,6 +28,7 @@ from tests.support.builders import (
     mutate,
 )
 from tests.support.fakes import FakeSource, frozen_clock
+from tests.support.pilot import wait_until
 from tests.support.screens import (
     count_actions,
     palette_titles,
@@ -46,14 +46,6 @@ from tui.signals import subscribe
 from tui.widgets.view_table import ViewTable
 
 SIZE = (120, 40)
-
-
-async def wait_until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await pilot.pause()
 
 
 def demo_app(views=None, **kw) -> tuple[TrailtopApp, FakeSource]:  # type: ignore[no-untyped-def]

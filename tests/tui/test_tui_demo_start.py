@@ -11,26 +11,16 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
-
-from textual.pilot import Pilot
 
 from core.engine.protocols import Phase
 from tests.support.builders import demo_views, make_snapshot
 from tests.support.fakes import FakeSource, frozen_clock
+from tests.support.pilot import wait_until
 from tests.support.screens import screen_text
 from tui.app import TrailtopApp
 from tui.demo import STARTING, DemoSandbox, DemoSource
 
 SIZE = (80, 24)
-
-
-async def wait_until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await pilot.pause()
 
 
 class SlowSandbox:

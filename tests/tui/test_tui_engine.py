@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 from textual import events
-from textual.pilot import Pilot
 
 from core.engine.monitor import Monitor
 from core.engine.sweep import engine_from_settings
 from core.model import State
 from sandbox import Sandbox
 from tests.support.engine import aws_env, member_copy, settings_for
+from tests.support.pilot import wait_for
 from tests.support.screens import screen_text, statics_text
 from tui.app import TrailtopApp
 from tui.rows import COLUMNS, COVERAGE_PREFIX, STATE_WORD
@@ -33,14 +33,6 @@ from tui.widgets.view_table import ViewTable
 
 SIZE = (120, 40)
 POLL = {"interval_seconds": 1}
-
-
-async def wait_for(pilot: Pilot, cond: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f}s waiting for {what}")
-        await pilot.pause(0.05)  # polling interval of a condition, not synchronisation
 
 
 @contextmanager

@@ -6,14 +6,13 @@ asserted here."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import replace
 
 from textual.pilot import Pilot
 
 from tests.support.builders import REGIONS, org_account, org_coverage, org_snapshot
 from tests.support.fakes import FakeSource, frozen_clock
+from tests.support.pilot import wait_until
 from tests.support.screens import screen_text, widget_text
 from tui.app import TrailtopApp
 from tui.layout import cut_middle, cut_trail
@@ -33,14 +32,6 @@ def small_org(unreachable: int = 3, **kw: object) -> FakeSource:
     return FakeSource(
         org_snapshot(ACCOUNTS, unreachable, regions=REGIONS[:3], **kw)  # type: ignore[arg-type]
     )
-
-
-async def wait_until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await pilot.pause()
 
 
 async def started(pilot: Pilot, n: int = 1) -> TrailtopApp:

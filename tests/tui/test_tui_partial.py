@@ -3,26 +3,15 @@ be partial, and the complete snapshot after them is not news (no alert, no chang
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from dataclasses import replace
-
-from textual.pilot import Pilot
 
 from core.engine.protocols import Phase
 from core.model import State
 from tests.support.builders import finding, make_snapshot, make_view
 from tests.support.fakes import FakeSource, frozen_clock
+from tests.support.pilot import wait_until
 from tests.support.screens import screen_text
 from tui.app import TrailtopApp
-
-
-async def wait_until(pilot: Pilot, cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await pilot.pause()
 
 
 async def test_partial_rows_then_the_complete_sweep_without_alerts() -> None:

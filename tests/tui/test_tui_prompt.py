@@ -8,13 +8,12 @@ Against a fake source; synchronisation by condition, never by sleeping.
 from __future__ import annotations
 
 import gc
-import time
-from collections.abc import Callable
 
 from textual.pilot import Pilot
 
 from tests.support.builders import T0, demo_views, make_snapshot
 from tests.support.fakes import FakeSource, frozen_clock
+from tests.support.pilot import wait_until
 from tests.support.screens import screen_text
 from tui.app import TrailtopApp
 from tui.screens.overview import OverviewScreen
@@ -23,14 +22,6 @@ from tui.widgets.keybar import KeyBar
 from tui.widgets.view_table import ViewTable
 
 SIZE = (80, 24)
-
-
-async def wait_until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await pilot.pause()
 
 
 def demo() -> tuple[TrailtopApp, FakeSource]:

@@ -7,31 +7,22 @@ segments `DataTable` itself renders, and the cells `tui.rows.row_cells` computes
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from types import MethodType
 
 from textual.coordinate import Coordinate
-from textual.pilot import Pilot
 from textual.strip import Strip
 from textual.widgets import DataTable
 
 from tests.support.builders import T0, bulk_views, finding, make_snapshot, make_view
 from tests.support.fakes import FakeSource
+from tests.support.pilot import wait_until
 from tui.app import TrailtopApp
 from tui.layout import GAP, MIDDLE_CUT, cut_cell
 from tui.rows import AGE_COLUMNS, COL_INDEX, COLUMN_KEYS, row_cells
 from tui.screens.overview import OverviewScreen
 from tui.widgets.view_table import ViewTable
-
-
-async def wait_until(pilot: Pilot[None], cond: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not cond():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await pilot.pause()
 
 
 def app_started(app: TrailtopApp) -> Callable[[], bool]:

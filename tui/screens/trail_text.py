@@ -79,19 +79,22 @@ def _reason(view: TrailView) -> Any:
     return view.top_finding.message if view.top_finding else None
 
 
+def _place_table(view: TrailView) -> Table:
+    """Account, profile and region: the whole configuration of a row without a trail."""
+    table = _kv_table()
+    table.add_row("Account", _account_text(view))
+    table.add_row("Profile", _value(view.profile))
+    table.add_row("Region", _value(view.key.region))
+    return table
+
+
 def config_renderable(view: TrailView) -> RenderableType:
     if is_coverage(view):
-        table = _kv_table()
-        table.add_row("Account", _account_text(view))
-        table.add_row("Profile", _value(view.profile))
-        table.add_row("Region", _value(view.key.region))
+        table = _place_table(view)
         table.add_row("Trail", Text("none: no logging trail records this region", style="bold"))
         return table
     if is_unreachable(view):
-        table = _kv_table()
-        table.add_row("Account", _account_text(view))
-        table.add_row("Profile", _value(view.profile))
-        table.add_row("Region", _value(view.key.region))
+        table = _place_table(view)
         table.add_row("Trails", Text("unknown: this target could not be read", style="bold"))
         table.add_row("Reason", _value(_reason(view)))
         return table
