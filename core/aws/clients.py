@@ -294,7 +294,9 @@ class ClientPool:
 
     def _fast(self) -> FastCaller:
         if self._fast_caller is None:
-            self._fast_caller = FastCaller(self.counter, USER_AGENT)
+            self._fast_caller = FastCaller(
+                self.counter, USER_AGENT, int(self.config.max_pool_connections or 64)
+            )
         return self._fast_caller
 
     async def call(self, session: AioSession, service: str, region: str, op: str, **kw: Any) -> Any:
@@ -404,6 +406,8 @@ class ClientPool:
         self._contexts.clear()
         self._clients.clear()
         self._shared = None
+        if self._fast_caller is not None:
+            self._fast_caller.close()
         await SharedPoolHTTPSession.close_pool()
 
 

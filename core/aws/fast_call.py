@@ -6,8 +6,10 @@ spends ~2 ms of CPU on each call (event hooks, endpoint rules resolved again per
 email.message header map, a retry context), several times what the request itself costs.
 For an allow-list of read operations of the JSON and query protocols, `FastCaller`
 serialises with the client's own serializer, signs with Signature Version 4 itself, sends
-over the same aiohttp pool and parses with the client's own parser: the answer is the dict
-the SDK returns, and an error is the SDK's own exception class.
+over trailtop's own keep-alive HTTP/1.1 client (core/aws/http1.py, with the SDK's TLS
+settings and timeouts) and parses with the client's own parser, or for a JSON answer with a
+converter built once from the same output shape (core/aws/json_shapes.py): the answer is
+the dict the SDK returns, and an error is the SDK's own exception class.
 
 Anything out of the ordinary goes back to the SDK, which then applies its standard retry
 mode and error types unchanged: a proxy, an endpoint URL with a path or a query, missing
@@ -25,8 +27,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
+import json
 import logging
 import random
+import ssl
 import time
 import weakref
 from collections.abc import Mapping
@@ -34,10 +38,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 from urllib.parse import urlsplit
 
-import aiohttp
+from botocore.parsers import JSONParser
 from botocore.retries.standard import ThrottledRetryableChecker, TransientRetryableChecker
 from botocore.utils import percent_encode_sequence
 
+from core.aws.http1 import Host, Http1Pool, WireError, request_bytes
+from core.aws.json_shapes import Convert, Unsupported, converter
 from core.util.error_codes import THROTTLE
 
 log = logging.getLogger(__name__)
@@ -82,6 +88,24 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.digest(key, msg.encode(), "sha256")
 
 
+#: Derived signing keys: they change only with the secret, the day, the region, the service.
+_KEYS: dict[tuple[str, str, str, str], bytes] = {}
+_KEYS_MAX: Final = 4096
+
+
+def _signing_key(secret_key: str, day: str, region: str, service: str) -> bytes:
+    k = (secret_key, day, region, service)
+    key = _KEYS.get(k)
+    if key is None:
+        if len(_KEYS) >= _KEYS_MAX:
+            _KEYS.clear()
+        key = _KEYS[k] = _hmac(
+            _hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), day), region), service),
+            "aws4_request",
+        )
+    return key
+
+
 def sigv4_headers(
     *,
     method: str,
@@ -120,9 +144,7 @@ def sigv4_headers(
     to_sign = "\n".join(
         [_ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
     )
-    key = _hmac(
-        _hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), day), region), service), "aws4_request"
-    )
+    key = _signing_key(secret_key, day, region, service)
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     out["Authorization"] = (
         f"{_ALGORITHM} Credential={access_key}/{scope}, "
@@ -136,20 +158,28 @@ def sigv4_headers(
 class _Route:
     """What one client needs, worked out once: where to send and how to sign."""
 
-    url: str
     host: str
     region: str
     signing_name: str
+    #: Where trailtop's own HTTP/1.1 client connects (None: only the SDK sends).
+    wire: Host | None = None
 
 
 class FastCaller:
     """Makes `FAST_OPS` calls for a `ClientPool`, counting each attempt as the SDK would."""
 
-    def __init__(self, counter: Any, user_agent: str) -> None:
+    def __init__(self, counter: Any, user_agent: str, pool_limit: int = 64) -> None:
         self._counter = counter
         self._user_agent = user_agent
+        self._pool_limit = pool_limit
         #: Per client object (never its id(): a new client may reuse a closed one's).
         self._routes: weakref.WeakKeyDictionary[Any, _Route | None] = weakref.WeakKeyDictionary()
+        #: Per output shape: (the timestamp parser it was built for, its converter or None).
+        self._converters: weakref.WeakKeyDictionary[Any, tuple[Any, Convert | None]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._wire: Http1Pool | None = None
+        self._wire_loop: asyncio.AbstractEventLoop | None = None
         #: Calls answered here (a result or an error), not handed back to the SDK.
         self.answered = 0
 
@@ -177,22 +207,50 @@ class FastCaller:
                 if parts.port is not None and parts.port == default_port:
                     host = host[: host.rfind(":")]  # as botocore signs it: no default port
                 route = _Route(
-                    url=f"{parts.scheme}://{host}/",
                     host=host,
                     # The signer's region, not the client's: they differ where an endpoint
                     # signs for another region (e.g. STS's global endpoint, us-east-1).
                     region=signer.region_name,
                     signing_name=signer.signing_name,
+                    wire=_wire_host(http, parts.scheme, parts.hostname, parts.port or default_port),
                 )
         except AttributeError:  # an SDK release without these members: the SDK does it all
             log.debug("fast path unavailable for a %s client", type(client).__name__)
         self._routes[client] = route
         return route
 
+    def _converter(self, client: Any, shape: Any) -> Convert | None:
+        parser = client._response_parser
+        # The JSON protocol's parser only (RestJSONParser is not a JSONParser).
+        parse_time = (
+            getattr(parser, "_timestamp_parser", None) if isinstance(parser, JSONParser) else None
+        )
+        known = self._converters.get(shape)
+        if known is None or known[0] is not parse_time:
+            conv = converter(shape, parse_time) if parse_time is not None else None
+            known = self._converters[shape] = (parse_time, conv)
+        return known[1]
+
+    def _pool(self) -> Http1Pool:
+        loop = asyncio.get_running_loop()
+        if self._wire is None or self._wire_loop is not loop or self._wire.closed:
+            self._wire = Http1Pool(self._pool_limit)
+            self._wire_loop = loop
+        return self._wire
+
+    def close(self) -> None:
+        """Close the connections trailtop's own client keeps (on the running loop)."""
+        if self._wire is not None:
+            self._wire.close()
+            self._wire = None
+
+    def open_connections(self) -> int:
+        return 0 if self._wire is None else self._wire.open_connections()
+
     async def call(self, client: Any, credentials: Any, method: str, params: dict[str, Any]) -> Any:
         """The SDK's answer to `client.<method>(**params)`, or `Declined`."""
         route = self._route(client)
-        if route is None or credentials is None:
+        if route is None or route.wire is None or credentials is None:
             raise Declined
         frozen = await credentials.get_frozen_credentials()
         if not frozen or not frozen.access_key or not frozen.secret_key:
@@ -212,8 +270,9 @@ class FastCaller:
             headers.setdefault("Content-Type", _FORM)
         data = body.encode() if isinstance(body, str) else bytes(body or b"")
         headers["User-Agent"] = self._user_agent
+        verb = request.get("method", "POST")
         signed = sigv4_headers(
-            method=request.get("method", "POST"),
+            method=verb,
             host=route.host,
             path="/",
             body=data,
@@ -226,23 +285,9 @@ class FastCaller:
             amz_date=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
         )
         signed["Accept-Encoding"] = "identity"
-        pool = await client._endpoint.http_session._get_session(None)
         self._counter.hook(model=model)
-        try:
-            async with pool.request(
-                request.get("method", "POST"), route.url, data=data, headers=signed
-            ) as resp:
-                raw = await resp.read()
-                status = resp.status
-                resp_headers = {
-                    k.decode("utf-8").lower(): v.decode("utf-8") for k, v in resp.raw_headers
-                }
-        except (aiohttp.ClientError, OSError, TimeoutError, UnicodeDecodeError) as exc:
-            log.debug("fast %s: %s; the SDK retries it", op_name, type(exc).__name__)
-            raise Declined from exc
-        parsed = await client._response_parser.parse(
-            {"status_code": status, "headers": resp_headers, "body": raw}, model.output_shape
-        )
+        status, resp_headers, raw = await self._send(route, verb, signed, data, op_name)
+        parsed = await self._parse(client, model, status, resp_headers, raw)
         if status >= 300:
             self._counter.retry_hook(response=(None, parsed))
             err = parsed.get("Error", {})
@@ -257,3 +302,65 @@ class FastCaller:
         if status >= 300:
             raise client.exceptions.from_code(code)(parsed, op_name)
         return parsed
+
+    async def _send(
+        self, route: _Route, verb: str, signed: dict[str, str], data: bytes, op_name: str
+    ) -> tuple[int, dict[str, str], bytes]:
+        assert route.wire is not None
+        try:
+            wire = request_bytes(verb, route.host, signed, data)
+            answer = await self._pool().request(route.wire, verb, route.host, wire)
+        except WireError as exc:
+            log.debug("fast %s: %s; the SDK retries it", op_name, exc)
+            raise Declined from exc
+        return answer.status, answer.headers, answer.body
+
+    async def _parse(
+        self, client: Any, model: Any, status: int, headers: dict[str, str], raw: bytes
+    ) -> dict[str, Any]:
+        """The client's parser's answer; for a JSON-protocol success, the same dict built by
+        a converter made once for the output shape (core/aws/json_shapes.py)."""
+        shape = model.output_shape
+        if 200 <= status < 300 and shape is not None:
+            conv = self._converter(client, shape)
+            if conv is not None:
+                try:
+                    parsed = conv(json.loads(raw) if raw else {})
+                except (Unsupported, ValueError):
+                    parsed = None
+                if isinstance(parsed, dict):
+                    meta: dict[str, Any] = {}
+                    if "x-amzn-requestid" in headers:
+                        meta["RequestId"] = headers["x-amzn-requestid"]
+                    meta["HTTPStatusCode"] = status
+                    meta["HTTPHeaders"] = dict(headers)
+                    parsed["ResponseMetadata"] = meta
+                    return parsed
+        result: dict[str, Any] = await client._response_parser.parse(
+            {"status_code": status, "headers": headers, "body": raw}, shape
+        )
+        return result
+
+
+def _wire_host(http: Any, scheme: str, hostname: str | None, port: int | None) -> Host | None:
+    """trailtop's own client's target for this endpoint, with the SDK's TLS settings and
+    timeouts; None where only the SDK should send."""
+    if not hostname or port is None or scheme not in ("http", "https"):
+        return None
+    context = None
+    if scheme == "https":
+        try:
+            context = http._build_ssl_contexts(None)[0]
+        except (AttributeError, OSError, ValueError):
+            return None
+        if not isinstance(context, ssl.SSLContext):
+            return None
+    timeout = getattr(http, "_timeout", None)
+    return Host(
+        scheme,
+        hostname,
+        port,
+        context,
+        float(getattr(timeout, "sock_connect", None) or 60.0),
+        float(getattr(timeout, "sock_read", None) or 60.0),
+    )

@@ -72,6 +72,10 @@ async def test_reads_answer_what_the_sdk_answers(
         assert ours["ResponseMetadata"]["HTTPStatusCode"] == 200
     # Every attempt is counted, as the SDK counts its own.
     assert fast.counter.total == len(calls)
+    # Sent over trailtop's own client, one kept-alive connection for them all.
+    wire = fast._fast()._wire
+    assert wire is not None and wire.made == 1
+    assert fast._fast().open_connections() == 1
     assert fast.counter.by_op == sdk.counter.by_op | {"ListTrails": 1}
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from aiobotocore.client import AioBaseClient
 from aiobotocore.session import AioSession
 
+from core.aws.http1 import _Conn
 from core.engine.sweep import Engine, engine_from_settings
 from core.settings import load_settings
 from sandbox import Sandbox
@@ -83,6 +84,9 @@ async def test_sessions_and_clients_stay_bounded_by_targets_across_fault_cycles(
                 for pool in engine.collector.pools:
                     await pool.drain()
                 alive = {"sessions": _alive(AioSession), "clients": _alive(AioBaseClient)}
+                # The fast path's connections: one host here, at most the pool limit each.
+                limit = settings.poll.concurrency * len(engine.collector.pools)
+                assert _alive(_Conn) <= limit
                 if cycle == 0:
                     baseline = alive
                 else:
