@@ -113,6 +113,8 @@ class DestinationDiagnoser:
         self._judged: dict[str, tuple[TrailConfig, tuple[Any, ...], str | None, list[Finding]]] = {}
         #: Bucket names per reached account (ListBuckets), refreshed with the facts.
         self._listed: dict[str, tuple[frozenset[str] | None, float]] = {}
+        #: ListBuckets in flight, by account (askers at the same time share one).
+        self._listing: dict[str, asyncio.Future[frozenset[str] | None]] = {}
         #: The account that owns each destination, where known.
         self.owners: dict[DestId, str] = {}
         #: Delegated administrators for CloudTrail, per management account.
@@ -382,9 +384,27 @@ class DestinationDiagnoser:
     async def _listed_buckets(
         self, col: Collector, acct: Account, region: str, t: float
     ) -> frozenset[str] | None:
+        """The buckets `acct` lists; one ListBuckets (pages) however many destinations ask
+        for the same account at once."""
         cached = self._listed.get(acct.account_id)
         if cached is not None and t - cached[1] < self.refresh_seconds:
             return cached[0]
+        task = self._listing.get(acct.account_id)
+        if task is None:
+            task = asyncio.ensure_future(self._list_buckets(col, acct, region, t))
+            self._listing[acct.account_id] = task
+            key = acct.account_id
+
+            def forget(_done: asyncio.Future[frozenset[str] | None]) -> None:
+                self._listing.pop(key, None)
+
+            task.add_done_callback(forget)
+        # Shielded: one asker cancelled does not cancel the others' answer.
+        return await asyncio.shield(task)
+
+    async def _list_buckets(
+        self, col: Collector, acct: Account, region: str, t: float
+    ) -> frozenset[str] | None:
         names: set[str] | None = set()
         try:
             token: str | None = None
