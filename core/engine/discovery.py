@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 #: Seconds between two partial snapshots while the first sweep reads account by account.
 FIRST_ROWS_EVERY = 1.0
 Pair = tuple[Account, str]
+#: An account and the regions of it a sweep (or a partial) speaks for.
+Span = tuple[Account, Sequence[str]]
 Planned = tuple[Account, ViewKey, TrailConfig]
 
 
@@ -92,17 +94,23 @@ class DiscoveryPhase:
         """
         every = self.settings.poll.describe_every_sweeps
 
-        def due(a: Account, r: str) -> bool:
-            k = (a.account_id, r)
-            return (
-                force_all
-                or k not in self.trails
-                or k in self.describe_errors
-                or k in self._force_describe
-                or n - self.described_at.get(k, 0) >= every
-            )
+        trails, described_at, forced = self.trails, self.described_at, self._force_describe
+        errors, read_before = self.describe_errors, n - every
 
-        accounts = [a for a in self.accounts if any(due(a, r) for r in a.regions)]
+        def due(a: Account) -> bool:
+            # Every account-region of the estate, every sweep: kept to lookups.
+            for r in a.regions:
+                k = (a.account_id, r)
+                if (
+                    k not in trails
+                    or k in errors
+                    or k in forced
+                    or described_at.get(k, 0) <= read_before
+                ):
+                    return True
+            return False
+
+        accounts = list(self.accounts) if force_all else [a for a in self.accounts if due(a)]
         self._force_describe.clear()
         col = self.collector
         owners = {a.account_id for a in self.accounts}
@@ -195,6 +203,8 @@ class DiscoveryPhase:
         covered. The call confirms the region answers (an opt-in region not enabled fails
         here, so nothing is claimed about it) and that no trail of the region was left out
         of ListTrails. A healthy estate has no such region: this costs nothing there."""
+        if not accounts:
+            return 0
         covered = org_covered_pairs(
             self.accounts, self.trails, self.collapsed, self.collector.org_listings
         )

@@ -101,8 +101,9 @@ def org_covered_pairs(
         org_trails = _own_org_trails(a, trails)
         if not org_trails:
             continue
+        own = set(org_trails)
         members = set(listings.get(a.account_id, {}))
-        members |= {x for x, arns in collapsed.items() if arns & set(org_trails)}
+        members |= {x for x, arns in collapsed.items() if not arns.isdisjoint(own)}
         for m in members & set(by_id):
             for c in org_trails.values():
                 for r in by_id[m].regions if c.multi_region else [c.home_region]:
@@ -118,6 +119,7 @@ def apply_org_coverage(
     """A member covered by an organization trail read from its owner is covered where the
     owner's view of that trail says the trail logs; unknown where that view is unknown
     (no claim is made either way). `logging_` is updated in place."""
+    regions_of: dict[str, frozenset[str]] | None = None
     for v in views:
         cov = v.org_coverage
         if cov is None:
@@ -127,13 +129,17 @@ def apply_org_coverage(
             verdict = None
         else:
             verdict = view_covers_region(v.status, v.findings)
+        if verdict is False:
+            continue  # no claim is carried over from a trail that does not log
+        if regions_of is None:
+            regions_of = {m: frozenset(rs) for m, rs in enabled.items()}
+        region, owner = v.key.region, v.key.account_id
         for member in cov.accounts:
-            if member == v.key.account_id or v.key.region not in enabled.get(member, ()):
+            if member == owner or region not in regions_of.get(member, ()):
                 continue
-            k = (member, v.key.region)
-            if logging_.get(k) is True or verdict is False:
-                continue
-            logging_[k] = verdict
+            k = (member, region)
+            if logging_.get(k) is not True:
+                logging_[k] = verdict
 
 
 def unknown_org_coverage(

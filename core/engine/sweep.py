@@ -32,7 +32,7 @@ from core.aws.clients import ClientPool, make_config
 from core.aws.collect import Account, Collector, Limiter, TargetError, gather_settled
 from core.aws.errors import describe_error, error_code, needs_sso_login
 from core.aws.history import CulpritFinder
-from core.engine.discovery import DiscoveryPhase, Pair, Planned, StatusRound
+from core.engine.discovery import DiscoveryPhase, Planned, Span, StatusRound
 from core.engine.org_coverage import (
     apply_org_coverage,
     org_coverages,
@@ -118,6 +118,8 @@ class Engine(DiscoveryPhase):
     collapsed: dict[str, frozenset[str]] = field(default_factory=dict)
     #: Told what the sweep in flight is doing ("reading 1717 trail statuses"), for the UI.
     progress: Callable[[str], None] | None = None
+    #: Each fully read account's target results, reused while nothing about it changes.
+    _ok_targets: dict[str, tuple[tuple[Any, ...], list[TargetResult]]] = field(default_factory=dict)
 
     @property
     def collector(self) -> Collector:
@@ -171,19 +173,24 @@ class Engine(DiscoveryPhase):
         with timer(SweepPhase.RESOLVE):
             self._say("reaching accounts (profiles, roles, Organization)")
             await self._resolve_if_due(n, force_all)
-        pairs = [(a, r) for a in self.accounts for r in a.regions]
+        spans: list[Span] = [(a, a.regions) for a in self.accounts]
         first = publish if self.previous is None else None  # partials: first sweep only
         if first is not None:
 
             def emit(done: list[Account], so_far: StatusRound) -> None:
                 # A region where nothing was found is confirmed only once every account
                 # is read (an organization trail may cover it): until then no claim.
-                part = [
-                    (a, r)
+                part: list[Span] = [
+                    (
+                        a,
+                        [
+                            r
+                            for r in a.regions
+                            if self.trails.get((a.account_id, r))
+                            or (a.account_id, r) in self.describe_errors
+                        ],
+                    )
                     for a in done
-                    for r in a.regions
-                    if self.trails.get((a.account_id, r))
-                    or (a.account_id, r) in self.describe_errors
                 ]
                 first(self._partial(n, part, self._planned(done), so_far, started, t0))
 
@@ -200,7 +207,7 @@ class Engine(DiscoveryPhase):
                 round_ = await self._read_statuses(planned, n)
         now = round_.now
         if first is not None:
-            first(self._partial(n, pairs, planned, round_, started, t0))
+            first(self._partial(n, spans, planned, round_, started, t0))
         with timer(SweepPhase.DIAGNOSE):
             self._say("diagnosing destinations (buckets, keys, topics, roles)")
             diag, diag_calls = await self._diagnose(planned, now, force_all)
@@ -210,9 +217,9 @@ class Engine(DiscoveryPhase):
             self._say("looking up who changed what (Event history)")
             views = await self._attach_culprits(views, now)
         with timer(SweepPhase.ASSEMBLE):
-            targets, placeholders = self._targets(pairs, round_.region_errors, now)
+            targets, placeholders = self._targets(spans, round_.region_errors, now)
             views.extend(placeholders)
-            coverage = self._coverage(pairs, views)
+            coverage = self._coverage(spans, views)
             if self.mutes is not None:  # after coverage: it reads the judged states
                 views, coverage, said = self.mutes.apply(views, coverage, now)
                 self._notices.extend(said)
@@ -273,7 +280,7 @@ class Engine(DiscoveryPhase):
     def _partial(
         self,
         n: int,
-        pairs: list[Pair],
+        spans: list[Span],
         planned: list[Planned],
         round_: StatusRound,
         started: datetime,
@@ -282,9 +289,9 @@ class Engine(DiscoveryPhase):
         """The first sweep's rows from their statuses alone: no root causes, plans or
         culprits yet, marked `partial` (nothing alerts or exits on it)."""
         views, _plans = self._judge(planned, round_, {}, round_.now, n)
-        targets, placeholders = self._targets(pairs, round_.region_errors, round_.now)
+        targets, placeholders = self._targets(spans, round_.region_errors, round_.now)
         views.extend(placeholders)
-        coverage = self._coverage(pairs, views)
+        coverage = self._coverage(spans, views)
         if self.mutes is not None:  # marked only; expiries are said by the complete sweep
             muted = apply_mutes(views, coverage, self.mutes.mutes, round_.now)
             views, coverage = muted.views, muted.coverage
@@ -401,7 +408,8 @@ class Engine(DiscoveryPhase):
                 administers=administers,
             )
             findings = j.findings
-            if key.id in destinations and err is None:
+            # No finding, no plan (plans_for answers [] then): documents are not built.
+            if findings and key.id in destinations and err is None:
                 docs = replace(
                     documents_from(destinations[key.id]),
                     bucket_owner=self.diagnoser.owner_of("bucket", cfg.s3_bucket)
@@ -519,18 +527,37 @@ class Engine(DiscoveryPhase):
 
     def _targets(
         self,
-        pairs: list[Pair],
+        spans: list[Span],
         region_errors: dict[tuple[str, str], str],
         now: datetime,
     ) -> tuple[list[TargetResult], list[TrailView]]:
         targets: list[TargetResult] = []
         placeholders: list[TrailView] = []
-        for a, r in pairs:
-            k = (a.account_id, r)
-            err = self.describe_errors.get(k) or region_errors.get(k)
-            targets.append(TargetResult(a.profile, a.account_id, r, err is None, err, a.alias))
-            if err and not self.trails.get(k):
-                placeholders.append(placeholder(a.profile, a.account_id, r, err, a.alias, now))
+        erring = {k[0] for k in self.describe_errors}
+        erring.update(k[0] for k in region_errors)
+        for a, regions in spans:
+            if a.account_id not in erring:
+                # Every region read: the same results as last time, unless the account's
+                # name or regions changed (17 objects an account, 1,000 accounts a sweep).
+                ident = (a.profile, a.alias, tuple(regions))
+                kept = self._ok_targets.get(a.account_id)
+                if kept is None or kept[0] != ident:
+                    made = [
+                        TargetResult(a.profile, a.account_id, r, True, None, a.alias)
+                        for r in regions
+                    ]
+                    kept = self._ok_targets[a.account_id] = (ident, made)
+                targets.extend(kept[1])
+                continue
+            for r in regions:
+                k = (a.account_id, r)
+                err = self.describe_errors.get(k) or region_errors.get(k)
+                targets.append(TargetResult(a.profile, a.account_id, r, err is None, err, a.alias))
+                if err and not self.trails.get(k):
+                    placeholders.append(placeholder(a.profile, a.account_id, r, err, a.alias, now))
+        if len(self._ok_targets) > 2 * max(1, len(self.accounts)):
+            live = {a.account_id for a in self.accounts}
+            self._ok_targets = {k: v for k, v in self._ok_targets.items() if k in live}
         explicit = list(self.settings.aws.regions)
         for e in self.account_errors:
             for r in [e.region] if e.region else explicit or ["*"]:
@@ -538,13 +565,14 @@ class Engine(DiscoveryPhase):
                 placeholders.append(placeholder(e.profile, e.account_id, r, e.reason, None, now))
         return targets, placeholders
 
-    def _coverage(self, pairs: list[Pair], views: list[TrailView]) -> list[CoverageGap]:
+    def _coverage(self, spans: list[Span], views: list[TrailView]) -> list[CoverageGap]:
         enabled: dict[str, list[str]] = {}
         logging_: dict[tuple[str, str], bool | None] = {}
-        for a, r in pairs:
-            enabled.setdefault(a.account_id, []).append(r)
-            if (a.account_id, r) in self.describe_errors and not self.trails.get((a.account_id, r)):
-                logging_[(a.account_id, r)] = None
+        for a, regions in spans:
+            enabled.setdefault(a.account_id, []).extend(regions)
+        for k in self.describe_errors:
+            if k[0] in enabled and not self.trails.get(k) and k[1] in enabled[k[0]]:
+                logging_[k] = None
         for v in views:
             k = (v.key.account_id, v.key.region)
             if not v.trail.arn:
