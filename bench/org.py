@@ -378,6 +378,13 @@ def sdk_floor(
     return asyncio.run(go())
 
 
+def trailtop_concurrency() -> int:
+    """The requests trailtop keeps in flight by default (`poll.concurrency`)."""
+    from core.settings import PollSettings
+
+    return int(PollSettings().concurrency)
+
+
 def run_ceiling(reqs: list[Any], concurrency: int, runs: int) -> dict[str, Any]:
     from bench import cases
 
@@ -444,6 +451,14 @@ def run_latency(
     log(f"  warm {out['warm_canned']['warm_sweep_seconds']:.2f}s")
     out["ceiling_canned"] = run_ceiling(ceiling_reqs["canned"], a.ceiling_concurrency, a.runs)
     log(f"  ceiling (canned) {out['ceiling_canned']['seconds']:.2f}s")
+    # The client's own cost is the difference at the same number of requests in flight:
+    # the ceiling again at trailtop's poll.concurrency.
+    same = a.concurrency or trailtop_concurrency()
+    out["ceiling_canned_same"] = {
+        **run_ceiling(ceiling_reqs["canned"], same, a.runs),
+        "concurrency": same,
+    }
+    log(f"  ceiling (canned, {same} in flight) {out['ceiling_canned_same']['seconds']:.2f}s")
     if latency:
         sb.faults.add("latency", latency_ms=latency)
     log(f"latency {latency} ms: sequential boto3 loop over {a.sequential_sample} accounts")
@@ -454,6 +469,8 @@ def run_latency(
     out["ratios"] = {
         "cold_speedup_over_sequential": seq["seconds"] / cold["wall_seconds"],
         "warm_canned_to_ceiling": warm["warm_sweep_seconds"] / out["ceiling_canned"]["seconds"],
+        "warm_canned_to_ceiling_same": warm["warm_sweep_seconds"]
+        / out["ceiling_canned_same"]["seconds"],
         "warm_sandbox_to_ceiling": out["warm"]["warm_sweep_seconds"]
         / out["ceiling_sandbox"]["seconds"],
     }
