@@ -262,7 +262,7 @@ class Http1Pool:
         except TimeoutError as exc:
             self._drop(host, conn)
             raise WireError("read timeout") from exc
-        except WireError:
+        except BaseException:  # a WireError, or the caller cancelled: never reused
             self._drop(host, conn)
             raise
         if conn.keep and not conn.closed and not self.closed:
@@ -300,6 +300,9 @@ class Http1Pool:
         except (OSError, TimeoutError, ssl.SSLError) as exc:
             self._open[host] -= 1
             raise WireError(f"connect: {type(exc).__name__}") from exc
+        except BaseException:  # cancelled while connecting
+            self._open[host] -= 1
+            raise
         self.made += 1
         return conn
 

@@ -260,3 +260,29 @@ def test_a_header_with_a_line_break_is_refused() -> None:
         request_bytes("POST", "h", {"X-Evil": "a\r\nInjected: 1"}, b"")
     with pytest.raises(WireError, match="Latin-1"):
         request_bytes("POST", "h", {"X-Name": "\u2603"}, b"")
+
+
+async def test_a_cancelled_request_gives_its_connection_back(serve: Any) -> None:
+    never = asyncio.Event()
+
+    async def hold(r: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        await never.wait()
+        w.close()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    host = Host("http", "127.0.0.1", port, None, 1.0, 30.0)
+    pool = Http1Pool(1)
+    try:
+        task = asyncio.create_task(pool.request(host, "POST", "x", wire()))
+        while pool.made == 0:  # connected: the request is in flight
+            await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert pool.open_connections() == 0, "the cancelled exchange's socket is closed"
+    finally:
+        pool.close()
+        never.set()
+        server.close()
+        await server.wait_closed()
