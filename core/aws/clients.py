@@ -382,6 +382,11 @@ class ClientPool:
                 log.debug("closing a replaced client failed", exc_info=True)
 
     @property
+    def fast_connections(self) -> int:
+        """Connections the fast path's own HTTP client holds open (idle or in use)."""
+        return 0 if self._fast_caller is None else self._fast_caller.open_connections()
+
+    @property
     def live_clients(self) -> int:
         """Clients currently held (for tests that bound them by the number of targets)."""
         return len(self._clients)

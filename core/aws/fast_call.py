@@ -88,24 +88,6 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.digest(key, msg.encode(), "sha256")
 
 
-#: Derived signing keys: they change only with the secret, the day, the region, the service.
-_KEYS: dict[tuple[str, str, str, str], bytes] = {}
-_KEYS_MAX: Final = 4096
-
-
-def _signing_key(secret_key: str, day: str, region: str, service: str) -> bytes:
-    k = (secret_key, day, region, service)
-    key = _KEYS.get(k)
-    if key is None:
-        if len(_KEYS) >= _KEYS_MAX:
-            _KEYS.clear()
-        key = _KEYS[k] = _hmac(
-            _hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), day), region), service),
-            "aws4_request",
-        )
-    return key
-
-
 def sigv4_headers(
     *,
     method: str,
@@ -144,7 +126,9 @@ def sigv4_headers(
     to_sign = "\n".join(
         [_ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
     )
-    key = _signing_key(secret_key, day, region, service)
+    key = _hmac(
+        _hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), day), region), service), "aws4_request"
+    )
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     out["Authorization"] = (
         f"{_ALGORITHM} Credential={access_key}/{scope}, "

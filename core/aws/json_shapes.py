@@ -12,15 +12,18 @@ The unit tests compare the result with botocore's parser answer by answer.
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from typing import Any, Final
+
+from botocore.parsers import DEFAULT_TIMESTAMP_PARSER
+from botocore.utils import get_tzinfo_options
+from dateutil.tz import tzlocal
 
 Convert = Callable[[Any], Any]
 
 #: Types the JSON parser returns as they came off the wire.
 _AS_IS: Final = frozenset({"string", "boolean", "integer", "long", "float", "double", "byte"})
-#: Timestamps remembered per converter (raw value -> datetime); cleared when full.
-TIMESTAMP_CACHE: Final = 8192
 
 
 class Unsupported(Exception):
@@ -29,20 +32,31 @@ class Unsupported(Exception):
 
 def converter(shape: Any, timestamp_parser: Callable[[Any], Any]) -> Convert | None:
     """A function from `json.loads` output to the SDK's parsed dict, or None."""
-    cache: dict[Any, Any] = {}
-
-    def stamp(value: Any) -> Any:
-        hit = cache.get(value)
-        if hit is None:
-            if len(cache) >= TIMESTAMP_CACHE:
-                cache.clear()
-            hit = cache[value] = timestamp_parser(value)
-        return hit
-
     try:
-        return _build(shape, stamp, ())
+        return _build(shape, epoch_timestamps(timestamp_parser), ())
     except Unsupported:
         return None
+
+
+def epoch_timestamps(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """`parse`, or where it is botocore's default parser, the same for epoch numbers (what
+    the JSON protocol sends) with one local time zone object instead of a new one per
+    value: the default parser answers `datetime.fromtimestamp(value, tzlocal())`, and
+    building that `tzlocal` was most of a GetTrailStatus answer's parsing. The datetimes
+    are equal, with the same offset; anything else goes to `parse`."""
+    if parse is not DEFAULT_TIMESTAMP_PARSER or tuple(get_tzinfo_options()) != (tzlocal,):
+        return parse
+    local = tzlocal()
+
+    def stamp(value: Any) -> Any:
+        if isinstance(value, (int, float)):
+            try:
+                return datetime.datetime.fromtimestamp(value, local)
+            except (OSError, OverflowError, ValueError):
+                pass
+        return parse(value)
+
+    return stamp
 
 
 def _build(shape: Any, stamp: Convert, stack: tuple[str, ...]) -> Convert | None:

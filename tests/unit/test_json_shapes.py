@@ -9,10 +9,10 @@ from typing import Any
 
 import botocore.session
 import pytest
-from botocore.parsers import JSONParser
+from botocore.parsers import DEFAULT_TIMESTAMP_PARSER, JSONParser
 from botocore.utils import parse_timestamp
 
-from core.aws.json_shapes import converter
+from core.aws.json_shapes import converter, epoch_timestamps
 
 SERVICES = ("cloudtrail", "kms", "logs")
 
@@ -93,22 +93,35 @@ def test_blobs_and_documents_are_left_to_botocore() -> None:
     assert converter(kms.operation_model("Encrypt").output_shape, parse_timestamp) is None
 
 
-def test_timestamps_are_parsed_once_per_value_and_stay_equal() -> None:
+@pytest.mark.parametrize(
+    "value",
+    [1767225600.5, 1767225600, 0, True, "1767225601", "2026-03-01T12:34:56Z", 1e20],
+)
+def test_epoch_timestamps_are_the_default_parsers_datetimes(value: Any) -> None:
+    stamp = epoch_timestamps(DEFAULT_TIMESTAMP_PARSER)
+    assert stamp is not DEFAULT_TIMESTAMP_PARSER, "the default parser gets the faster path"
+    try:
+        theirs = parse_timestamp(value)
+    except (ValueError, RuntimeError) as exc:
+        with pytest.raises(type(exc)):
+            stamp(value)
+        return
+    ours = stamp(value)
+    assert ours == theirs
+    assert ours.utcoffset() == theirs.utcoffset()
+    assert ours.isoformat() == theirs.isoformat()
+
+
+def test_a_custom_timestamp_parser_is_used_as_it_is() -> None:
+    def custom(value: Any) -> Any:
+        return ("custom", value)
+
+    assert epoch_timestamps(custom) is custom
     session = botocore.session.get_session()
     shape = session.get_service_model("cloudtrail").operation_model("GetTrailStatus").output_shape
-    seen: list[Any] = []
-
-    def counting(value: Any) -> Any:
-        seen.append(value)
-        return parse_timestamp(value)
-
-    conv = converter(shape, counting)
+    conv = converter(shape, custom)
     assert conv is not None
-    first = conv({"LatestDeliveryTime": 1767225600.5, "StartLoggingTime": 1767225600.5})
-    again = conv({"LatestDeliveryTime": 1767225600.5})
-    assert seen == [1767225600.5]
-    assert first["LatestDeliveryTime"] == again["LatestDeliveryTime"]
-    assert first["LatestDeliveryTime"] == parse_timestamp(1767225600.5)
+    assert conv({"LatestDeliveryTime": 5})["LatestDeliveryTime"] == ("custom", 5)
 
 
 @pytest.mark.parametrize("wire", [[1, 2], "text", 3])
