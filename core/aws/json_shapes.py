@@ -47,10 +47,17 @@ def epoch_timestamps(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
     if parse is not DEFAULT_TIMESTAMP_PARSER or tuple(get_tzinfo_options()) != (tzlocal,):
         return parse
     local = tzlocal()
+    # A zone without daylight saving time (a server's UTC, typically) is a fixed offset:
+    # dateutil's tzlocal.fromutc then adds that offset and nothing else.
+    fixed = None if getattr(local, "_hasdst", True) else local.utcoffset(None)
+    utc = datetime.UTC
 
     def stamp(value: Any) -> Any:
         if isinstance(value, (int, float)):
             try:
+                if fixed is not None:
+                    wall = datetime.datetime.fromtimestamp(value, utc) + fixed
+                    return wall.replace(tzinfo=local)
                 return datetime.datetime.fromtimestamp(value, local)
             except (OSError, OverflowError, ValueError):
                 pass

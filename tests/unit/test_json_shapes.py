@@ -136,3 +136,26 @@ def test_an_answer_of_the_wrong_kind_is_refused(wire: Any) -> None:
         conv(wire)
     with pytest.raises(Unsupported):
         conv({"trailList": wire})
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Asia/Kolkata", "Europe/Berlin", "America/New_York"])
+def test_epoch_timestamps_match_in_every_kind_of_local_zone(
+    zone: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import time
+
+    monkeypatch.setenv("TZ", zone)
+    time.tzset()
+    try:
+        stamp = epoch_timestamps(DEFAULT_TIMESTAMP_PARSER)
+        # Winter and summer, around a daylight saving change, and an old date.
+        for value in (1767225600.5, 1782864000, 1774746000, 1774749600.25, 86400):
+            ours, theirs = stamp(value), parse_timestamp(value)
+            assert (ours, ours.utcoffset(), ours.isoformat()) == (
+                theirs,
+                theirs.utcoffset(),
+                theirs.isoformat(),
+            ), (zone, value)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
