@@ -8,6 +8,7 @@ these small tuples is what makes "update only the cells whose text changed" chea
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -370,14 +371,73 @@ def jump_matches(m: RowModel, target: str) -> bool:
     return any(n == t for n in names) or any(n.startswith(t) for n in names if n)
 
 
-def jump_suggestions(models: Iterable[RowModel]) -> list[str]:
-    seen: dict[str, None] = {}
+def first_jump(models: Mapping[str, RowModel], ids: Iterable[str], target: str) -> str | None:
+    """The first of `ids` that `jump_matches` `target` (the target made lower case once,
+    not per row: a jump near the end of 1,700 rows tests every row before it)."""
+    t = target.strip().lower()
+    if not t:
+        return None
+    for rid in ids:
+        m = models.get(rid)
+        if m is None:
+            continue
+        key = m.view.key
+        # An exact match is a prefix match: one test per name, as `jump_matches` says.
+        if (
+            key.account_id.startswith(t)
+            or key.region.startswith(t)
+            or (m.view.account_alias or "").lower().startswith(t)
+        ):
+            return rid
+    return None
+
+
+def jump_suggestions(models: Iterable[RowModel], known: dict[str, str] | None = None) -> list[str]:
+    """The `:` prompt's completions: account aliases, account ids and regions, sanitised,
+    each once, sorted.
+
+    `known` keeps each name's sanitised form from one call to the next: the names repeat
+    across snapshots, and sanitising the 5,000 names of 1,700 rows costs a frame's time."""
+    names: set[str] = set()
     for m in models:
         v = m.view
-        for name in (v.account_alias, v.key.account_id, v.key.region):
-            if name:
-                seen[plain(name, max_len=64)] = None
-    return sorted(seen)
+        names.add(v.key.account_id)
+        names.add(v.key.region)
+        if v.account_alias:
+            names.add(v.account_alias)
+    names.discard("")
+    memo: dict[str, str] = {} if known is None else known
+    shown: set[str] = set()
+    for name in names:
+        clean = memo.get(name)
+        if clean is None:
+            clean = memo[name] = plain(name, max_len=64)
+        shown.add(clean)
+    return sorted(shown)
+
+
+class Completions:
+    """Case-insensitive prefix completion over a fixed set of names (the `:` prompt's).
+
+    A binary search over the names in case-insensitive order: Textual's `SuggestFromList`
+    scans every name in a worker per key, ~2 ms a key at 2,000 names."""
+
+    __slots__ = ("_folded", "_names")
+
+    def __init__(self, names: Iterable[str]) -> None:
+        pairs = sorted({(n.casefold(), n) for n in names})
+        self._folded = [folded for folded, _ in pairs]
+        self._names = [name for _, name in pairs]
+
+    def complete(self, value: str) -> str:
+        """The first name (in case-insensitive order) that starts with `value`, else ""."""
+        if not value:
+            return ""
+        folded = value.casefold()
+        i = bisect_left(self._folded, folded)
+        if i < len(self._folded) and self._folded[i].startswith(folded):
+            return self._names[i]
+        return ""
 
 
 # ---------------------------------------------------------------------------- sorting

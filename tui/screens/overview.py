@@ -19,7 +19,6 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.reactive import Reactive
 from textual.screen import Screen
-from textual.suggester import SuggestFromList
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.widgets import DataTable, Input, Label
@@ -28,7 +27,14 @@ from core.model import Snapshot
 from tui.commands import ScreenCommands
 from tui.dialogs.mute import RequestMute
 from tui.messages import OpenDrilldown
-from tui.rows import COLUMNS, RowModel, jump_matches, jump_suggestions, matches
+from tui.rows import (
+    COLUMNS,
+    Completions,
+    RowModel,
+    first_jump,
+    jump_suggestions,
+    matches,
+)
 from tui.signals import subscribe
 from tui.widgets.keybar import KeyBar
 from tui.widgets.summary import StatusLine, SummaryBar
@@ -42,6 +48,8 @@ if TYPE_CHECKING:
 DEBOUNCE_ROWS = 5000
 #: From this width the footer also shows the command palette key (below, `?` lists it).
 PALETTE_IN_FOOTER = 100
+#: Names a row offers the `:` prompt (account alias, account id, region).
+JUMP_NAMES_PER_ROW = 3
 #: Overview actions hidden from the footer (and idle) while a prompt has the keyboard.
 TABLE_ACTIONS = frozenset(
     {"filter", "toggle_faults", "jump", "cycle_sort", "reverse_sort", "sort_column", "mute"}
@@ -57,6 +65,21 @@ class PromptInput(Input):
 
     def __init__(self, *, placeholder: str, id: str) -> None:
         super().__init__(placeholder=placeholder, id=id, classes="prompt", compact=True)
+        #: The focus state the styles were last worked out for (None: not yet).
+        self._styled_focused: bool | None = None
+
+    def watch_has_focus(self, has_focus: bool) -> None:
+        """Restyle for the new focus state only when it shows: a prompt loses focus as it
+        closes (hidden, its look does not matter) and gains it as it opens, so after the
+        first opening its styles are already the focused ones."""
+        row = self.parent
+        if has_focus == self._styled_focused or (isinstance(row, Widget) and not row.display):
+            return
+        super().watch_has_focus(has_focus)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._styled_focused = self.has_focus
 
 
 class FilterInput(PromptInput):
@@ -72,8 +95,22 @@ class JumpInput(PromptInput):
         Binding("tab", "complete", "Complete"),
     ]
 
+    def __init__(self, *, placeholder: str, id: str) -> None:
+        super().__init__(placeholder=placeholder, id=id)
+        self.completions = Completions(())
+
+    def watch_value(self, value: str) -> None:
+        """The completion of what is typed, worked out at once (no `Suggester` worker per
+        key); Textual's Input offers it greyed after the cursor."""
+        self._suggestion = self.completions.complete(value)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        """No one listens to the `:` prompt's changes: they stop here rather than pass
+        through four ancestors for every key typed."""
+        event.stop()
+
     def action_complete(self) -> None:
-        """Tab takes the suggestion (Textual's Input offers it greyed after the cursor)."""
+        """Tab takes the suggestion."""
         suggestion = self._suggestion
         if suggestion and suggestion != self.value:
             self.value = suggestion
@@ -113,7 +150,9 @@ class OverviewScreen(Screen[None]):
         #: What applying the last snapshot did to the table (for tests and tuning).
         self.snapshot_stats: ApplyStats | None = None
         #: The `:` prompt's completions and the models they were made from.
-        self._suggested: tuple[dict[str, RowModel], SuggestFromList] | None = None
+        self._suggested: tuple[dict[str, RowModel], Completions] | None = None
+        #: Names already sanitised for the completions (see tui.rows.jump_suggestions).
+        self._jump_names: dict[str, str] = {}
 
     def compose(self) -> ComposeResult:
         yield SummaryBar(self.app.title_hint, id="summary")
@@ -158,6 +197,8 @@ class OverviewScreen(Screen[None]):
 
     def visible_ids(self) -> list[str]:
         q, f = self.query_text, self.faults_only
+        if not (q or f):
+            return list(self.app.models)
         return [rid for rid, m in self.app.models.items() if matches(m, q, f)]
 
     def refresh_rows(self, header: bool = True) -> ApplyStats:
@@ -216,17 +257,20 @@ class OverviewScreen(Screen[None]):
     # ------------------------------------------------------------------ actions
 
     def _open_prompt(self, which: str) -> None:
-        """Show the `which` prompt ("filter" or "jump") in the status line's slot."""
+        """Show the `which` prompt ("filter" or "jump") in the status line's slot.
+
+        Shown and hidden through `display`, not a class: a class change applies the
+        stylesheet again to the row and everything in it."""
         if self.prompt != which:
             if self.prompt is not None:
-                self.query_one(f"#{self.prompt}-row").remove_class("-open")
-            self.query_one(f"#{which}-row").add_class("-open")
+                self.query_one(f"#{self.prompt}-row").display = False
+            self.query_one(f"#{which}-row").display = True
             self.prompt = which
         self._focus(self.query_one(f"#{which}", Input))
 
     def _close_prompts(self) -> None:
         if self.prompt is not None:
-            self.query_one(f"#{self.prompt}-row").remove_class("-open")
+            self.query_one(f"#{self.prompt}-row").display = False
             self.prompt = None
         self._focus(self.table)
 
@@ -241,13 +285,15 @@ class OverviewScreen(Screen[None]):
         self._open_prompt("filter")
 
     def action_jump(self) -> None:
-        jump = self.query_one("#jump", Input)
+        jump = self.query_one("#jump", JumpInput)
         models = self.app.models
         if self._suggested is None or self._suggested[0] is not models:
-            # Made once per snapshot: sanitising 1,700 rows' names costs a frame's time.
-            suggester = SuggestFromList(jump_suggestions(models.values()), case_sensitive=False)
-            self._suggested = (models, suggester)
-        jump.suggester = self._suggested[1]
+            # Made once per snapshot, each name sanitised once while it is known.
+            if len(self._jump_names) > 4 * JUMP_NAMES_PER_ROW * len(models):
+                self._jump_names.clear()
+            names = jump_suggestions(models.values(), self._jump_names)
+            self._suggested = (models, Completions(names))
+        jump.completions = self._suggested[1]
         jump.value = ""
         self._open_prompt("jump")
 
@@ -309,12 +355,8 @@ class OverviewScreen(Screen[None]):
 
     def jump_to(self, target: str) -> bool:
         """Move the cursor to the first shown row whose account or region matches `target`."""
-        models = self.app.models
-        for rid in self.table.shown_ids():
-            m = models.get(rid)
-            if m is not None and jump_matches(m, target):
-                return self.table.move_to(rid)
-        return False
+        rid = first_jump(self.app.models, self.table.shown_ids(), target)
+        return rid is not None and self.table.move_to(rid)
 
     def palette_commands(self) -> Iterable[SystemCommand]:
         """This screen's entries in the command palette (see tui.commands)."""

@@ -11,19 +11,20 @@ and drawn; what the rows are (`apply`, filter, sort, cursor, marks) is
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, count
 from typing import ClassVar
 
 from rich.segment import Segment
 from rich.style import Style
 from textual import events
+from textual.cache import LRUCache
 from textual.coordinate import Coordinate
 from textual.geometry import Region, Size
 from textual.scrollbar import ScrollBar
 from textual.strip import Strip
-from textual.widget import Widget
+from textual.widget import PseudoClasses, Widget
 from textual.widgets import DataTable
 from textual.widgets._data_table import Row
 from textual.widgets.data_table import ColumnKey, RowKey
@@ -32,11 +33,35 @@ from tui.rows import Cells
 from tui.widgets.row_cell import RowCell, cell_meta, cell_segments
 
 
+class FastKey(str, RowKey):
+    """A `RowKey` that is its own string: hashed and compared by `str`'s C code rather than
+    `StringKey`'s Python methods (equal to, and hashed as, a `RowKey` of the same value).
+    The table's row dicts are rebuilt on every filter and sort, ~5,000 hashes at 1,700
+    rows."""
+
+    __slots__ = ()
+
+    def __new__(cls, value: str) -> FastKey:
+        return str.__new__(cls, value)
+
+    def __init__(self, value: str) -> None:
+        RowKey.__init__(self, value)
+
+
+#: Drawn data rows kept (see `FastTable._render_line`): a few screenfuls. Each line is
+#: ~20 objects that outlive the frame, and what outlives frames brings the collector's
+#: full passes (100-300 ms at 1,700 rows) sooner.
+ROW_LINES = 256
+
+#: Versions of rows' drawn cells, unique across rows (see `DrawnRow.version`).
+_versions = count(1)
+
+
 class DrawnRow:
     """What the table holds for one row: its key, its `Row`, and its drawn cells with
     the cells and the columns (with their widths) they were drawn for."""
 
-    __slots__ = ("cells", "data", "key", "layout", "row")
+    __slots__ = ("cells", "data", "key", "layout", "row", "version")
 
     def __init__(self, key: RowKey, row: Row) -> None:
         self.key = key
@@ -44,6 +69,12 @@ class DrawnRow:
         self.cells: Cells = ()
         self.data: dict[ColumnKey, RowCell] = {}
         self.layout: tuple[tuple[str, int], ...] = ()
+        #: Changes whenever the drawn cells do: a drawn line is kept by row and version.
+        self.version = 0
+
+    def set_data(self, data: dict[ColumnKey, RowCell]) -> None:
+        self.data = data
+        self.version = next(_versions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +83,7 @@ class _Frame:
 
     drawable: bool
     columns: list[tuple[ColumnKey, int]]
+    layout: tuple[tuple[ColumnKey, int], ...]
     width: int
     #: Cells right of the last column, filled with blanks.
     remaining: int
@@ -90,6 +122,16 @@ class FastTable(DataTable[RowCell]):
 
     #: The component-class prefix of the style names in the rows' cells (see `_style`).
     COMPONENT_PREFIX: ClassVar[str]
+    #: `:focus` always matches: the table has its focused look whether or not it has the
+    #: keyboard, so focus moving to a prompt and back restyles nothing (Textual would apply
+    #: the stylesheet to the table and its ~20 component classes, then draw every line
+    #: again, for the same picture). Typed as `Widget` types it (which mypy holds against
+    #: `DOMNode`'s declaration).
+    _PSEUDO_CLASSES: ClassVar[dict[str, Callable[[Widget], bool]]] = {  # type: ignore[assignment]
+        **Widget._PSEUDO_CLASSES,
+        "focus": lambda _: True,
+        "blur": lambda _: False,
+    }
 
     def __init__(self, *, id: str | None = None) -> None:
         # Set first: `DataTable.__init__` already reads `ordered_rows` (overridden here).
@@ -104,6 +146,8 @@ class FastTable(DataTable[RowCell]):
         #: the drawn columns; the rows in order and their offsets, by table version; what
         #: every row of the frame being drawn shares.
         self._cell_styles: dict[tuple[object, ...], tuple[Style, Style]] = {}
+        #: The same sums without the cell's place (its mouse metadata), by line and cell style.
+        self._cell_looks: dict[tuple[Style, Style, Style], tuple[Style, Style]] = {}
         self._columns_drawn: tuple[tuple[int, int, int], list[tuple[ColumnKey, int]]] | None = None
         self._rows_ordered: tuple[int, list[Row]] | None = None
         self._offsets: tuple[int, list[tuple[RowKey, int]]] | None = None
@@ -113,6 +157,8 @@ class FastTable(DataTable[RowCell]):
         #: since they were checked (see `notify_style_update`).
         self._look_drawn: tuple[Style, ...] | None = None
         self._restyled = False
+        #: Drawn data rows by row (see `_render_line`).
+        self._row_lines: LRUCache[tuple[object, ...], Strip] = LRUCache(ROW_LINES)
         super().__init__(id=id, cursor_type="row", zebra_stripes=False, cell_padding=0)
         self._styles: dict[str, Style] = {}
 
@@ -143,9 +189,9 @@ class FastTable(DataTable[RowCell]):
         """Note the restyle; what was drawn is dropped at the next frame only if a style
         it was drawn with changed (`_check_look`).
 
-        Textual restyles the table whenever it gains or loses focus (the `/` and `:`
-        prompts), and `DataTable` would then throw away every cached line and repaint
-        all of them. The table looks the same either way (trailtop.tcss).
+        Textual restyles a widget for more than a new look (its parent's classes, a
+        screen resumed), and `DataTable` would then throw away every cached line and
+        repaint all of them.
         """
         Widget.notify_style_update(self)  # the widget's own style caches, always
         self._restyled = True
@@ -163,6 +209,8 @@ class FastTable(DataTable[RowCell]):
         self._look_drawn = look
         self._styles.clear()
         self._cell_styles.clear()
+        self._cell_looks.clear()
+        self._row_lines.clear()
         DataTable.notify_style_update(self)
         if not first:  # a new theme: the rows' cells carry resolved styles
             self.call_after_refresh(self._redraw_rows)
@@ -182,9 +230,20 @@ class FastTable(DataTable[RowCell]):
             *(self.get_component_rich_style(n, partial=False) for n in names),
         )
 
+    def watch_has_focus(self, _has_focus: bool) -> None:
+        """Nothing to restyle: the look does not depend on focus (see `_PSEUDO_CLASSES`)."""
+
+    @property
+    def _pseudo_classes_cache_key(self) -> tuple[int, ...]:
+        return (self.mouse_hover, True, self.is_disabled)
+
+    def get_pseudo_class_state(self) -> PseudoClasses:
+        """As `Widget.get_pseudo_class_state`, always focused: the drawn lines (keyed by it)
+        stay valid when focus moves."""
+        return super().get_pseudo_class_state()._replace(focus=True)
+
     def _on_focus(self, event: events.Focus) -> None:
-        """`Widget._on_focus` without its repaint: a changed look repaints through
-        `notify_style_update`."""
+        """`Widget._on_focus` without its repaint: the look does not change."""
         event.prevent_default()
         self.has_focus = True
         if self.parent is not None:
@@ -255,13 +314,22 @@ class FastTable(DataTable[RowCell]):
         styles = self._cell_styles
         if len(styles) > 8192:
             styles.clear()
+        unplaced = self._cell_looks
         for column_index, (key, width) in enumerate(columns):
             cell = cells[key]
             style_key = (line_style, post, row_index, column_index, cell.style)
             pair = styles.get(style_key)
             if pair is None:
-                pre = line_style + cell_meta(row_index, column_index)
-                pair = styles[style_key] = (pre + post, pre + cell.style + post)
+                # `line + meta + post` is `line + post + meta`: the mouse metadata carries
+                # no colour or attribute. The sums without it are few and kept apart.
+                look_key = (line_style, post, cell.style)
+                look = unplaced.get(look_key)
+                if look is None:
+                    if len(unplaced) > 1024:
+                        unplaced.clear()
+                    look = unplaced[look_key] = (line_style + post, line_style + cell.style + post)
+                meta = cell_meta(row_index, column_index)
+                pair = styles[style_key] = (look[0] + meta, look[1] + meta)
             scrollable.append(cell_segments(cell, width, *pair))
         remaining = frame.remaining
         if remaining < 0:
@@ -287,6 +355,7 @@ class FastTable(DataTable[RowCell]):
                 or self._labelled_row_exists
             ),
             columns=columns,
+            layout=tuple(columns),
             width=width,
             remaining=width - self._row_label_column_width - sum(w for _, w in columns),
             row_cursor=self.cursor_type == "row",
@@ -296,6 +365,12 @@ class FastTable(DataTable[RowCell]):
                 self.cursor_background_priority == "css",
             ),
         )  # fmt: skip
+
+    def _drawn_layout(self) -> tuple[tuple[ColumnKey, int], ...]:
+        """The drawn columns as a key: a line drawn for them stays valid while they are
+        the columns (a filter that narrows them and is cleared brings them back)."""
+        frame = self._frame
+        return frame.layout if frame is not None else tuple(self._drawn_columns())
 
     def _drawn_columns(self) -> list[tuple[ColumnKey, int]]:
         """The columns in order with their drawn widths (kept until the columns change)."""
@@ -313,10 +388,56 @@ class FastTable(DataTable[RowCell]):
         self._frame_style = self.rich_style
         self._frame = self._frame_now()
         try:
+            if self._plain_box():
+                return self._render_plain(crop)
             return super().render_lines(crop)
         finally:
             self._frame_style = None
             self._frame = None
+
+    def _plain_box(self) -> bool:
+        """The table has no border, padding, outline, tint, hatch or transparency (as
+        trailtop.tcss draws it): its lines need nothing of Textual's styles cache."""
+        styles = self.styles
+        return (
+            not any(edge for edge, _ in styles.border)
+            and not any(edge for edge, _ in styles.outline)
+            and not any(styles.padding)
+            and styles.tint.a == 0
+            and self.opacity == 1.0
+            and styles.text_opacity == 1.0
+            and (not styles.has_rule("hatch") or styles.hatch == "none")
+            and self._border_title is None
+            and self._border_subtitle is None
+            and self.region.size == self.content_region.size
+        )
+
+    def _render_plain(self, crop: Region) -> list[Strip]:
+        """`Widget.render_lines` for a plain box, the lines handed on as they are drawn.
+
+        Textual's styles cache wraps every line of every frame in a new `Strip` (for the
+        border, padding and tint this table has none of) and filters that one, so a line
+        kept by `_render_line` was filtered again each frame; here a kept line's filtered
+        form is kept with it (`Strip.apply_filter` caches per strip)."""
+        base_background, background = self.background_colors
+        if self.auto_links:
+            hover = self.hover_style
+            if hover._link_id and hover._meta and "@click" in hover.meta:
+                return super().render_lines(crop)  # links to underline: Textual's way
+        self._pseudo_class_state = self.get_pseudo_class_state()  # as `DataTable` does
+        inner = self._styles_cache.get_inner_outer(base_background, background)[0].rich_style
+        width = self.region.width
+        filters = self.get_line_filters()
+        strips: list[Strip] = []
+        for y in crop.line_range:
+            strip = self.render_line(y).adjust_cell_length(width, inner)
+            for line_filter in filters:
+                strip = strip.apply_filter(line_filter, background)
+            strips.append(strip)
+        if crop.column_span != (0, width):
+            x1, x2 = crop.column_span
+            strips = [strip.crop(x1, x2) for strip in strips]
+        return strips
 
     def render_line(self, y: int) -> Strip:
         """`DataTable.render_line` without fixed rows, the base style taken once a frame."""
@@ -352,21 +473,46 @@ class FastTable(DataTable[RowCell]):
 
     def _render_line(self, y: int, x1: int, x2: int, base_style: Style) -> Strip:
         """A data row's whole line, built as the Strip `DataTable._render_line` would
-        produce (cropped to the widget, simplified) without cropping or re-joining it."""
+        produce (cropped to the widget, simplified) without cropping or re-joining it.
+
+        Kept by row (its place, the version of its cells, whether the cursor or the mouse
+        is on it), not by screen line and table version as `DataTable` keeps it: after a
+        cursor move only the two rows it left and reached are drawn again, and after a
+        filter is cleared the rows back in their places are drawn as they were."""
         width = self._frame.width if self._frame is not None else self.size.width
         header = self.header_height if self.show_header else 0
         row_index = y - header
+        cursor, hover = self.cursor_coordinate, self.hover_coordinate
+        if row_index < 0 and self.cursor_type == "row":
+            # The header: a row cursor never lights a header cell, so unlike `DataTable`
+            # the key leaves the cursor out (a cursor move draws the header again else).
+            header_key = (
+                "header", y, x1, x2, width, hover.row == row_index, base_style,
+                self._show_hover_cursor, self._update_count, self._pseudo_class_state,
+            )  # fmt: skip
+            strip = self._row_lines.get(header_key)
+            if strip is None:
+                strip = self._row_lines[header_key] = super()._render_line(y, x1, x2, base_style)
+            return strip
         if row_index < 0 or row_index >= self.row_count or x1 != 0 or x2 != width:
             return super()._render_line(y, x1, x2, base_style)
-        cursor, hover = self.cursor_coordinate, self.hover_coordinate
+        row_key = self._row_locations.get_key(row_index)
+        drawn = self._drawn.get(row_key.value or "") if row_key is not None else None
+        if drawn is None or drawn.key is not row_key:
+            return super()._render_line(y, x1, x2, base_style)
+        cursor_type = self.cursor_type
+        where: tuple[object, ...] = (
+            (cursor.row == row_index, hover.row == row_index)
+            if cursor_type == "row"
+            else (cursor, hover)
+        )
         cache_key = (
-            y, x1, x2, width, cursor, hover, base_style, self.cursor_type,
-            self._show_hover_cursor, self._update_count, self._pseudo_class_state,
+            row_index, drawn.version, width, where, base_style, cursor_type,
+            self._show_hover_cursor, self._pseudo_class_state, self._drawn_layout(),
         )  # fmt: skip
-        strip = self._line_cache.get(cache_key)
+        strip = self._row_lines.get(cache_key)
         if strip is not None:
             return strip
-        row_key = self._row_locations.get_key(row_index)
         fast = (
             None
             if row_key is None
@@ -376,8 +522,23 @@ class FastTable(DataTable[RowCell]):
             return super()._render_line(y, x1, x2, base_style)
         segments = list(chain.from_iterable(fast))
         strip = Strip(segments, width)
-        self._line_cache[cache_key] = strip
+        self._row_lines[cache_key] = strip
         return strip
+
+    def update_cell(
+        self,
+        row_key: RowKey | str,
+        column_key: ColumnKey | str,
+        value: RowCell,
+        *,
+        update_width: bool = False,
+    ) -> None:
+        """`DataTable.update_cell`, the row's drawn line made again (a new version)."""
+        super().update_cell(row_key, column_key, value, update_width=update_width)
+        key = row_key.value if isinstance(row_key, RowKey) else row_key
+        drawn = self._drawn.get(key or "")
+        if drawn is not None:
+            drawn.version = next(_versions)
 
     def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
         """Only the scrollable size: every column has a fixed width and every row is one

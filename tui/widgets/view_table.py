@@ -45,7 +45,7 @@ from tui.rows import (
     tick_cells,
 )
 from tui.styles import state_classes
-from tui.widgets.fast_table import DrawnRow, FastTable
+from tui.widgets.fast_table import DrawnRow, FastKey, FastTable
 from tui.widgets.row_cell import RowCell
 
 _FINDING = COL_INDEX["finding"]
@@ -153,6 +153,10 @@ class ViewTable(FastTable):
         self._lengths: dict[str, tuple[Cells, tuple[int, ...]]] = {}
         #: Per row: the model its top finding's cell was made for, and the cell.
         self._top_cells: dict[str, tuple[RowModel, Cell]] = {}
+        #: Every row in sort order, with the models and the sort it was made for.
+        self._every_ordered: (
+            tuple[Mapping[str, RowModel], tuple[str | None, bool], list[str]] | None
+        ) = None
         #: Per sort column, per row: the model its sort key was made for, and the key.
         self._sort_keys: dict[str | None, dict[str, tuple[RowModel, tuple[object, ...]]]] = {}
 
@@ -290,13 +294,13 @@ class ViewTable(FastTable):
             cells = shown[rid]
             row = drawn.get(rid)
             if row is None:
-                key = RowKey(rid)
+                key: RowKey = FastKey(rid)
                 row = drawn[rid] = DrawnRow(key, Row(key, 1, None, False))
             key = row.key
             if row.layout != layout or row.cells is not cells:
                 row.cells = cells
                 row.layout = layout
-                row.data = dict(zip(columns, self._row(rid, cells), strict=True))
+                row.set_data(dict(zip(columns, self._row(rid, cells), strict=True)))
                 self._track_mark(rid, cells)
                 drawn_again += 1
                 if same_rows:
@@ -402,10 +406,34 @@ class ViewTable(FastTable):
         shown = self._shown
         hidden = self._hidden
         added = 0
+        same_models = old_models is models
+        same_query = old_query == query
         for rid in visible:
             m = models[rid]
-            lit = rid in highlight
             old = cells = shown.get(rid)
+            # The common cases first, each what the general path below gives them: a row
+            # still shown and unchanged, and one back from `_hidden` as it was hidden. A
+            # row with fewer than two findings shows the same finding whatever the filter.
+            if old is None:
+                known = hidden.get(rid)
+                if (
+                    known is not None
+                    and known[0] is m
+                    and (known[1] == query or len(m.view.findings) < 2)
+                    and known[2] == now
+                    and (rid in highlight) == known[3][0][1].endswith("-changed")
+                ):
+                    wanted[rid] = known[3]
+                    added += 1
+                    continue
+            elif (
+                (same_query or len(m.view.findings) < 2)
+                and (same_models or old_models.get(rid) is m)
+                and (rid in highlight) == old[0][1].endswith("-changed")
+            ):
+                wanted[rid] = old
+                continue
+            lit = rid in highlight
             cells_query, clock_ok = old_query, True
             if cells is None or old_models.get(rid) is not m:
                 known = hidden.get(rid)
@@ -469,8 +497,24 @@ class ViewTable(FastTable):
         else:
             self._marked.discard(rid)
 
-    def _ordered(self, ids: Iterable[str]) -> list[str]:
-        """`ids` in the table's sort order (each row's key kept while its model stays)."""
+    def _ordered(self, ids: Mapping[str, object]) -> list[str]:
+        """`ids` in the table's sort order.
+
+        Most of the rows (a filter cleared, a snapshot): every row is sorted once per
+        snapshot and sort, and the order of `ids` is read from that (a filter cleared then
+        costs no sort). A few rows: sorted alone."""
+        models, column, reverse = self._models, self.sort_column, self.sort_reverse
+        every = self._every_ordered
+        if every is None or every[0] is not models or every[1] != (column, reverse):
+            if 2 * len(ids) < len(models):
+                return self._sorted(ids)
+            every = self._every_ordered = (models, (column, reverse), self._sorted(models))
+        if len(ids) == len(every[2]):
+            return list(every[2])
+        return [rid for rid in every[2] if rid in ids]
+
+    def _sorted(self, ids: Iterable[str]) -> list[str]:
+        """`ids` sorted (each row's key kept while its model stays)."""
         models, column = self._models, self.sort_column
         keys = self._sort_keys.get(column)
         if keys is None:
