@@ -88,6 +88,14 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.digest(key, msg.encode(), "sha256")
 
 
+def derive_key(secret_key: str, day: str, region: str, service: str) -> bytes:
+    """SigV4's signing key: it changes only with the secret, the day, the region and the
+    service."""
+    return _hmac(
+        _hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), day), region), service), "aws4_request"
+    )
+
+
 def sigv4_headers(
     *,
     method: str,
@@ -101,6 +109,7 @@ def sigv4_headers(
     region: str,
     service: str,
     amz_date: str,
+    signing_key: bytes | None = None,
 ) -> dict[str, str]:
     """`headers` plus Host, X-Amz-Date, X-Amz-Security-Token and Authorization, signed as
     botocore's SigV4Auth signs a request without a query string."""
@@ -126,9 +135,7 @@ def sigv4_headers(
     to_sign = "\n".join(
         [_ALGORITHM, amz_date, scope, hashlib.sha256(canonical.encode()).hexdigest()]
     )
-    key = _hmac(
-        _hmac(_hmac(_hmac(f"AWS4{secret_key}".encode(), day), region), service), "aws4_request"
-    )
+    key = signing_key or derive_key(secret_key, day, region, service)
     signature = hmac.new(key, to_sign.encode(), hashlib.sha256).hexdigest()
     out["Authorization"] = (
         f"{_ALGORITHM} Credential={access_key}/{scope}, "
@@ -164,6 +171,11 @@ class FastCaller:
         )
         self._wire: Http1Pool | None = None
         self._wire_loop: asyncio.AbstractEventLoop | None = None
+        #: Per credentials object: the secret and day its signing keys are for, and those
+        #: keys by (region, service); dropped with the credentials, reset with the day.
+        self._keys: weakref.WeakKeyDictionary[
+            Any, tuple[str, str, dict[tuple[str, str], bytes]]
+        ] = weakref.WeakKeyDictionary()
         #: Calls answered here (a result or an error), not handed back to the SDK.
         self.answered = 0
 
@@ -222,6 +234,20 @@ class FastCaller:
             self._wire_loop = loop
         return self._wire
 
+    def _signing_key(
+        self, credentials: Any, secret: str, day: str, region: str, service: str
+    ) -> bytes:
+        try:
+            held = self._keys.get(credentials)
+        except TypeError:  # credentials that cannot be weakly referenced: nothing is kept
+            return derive_key(secret, day, region, service)
+        if held is None or held[0] != secret or held[1] != day:
+            held = self._keys[credentials] = (secret, day, {})
+        key = held[2].get((region, service))
+        if key is None:
+            key = held[2][(region, service)] = derive_key(secret, day, region, service)
+        return key
+
     def close(self) -> None:
         """Close the connections trailtop's own client keeps (on the running loop)."""
         if self._wire is not None:
@@ -255,6 +281,7 @@ class FastCaller:
         data = body.encode() if isinstance(body, str) else bytes(body or b"")
         headers["User-Agent"] = self._user_agent
         verb = request.get("method", "POST")
+        amz_date = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         signed = sigv4_headers(
             method=verb,
             host=route.host,
@@ -266,7 +293,10 @@ class FastCaller:
             token=frozen.token,
             region=route.region,
             service=route.signing_name,
-            amz_date=time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()),
+            amz_date=amz_date,
+            signing_key=self._signing_key(
+                credentials, frozen.secret_key, amz_date[:8], route.region, route.signing_name
+            ),
         )
         signed["Accept-Encoding"] = "identity"
         self._counter.hook(model=model)

@@ -95,6 +95,31 @@ def test_a_different_secret_or_body_changes_the_signature() -> None:
     assert sigv4_headers(body=b"{ }", secret_key="a", **args)["Authorization"] != base
 
 
+def test_kept_signing_keys_follow_the_secret_the_day_and_the_region() -> None:
+    from core.aws.clients import RequestCounter
+    from core.aws.fast_call import FastCaller, derive_key
+
+    caller = FastCaller(RequestCounter(), "ua")
+    creds = Credentials("AK", "secret-1")
+    first = caller._signing_key(creds, "secret-1", "20261201", "us-east-1", "cloudtrail")
+    assert first == derive_key("secret-1", "20261201", "us-east-1", "cloudtrail")
+    assert caller._signing_key(creds, "secret-1", "20261201", "us-east-1", "cloudtrail") is first
+    for secret, day, region in (
+        ("secret-2", "20261201", "us-east-1"),  # renewed credentials
+        ("secret-2", "20261202", "us-east-1"),  # the next day
+        ("secret-2", "20261202", "eu-west-1"),
+    ):
+        got = caller._signing_key(creds, secret, day, region, "cloudtrail")
+        assert got == derive_key(secret, day, region, "cloudtrail")
+    # Only the current secret and day are kept, per credentials object.
+    assert list(caller._keys[creds][2]) == [
+        ("us-east-1", "cloudtrail"),
+        ("eu-west-1", "cloudtrail"),
+    ]
+    del creds
+    assert len(caller._keys) == 0, "dropped with the credentials"
+
+
 @pytest.mark.parametrize("fast", [True, False])
 def test_the_setting_reaches_every_pool(fast: bool) -> None:
     from aiobotocore.config import AioConfig
