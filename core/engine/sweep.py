@@ -24,9 +24,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.aws.clients import ClientPool, make_config
 from core.aws.collect import Account, Collector, Limiter, TargetError, gather_settled
@@ -66,11 +66,15 @@ from core.model import (
     TargetResult,
     TrailConfig,
     TrailView,
+    ViewKey,
 )
 from core.mute import MuteBook, apply_mutes
 from core.settings import Settings
 from core.util.error_codes import CREDENTIAL, NOT_FOUND
 from core.util.times import utcnow
+
+if TYPE_CHECKING:
+    from core.judge.facts import Destinations
 
 log = logging.getLogger(__name__)
 
@@ -118,6 +122,10 @@ class Engine(DiscoveryPhase):
     collapsed: dict[str, frozenset[str]] = field(default_factory=dict)
     #: Told what the sweep in flight is doing ("reading 1717 trail statuses"), for the UI.
     progress: Callable[[str], None] | None = None
+    #: Each view's plans with what they were made from (`_plans`).
+    _plans_made: dict[str, tuple[tuple[Any, ...], tuple[Any, ...], list[Plan]]] = field(
+        default_factory=dict
+    )
     #: Each fully read account's target results, reused while nothing about it changes.
     _ok_targets: dict[str, tuple[tuple[Any, ...], list[TargetResult]]] = field(default_factory=dict)
 
@@ -226,6 +234,8 @@ class Engine(DiscoveryPhase):
             live = {v.id for v in views}
             for vid in [k for k in self.statuses if k not in live]:
                 del self.statuses[vid]  # a deleted trail: forget its status
+            for vid in [k for k in self._plans_made if k not in live]:
+                del self._plans_made[vid]
 
         throttled = col.pool.counter.throttled
         requests, _by_op = col.pool.counter.reset()
@@ -365,6 +375,38 @@ class Engine(DiscoveryPhase):
             diag = {key.id: [failed] for _a, key, _cfg in planned}
         return diag, self.diagnoser.calls - before
 
+    def _plans(
+        self,
+        cfg: TrailConfig,
+        key: ViewKey,
+        findings: tuple[Finding, ...],
+        dest: Destinations,
+        org_ids: Mapping[str, str | None],
+        administers: bool,
+    ) -> list[Plan]:
+        """The view's remediation plans, made again only when what they are made from
+        changed: the trail, the finding codes, the destination facts (the same objects
+        until the diagnoser reads them again), the organization, the bucket's owner."""
+        owner = (
+            self.diagnoser.owner_of("bucket", cfg.s3_bucket)
+            if self.diagnoser is not None and cfg.s3_bucket
+            else None
+        )
+        org_id = org_ids.get(cfg.owner_account)
+        made_from = (cfg, tuple(f.code for f in findings), org_id, administers, owner)
+        facts = tuple(getattr(dest, f.name) for f in fields(dest))
+        kept = self._plans_made.get(key.id)
+        if (
+            kept is not None
+            and kept[0] == made_from
+            and all(a is b for a, b in zip(kept[1], facts, strict=True))
+        ):
+            return kept[2]
+        docs = replace(documents_from(dest), bucket_owner=owner)
+        plans = plans_for(cfg, key, findings, docs, org_id, administers=administers)
+        self._plans_made[key.id] = (made_from, facts, plans)
+        return plans
+
     def _judge(
         self,
         planned: list[Planned],
@@ -410,19 +452,8 @@ class Engine(DiscoveryPhase):
             findings = j.findings
             # No finding, no plan (plans_for answers [] then): documents are not built.
             if findings and key.id in destinations and err is None:
-                docs = replace(
-                    documents_from(destinations[key.id]),
-                    bucket_owner=self.diagnoser.owner_of("bucket", cfg.s3_bucket)
-                    if self.diagnoser is not None and cfg.s3_bucket
-                    else None,
-                )
-                view_plans = plans_for(
-                    cfg,
-                    key,
-                    findings,
-                    docs,
-                    org_ids.get(cfg.owner_account),
-                    administers=administers,
+                view_plans = self._plans(
+                    cfg, key, findings, destinations[key.id], org_ids, administers
                 )
                 if view_plans:
                     findings = attach_plan_ids(findings, view_plans)

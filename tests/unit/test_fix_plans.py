@@ -266,3 +266,33 @@ def test_documents_from_destinations() -> None:
     d = documents_from(dest)
     assert d == Documents("P", "K", {"KeyState": "Enabled"}, "T", {"a": 1}, {"x": {}})
     assert documents_from(Destinations()) == Documents()
+
+
+def test_a_sweep_makes_a_views_plans_again_only_when_what_they_come_from_changes() -> None:
+    from core.codes import Code
+    from core.engine.sweep import Engine
+    from core.settings import load_settings
+    from tests.unit.fix_cases import VIEW, doc, finding, trail
+
+    settings, _ = load_settings(None)
+    engine = Engine(settings, diagnoser=None, culprits=None)
+    t = trail()
+    bucket = Fact("bucket", t.s3_bucket or "", True, data={"policy": doc(ACL_STMT, READER)})
+    dest = Destinations(bucket=bucket)
+    found = (finding(Code.S3_POLICY_DENIES_CLOUDTRAIL),)
+    first = engine._plans(t, VIEW, found, dest, {}, False)
+    assert first and first == plans_for(t, VIEW, found, documents_from(dest))
+    # The same trail, codes and facts (as read, the same objects): the same plans, kept.
+    assert engine._plans(t, VIEW, found, Destinations(bucket=bucket), {}, False) is first
+    # The bucket read again with another policy: made again from it.
+    reread = Fact("bucket", bucket.ident, True, data={"policy": doc(ACL_STMT)})
+    again = engine._plans(t, VIEW, found, Destinations(bucket=reread), {}, False)
+    assert again is not first
+    assert again == plans_for(t, VIEW, found, documents_from(Destinations(bucket=reread)))
+    # Another finding code, or another organization: made again.
+    other = (finding(Code.S3_POLICY_ACL_CHECK_MISSING),)
+    assert engine._plans(t, VIEW, other, Destinations(bucket=reread), {}, False) is not again
+    org = {t.owner_account: "o-exampleorg"}
+    assert engine._plans(t, VIEW, other, Destinations(bucket=reread), org, False) == plans_for(
+        t, VIEW, other, documents_from(Destinations(bucket=reread)), "o-exampleorg"
+    )
