@@ -25,6 +25,7 @@ Signature Version 4: https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -230,6 +231,9 @@ class FastCaller:
     def _pool(self) -> Http1Pool:
         loop = asyncio.get_running_loop()
         if self._wire is None or self._wire_loop is not loop or self._wire.closed:
+            if self._wire is not None and not self._wire.closed:
+                with contextlib.suppress(RuntimeError):  # its loop may be closed already
+                    self._wire.close()
             self._wire = Http1Pool(self._pool_limit)
             self._wire_loop = loop
         return self._wire

@@ -9,8 +9,9 @@ reused LIFO, closed once idle as long as the SDK's pool keeps them, and never mo
 `limit` at once per host: beyond that the caller falls back to the SDK's pool.
 
 Anything it cannot do cleanly raises `WireError`, and the caller hands the call to the SDK.
-A request that fails on a reused connection before any answer byte arrives is sent once more
-on a new connection (the server may close an idle connection at any time; RFC 9112 section
+A request whose reused connection ends before any answer byte arrives (not one that timed
+out) is sent once more on a new connection (the server may close an idle connection at any
+time; RFC 9112 section
 9.3.1 allows retrying an idempotent request then; every fast call is a read, or STS
 AssumeRole, which only issues credentials and which the SDK retries the same way).
 """
@@ -34,6 +35,10 @@ class WireError(Exception):
     """The request did not get a complete answer here (the SDK makes it instead)."""
 
 
+class Dropped(WireError):
+    """The connection ended before any byte of an answer: the request may be sent again."""
+
+
 @dataclass(frozen=True)
 class Answer:
     status: int
@@ -49,7 +54,8 @@ class Host:
     scheme: str
     hostname: str
     port: int
-    ssl: ssl.SSLContext | None = field(default=None, compare=False, hash=False)
+    #: Part of the key: connections made with one TLS context never serve another.
+    ssl: ssl.SSLContext | None = None
     connect_timeout: float = field(default=60.0, compare=False, hash=False)
     read_timeout: float = field(default=60.0, compare=False, hash=False)
 
@@ -65,7 +71,6 @@ class _Conn(asyncio.Protocol):
         self.keep = False
         self.idle_since = 0.0
         self._head: tuple[int, dict[str, str]] | None = None
-        self._until_close = False
 
     # -- asyncio.Protocol ----------------------------------------------------------------
 
@@ -95,11 +100,8 @@ class _Conn(asyncio.Protocol):
         waiter = self.waiter
         if waiter is None or waiter.done():
             return
-        if self._until_close and self._head is not None:
-            status, headers = self._head
-            waiter.set_result(Answer(status, headers, bytes(self.buf)))
-        else:
-            waiter.set_exception(WireError(f"connection lost: {type(exc).__name__}"))
+        why = f"connection lost: {type(exc).__name__}"
+        waiter.set_exception(WireError(why) if self.answered_anything else Dropped(why))
 
     # -- one exchange ----------------------------------------------------------------------
 
@@ -107,7 +109,6 @@ class _Conn(asyncio.Protocol):
         assert self.transport is not None
         self.buf.clear()
         self._head = None
-        self._until_close = False
         self.keep = False
         self.waiter = asyncio.get_running_loop().create_future()
         self.transport.write(data)
@@ -149,11 +150,9 @@ class _Conn(asyncio.Protocol):
             return None if body is None else Answer(status, headers, body)
         length = headers.get("content-length")
         if length is None:
-            self._until_close = True
-            self.keep = False
-            if len(buf) > MAX_BODY:
-                raise WireError("answer too large")
-            return None
+            # Ended by the connection closing: a reset would look like a complete answer.
+            # AWS sends a length or chunks; anything else is the SDK's to read.
+            raise WireError("an answer without a length")
         try:
             n = int(length)
         except ValueError as exc:
@@ -174,7 +173,8 @@ def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
         raise WireError("header not UTF-8") from exc
     lines = text.split("\r\n")
     parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or parts[0] != "HTTP/1.1" or not parts[1].isdigit():
+    code = parts[1] if len(parts) >= 2 else ""
+    if parts[0] != "HTTP/1.1" or len(code) != 3 or not (code.isascii() and code.isdigit()):
         raise WireError("not an HTTP/1.1 answer")
     headers: dict[str, str] = {}
     for line in lines[1:]:
@@ -194,10 +194,9 @@ def _dechunk(buf: bytearray) -> bytes | None:
         if eol < 0:
             return None
         size_text = bytes(buf[pos:eol]).split(b";", 1)[0].strip()
-        try:
-            size = int(size_text, 16)
-        except ValueError as exc:
-            raise WireError("bad chunk size") from exc
+        if not size_text or size_text.strip(b"0123456789abcdefABCDEF") or len(size_text) > 8:
+            raise WireError("bad chunk size")
+        size = int(size_text, 16)
         pos = eol + 2
         if size == 0:
             end = buf.find(b"\r\n\r\n", pos - 2)  # trailers, then the blank line
@@ -206,6 +205,8 @@ def _dechunk(buf: bytearray) -> bytes | None:
             raise WireError("answer too large")
         if len(buf) < pos + size + 2:
             return None
+        if buf[pos + size : pos + size + 2] != b"\r\n":
+            raise WireError("bad chunk end")
         out += buf[pos : pos + size]
         pos += size + 2
 
@@ -249,9 +250,8 @@ class Http1Pool:
         if conn is not None:
             try:
                 return await self._exchange(host, conn, wire)
-            except WireError:
-                if conn.answered_anything:
-                    raise
+            except Dropped:
+                pass  # closed by the server while idle: once more, on a new connection
         conn = await self._connect(host)
         return await self._exchange(host, conn, wire)
 
@@ -278,7 +278,7 @@ class Http1Pool:
         idle = self._idle.get(host)
         while idle:
             conn = idle.pop()
-            if not conn.closed and now - conn.idle_since < KEEPALIVE_SECONDS:
+            if conn.keep and not conn.closed and now - conn.idle_since < KEEPALIVE_SECONDS:
                 return conn
             self._drop(host, conn)
         return None
