@@ -451,8 +451,8 @@ def run_latency(
     log(f"  warm {out['warm_canned']['warm_sweep_seconds']:.2f}s")
     out["ceiling_canned"] = run_ceiling(ceiling_reqs["canned"], a.ceiling_concurrency, a.runs)
     log(f"  ceiling (canned) {out['ceiling_canned']['seconds']:.2f}s")
-    # The client's own cost is the difference at the same number of requests in flight:
-    # the ceiling again at trailtop's poll.concurrency.
+    # The ceiling again at trailtop's poll.concurrency: what is left once the difference in
+    # requests in flight is taken out (at 40 ms mostly latency; read it with CPU per call).
     same = a.concurrency or trailtop_concurrency()
     out["ceiling_canned_same"] = {
         **run_ceiling(ceiling_reqs["canned"], same, a.runs),
