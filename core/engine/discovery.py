@@ -110,7 +110,7 @@ class DiscoveryPhase:
                     return True
             return False
 
-        accounts = list(self.accounts) if force_all else [a for a in self.accounts if due(a)]
+        accounts = [a for a in self.accounts if a.regions and (force_all or due(a))]
         self._force_describe.clear()
         col = self.collector
         owners = {a.account_id for a in self.accounts}
