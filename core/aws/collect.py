@@ -94,8 +94,19 @@ class Limiter:
     async def run(self, coro: Awaitable[T]) -> T:
         if self._sem is None:
             self._sem = asyncio.Semaphore(self.limit)
-        async with self._sem:
+        try:
+            await self._sem.acquire()
+        except BaseException:
+            # Cancelled while waiting (the sweep stopped): the call never started, so it is
+            # closed rather than left for the collector to warn about.
+            close = getattr(coro, "close", None)
+            if close is not None:
+                close()
+            raise
+        try:
             return await coro
+        finally:
+            self._sem.release()
 
 
 @dataclass
