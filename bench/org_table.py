@@ -91,21 +91,24 @@ def rows(results: dict[str, Any]) -> list[Row]:
         lambda x: " ".join(f"{k}={v}" for k, v in x["cold"]["states"].items() if v),
         "{}",
     )
+
+    def _only(key: str, want: str, text: str, limit: float) -> tuple[str, float | None]:
+        """A target for one of the two engine runs only."""
+        return (text, limit) if key == want else ("", None)
+
     for where, key in (("sandbox", "warm"), ("canned", "warm_canned")):
         add(f"engine ({where}): cold sweep s", lambda x, k=key: x[k]["cold_sweep_seconds"])
         add(
             f"engine ({where}): cold start s (imports + resolve)",
             lambda x, k=key: x[k]["cold_start_seconds"],
             "{:.2f}",
-            "<= 5 s" if key == "warm" else "",
-            5 if key == "warm" else None,
+            *_only(key, "warm", "<= 5 s", 5),
         )
         add(
             f"engine ({where}): warm sweep s",
             lambda x, k=key: x[k]["warm_sweep_seconds"],
             "{:.2f}",
-            "<= 10 s" if key == "warm" else "",
-            10 if key == "warm" else None,
+            *_only(key, "warm", "<= 10 s", 10),
         )
         add(
             f"engine ({where}): calls per warm sweep", lambda x, k=key: x[k]["warm_calls"], "{:.0f}"
@@ -120,15 +123,13 @@ def rows(results: dict[str, Any]) -> list[Row]:
             f"engine ({where}): client CPU ms per call (warm)",
             lambda x, k=key: x[k]["cpu_ms_per_call"],
             "{:.2f}",
-            "<= 0.7 ms (keep-alive)" if key == "warm_canned" else "",
-            0.7 if key == "warm_canned" else None,
+            *_only(key, "warm_canned", "<= 0.7 ms (keep-alive)", 0.7),
         )
         add(
             f"engine ({where}): peak RSS MB",
             lambda x, k=key: x[k]["maxrss_mb"],
             "{:.0f}",
-            "<= 400 MB" if key == "warm" else "",
-            400 if key == "warm" else None,
+            *_only(key, "warm", "<= 400 MB", 400),
         )
     add("canned: replay misses (forwarded)", lambda x: x["warm_canned"]["misses"], "{}")
     add("ceiling (canned): status reads s", lambda x: x["ceiling_canned"]["seconds"], "{:.3f}")

@@ -327,7 +327,7 @@ class FastCaller:
         assert route.wire is not None
         try:
             wire = request_bytes(verb, route.host, signed, data)
-            answer = await self._pool().request(route.wire, verb, route.host, wire)
+            answer = await self._pool().request(route.wire, wire)
         except WireError as exc:
             log.debug("fast %s: %s; the SDK retries it", op_name, exc)
             raise Declined from exc

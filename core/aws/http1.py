@@ -240,7 +240,7 @@ class Http1Pool:
         #: Connections opened so far (the tests read reuse from it).
         self.made = 0
 
-    async def request(self, host: Host, method: str, host_header: str, wire: bytes) -> Answer:
+    async def request(self, host: Host, wire: bytes) -> Answer:
         """One exchange; `WireError` if it could not complete (nothing was retried but a
         request that a reused connection dropped before answering)."""
         if self.closed:

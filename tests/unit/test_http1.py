@@ -93,8 +93,8 @@ async def test_sequential_requests_share_one_connection(serve: Any) -> None:
     server, host = await serve(lambda req: ok(b'{"n":%d}' % len(req)))
     pool = Http1Pool(4)
     try:
-        first = await pool.request(host, "POST", "example", wire(b"{}"))
-        second = await pool.request(host, "POST", "example", wire(b'{"a":1}'))
+        first = await pool.request(host, wire(b"{}"))
+        second = await pool.request(host, wire(b'{"a":1}'))
     finally:
         pool.close()
     assert (first.status, second.status) == (200, 200)
@@ -112,8 +112,8 @@ async def test_a_chunked_answer_is_joined(serve: Any) -> None:
     _, host = await serve(lambda req: chunked)
     pool = Http1Pool(4)
     try:
-        answer = await pool.request(host, "POST", "example", wire())
-        again = await pool.request(host, "POST", "example", wire())
+        answer = await pool.request(host, wire())
+        again = await pool.request(host, wire())
     finally:
         pool.close()
     assert answer.body == b'{"a":[1]}' == again.body
@@ -128,7 +128,7 @@ async def test_an_answer_ended_by_closing_is_left_to_the_sdk(serve: Any) -> None
     pool = Http1Pool(4)
     try:
         with pytest.raises(WireError, match="without a length"):
-            await pool.request(host, "POST", "example", wire())
+            await pool.request(host, wire())
     finally:
         pool.close()
     assert pool.open_connections() == 0
@@ -138,8 +138,8 @@ async def test_connection_close_is_honoured(serve: Any) -> None:
     server, host = await serve(lambda req: ok(extra=b"Connection: close\r\n"))
     pool = Http1Pool(4)
     try:
-        await pool.request(host, "POST", "example", wire())
-        await pool.request(host, "POST", "example", wire())
+        await pool.request(host, wire())
+        await pool.request(host, wire())
     finally:
         pool.close()
     assert pool.made == 2
@@ -151,9 +151,9 @@ async def test_an_idle_connection_the_server_closed_is_replaced_transparently(
     server, host = await serve(lambda req: ok())
     pool = Http1Pool(4)
     try:
-        await pool.request(host, "POST", "example", wire())
+        await pool.request(host, wire())
         server.drop_idle()  # as a server does with a connection idle too long
-        answer = await pool.request(host, "POST", "example", wire())
+        answer = await pool.request(host, wire())
     finally:
         pool.close()
     assert answer.status == 200
@@ -167,7 +167,7 @@ async def test_a_server_closing_without_answering_a_new_connection_is_an_error(
     pool = Http1Pool(4)
     try:
         with pytest.raises(WireError, match="connection lost"):
-            await pool.request(host, "POST", "example", wire())
+            await pool.request(host, wire())
     finally:
         pool.close()
     assert pool.open_connections() == 0
@@ -195,7 +195,7 @@ async def test_a_malformed_answer_is_refused(serve: Any, answer: bytes, why: str
     pool = Http1Pool(4)
     try:
         with pytest.raises(WireError, match=why):
-            await pool.request(host, "POST", "example", wire())
+            await pool.request(host, wire())
     finally:
         pool.close()
     assert pool.open_connections() == 0
@@ -212,7 +212,7 @@ async def test_a_silent_server_times_out(serve: Any) -> None:
     pool = Http1Pool(4)
     try:
         with pytest.raises(WireError, match="read timeout"):
-            await pool.request(Host("http", "127.0.0.1", port, None, 1.0, 0.2), "POST", "x", wire())
+            await pool.request(Host("http", "127.0.0.1", port, None, 1.0, 0.2), wire())
     finally:
         pool.close()
         never.set()
@@ -242,7 +242,7 @@ async def test_beyond_the_limit_the_caller_is_told(serve: Any) -> None:
     await blocker
     try:
         with pytest.raises(WireError, match="limit"):
-            await pool.request(host, "POST", "example", wire())
+            await pool.request(host, wire())
     finally:
         gate.set()
         await task
@@ -253,12 +253,12 @@ async def test_beyond_the_limit_the_caller_is_told(serve: Any) -> None:
 async def test_nothing_connects_after_close_and_idle_sockets_are_closed(serve: Any) -> None:
     _, host = await serve(lambda req: ok())
     pool = Http1Pool(4)
-    await pool.request(host, "POST", "example", wire())
+    await pool.request(host, wire())
     assert pool.open_connections() == 1
     pool.close()
     assert pool.open_connections() == 0
     with pytest.raises(WireError, match="closed"):
-        await pool.request(host, "POST", "example", wire())
+        await pool.request(host, wire())
 
 
 def test_a_header_with_a_line_break_is_refused() -> None:
@@ -280,7 +280,7 @@ async def test_a_cancelled_request_gives_its_connection_back(serve: Any) -> None
     host = Host("http", "127.0.0.1", port, None, 1.0, 30.0)
     pool = Http1Pool(1)
     try:
-        task = asyncio.create_task(pool.request(host, "POST", "x", wire()))
+        task = asyncio.create_task(pool.request(host, wire()))
         while pool.made == 0:  # connected: the request is in flight
             await asyncio.sleep(0)
         task.cancel()
@@ -299,10 +299,10 @@ async def test_a_timeout_on_a_reused_connection_is_not_sent_again(serve: Any) ->
     host = Host("http", "127.0.0.1", host.port, None, 1.0, 0.3)
     pool = Http1Pool(4)
     try:
-        await pool.request(host, "POST", "x", wire())
+        await pool.request(host, wire())
         server.answer = lambda req: b""  # read, never answered: the client times out
         with pytest.raises(WireError, match="read timeout"):
-            await pool.request(host, "POST", "x", wire())
+            await pool.request(host, wire())
     finally:
         pool.close()
     assert len(server.requests) == 2, "the timed-out request was not sent again"
