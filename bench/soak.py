@@ -4,6 +4,8 @@
                          [--fault-rate 0.5] [--max-seconds 900] [--sample-every 10]
     python -m bench.soak --seeds 7,23,101,202,303 [--jobs 2] [...]   (what `make soak` runs)
 
+The loop is the monitor's (core/engine/monitor.py): a sweep, then `Engine.settle` (the
+garbage the sweep left in reference cycles collected), then the next; no interval sleep.
 One seed: samples RSS and open file descriptors every `--sample-every` sweeps, fits a
 least-squares line to RSS after warm-up (the first quarter of the sweeps), and fails when
 that slope exceeds 1 MB per 100 sweeps, when the closed engine leaves more descriptors open
@@ -164,6 +166,7 @@ def run_seed(args: argparse.Namespace) -> dict[str, Any]:
                         states[k] = states.get(k, 0) + v
                 except Exception:  # noqa: BLE001 - this is what the soak counts
                     exceptions.append(traceback.format_exc())
+                engine.settle()  # what the monitor does between sweeps
                 done = n
                 if n == 1 or n % args.sample_every == 0:
                     samples.append((n, rss_mb(), open_fds(engine)))

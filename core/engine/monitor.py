@@ -147,5 +147,6 @@ class Monitor:
                 self._on_event(Phase.SWEEP_FINISHED, f"sweep {snap.sweep}")
             if self._stopping.is_set():
                 break
+            self.engine.settle()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)

@@ -21,6 +21,7 @@ restart.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections.abc import Callable, Mapping
@@ -149,6 +150,22 @@ class Engine(DiscoveryPhase):
 
     def request_full_refresh(self) -> None:
         self._force_all = True
+
+    def settle(self) -> float:
+        """Between sweeps: collect the garbage the last one left in reference cycles.
+
+        A sweep's exceptions, tracebacks and futures outlive the young collections that run
+        during it, so they reach the oldest generation, which Python collects only once it
+        has grown by a quarter. Left to that, a long-running process keeps many sweeps of
+        such garbage at a time, and its resident size creeps up with each new high-water
+        mark (the soak measured 1.2-1.5 MB per 100 sweeps; collected here, 0.4). Run in the
+        monitor's idle time, never inside a sweep. Returns the CPU seconds it took.
+        """
+        t0 = time.process_time()
+        found = gc.collect()
+        spent = time.process_time() - t0
+        log.debug("settle: %d unreachable objects collected in %.0f ms", found, 1000 * spent)
+        return spent
 
     async def close(self) -> None:
         if self.culprits is not None:
