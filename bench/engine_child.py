@@ -10,7 +10,8 @@ SPEC: {"endpoint": url, "regions": [...] | [], "sweeps": n, "diagnostics": bool,
 
 Each sweep line also carries the server's count per operation (`by_op`, from the sandbox's
 or the canned endpoint's `/_sandbox/requests`), the process CPU seconds the sweep took
-(`cpu_seconds`: client cost per call, measured apart from the server) and the engine's phase
+(`cpu_seconds`: client cost per call, measured apart from the server; `settle_cpu_seconds`:
+the collection the monitor runs between sweeps, `Engine.settle`) and the engine's phase
 timings (`phases`, read from its debug log line). With `views_out`, the views whose status
 the last sweep read are written there (the ceiling asks the same questions). With `profile`,
 each sweep runs under cProfile and the top functions by own time and by cumulative time of
@@ -208,8 +209,11 @@ async def main(spec: dict[str, Any]) -> None:
             if i == 0:
                 out["since_spawn"] = time.time() - float(spec.get("spawned_at", imported))
                 out["imports"] = imported - float(spec.get("spawned_at", imported))
-            print(json.dumps(out), flush=True)
             settle(snap)
+            # Then what the monitor does between sweeps, outside the timed sweep; its CPU is
+            # reported apart.
+            out["settle_cpu_seconds"] = engine.settle()
+            print(json.dumps(out), flush=True)
         if spec.get("views_out"):
             read = [
                 [v.key.account_id, v.key.region, v.trail.arn]

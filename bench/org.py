@@ -173,6 +173,27 @@ def _execd(pid: int) -> bool:
         return False
 
 
+def process_cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process (every thread), from /proc; None if gone."""
+    if pid is None:
+        return None
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    # After the command's closing parenthesis: state is field 3, utime 14, stime 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_between(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
+    """CPU seconds a sampled process spent between two epoch times (nearest samples)."""
+    inside = [(t, c) for t, c in samples if start <= t <= end]
+    if len(inside) < 2:
+        return None
+    return inside[-1][1] - inside[0][1]
+
+
 def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]:
     """The real CLI in a new process: one sweep, JSON on stdout."""
     from bench.engine_child import peak_rss_mb
@@ -199,6 +220,9 @@ def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]
             t0 = time.perf_counter()
             proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=ROOT)
             peak = 0.0
+            # The endpoint's own CPU over time: what bounds the resolve phase when the
+            # endpoint is the emulator (moto's AssumeRole), one core at most (its GIL).
+            server_cpu: list[tuple[float, float]] = []
             while True:  # its own peak (VmHWM), read until it exits: see peak_rss_mb
                 pid, status, ru = os.wait4(proc.pid, os.WNOHANG)
                 if pid:
@@ -207,6 +231,10 @@ def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]
                 # memory, same command line): read its own peak only after that.
                 if _execd(proc.pid):
                     peak = max(peak, peak_rss_mb(proc.pid))
+                if endpoint == sb.endpoint_url:
+                    cpu_now = process_cpu_seconds(sb.pid)
+                    if cpu_now is not None:
+                        server_cpu.append((time.time(), cpu_now))
                 time.sleep(0.05)
             wall = time.perf_counter() - t0
             proc.returncode = os.waitstatus_to_exitcode(status)
@@ -222,6 +250,12 @@ def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]
         at, phases = _sweep_line(debug_log)
     duration = float(doc.get("sweep", {}).get("duration_seconds") or 0)
     before_sweep = (at - duration - spawned) if at is not None else None
+    resolve = phases.get("resolve", 0.0)
+    server_resolve = (
+        _cpu_between(server_cpu, at - duration, at - duration + resolve)
+        if at is not None and resolve
+        else None
+    )
     summary = doc.get("summary", {})
     return {
         "command": " ".join(cmd[:1] + ["--once", "--format", "json", "--config", "CONFIG"]),
@@ -238,6 +272,8 @@ def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]
         "cold_start_seconds": (before_sweep + phases.get("resolve", 0.0))
         if before_sweep is not None
         else None,
+        "server_cpu_during_resolve_seconds": server_resolve,
+        "server_cpu_share_of_resolve": server_resolve / resolve if server_resolve else None,
         "views": len(doc.get("views", [])),
         "organization_trails": len(doc.get("organization_trails") or []),
         "states": {k: v for k, v in summary.items() if k not in ("views",)},
@@ -284,6 +320,8 @@ def engine_child(
         "warm_by_group": by_group(last["by_op"]),
         "warm_phases": last["phases"],
         "cpu_ms_per_call": 1000 * cpu / calls if calls else None,
+        # The monitor's collection between sweeps (Engine.settle), not inside the sweep.
+        "settle_ms": 1000 * sum(w.get("settle_cpu_seconds", 0.0) for w in warm) / len(warm),
         "views": last["views"],
         "organization_trails": last.get("organization_trails"),
         "states": last["states"],

@@ -84,6 +84,17 @@ def rows(results: dict[str, Any]) -> list[Row]:
         "<= 5 s",
         5,
     )
+    add("cold --once: resolve phase s", lambda x: x["cold"]["phases"]["resolve"], "{:.2f}")
+    add(
+        "cold --once: sandbox CPU s during resolve",
+        lambda x: x["cold"]["server_cpu_during_resolve_seconds"],
+        "{:.2f}",
+    )
+    add(
+        "cold --once: sandbox CPU / resolve wall (1.0 = one core, its GIL's limit)",
+        lambda x: x["cold"]["server_cpu_share_of_resolve"],
+        "{:.2f}",
+    )
     add("cold --once: views (JSON)", lambda x: x["cold"]["views"], "{}")
     add("cold --once: organization_trails (JSON)", lambda x: x["cold"]["organization_trails"], "{}")
     add(
@@ -124,6 +135,11 @@ def rows(results: dict[str, Any]) -> list[Row]:
             lambda x, k=key: x[k]["cpu_ms_per_call"],
             "{:.2f}",
             *_only(key, "warm_canned", "<= 0.7 ms (keep-alive)", 0.7),
+        )
+        add(
+            f"engine ({where}): settle ms CPU between warm sweeps (outside them)",
+            lambda x, k=key: x[k].get("settle_ms"),
+            "{:.0f}",
         )
         add(
             f"engine ({where}): peak RSS MB",

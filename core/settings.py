@@ -86,7 +86,11 @@ class AwsSettings(_Strict):
 
 class PollSettings(_Strict):
     interval_seconds: float = Field(default=60.0, ge=1.0, le=86400.0)
-    concurrency: int = Field(default=64, ge=1, le=512)
+    #: Calls in flight across every target. It bounds the client's own sockets and memory:
+    #: AWS's request quotas are per account and region, and a sweep makes a handful of
+    #: reads per account and region, spread over all of them (throttling, if any, is
+    #: retried by the SDK and counted per sweep).
+    concurrency: int = Field(default=128, ge=1, le=512)
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     read_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     max_attempts: int = Field(default=3, ge=1, le=10)

@@ -41,7 +41,7 @@ class SharedPoolHTTPSession(AIOHTTPSession):  # type: ignore[misc]
     """An AIOHTTPSession whose SSL context and aiohttp session are shared per event loop."""
 
     _pools: dict[int, aiohttp.ClientSession] = {}
-    pool_limit: int = 64
+    pool_limit: int = 128
 
     def _build_ssl_contexts(self, proxy_url: Any) -> tuple[Any, Any]:
         key = (self._verify, self._cert_file, self._key_file, proxy_url)
@@ -295,7 +295,7 @@ class ClientPool:
     def _fast(self) -> FastCaller:
         if self._fast_caller is None:
             self._fast_caller = FastCaller(
-                self.counter, USER_AGENT, int(self.config.max_pool_connections or 64)
+                self.counter, USER_AGENT, int(self.config.max_pool_connections or 128)
             )
         return self._fast_caller
 

@@ -160,7 +160,7 @@ class _Route:
 class FastCaller:
     """Makes `FAST_OPS` calls for a `ClientPool`, counting each attempt as the SDK would."""
 
-    def __init__(self, counter: Any, user_agent: str, pool_limit: int = 64) -> None:
+    def __init__(self, counter: Any, user_agent: str, pool_limit: int = 128) -> None:
         self._counter = counter
         self._user_agent = user_agent
         self._pool_limit = pool_limit
