@@ -10,9 +10,11 @@ One estate (the sandbox's `org` scenario: an organization trail, local trails in
                    status, peak RSS and CPU (wait4), calls counted by the sandbox (per
                    operation), views / organization trails / states from its JSON, and its cold
                    start (spawn to the sweep's start, plus the resolve phase, from its debug log)
+                   and the sandbox's own CPU during that resolve phase (/proc, sampled)
   warm (sandbox)   a long-lived engine (bench/engine_child.py) sweeping --warm-sweeps times:
                    cold and warm sweep seconds, calls per warm sweep by group, client CPU per
-                   call, phase timings, peak RSS
+                   call, phase timings, peak RSS, and the CPU of the collection the monitor
+                   runs between sweeps (Engine.settle), apart
   warm (canned)    the same engine against bench/canned.py replaying the estate's answers with
                    the same injected latency and no emulator behind it: trailtop's own cost
   ceiling          the warm sweep's status reads as pre-signed raw aiohttp requests
@@ -186,12 +188,13 @@ def process_cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _cpu_between(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
-    """CPU seconds a sampled process spent between two epoch times (nearest samples)."""
+def _cpu_share(samples: list[tuple[float, float]], start: float, end: float) -> float | None:
+    """CPU seconds per wall second a sampled process spent between two epoch times, from
+    the first and last samples inside that window (user + system: it may exceed 1)."""
     inside = [(t, c) for t, c in samples if start <= t <= end]
-    if len(inside) < 2:
+    if len(inside) < 2 or inside[-1][0] <= inside[0][0]:
         return None
-    return inside[-1][1] - inside[0][1]
+    return (inside[-1][1] - inside[0][1]) / (inside[-1][0] - inside[0][0])
 
 
 def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]:
@@ -251,8 +254,8 @@ def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]
     duration = float(doc.get("sweep", {}).get("duration_seconds") or 0)
     before_sweep = (at - duration - spawned) if at is not None else None
     resolve = phases.get("resolve", 0.0)
-    server_resolve = (
-        _cpu_between(server_cpu, at - duration, at - duration + resolve)
+    server_share = (
+        _cpu_share(server_cpu, at - duration, at - duration + resolve)
         if at is not None and resolve
         else None
     )
@@ -272,8 +275,11 @@ def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]
         "cold_start_seconds": (before_sweep + phases.get("resolve", 0.0))
         if before_sweep is not None
         else None,
-        "server_cpu_during_resolve_seconds": server_resolve,
-        "server_cpu_share_of_resolve": server_resolve / resolve if server_resolve else None,
+        # The sandbox's CPU seconds per second of the resolve phase, and over the phase.
+        "server_cpu_share_of_resolve": server_share,
+        "server_cpu_during_resolve_seconds": server_share * resolve
+        if server_share is not None
+        else None,
         "views": len(doc.get("views", [])),
         "organization_trails": len(doc.get("organization_trails") or []),
         "states": {k: v for k, v in summary.items() if k not in ("views",)},
@@ -321,7 +327,9 @@ def engine_child(
         "warm_phases": last["phases"],
         "cpu_ms_per_call": 1000 * cpu / calls if calls else None,
         # The monitor's collection between sweeps (Engine.settle), not inside the sweep.
-        "settle_ms": 1000 * sum(w.get("settle_cpu_seconds", 0.0) for w in warm) / len(warm),
+        "settle_ms": 1000 * sum(w["settle_cpu_seconds"] for w in warm) / len(warm)
+        if all("settle_cpu_seconds" in w for w in warm)
+        else None,
         "views": last["views"],
         "organization_trails": last.get("organization_trails"),
         "states": last["states"],

@@ -91,7 +91,7 @@ def rows(results: dict[str, Any]) -> list[Row]:
         "{:.2f}",
     )
     add(
-        "cold --once: sandbox CPU / resolve wall (1.0 = one core, its GIL's limit)",
+        "cold --once: sandbox CPU s per resolve second (user + system)",
         lambda x: x["cold"]["server_cpu_share_of_resolve"],
         "{:.2f}",
     )

@@ -147,6 +147,9 @@ class Monitor:
                 self._on_event(Phase.SWEEP_FINISHED, f"sweep {snap.sweep}")
             if self._stopping.is_set():
                 break
-            self.engine.settle()
+            try:
+                self.engine.settle()
+            except Exception:  # noqa: BLE001 - never stops the engine
+                log.warning("collecting garbage between sweeps failed", exc_info=True)
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)

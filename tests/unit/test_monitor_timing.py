@@ -62,8 +62,8 @@ class SlowEngine:
         return None
 
     def settle(self) -> float:
-        assert self.in_flight == 0, "settled during a sweep"
-        self.settled_after.append(self.sweep_no)
+        # Recorded, not asserted: an assertion here would only kill the engine's thread.
+        self.settled_after.append(self.sweep_no if self.in_flight == 0 else -1)
         return 0.0
 
 
@@ -92,6 +92,7 @@ def test_overrunning_sweeps_never_overlap_and_a_clock_jump_does_not_stop_them() 
     # Sweeps went on after the wall clock went back an hour.
     assert any(s.generated_at < T0 for s in got)
     # Between sweeps, never during one, the monitor collected the last sweep's garbage.
+    assert -1 not in engine.settled_after
     assert engine.settled_after[: len(got)] == numbers[: len(engine.settled_after)]
     assert len(engine.settled_after) >= len(got) - 1
 
@@ -107,6 +108,7 @@ def test_settle_collects_what_a_sweep_left_in_cycles() -> None:
     class Node:
         other: object = None
 
+    was_enabled = gc.isenabled()
     gc.disable()  # so only settle() can collect it
     try:
         a, b = Node(), Node()
@@ -118,4 +120,5 @@ def test_settle_collects_what_a_sweep_left_in_cycles() -> None:
         assert gone() is None
         assert spent >= 0.0
     finally:
-        gc.enable()
+        if was_enabled:
+            gc.enable()

@@ -143,3 +143,50 @@ async def test_a_notice_goes_to_the_sinks_once() -> None:
     assert [b["kind"] for b in sink.bodies] == ["mute-expired"]  # twice said, sent once
     assert sink.bodies[0]["text"] == "trailtop: Mute of S3_DELIVERY_ERROR &lt;x&gt; expired."
     assert '"event": "notice"' in out.getvalue()
+
+
+async def test_watch_collects_garbage_between_sweeps_never_during_one() -> None:
+    """`watch` runs for weeks like the TUI's monitor: after each sweep, and only then, the
+    engine settles (its cyclic garbage collected), and not once more after the stop."""
+    import io
+    from dataclasses import replace
+    from typing import cast
+
+    from core.engine.sweep import Engine
+    from core.model import Snapshot
+    from core.settings import load_settings
+    from core.watch.run import Watcher
+    from tests.support.builders import make_snapshot
+
+    class Engineish:
+        def __init__(self) -> None:
+            self.sweep_no = 0
+            self.in_flight = False
+            self.settled_after: list[int] = []
+            self.watcher: Watcher | None = None
+
+        async def sweep(self) -> Snapshot:
+            self.in_flight = True
+            await asyncio.sleep(0)
+            self.sweep_no += 1
+            self.in_flight = False
+            if self.sweep_no == 3 and self.watcher is not None:
+                self.watcher.stop()
+            return replace(make_snapshot([]), sweep=self.sweep_no)
+
+        def settle(self) -> float:
+            self.settled_after.append(-1 if self.in_flight else self.sweep_no)
+            if self.watcher is not None:
+                self.watcher.wake()  # the next sweep at once, not after the interval
+            return 0.0
+
+        async def close(self) -> None:
+            return None
+
+    settings, _ = load_settings(None, {})
+    engine = Engineish()
+    w = Watcher(cast(Engine, engine), settings, io.StringIO(), [], serve_metrics=False)
+    engine.watcher = w
+    await asyncio.wait_for(w.run(), timeout=30)
+    assert engine.sweep_no == 3
+    assert engine.settled_after == [1, 2]  # after sweeps 1 and 2; sweep 3 asked to stop
