@@ -86,10 +86,12 @@ class AwsSettings(_Strict):
 
 class PollSettings(_Strict):
     interval_seconds: float = Field(default=60.0, ge=1.0, le=86400.0)
-    #: Calls in flight across every target. It bounds the client's own sockets and memory:
-    #: AWS's request quotas are per account and region, and a sweep makes a handful of
-    #: reads per account and region, spread over all of them (throttling, if any, is
-    #: retried by the SDK and counted per sweep).
+    #: Calls in flight across every target; each connection pool (the SDK's, the fast
+    #: reads') keeps at most this many sockets. AWS's request quotas are per account and
+    #: region, and a sweep's reads are a handful per account and region, spread over all of
+    #: them; the exceptions (AssumeRole and Organizations calls, all made with the base
+    #: account's credentials) come in larger bursts at a higher count. Throttling is retried
+    #: by the SDK and counted per sweep.
     concurrency: int = Field(default=128, ge=1, le=512)
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     read_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
