@@ -4,8 +4,9 @@
                          [--fault-rate 0.5] [--max-seconds 900] [--sample-every 10]
     python -m bench.soak --seeds 7,23,101,202,303 [--jobs 2] [...]   (what `make soak` runs)
 
-The loop is the monitor's (core/engine/monitor.py): a sweep, then `Engine.settle` (the
-garbage the sweep left in reference cycles collected), then the next; no interval sleep.
+The loop is the one the monitor (core/engine/monitor.py) and `trailtop watch`
+(core/watch/run.py) run: a sweep, then `Engine.settle` (the garbage the sweep left in
+reference cycles collected), then the next; no interval sleep.
 One seed: samples RSS and open file descriptors every `--sample-every` sweeps, fits a
 least-squares line to RSS after warm-up (the first quarter of the sweeps), and fails when
 that slope exceeds 1 MB per 100 sweeps, when the closed engine leaves more descriptors open
