@@ -1,7 +1,8 @@
 """What keeps the overview's keys cheap at organization size, checked for what it must not
 change: the `:` completions found by binary search are those a scan finds, the rows handed
 back after a filter come in sort order, a prompt opening and closing restyles nothing whose
-look it would not change, and a row drawn once is drawn again only when it changes.
+look it would not change, a filter never refits the columns, and a row drawn once is drawn
+again only when it changes.
 
 Against a fake source; synchronisation by condition, never by sleeping.
 """
@@ -227,6 +228,21 @@ async def test_a_row_is_drawn_again_only_when_it_changes() -> None:
         new = table.shown_cells(rid)
         assert old is not None and new is not None and new[5] != old[5]
         await wait_until(pilot, lambda: new[5][0] in screen_text(app))
+
+
+async def test_a_filter_never_refits_the_columns() -> None:
+    """The columns fit the snapshot's rows, not the filter's: typing or clearing a filter
+    keeps every column's width, so no row's drawn cells are made again for it."""
+    app, _ = demo()
+    async with app.run_test(size=(160, 24)) as pilot:
+        overview = await started(pilot, app)
+        table = app.query_one(ViewTable)
+        widths, generation = dict(table.col_widths), table._generation
+        for query in ("eu-west-1", "org-main", "zzz-nothing", ""):
+            overview.set_filter(query)
+            await pilot.pause()
+            assert (table.col_widths, table._generation) == (widths, generation), query
+        assert len(table.shown_ids()) == len(app.models)
 
 
 async def test_the_jump_prompt_completes_as_it_is_typed() -> None:

@@ -15,6 +15,7 @@ the rows' drawn cells made again for the new columns.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -322,12 +323,12 @@ class ViewTable(FastTable):
         self.refresh()
         return drawn_again
 
-    def _measure_rows(self, shown: Mapping[str, Cells]) -> Measure:
+    def _measure_rows(self, shown: Iterable[tuple[str, Cells]]) -> Measure:
         """The longest text of each `fit` column (and finding code) among `shown`, from
         each row's lengths kept with its cells (worked out again only when they change)."""
         lengths = self._lengths
         rows = []
-        for rid, cells in shown.items():
+        for rid, cells in shown:
             known = lengths.get(rid)
             if known is None or known[0] is not cells:
                 known = lengths[rid] = (cells, _lengths_of(cells))
@@ -338,9 +339,19 @@ class ViewTable(FastTable):
         return Measure(dict(zip(FIT_KEYS, widest, strict=False)), widest[-1])
 
     def _remeasure(self) -> bool:
-        """Refit the columns if the longest shown texts changed; True when the set of
+        """Refit the columns if the longest texts changed; True when the set of
         columns changed (they were rebuilt)."""
-        measure = self._measure_rows(self._shown)
+        # The rows a filter hides count too: the columns fit the snapshot, not the filter,
+        # so filtering and clearing it never refit them (nor redraw every row's cells).
+        rows = itertools.chain(
+            self._shown.items(),
+            (
+                (rid, h[3])
+                for rid, h in self._hidden.items()
+                if rid not in self._shown and rid in self._models
+            ),
+        )
+        measure = self._measure_rows(rows)
         if measure == self._measure_now:
             return False
         self._measure_now = measure
