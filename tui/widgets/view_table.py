@@ -10,7 +10,8 @@ restored by row id. How the rows are drawn is `tui.widgets.fast_table.FastTable`
 
 Which columns are drawn depends on the width (`tui.layout.column_widths`); `_shown` keeps
 every column's cell, so a resize that brings a column back needs no recomputation, only
-the rows' drawn cells made again for the new columns.
+the rows' drawn cells made again for the new columns. Column widths fit every row the
+table knows, shown or filtered out, so a filter never changes them.
 """
 
 from __future__ import annotations
