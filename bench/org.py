@@ -275,11 +275,8 @@ def cold_once(sb: Any, endpoint: str, concurrency: int | None) -> dict[str, Any]
         "cold_start_seconds": (before_sweep + phases.get("resolve", 0.0))
         if before_sweep is not None
         else None,
-        # The sandbox's CPU seconds per second of the resolve phase, and over the phase.
+        # The sandbox's CPU seconds per second of the resolve phase.
         "server_cpu_share_of_resolve": server_share,
-        "server_cpu_during_resolve_seconds": server_share * resolve
-        if server_share is not None
-        else None,
         "views": len(doc.get("views", [])),
         "organization_trails": len(doc.get("organization_trails") or []),
         "states": {k: v for k, v in summary.items() if k not in ("views",)},

@@ -86,11 +86,6 @@ def rows(results: dict[str, Any]) -> list[Row]:
     )
     add("cold --once: resolve phase s", lambda x: x["cold"]["phases"]["resolve"], "{:.2f}")
     add(
-        "cold --once: sandbox CPU s during resolve",
-        lambda x: x["cold"]["server_cpu_during_resolve_seconds"],
-        "{:.2f}",
-    )
-    add(
         "cold --once: sandbox CPU s per resolve second (user + system)",
         lambda x: x["cold"]["server_cpu_share_of_resolve"],
         "{:.2f}",

@@ -147,9 +147,6 @@ class Monitor:
                 self._on_event(Phase.SWEEP_FINISHED, f"sweep {snap.sweep}")
             if self._stopping.is_set():
                 break
-            try:
-                self.engine.settle()
-            except Exception:  # noqa: BLE001 - never stops the engine
-                log.warning("collecting garbage between sweeps failed", exc_info=True)
+            self.engine.settle()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=interval)

@@ -112,10 +112,7 @@ class Watcher:
                 await self._sweep_once()
                 if self._stop.is_set():
                     break
-                try:  # the last sweep's cyclic garbage, as the TUI's monitor does
-                    self.engine.settle()
-                except Exception:  # noqa: BLE001 - never ends the watch
-                    log.warning("collecting garbage between sweeps failed", exc_info=True)
+                self.engine.settle()  # the last sweep's cyclic garbage, as the monitor does
                 stop = asyncio.ensure_future(self._stop.wait())
                 wake = asyncio.ensure_future(self._wake.wait())
                 try:
