@@ -238,9 +238,9 @@ class OrgCoverage:
     """The accounts an organization trail logs, and which of them trailtop cannot reach.
 
     An organization trail logs every account of its Organization. Its status is read once
-    per region from the account that owns it (or a delegated administrator), so the members'
-    copies of it are summarised here rather than shown as one identical view per member
-    and region.
+    per region from the account that owns it, or from a CloudTrail delegated administrator
+    when trailtop does not reach the owner, so the members' copies of it are summarised
+    here rather than shown as one identical view per member and region.
     """
 
     trail_arn: str
@@ -254,14 +254,23 @@ class OrgCoverage:
     unreachable: Mapping[str, str] = field(default_factory=dict)
     #: Organization account names by id, where listed.
     names: Mapping[str, str] = field(default_factory=dict)
+    #: The account that owns the trail (the Organization's management account).
+    owner_account: str = ""
 
     @property
     def covered(self) -> int:
         return len(self.accounts)
 
+    @property
+    def read_as(self) -> str:
+        """How the reader reads the trail: as its owner, or as a delegated administrator."""
+        owner = self.owner_account or account_of(self.trail_arn)
+        return "owner" if self.read_from == owner else "delegated_administrator"
+
     def summary_json(self) -> dict[str, Any]:
         return {
             "read_from": self.read_from,
+            "read_as": self.read_as,
             "accounts": self.covered,
             "unreachable": len(self.unreachable),
         }
@@ -271,6 +280,7 @@ class OrgCoverage:
             "trail_arn": self.trail_arn,
             "organization_id": self.organization_id,
             "read_from": self.read_from,
+            "read_as": self.read_as,
             "accounts": [
                 {
                     "account_id": a,

@@ -417,6 +417,16 @@ class Sandbox:
         ExpiredToken, as AWS does once a session's Expiration has passed."""
         return int(self.control.call("POST", "sts/expire", {"role_arn": role_arn})["expired"])
 
+    def add_role_profile(self, name: str, role_arn: str, source_profile: str) -> None:
+        """Add a role profile (``role_arn`` assumed from ``source_profile``) to the shared
+        config, as an operator working from another account of the estate would have."""
+        self.manifest["profiles"][name] = {
+            "account": role_arn.split(":")[4],
+            "role_arn": role_arn,
+            "source_profile": source_profile,
+        }
+        self._write_profiles(self.manifest["profiles"])
+
     def add_sso_profile(
         self, name: str, account: str, role_name: str = "AdministratorAccess"
     ) -> None:

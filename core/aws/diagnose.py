@@ -20,8 +20,8 @@ same refresh rule, for every trail seen, so each of its views (a member account'
 an organization trail included) says whether the trail records management events there.
 
 Which views are diagnosed: those in the account that owns the trail, and those of an
-organization trail in a delegated administrator account (ListDelegatedAdministrators in
-the management account). A plain member's view of an organization trail is
+organization trail in a delegated administrator account (ListDelegatedAdministrators, asked
+when the accounts are resolved: core/aws/collect.py). A plain member's view of an organization trail is
 MANAGED_ELSEWHERE (core/judge/evaluate.py).
 """
 
@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -56,7 +56,6 @@ log = logging.getLogger(__name__)
 _NOT_OWNER = frozenset({"AccessDenied", "MethodNotAllowed"})
 #: Accounts asked for their bucket list at once while looking for a bucket's owner.
 _OWNER_BATCH = 32
-CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
 #: Which destinations a finding's channel is about (its evidence names their owner).
 _CHANNEL_KINDS: dict[str, tuple[str, ...]] = {
     "s3": ("bucket",),
@@ -117,9 +116,6 @@ class DestinationDiagnoser:
         self._listing: dict[str, asyncio.Future[frozenset[str] | None]] = {}
         #: The account that owns each destination, where known.
         self.owners: dict[DestId, str] = {}
-        #: Delegated administrators for CloudTrail, per management account.
-        self._admins: dict[str, tuple[frozenset[str], float]] = {}
-        self.delegated_admins: dict[str, frozenset[str]] = {}
         #: The destinations judged for each view in the last diagnose() (remediation plans
         #: are made from these documents).
         self.destinations: dict[str, Destinations] = {}
@@ -144,9 +140,8 @@ class DestinationDiagnoser:
             reached.setdefault(v.account.account_id, v.account)
         self.reader.reached = reached
         t = self._clock()
-        admins = await self._delegated_admins(collector, reached, views, t, force)
-        self.delegated_admins = admins
-        judged = [v for v in views if _administers(v, admins)]
+        # CloudTrail's delegated administrators: the collector asks when it resolves.
+        judged = [v for v in views if _administers(v, collector.trail_admins)]
         self.reader.located = frozenset(
             v.trail.s3_bucket for v in judged if v.trail.kms_key_id and v.trail.s3_bucket
         )
@@ -335,6 +330,11 @@ class DestinationDiagnoser:
         if owner:
             self.owners[d] = owner
         reader = reached.get(owner) if owner else None
+        if reader is None and owner and owner != fallback.account_id and d[0] in OWN_ACCOUNT:
+            # Asked of another account, the answer would be about that account's own
+            # resources ("no such log group"), not the owner's: nothing is asked.
+            fact = Fact(d[0], d[1], None, None)
+            return _not_reached(fact, owner, self.reach_hint, len(reached))
         fact = await self.reader.read(col, reader or fallback, d, region)
         if reader is None and fact.exists is None:
             fact = _not_reached(fact, owner, self.reach_hint, len(reached))
@@ -423,43 +423,6 @@ class DestinationDiagnoser:
         self._listed[acct.account_id] = (frozen, t)
         return frozen
 
-    async def _delegated_admins(
-        self,
-        col: Collector,
-        reached: dict[str, Account],
-        views: Sequence[ViewInput],
-        t: float,
-        force: bool,
-    ) -> dict[str, frozenset[str]]:
-        """Delegated administrators for CloudTrail, asked of each reached management account
-        that owns an organization trail (ListDelegatedAdministrators answers only there)."""
-        out: dict[str, frozenset[str]] = {}
-        owners = {v.trail.owner_account for v in views if v.trail.organization_trail}
-        for owner in sorted(owners):
-            acct = reached.get(owner)
-            if acct is None:
-                continue
-            cached = self._admins.get(owner)
-            if cached is not None and not force and t - cached[1] < self.refresh_seconds:
-                out[owner] = cached[0]
-                continue
-            ids: set[str] = set()
-            try:
-                resp = await self.reader.call(
-                    col,
-                    acct,
-                    "organizations",
-                    acct.home_region,
-                    "list_delegated_administrators",
-                    ServicePrincipal=CLOUDTRAIL_PRINCIPAL,
-                )
-                ids = {str(a.get("Id")) for a in resp.get("DelegatedAdministrators", [])}
-            except Exception as exc:  # noqa: BLE001 - no admins known: the owner's views only
-                log.debug("ListDelegatedAdministrators in %s: %s", owner, describe_error(exc))
-            out[owner] = frozenset(ids)
-            self._admins[owner] = (out[owner], t)
-        return out
-
 
 def _trails_seen(views: Sequence[ViewInput]) -> dict[str, tuple[TrailConfig, Account]]:
     """Each trail ARN with its configuration and a viewer: the owner's view when there is
@@ -472,12 +435,17 @@ def _trails_seen(views: Sequence[ViewInput]) -> dict[str, tuple[TrailConfig, Acc
     return trails
 
 
-def _administers(v: ViewInput, admins: dict[str, frozenset[str]]) -> bool:
+def _administers(v: ViewInput, admins: Mapping[str, frozenset[str]]) -> bool:
     """The viewer owns the trail, or administers the organization trail for CloudTrail."""
     owner = v.trail.owner_account
     if v.key.account_id == owner:
         return True
     return v.trail.organization_trail and v.key.account_id in admins.get(owner, frozenset())
+
+
+#: Destinations whose read answers about the caller's own account only: a log group
+#: (DescribeLogGroups lists the caller's groups) and a role (GetRole takes a name).
+OWN_ACCOUNT = frozenset({"log_group", "role"})
 
 
 def _not_reached(fact: Fact, owner: str | None, hint: str, reached: int) -> Fact:

@@ -17,7 +17,7 @@ from typing import Any
 
 from core.aws.collect import Account, Collector, gather_settled
 from core.aws.errors import describe_error, needs_sso_login
-from core.engine.org_coverage import org_covered_pairs
+from core.engine.org_coverage import Readers, org_covered_pairs, read_elsewhere, trail_readers
 from core.model import TrailConfig, ViewKey
 from core.settings import Settings
 
@@ -40,18 +40,6 @@ class StatusRound:
     errors: dict[str, str] = field(default_factory=dict)
     #: The first error per (account, region), which the target row reports.
     region_errors: dict[tuple[str, str], str] = field(default_factory=dict)
-
-
-def read_by_owner(owners: set[str], account_id: str) -> Callable[[TrailConfig], bool]:
-    """Whether a trail seen from `account_id` is a member's copy of an organization trail
-    whose owner trailtop reaches (one of `owners`): not a view of the member, whose
-    coverage the owner's views carry."""
-
-    def collapse(cfg: TrailConfig) -> bool:
-        owner = cfg.owner_account
-        return cfg.organization_trail and owner != account_id and owner in owners
-
-    return collapse
 
 
 def merge_round(into: StatusRound, more: StatusRound) -> None:
@@ -77,6 +65,10 @@ class DiscoveryPhase:
     @property
     def collector(self) -> Collector:
         raise NotImplementedError
+
+    def readers(self) -> Readers:
+        """Who reads each management account's organization trails (core/engine/org_coverage.py)."""
+        return trail_readers([a.account_id for a in self.accounts], self.collector.trail_admins)
 
     def _say(self, what: str) -> None:
         raise NotImplementedError
@@ -113,15 +105,15 @@ class DiscoveryPhase:
         accounts = [a for a in self.accounts if a.regions and (force_all or due(a))]
         self._force_describe.clear()
         col = self.collector
-        owners = {a.account_id for a in self.accounts}
+        readers = self.readers()
 
         def discover(a: Account) -> Any:
-            return col.discover(a, read_by_owner(owners, a.account_id))
+            return col.discover(a, read_elsewhere(readers, a.account_id))
 
         calls = 0
         for a, found, exc in await gather_settled(accounts, discover):
             calls += self._take_discovery(a, found, exc, n)
-        return calls + await self._confirm_empty_regions(accounts, owners)
+        return calls + await self._confirm_empty_regions(accounts, readers)
 
     def _take_discovery(self, a: Account, found: Any, exc: BaseException | None, n: int) -> int:
         """Keep what discovering one account found (or why it failed); returns its calls."""
@@ -155,7 +147,7 @@ class DiscoveryPhase:
         calls are the same; phases as a whole would queue every account's ListTrails
         before the first status read). Returns the calls of discovery and the statuses."""
         col = self.collector
-        owners = {a.account_id for a in self.accounts}
+        readers = self.readers()
         round_ = StatusRound(self.clock())
         done: list[Account] = []
         read: set[str] = set()
@@ -169,7 +161,7 @@ class DiscoveryPhase:
             async with gate:
                 found, exc = None, None
                 try:
-                    found = await col.discover(a, read_by_owner(owners, a.account_id))
+                    found = await col.discover(a, read_elsewhere(readers, a.account_id))
                 except Exception as e:  # noqa: BLE001 - kept as the account's describe error
                     exc = e
                 calls += self._take_discovery(a, found, exc, n)
@@ -183,7 +175,7 @@ class DiscoveryPhase:
                 emit(list(done), round_)
 
         await asyncio.gather(*(one(a) for a in self.accounts))
-        calls += await self._confirm_empty_regions(self.accounts, owners)
+        calls += await self._confirm_empty_regions(self.accounts, readers)
         left = [p for p in self._planned(self.accounts) if p[1].id not in read]
         if left:  # trails only the empty-region check found: rare
             merge_round(round_, await self._read_statuses(left, n))
@@ -197,7 +189,7 @@ class DiscoveryPhase:
             for cfg in self.trails.get((a.account_id, r), [])
         ]
 
-    async def _confirm_empty_regions(self, accounts: list[Account], owners: set[str]) -> int:
+    async def _confirm_empty_regions(self, accounts: list[Account], readers: Readers) -> int:
         """Ask DescribeTrails in each region where discovery found no trail at all (and no
         organization trail covers the account): a region that would be reported as not
         covered. The call confirms the region answers (an opt-in region not enabled fails
@@ -206,7 +198,7 @@ class DiscoveryPhase:
         if not accounts:
             return 0
         covered = org_covered_pairs(
-            self.accounts, self.trails, self.collapsed, self.collector.org_listings
+            self.accounts, self.trails, self.collapsed, self.collector.org_listings, readers
         )
         empty = [
             (a, r)
@@ -222,7 +214,7 @@ class DiscoveryPhase:
             if exc is not None:
                 self.describe_errors[k] = describe_error(exc)
                 continue
-            elsewhere = read_by_owner(owners, a.account_id)
+            elsewhere = read_elsewhere(readers, a.account_id)
             extra = [c for c in trails or [] if not elsewhere(c)]
             if extra:
                 log.warning(

@@ -99,10 +99,6 @@ class Diagnoser(Protocol):
     def org_ids(self) -> Mapping[str, str | None]:
         """Organization id per account id (None where the account is in none)."""
 
-    @property
-    def delegated_admins(self) -> Mapping[str, frozenset[str]]:
-        """CloudTrail's delegated administrators per management account (where known)."""
-
     def owner_of(self, kind: str, ident: str) -> str | None:
         """The account that owns a destination ("bucket", name), where known."""
 

@@ -38,6 +38,7 @@ from core.engine.org_coverage import (
     apply_org_coverage,
     org_coverages,
     organization_trails,
+    reads_trail,
     unknown_org_coverage,
 )
 from core.engine.protocols import Diagnoser, ViewInput
@@ -448,7 +449,7 @@ class Engine(DiscoveryPhase):
         plans: dict[str, Plan] = {}
         destinations = self.diagnoser.destinations if self.diagnoser is not None else {}
         org_ids = self.diagnoser.org_ids if self.diagnoser is not None else {}
-        admins = self.diagnoser.delegated_admins if self.diagnoser is not None else {}
+        readers = self.readers()
         covers = org_coverages(
             self.accounts,
             self.account_errors,
@@ -456,11 +457,15 @@ class Engine(DiscoveryPhase):
             self.collapsed,
             self.collector.org_listings,
             org_ids,
+            readers,
         )
         for a, key, cfg in planned:
             memo = self.statuses.get(key.id)
             err = round_.errors.get(key.id)
-            administers = key.account_id in admins.get(cfg.owner_account, ())
+            reads = reads_trail(readers, key.account_id, cfg)
+            # The reader of an organization trail who is not its owner is a CloudTrail
+            # delegated administrator: judged and diagnosed as the owner would be.
+            administers = reads and key.account_id != cfg.owner_account
             j = judge_view(
                 cfg,
                 key,
@@ -493,9 +498,7 @@ class Engine(DiscoveryPhase):
                     status_at=memo.at if memo else None,
                     status_sweep=memo.sweep if memo else 0,
                     stale=memo is not None and n - memo.sweep >= 2,
-                    org_coverage=covers.get(cfg.arn)
-                    if cfg.organization_trail and key.account_id == cfg.owner_account
-                    else None,
+                    org_coverage=covers.get(cfg.arn) if reads else None,
                 )
             )
         return views, plans

@@ -362,8 +362,12 @@ def s3_silence(
     )
 
 
-def posture_findings(trail: TrailConfig, key: ViewKey) -> list[Finding]:
-    if key.region != trail.home_region or key.account_id != trail.owner_account:
+def posture_findings(trail: TrailConfig, key: ViewKey, administers: bool = False) -> list[Finding]:
+    """The trail's own settings, said once: by the owner's view in the home region (or a
+    delegated administrator's, when that account reads the organization trail)."""
+    if key.region != trail.home_region:
+        return []
+    if key.account_id != trail.owner_account and not administers:
         return []
     out: list[Finding] = []
     if not trail.log_file_validation:
@@ -465,9 +469,9 @@ def judge_view(
 
     `status` is the last successfully read status (may be from an earlier sweep when
     `status_error` says this sweep's read failed); `diagnostics` are root-cause findings
-    from the destinations (core/aws/diagnose.py). `administers`: the viewing account is a
-    delegated administrator of this organization trail, so it is diagnosed like the
-    management account's own view rather than MANAGED_ELSEWHERE.
+    from the destinations (core/aws/diagnose.py). `administers`: the viewing account is the
+    CloudTrail delegated administrator that reads this organization trail, so it is judged
+    like the management account's own view rather than MANAGED_ELSEWHERE.
     """
     findings: list[Finding] = []
     elsewhere = None if administers else managed_elsewhere(trail, key)
@@ -476,7 +480,7 @@ def judge_view(
     if status is not None:
         findings.extend(status_findings(trail, status, now, thresholds, diagnostics))
     findings.extend(diagnostics)
-    findings.extend(posture_findings(trail, key))
+    findings.extend(posture_findings(trail, key, administers))
     findings = link_root_causes(findings)
 
     if status_error is not None or status is None:

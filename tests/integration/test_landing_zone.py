@@ -222,3 +222,92 @@ async def test_a_trail_whose_selectors_log_no_management_events_does_not_cover_i
         for v in org
     )
     assert (ids["workload_prod"], region) not in {(g.account_id, g.region) for g in snap.coverage}
+
+
+async def test_without_the_management_account_the_delegated_administrator_reads_the_trail(
+    lz: Sandbox, tmp_path: Path
+) -> None:
+    """An operator working from the security account (CloudTrail's delegated administrator),
+    reaching the other members but not the management account: the trail is read from the
+    administrator, once per region, not from every member; a breakage is diagnosed there and
+    its plan, made from the administrator's view, clears it."""
+    ids = lz.manifest["landing_zone"]
+    mgmt, security = ids["management"], ids["security"]
+    assert ids["delegated_admins"] == [security]
+    role = lz.manifest["organization"]["role_name"]
+    lz.add_role_profile("lz-security", f"arn:aws:iam::{security}:role/{role}", "lz-mgmt")
+    members = [ids["log_archive"], ids["workload_prod"], ids["workload_dev"]]
+    settings = lz_settings(
+        lz,
+        tmp_path,
+        aws={
+            "profiles": ["lz-security"],
+            "assume_roles": [{"role_arn": f"arn:aws:iam::{m}:role/{role}"} for m in members],
+            "organization": {"enabled": False},
+        },
+    )
+    with aws_env(lz):
+        eng = engine_from_settings(settings)
+        try:
+            snap = await eng.sweep()
+            reached = {a.account_id for a in eng.accounts}
+            assert mgmt not in reached and {security, *members} <= reached
+            assert eng.collector.trail_admins == {mgmt: frozenset({security})}
+            views = org_views(lz, snap)
+            assert views and {v.key.account_id for v in views} == {security}
+            assert {v.key.region for v in views} == set(lz.manifest["regions"])
+            for v in views:
+                assert "MANAGED_ELSEWHERE" not in {f.code for f in v.findings}, v.findings
+            cov = views[0].org_coverage
+            assert cov is not None and cov.read_from == security
+            assert cov.read_as == "delegated_administrator"
+            assert {mgmt, security, *members} <= set(cov.accounts)
+            assert set(cov.unreachable) == {mgmt}
+            # The members are covered by the trail the administrator reads: no gap.
+            assert [(c.account_id, c.region) for c in snap.coverage] == []
+            assert serious(views) == []
+
+            # A passing failure of the question (throttled past the retries) keeps the
+            # answer: the members' copies do not come back as views.
+            rule = lz.faults.add(
+                "throttle",
+                service="organizations",
+                operation="ListDelegatedAdministrators",
+                account=security,
+            )
+            try:
+                eng.request_full_refresh()
+                since = time.time()
+                snap = await eng.sweep()
+                asked = lz.request_log(since=since, operation="ListDelegatedAdministrators")
+                assert asked, "the question was asked again and failed"
+            finally:
+                assert lz.faults.remove(rule)
+            assert eng.collector.trail_admins == {mgmt: frozenset({security})}
+            assert {v.key.account_id for v in org_views(lz, snap)} == {security}
+
+            done = lz.landing_zone.break_("bucket_policy", minutes_ago=30)
+            lz.deliver()
+            snap = await eng.sweep()
+            views = org_views(lz, snap)
+            assert {v.key.account_id for v in views} == {security}
+            hits = [(v, f) for v in views for f in v.findings if f.code == done["root_cause"]]
+            assert hits, [(v.key.region, [f.code for f in v.findings]) for v in views]
+            _view, finding = hits[0]
+            assert finding.evidence.get("owner_account") == done["account"]
+            assert finding.plan_ids, finding
+            plan = snap.plans[finding.plan_ids[0]]
+            assert plan.account_id == done["account"]
+            result, _after = await eng.apply_plan(plan.id, confirm_extra=True)
+            assert result.result == "applied", result
+            lz.deliver()
+            await eng.sweep()
+            final = await eng.sweep()
+            assert [
+                (v.key.region, f.code)
+                for v in org_views(lz, final)
+                for f in v.findings
+                if f.code == done["root_cause"] or f.severity in SERIOUS
+            ] == []
+        finally:
+            await eng.close()

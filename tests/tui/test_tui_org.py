@@ -169,3 +169,20 @@ async def test_drilldown_lists_unreachable_accounts_first_with_names_literal() -
         assert "[b]x[/b]\\x1b[2J" in shown  # drawn on screen as typed, not as bold
         assert "Root cause" not in shown and "Delivering" in shown  # the verdict still leads
         assert app.is_running  # the [@click=app.quit] reason did nothing
+
+
+async def test_drilldown_says_when_a_delegated_administrator_reads_the_trail() -> None:
+    admin = org_account(2)
+    owned = org_coverage(ACCOUNTS, 3)
+    by_admin = replace(owned, read_from=admin, owner_account=org_account(0))
+    for cov, said in ((owned, False), (by_admin, True)):
+        source = FakeSource(org_snapshot(ACCOUNTS, regions=REGIONS[:3], coverage=cov))
+        app = TrailtopApp(source, clock=frozen_clock())
+        async with app.run_test(size=SIZE) as pilot:
+            await started(pilot)
+            app.open_drilldown(org_rows(app)[0])
+            await wait_until(pilot, lambda a=app: isinstance(a.screen, DrilldownScreen))
+            await pilot.pause()
+            summary = widget_text(app.screen.query_one("#dd-coverage"))  # type: ignore[arg-type]
+            assert f"read from {cov.read_from}" in summary, summary
+            assert ("delegated administrator" in summary) is said, summary

@@ -572,6 +572,7 @@ def test_json_contract_names_every_key_of_an_organization_trail() -> None:
     assert {v["region"] for v in carriers} == {"us-east-1", "eu-west-1"}
     assert carriers[0]["organization_coverage"] == {
         "read_from": orgs[0]["read_from"],
+        "read_as": "owner",
         "accounts": 30,
         "unreachable": 3,
     }

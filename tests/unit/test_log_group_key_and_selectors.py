@@ -395,6 +395,7 @@ class Collector:
         }
         self.key_policies = {KEY_ACCT: documented()}
         self.ops: list[tuple[str, str, str]] = []
+        self.trail_admins: dict[str, frozenset[str]] = {}
 
     async def call(self, session: Any, service: str, region: str, op: str, **kw: Any) -> Any:
         acct = str(session)

@@ -1,10 +1,17 @@
-"""Organization trails read once from their owner: coverage, from plain data."""
+"""Organization trails read once from their reader (owner or delegated administrator):
+coverage, from plain data."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from core.engine.org_coverage import apply_org_coverage, org_coverages, org_covered_pairs
+from core.engine.org_coverage import (
+    apply_org_coverage,
+    org_coverages,
+    org_covered_pairs,
+    read_elsewhere,
+    trail_readers,
+)
 from core.model import OrgCoverage, State, TrailConfig, TrailView, ViewKey
 
 MGMT, A, B, C = "111111111111", "222222222222", "333333333333", "444444444444"
@@ -44,6 +51,7 @@ def test_coverage_lists_the_listing_names_and_the_unreachable_with_their_reason(
         {A: frozenset({ORG.arn})},
         {MGMT: listing},
         {MGMT: "o-abc"},
+        trail_readers([MGMT, A, B], {}),
     )[ORG.arn]
     assert cov.accounts == tuple(sorted(listing)) and cov.read_from == MGMT
     assert cov.organization_id == "o-abc"
@@ -53,7 +61,13 @@ def test_coverage_lists_the_listing_names_and_the_unreachable_with_their_reason(
 
 def test_without_a_listing_the_accounts_that_showed_the_trail_are_covered() -> None:
     cov = org_coverages(
-        [Acct(MGMT), Acct(A), Acct(B)], [], _trails(), {A: frozenset({ORG.arn})}, {}, {}
+        [Acct(MGMT), Acct(A), Acct(B)],
+        [],
+        _trails(),
+        {A: frozenset({ORG.arn})},
+        {},
+        {},
+        trail_readers([MGMT, A, B], {}),
     )[ORG.arn]
     assert cov.accounts == (MGMT, A) and not cov.unreachable
 
@@ -63,7 +77,8 @@ def test_a_single_region_org_trail_covers_its_home_region_only() -> None:
         name="org1", arn=ORG.arn + "1", home_region="eu-west-1", organization_trail=True
     )
     trails = _trails() | {(MGMT, "eu-west-1"): [single], (MGMT, "us-east-1"): []}
-    pairs = org_covered_pairs([Acct(MGMT), Acct(A)], trails, {}, {MGMT: {MGMT: "", A: ""}})
+    readers = trail_readers([MGMT, A], {})
+    pairs = org_covered_pairs([Acct(MGMT), Acct(A)], trails, {}, {MGMT: {MGMT: "", A: ""}}, readers)
     assert pairs == {(A, "eu-west-1"), (MGMT, "eu-west-1")}
 
 
@@ -104,7 +119,7 @@ def test_a_member_whose_org_trail_owner_was_not_read_is_unknown_not_uncovered() 
     collapsed = {A: frozenset({ORG.arn})}
     # The owner's discovery failed: no view carries the trail. A is covered by
     # configuration (no confirming call) and its coverage is unknown.
-    pairs = org_covered_pairs([Acct(MGMT), Acct(A)], {}, collapsed, {})
+    pairs = org_covered_pairs([Acct(MGMT), Acct(A)], {}, collapsed, {}, {MGMT: MGMT, A: A})
     assert {(A, r) for r in REGIONS} <= pairs
     logging_: dict[tuple[str, str], bool | None] = {(A, "us-east-1"): True}
     unknown_org_coverage([], [Acct(MGMT), Acct(A)], collapsed, logging_)
@@ -113,3 +128,60 @@ def test_a_member_whose_org_trail_owner_was_not_read_is_unknown_not_uncovered() 
     fresh: dict[tuple[str, str], bool | None] = {}
     unknown_org_coverage([_owner_view("us-east-1", True)], [Acct(A)], collapsed, fresh)
     assert fresh == {}
+
+
+def test_the_owner_reads_its_trails_when_reached_else_a_reached_delegated_administrator() -> None:
+    # Reached: the owner reads, whoever administers.
+    assert trail_readers([MGMT, A, B], {MGMT: frozenset({B})})[MGMT] == MGMT
+    # Not reached: the first reached administrator (by id), never an unreached one.
+    assert trail_readers([A, B, C], {MGMT: frozenset({C, B})})[MGMT] == B
+    assert MGMT not in trail_readers([A], {MGMT: frozenset({B})})
+    assert MGMT not in trail_readers([A, B], {})
+
+
+def test_members_copies_collapse_into_the_readers_but_the_reader_keeps_its_own() -> None:
+    readers = trail_readers([A, B, C], {MGMT: frozenset({B})})
+    assert read_elsewhere(readers, A)(ORG) and read_elsewhere(readers, C)(ORG)
+    assert not read_elsewhere(readers, B)(ORG)
+    # A member's own trail is never left to anyone.
+    own = TrailConfig("own", f"arn:aws:cloudtrail:us-east-1:{A}:trail/own", "us-east-1")
+    assert not read_elsewhere(readers, A)(own)
+    # Nobody reads it: every copy stays a view (MANAGED_ELSEWHERE).
+    assert not read_elsewhere(trail_readers([A, C], {}), A)(ORG)
+
+
+def test_a_delegated_administrator_reads_the_trail_for_the_unreached_owner() -> None:
+    trails = {(a, r): [ORG] for a in (A, B) for r in REGIONS}
+    listing = {MGMT: "management", A: "alpha", B: "security"}
+    readers = trail_readers([A, B], {MGMT: frozenset({B})})
+    covs = org_coverages(
+        [Acct(A), Acct(B)],
+        [Failure(MGMT, "not configured")],
+        trails,
+        {A: frozenset({ORG.arn})},
+        {B: listing},
+        {},
+        readers,
+    )
+    cov = covs[ORG.arn]
+    assert cov.read_from == B and cov.read_as == "delegated_administrator"
+    assert cov.accounts == (MGMT, A, B)
+    assert dict(cov.unreachable) == {MGMT: "not configured"}
+    # The trail covers A everywhere by configuration; B's own views say whether it logs.
+    pairs = org_covered_pairs([Acct(A), Acct(B)], trails, {A: frozenset({ORG.arn})}, {}, readers)
+    assert {(A, r) for r in REGIONS} <= pairs
+
+
+def test_a_listing_made_by_another_account_of_the_organization_is_used() -> None:
+    readers = trail_readers([A, B], {MGMT: frozenset({B})})
+    covs = org_coverages(
+        [Acct(A), Acct(B)],
+        [],
+        {(B, r): [ORG] for r in REGIONS},
+        {},
+        {A: {MGMT: "", A: "", B: "", C: "gamma"}},
+        {},
+        readers,
+    )
+    assert covs[ORG.arn].accounts == (MGMT, A, B, C)
+    assert covs[ORG.arn].read_as == "delegated_administrator"

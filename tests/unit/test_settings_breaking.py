@@ -327,6 +327,7 @@ class FakeCollector:
         self.locations: dict[str, str | None] = {}
         self.encryption: dict[str, dict[str, Any] | None] = {}
         self.ops: list[tuple[str, str]] = []
+        self.trail_admins: dict[str, frozenset[str]] = {}
 
     async def call(self, session: Any, service: str, region: str, op: str, **kw: Any) -> Any:
         acct = str(session)

@@ -43,6 +43,8 @@ def coverage_renderable(cov: OrgCoverage, unreachable_style: Style | None = None
     if cov.organization_id:
         t.append(" of " + plain(cov.organization_id, max_len=40))
     t.append(", read from " + _org_account(cov, cov.read_from))
+    if cov.read_as == "delegated_administrator":
+        t.append(" (CloudTrail delegated administrator; the owner is not reached)")
     t.append(f"\n{cov.covered - u} reachable (listed at the end), ")
     t.append(f"{u} unreachable", (unreachable_style or Style(bold=True)) if u else Style(dim=True))
     if u:
