@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from core.codes import Code
 from core.util.arn import Arn, account_of, region_of
@@ -233,6 +233,10 @@ class TargetResult:
         }
 
 
+#: How the reader of an organization trail reads it.
+ReadAs = Literal["owner", "delegated_administrator"]
+
+
 @dataclass(frozen=True)
 class OrgCoverage:
     """The accounts an organization trail logs, and which of them trailtop cannot reach.
@@ -262,7 +266,7 @@ class OrgCoverage:
         return len(self.accounts)
 
     @property
-    def read_as(self) -> str:
+    def read_as(self) -> ReadAs:
         """How the reader reads the trail: as its owner, or as a delegated administrator."""
         owner = self.owner_account or account_of(self.trail_arn)
         return "owner" if self.read_from == owner else "delegated_administrator"

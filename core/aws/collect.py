@@ -21,9 +21,10 @@ from aiobotocore.session import AioSession
 
 from core.aws.clients import ClientPool, credentials_session, new_session
 from core.aws.errors import describe_error, error_code, needs_sso_login
+from core.aws.trail_admins import TrailAdmins
 from core.model import TrailConfig
 from core.util.arn import account_of
-from core.util.error_codes import ACCESS, CREDENTIAL
+from core.util.error_codes import CREDENTIAL
 from core.util.times import utcnow
 
 log = logging.getLogger(__name__)
@@ -32,7 +33,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 DEFAULT_GLOBAL_REGION = "us-east-1"
-CLOUDTRAIL_PRINCIPAL = "cloudtrail.amazonaws.com"
 
 
 @dataclass
@@ -47,8 +47,6 @@ class Account:
     alias: str | None = None
     regions: list[str] = field(default_factory=list)
     org_id: str | None = None
-    #: The management account of its Organization (DescribeOrganization), "" when none.
-    org_management: str | None = None
     #: The account whose Organization listing named this one (members reached by the
     #: Organization role), and the name it is listed under there.
     listed_by: str | None = None
@@ -137,8 +135,7 @@ class Collector:
     #: CloudTrail's delegated administrators, by the management account of their
     #: Organization, as the reached profiles' accounts were told at the last resolve.
     trail_admins: dict[str, frozenset[str]] = field(default_factory=dict)
-    #: What each profile's account answered last: (its management account, administrators).
-    _admins_told: dict[str, tuple[str, frozenset[str]]] = field(default_factory=dict)
+    _admins: TrailAdmins = field(default_factory=TrailAdmins)
 
     def profiles_edited(self) -> bool:
         """Whether the shared config or credentials file changed since profiles were read;
@@ -279,45 +276,13 @@ class Collector:
             acct.alias = acct.org_name if acct.listed_by else await self._alias(acct)
 
         await asyncio.gather(*(fill(a) for a in accounts.values()))
-        self.trail_admins = await self._trail_admins(bases)
+        self.trail_admins = await self._admins.refresh(
+            self._org_call, bases, profiles or [None], self.clock()
+        )
         return list(accounts.values()), errors
 
-    async def _trail_admins(self, bases: list[Account]) -> dict[str, frozenset[str]]:
-        """CloudTrail's delegated administrators, asked of each profile's own account.
-
-        Organizations answers ListDelegatedAdministrators in the management account and in
-        any member that is a delegated administrator for some service (a CloudTrail
-        administrator included); other members are refused, which only means no reader
-        is learned there. A handful of calls per resolve, never one per member. What a
-        profile's account said last time stands while it cannot be asked again (its
-        profile failed, or the call failed other than by a refusal), so a passing error
-        does not turn the members' copies of an organization trail back into views."""
-        told = self._admins_told
-        for base in bases:
-            management = await self.org_management(base)
-            if management is None:
-                told.pop(base.account_id, None)
-                continue
-            try:
-                resp = await self.call(
-                    base.session,
-                    "organizations",
-                    base.home_region,
-                    "list_delegated_administrators",
-                    ServicePrincipal=CLOUDTRAIL_PRINCIPAL,
-                )
-            except Exception as exc:  # noqa: BLE001 - refused to a plain member: none learned
-                why = describe_error(exc)
-                log.debug("ListDelegatedAdministrators in %s: %s", base.account_id, why)
-                if error_code(exc) in ACCESS:
-                    told.pop(base.account_id, None)
-                continue
-            ids = {str(a["Id"]) for a in resp.get("DelegatedAdministrators", []) if a.get("Id")}
-            told[base.account_id] = (management, frozenset(ids))
-        out: dict[str, set[str]] = {}
-        for management, admins in told.values():
-            out.setdefault(management, set()).update(admins)
-        return {m: frozenset(found) for m, found in out.items()}
+    async def _org_call(self, acct: Account, op: str, **kw: Any) -> Any:
+        return await self.call(acct.session, "organizations", acct.home_region, op, **kw)
 
     async def _account_for_profile(self, profile: str | None) -> Account:
         session = self._profile_sessions.get(profile)
@@ -497,29 +462,14 @@ class Collector:
         return str(aliases[0]) if aliases else None
 
     async def org_id(self, acct: Account) -> str | None:
-        await self._describe_organization(acct)
+        if acct.org_id is None:
+            try:
+                resp = await self._org_call(acct, "describe_organization")
+                acct.org_id = str(resp["Organization"]["Id"])
+            except Exception as exc:  # noqa: BLE001 - not in an Organization, or not allowed
+                log.debug("organization of %s: %s", acct.account_id, describe_error(exc))
+                acct.org_id = ""
         return acct.org_id or None
-
-    async def org_management(self, acct: Account) -> str | None:
-        """The management account of the account's Organization, where it is in one."""
-        await self._describe_organization(acct)
-        return acct.org_management or None
-
-    async def _describe_organization(self, acct: Account) -> None:
-        if acct.org_id is not None and acct.org_management is not None:
-            return
-        try:
-            resp = await self.call(
-                acct.session, "organizations", acct.home_region, "describe_organization"
-            )
-            org = resp["Organization"]
-            acct.org_id = str(org["Id"])
-            # MasterAccountId is the management account (AWS kept the field's old name).
-            acct.org_management = str(org.get("MasterAccountId") or "")
-        except Exception as exc:  # noqa: BLE001 - not in an Organization, or not allowed
-            log.debug("organization of %s: %s", acct.account_id, describe_error(exc))
-            acct.org_id = acct.org_id or ""
-            acct.org_management = ""
 
     # -- trails ---------------------------------------------------------------------------
 
@@ -535,7 +485,8 @@ class Collector:
         (not allowed, not offered) the account is described region by region instead.
 
         `collapse(cfg)`: an organization trail of another account that is summarised from
-        its owner's views, so it gets no view here.
+        its reader's views (the owner's or a delegated administrator's), so it gets no view
+        here.
         """
         out = Discovery()
         try:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -140,8 +140,7 @@ class DestinationDiagnoser:
             reached.setdefault(v.account.account_id, v.account)
         self.reader.reached = reached
         t = self._clock()
-        # CloudTrail's delegated administrators: the collector asks when it resolves.
-        judged = [v for v in views if _administers(v, collector.trail_admins)]
+        judged = [v for v in views if v.key.account_id == v.trail.owner_account or v.administers]
         self.reader.located = frozenset(
             v.trail.s3_bucket for v in judged if v.trail.kms_key_id and v.trail.s3_bucket
         )
@@ -433,14 +432,6 @@ def _trails_seen(views: Sequence[ViewInput]) -> dict[str, tuple[TrailConfig, Acc
         if arn and (arn not in trails or v.key.account_id == v.trail.owner_account):
             trails[arn] = (v.trail, v.account)
     return trails
-
-
-def _administers(v: ViewInput, admins: Mapping[str, frozenset[str]]) -> bool:
-    """The viewer owns the trail, or administers the organization trail for CloudTrail."""
-    owner = v.trail.owner_account
-    if v.key.account_id == owner:
-        return True
-    return v.trail.organization_trail and v.key.account_id in admins.get(owner, frozenset())
 
 
 #: Destinations whose read answers about the caller's own account only: a log group

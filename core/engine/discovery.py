@@ -81,8 +81,9 @@ class DiscoveryPhase:
 
         An account is discovered as a whole (ListTrails, then DescribeTrails per home
         Region: core/aws/collect.py `Collector.discover`), so one due region re-reads the
-        account. An organization trail seen from a member whose owner trailtop reaches is
-        not a view of the member: its owner's views carry it, with its coverage.
+        account. An organization trail seen from a member whose reader trailtop reaches (the
+        owner, or a CloudTrail delegated administrator) is not a view of the member: the
+        reader's views carry it, with its coverage.
         """
         every = self.settings.poll.describe_every_sweeps
 

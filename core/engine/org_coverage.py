@@ -4,8 +4,8 @@ An organization trail logs every account of its Organization (CloudTrail User Gu
 "Creating a trail for an organization"). trailtop reads its status once per region from
 its reader: the account that owns it (the management account) when trailtop reaches it,
 else a CloudTrail delegated administrator it reaches, which "can perform the same
-administrative tasks ... as the management account" (CloudTrail User Guide, "Organization
-delegated administrator"). A member's copy of it is then not a view of its own; these pure
+administrative tasks (except as noted) in CloudTrail as the management account" (CloudTrail
+User Guide, "Organization delegated administrator"). A member's copy of it is then not a view of its own; these pure
 functions say who reads each trail, which accounts it covers, and carry the reader's
 verdict over to the members' region coverage. Plain data in, plain data out: tested
 without AWS.
@@ -78,6 +78,12 @@ def reads_trail(readers: Readers, account_id: str, cfg: TrailConfig) -> bool:
     return cfg.organization_trail and readers.get(cfg.owner_account) == account_id
 
 
+def administers(readers: Readers, account_id: str, cfg: TrailConfig) -> bool:
+    """Whether `account_id` reads this organization trail without owning it: a CloudTrail
+    delegated administrator, judged, diagnosed and offered plans as the owner would be."""
+    return reads_trail(readers, account_id, cfg) and account_id != cfg.owner_account
+
+
 def _own_org_trails(a: _Reached, trails: Trails, readers: Readers) -> dict[str, TrailConfig]:
     return {
         c.arn: c
@@ -126,7 +132,7 @@ def org_coverages(
             )
             out[cfg.arn] = OrgCoverage(
                 trail_arn=cfg.arn,
-                organization_id=org_ids.get(a.account_id) or a.org_id,
+                organization_id=org_ids.get(owner) or org_ids.get(a.account_id) or a.org_id,
                 read_from=a.account_id,
                 owner_account=owner,
                 accounts=tuple(covered),

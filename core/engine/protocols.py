@@ -82,6 +82,9 @@ class ViewInput:
     key: ViewKey
     trail: TrailConfig
     status: Mapping[str, Any] | None
+    #: The viewing account reads this organization trail as its CloudTrail delegated
+    #: administrator (core/engine/org_coverage.py): diagnosed as the owner's view would be.
+    administers: bool = False
 
 
 class Diagnoser(Protocol):

@@ -35,6 +35,7 @@ from core.aws.errors import describe_error, error_code, needs_sso_login
 from core.aws.history import CulpritFinder
 from core.engine.discovery import DiscoveryPhase, Planned, Span, StatusRound
 from core.engine.org_coverage import (
+    administers,
     apply_org_coverage,
     org_coverages,
     organization_trails,
@@ -72,6 +73,7 @@ from core.model import (
 )
 from core.mute import MuteBook, apply_mutes
 from core.settings import Settings
+from core.util.arn import account_of
 from core.util.error_codes import CREDENTIAL, NOT_FOUND
 from core.util.times import utcnow
 
@@ -113,14 +115,16 @@ class Engine(DiscoveryPhase):
     previous: Snapshot | None = None
     last_success_at: datetime | None = None
     _force_describe: set[tuple[str, str]] = field(default_factory=set)
+    #: Who read each trail owner's organization trails at the last resolve.
+    _readers_seen: dict[str, str] | None = None
     _notices: list[Notice] = field(default_factory=list)
     _force_all: bool = False
     _force_resolve: bool = False
     #: Profiles whose IAM Identity Center session ended during this sweep.
     _sso_login: set[str] = field(default_factory=set)
     _collector: Collector | None = None
-    #: Organization trails of other (reached) accounts each account saw, by account: they
-    #: are shown once, from the owner, with the accounts they cover.
+    #: Organization trails of other accounts each account saw, by account, whose reader
+    #: is reached: they are shown once, from the reader, with the accounts they cover.
     collapsed: dict[str, frozenset[str]] = field(default_factory=dict)
     #: Told what the sweep in flight is doing ("reading 1717 trail statuses"), for the UI.
     progress: Callable[[str], None] | None = None
@@ -384,8 +388,15 @@ class Engine(DiscoveryPhase):
     ) -> tuple[dict[str, list[Finding]], int]:
         if self.diagnoser is None:
             return {}, 0
+        readers = self.readers()
         inputs = [
-            ViewInput(a, key, cfg, memo.status if (memo := self.statuses.get(key.id)) else None)
+            ViewInput(
+                a,
+                key,
+                cfg,
+                memo.status if (memo := self.statuses.get(key.id)) else None,
+                administers=administers(readers, key.account_id, cfg),
+            )
             for a, key, cfg in planned
         ]
         before = self.diagnoser.calls
@@ -463,9 +474,7 @@ class Engine(DiscoveryPhase):
             memo = self.statuses.get(key.id)
             err = round_.errors.get(key.id)
             reads = reads_trail(readers, key.account_id, cfg)
-            # The reader of an organization trail who is not its owner is a CloudTrail
-            # delegated administrator: judged and diagnosed as the owner would be.
-            administers = reads and key.account_id != cfg.owner_account
+            admin = administers(readers, key.account_id, cfg)
             j = judge_view(
                 cfg,
                 key,
@@ -475,14 +484,12 @@ class Engine(DiscoveryPhase):
                 status_error=err,
                 last_success=memo.at if memo else None,
                 diagnostics=diag.get(key.id, ()),
-                administers=administers,
+                administers=admin,
             )
             findings = j.findings
             # No finding, no plan (plans_for answers [] then): documents are not built.
             if findings and key.id in destinations and err is None:
-                view_plans = self._plans(
-                    cfg, key, findings, destinations[key.id], org_ids, administers
-                )
+                view_plans = self._plans(cfg, key, findings, destinations[key.id], org_ids, admin)
                 if view_plans:
                     findings = attach_plan_ids(findings, view_plans)
                     plans.update((p.id, p) for p in view_plans)
@@ -581,6 +588,22 @@ class Engine(DiscoveryPhase):
                 del self.collapsed[gone_id]
         self.account_errors = errors
         self.collector.retain(self.accounts)
+        self._follow_readers()
+
+    def _follow_readers(self) -> None:
+        """When the reader of an Organization's trails changes (its management account or a
+        delegated administrator is reached, or no longer is), every account is described
+        again at once: which copies are views depends on the reader, and a member left
+        collapsed without a reader would be watched by no view."""
+        owners = {
+            c.owner_account for ts in self.trails.values() for c in ts if c.organization_trail
+        }
+        owners |= {account_of(arn) for arns in self.collapsed.values() for arn in arns}
+        readers = self.readers()
+        before, self._readers_seen = self._readers_seen, dict(readers)
+        if before is not None and any(before.get(m) != readers.get(m) for m in owners if m):
+            log.info("the reader of an organization trail changed: describing every account")
+            self._force_describe.update((a.account_id, r) for a in self.accounts for r in a.regions)
 
     def _targets(
         self,

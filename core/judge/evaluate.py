@@ -404,7 +404,8 @@ def managed_elsewhere(trail: TrailConfig, key: ViewKey) -> Finding | None:
             Channel.TRAIL,
             f"Organization trail owned by account {owner}; its destinations are managed there.",
             {"owner_account": owner, "viewing_account": key.account_id},
-            f"Diagnose and fix it from the management account {owner}.",
+            f"Diagnose and fix it from the management account {owner}, or from a CloudTrail "
+            "delegated administrator trailtop reaches (it then reads the trail there).",
         )
     return None
 

@@ -309,5 +309,21 @@ async def test_without_the_management_account_the_delegated_administrator_reads_
                 for f in v.findings
                 if f.code == done["root_cause"] or f.severity in SERIOUS
             ] == []
+
+            # Deregistered: Organizations now refuses the security account, nobody reads
+            # the trail, and in the same sweep every member's copy is a view again
+            # (MANAGED_ELSEWHERE), none left collapsed without a reader.
+            lz.landing_zone.deregister_delegated_admin(security)
+            try:
+                eng.request_full_refresh()
+                snap = await eng.sweep()
+            finally:
+                lz.landing_zone.register_delegated_admin(security)
+            assert eng.collector.trail_admins == {}
+            views = org_views(lz, snap)
+            assert {v.key.account_id for v in views} == {security, *members}
+            assert all("MANAGED_ELSEWHERE" in {f.code for f in v.findings} for v in views)
+            assert not snap.organization_trails
+            assert not any(eng.collapsed.values())
         finally:
             await eng.close()

@@ -167,9 +167,13 @@ def test_a_delegated_administrator_reads_the_trail_for_the_unreached_owner() -> 
     assert cov.read_from == B and cov.read_as == "delegated_administrator"
     assert cov.accounts == (MGMT, A, B)
     assert dict(cov.unreachable) == {MGMT: "not configured"}
-    # The trail covers A everywhere by configuration; B's own views say whether it logs.
-    pairs = org_covered_pairs([Acct(A), Acct(B)], trails, {A: frozenset({ORG.arn})}, {}, readers)
-    assert {(A, r) for r in REGIONS} <= pairs
+    # C, listed but never collapsed (its trails unread), is covered by the reader's trail;
+    # with nobody reading it, it is not.
+    c_pairs = {(C, r) for r in REGIONS}
+    listed = {B: {MGMT: "", A: "", B: "", C: ""}}
+    assert c_pairs <= org_covered_pairs([Acct(A), Acct(B), Acct(C)], trails, {}, listed, readers)
+    nobody = trail_readers([A, B, C], {})
+    assert not c_pairs & org_covered_pairs([Acct(A), Acct(B), Acct(C)], trails, {}, listed, nobody)
 
 
 def test_a_listing_made_by_another_account_of_the_organization_is_used() -> None:
@@ -185,3 +189,13 @@ def test_a_listing_made_by_another_account_of_the_organization_is_used() -> None
     )
     assert covs[ORG.arn].accounts == (MGMT, A, B, C)
     assert covs[ORG.arn].read_as == "delegated_administrator"
+
+
+def test_posture_is_said_by_the_reader_who_administers_not_by_a_member() -> None:
+    from core.judge.evaluate import posture_findings
+
+    key = ViewKey(B, "us-east-1", ORG.arn)
+    assert posture_findings(ORG, key) == []  # validation off, but B is a plain member here
+    said = {f.code for f in posture_findings(ORG, key, administers=True)}
+    assert "LOG_FILE_VALIDATION_DISABLED" in said
+    assert posture_findings(ORG, ViewKey(B, "eu-west-1", ORG.arn), administers=True) == []
