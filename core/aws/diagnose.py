@@ -20,9 +20,9 @@ same refresh rule, for every trail seen, so each of its views (a member account'
 an organization trail included) says whether the trail records management events there.
 
 Which views are diagnosed: those in the account that owns the trail, and those of an
-organization trail in a delegated administrator account (ListDelegatedAdministrators, asked
-when the accounts are resolved: core/aws/collect.py). A plain member's view of an organization trail is
-MANAGED_ELSEWHERE (core/judge/evaluate.py).
+organization trail in the CloudTrail delegated administrator that reads it when its owner
+is not reached (`ViewInput.administers`: core/engine/org_coverage.py). A plain member's
+view of an organization trail is MANAGED_ELSEWHERE (core/judge/evaluate.py).
 """
 
 from __future__ import annotations
@@ -56,6 +56,9 @@ log = logging.getLogger(__name__)
 _NOT_OWNER = frozenset({"AccessDenied", "MethodNotAllowed"})
 #: Accounts asked for their bucket list at once while looking for a bucket's owner.
 _OWNER_BATCH = 32
+#: Destinations whose read answers about the caller's own account only: a log group
+#: (DescribeLogGroups lists the caller's groups) and a role (GetRole takes a name).
+OWN_ACCOUNT = frozenset({"log_group", "role"})
 #: Which destinations a finding's channel is about (its evidence names their owner).
 _CHANNEL_KINDS: dict[str, tuple[str, ...]] = {
     "s3": ("bucket",),
@@ -432,11 +435,6 @@ def _trails_seen(views: Sequence[ViewInput]) -> dict[str, tuple[TrailConfig, Acc
         if arn and (arn not in trails or v.key.account_id == v.trail.owner_account):
             trails[arn] = (v.trail, v.account)
     return trails
-
-
-#: Destinations whose read answers about the caller's own account only: a log group
-#: (DescribeLogGroups lists the caller's groups) and a role (GetRole takes a name).
-OWN_ACCOUNT = frozenset({"log_group", "role"})
 
 
 def _not_reached(fact: Fact, owner: str | None, hint: str, reached: int) -> Fact:

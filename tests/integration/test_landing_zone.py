@@ -263,6 +263,13 @@ async def test_without_the_management_account_the_delegated_administrator_reads_
             assert cov.read_as == "delegated_administrator"
             assert {mgmt, security, *members} <= set(cov.accounts)
             assert set(cov.unreachable) == {mgmt}
+            # What lives in the unreached management account (the topic, the log group and
+            # its role) is "cannot tell", naming that account, never "missing".
+            incomplete = [
+                f for v in views for f in v.findings if f.code == "DIAGNOSTICS_INCOMPLETE"
+            ]
+            assert incomplete, [f.code for v in views for f in v.findings]
+            assert all(mgmt in f.message for f in incomplete), [f.message for f in incomplete]
             # The members are covered by the trail the administrator reads: no gap.
             assert [(c.account_id, c.region) for c in snap.coverage] == []
             assert serious(views) == []
