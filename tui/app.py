@@ -54,6 +54,8 @@ from tui.screens.targets import TargetsScreen
 from tui.widgets.summary import SweepStatus
 from tui.widgets.view_table import ApplyStats
 
+#: The name the kept drill-down screen is installed under.
+DRILLDOWN_SCREEN = "drilldown"
 #: How long a changed row keeps its highlight.
 HIGHLIGHT_SECONDS = 4.0
 #: At most this many toasts on screen at once.
@@ -120,6 +122,8 @@ class TrailtopApp(App[None]):
         self.stop_thread: threading.Thread | None = None
         #: The last fix started per view id (the drill-down reports it; kept for the session).
         self.fix_records: dict[str, FixRecord] = {}
+        #: The drill-down screen, kept and shown again for each view (`open_drilldown`).
+        self._drilldown: DrilldownScreen | None = None
         self._fix_pending: dict[int, FixRecord] = {}
         self._fix_keys = itertools.count(1)
 
@@ -398,7 +402,18 @@ class TrailtopApp(App[None]):
     # ------------------------------------------------------------------ actions
 
     def open_drilldown(self, view_id: str) -> None:
-        self.push_screen(DrilldownScreen(view_id))
+        """One drill-down screen is kept (installed) and shown again for each view: a new
+        one per view would be composed and styled every time, most of what opening costs."""
+        screen = self._drilldown
+        if screen is None:
+            screen = self._drilldown = DrilldownScreen(view_id)
+            self.install_screen(screen, DRILLDOWN_SCREEN)
+        elif screen in self.screen_stack:  # already open under this one: a screen of its own
+            self.push_screen(DrilldownScreen(view_id))
+            return
+        else:
+            screen.show(view_id)
+        self.push_screen(DRILLDOWN_SCREEN)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, HelpScreen):

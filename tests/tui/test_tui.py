@@ -333,6 +333,46 @@ async def test_drilldown_live_update() -> None:
         assert " FAIL " in screen_text(app).splitlines()[0]
 
 
+async def test_the_drilldown_shown_again_shows_the_next_view_from_the_top() -> None:
+    """One drill-down screen is kept and shown again: the next view's own content, scrolled
+    to the top, with changes made while it was away; nothing of the last view is left."""
+    app, source = demo_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        first_id = move_cursor_to(
+            app, lambda v: any(f.code == "S3_POLICY_DENIES_CLOUDTRAIL" for f in v.findings)
+        )
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
+        first = app.screen
+        first.query_one("#dd-body").scroll_end(animate=False, immediate=True)
+        await pilot.pause()
+        assert first.query_one("#dd-body").scroll_y > 0
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: isinstance(app.screen, OverviewScreen))
+        # While it is put away, the next view breaks.
+        second_id = move_cursor_to(app, lambda v: v.account_alias == "acme-sandbox")
+        views = [
+            breaking(v, "KMS_KEY_MISSING") if v.id == second_id else v
+            for v in source.initial.views  # type: ignore[union-attr]
+        ]
+        source.push(make_snapshot(views, sweep=43, changed={second_id}))
+        await started(pilot, 2)
+        move_cursor_to(app, lambda v: v.id == second_id)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
+        again = app.screen
+        assert again is first  # the same screen, shown again
+        assert again.view_id == second_id and again.view is not None
+        assert again.view.id == second_id
+        await pilot.pause()
+        assert again.query_one("#dd-body").scroll_y == 0
+        shown = screen_text(app)
+        assert "KMS_KEY_MISSING" in shown and "acme-sandbox" in shown.splitlines()[0]
+        assert "S3_POLICY_DENIES_CLOUDTRAIL" not in statics_text(again)
+        assert first_id != second_id
+
+
 async def test_refresh_key_asks_source() -> None:
     app, source = demo_app()
     async with app.run_test(size=SIZE) as pilot:

@@ -337,9 +337,32 @@ class DrilldownScreen(Screen[None]):
 
     def on_mount(self) -> None:
         app = self.app
-        subscribe(self, app.snapshot_signal, lambda _: self.refresh_view())
+        subscribe(self, app.snapshot_signal, self._on_snapshot)
         subscribe(self, app.tick_signal, self.tick)
         subscribe(self, app.fix_signal, self._fix_update)
+        self.refresh_view()
+        self.render_fix()
+        self.query_one("#dd-body").focus()
+
+    def _on_snapshot(self, _snapshot: object) -> None:
+        if self._shown():
+            self.refresh_view()
+
+    def _shown(self) -> bool:
+        """On the app's screen stack (a modal over it included). The app keeps one
+        drill-down and shows it again for the next view (composing and styling a new one
+        is most of the cost of opening it): while it is off the stack it follows nothing."""
+        return self in self.app.screen_stack
+
+    def show(self, view_id: str) -> None:
+        """Show another view (or the same one afresh), from the top, before being pushed."""
+        self.view_id = view_id
+        self.view = None
+        self.gone = False
+        self._coverage, self._coverage_drawn = None, False
+        if not self.is_mounted:
+            return  # on_mount renders it
+        self.query_one("#dd-body", VerticalScroll).scroll_home(animate=False, immediate=True)
         self.refresh_view()
         self.render_fix()
         self.query_one("#dd-body").focus()
@@ -460,14 +483,14 @@ class DrilldownScreen(Screen[None]):
 
     def tick(self, now: datetime) -> None:
         """Ages each second."""
-        if self.view is None:  # the view never was in a snapshot
+        if self.view is None or not self._shown():  # never in a snapshot, or put away
             return
         self.query_one("#dd-status", Static).update(status_renderable(self.view, now))
         self._render_findings()  # the culprit's and the deliveries' ages
         self.render_fix()
 
     def _fix_update(self, update: FixUpdate) -> None:
-        if update.view_id == self.view_id:
+        if update.view_id == self.view_id and self._shown():
             self.render_fix()
 
     def render_fix(self) -> None:
