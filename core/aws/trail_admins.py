@@ -12,7 +12,7 @@ until one account answers.
 What was learned must not flicker: a passing failure (throttling, a network error, a
 profile whose credentials failed this time) keeps the last answer, so the members' copies
 of an organization trail do not turn back into views for a sweep. Only a final answer
-changes it: the Organization's list, or "not in an Organization".
+changes it: the Organization's list, a refusal, or "not in an Organization".
 """
 
 from __future__ import annotations
@@ -50,6 +50,7 @@ class _Told:
     account_id: str
     #: Its Organization's management account; "" when it is in none.
     management: str
+    org_id: str = ""
     #: The Organization's CloudTrail administrators, as last answered (None: never).
     admins: frozenset[str] | None = None
     answered_at: datetime | None = None
@@ -62,6 +63,8 @@ class TrailAdmins:
     def __init__(self) -> None:
         #: By profile (None: the default credentials).
         self._told: dict[str | None, _Told] = {}
+        #: Profiles whose account was refused DescribeOrganization, and when.
+        self._org_refused: dict[str | None, tuple[str, datetime]] = {}
 
     def by_management(self) -> dict[str, frozenset[str]]:
         """Each Organization's administrators, from the latest answer about it."""
@@ -85,7 +88,7 @@ class TrailAdmins:
         forgotten; one whose profile failed this time is kept)."""
         for gone in [p for p in self._told if p not in profiles]:
             del self._told[gone]
-        await asyncio.gather(*(self._management(call, b) for b in bases))
+        await asyncio.gather(*(self._management(call, b, now) for b in bases))
         groups: dict[str, list[Account]] = {}
         for b in bases:
             t = self._told.get(b.profile)
@@ -99,21 +102,31 @@ class TrailAdmins:
                     break
         return self.by_management()
 
-    async def _management(self, call: Call, base: Account) -> None:
+    async def _management(self, call: Call, base: Account, now: datetime) -> None:
+        """The base's Organization, asked once per profile and account."""
         t = self._told.get(base.profile)
         if t is not None and t.account_id == base.account_id:
+            base.org_id = base.org_id or t.org_id or None
+            return
+        refused = self._org_refused.get(base.profile)
+        if refused and refused[0] == base.account_id and now - refused[1] < REASK_REFUSED:
             return
         try:
             resp = await call(base, "describe_organization")
+            org = resp["Organization"]
+            # MasterAccountId is the management account (AWS kept the field's old name).
+            told = _Told(base.account_id, str(org.get("MasterAccountId") or ""), str(org["Id"]))
         except Exception as exc:  # noqa: BLE001 - in no Organization, or not this time
             log.debug("organization of %s: %s", base.account_id, describe_error(exc))
-            if error_code(exc) == NOT_IN_ORGANIZATION:
+            code = error_code(exc)
+            if code == NOT_IN_ORGANIZATION:
                 self._told[base.profile] = _Told(base.account_id, "")
+            elif code in ACCESS:
+                self._org_refused[base.profile] = (base.account_id, now)
             return
-        org = resp["Organization"]
-        base.org_id = str(org["Id"])
-        # MasterAccountId is the management account (AWS kept the field's old name).
-        self._told[base.profile] = _Told(base.account_id, str(org.get("MasterAccountId") or ""))
+        self._org_refused.pop(base.profile, None)
+        self._told[base.profile] = told
+        base.org_id = told.org_id
 
     async def _ask(self, call: Call, base: Account, now: datetime) -> bool:
         """Ask one account; whether it answered."""
@@ -126,8 +139,11 @@ class TrailAdmins:
             )
         except Exception as exc:  # noqa: BLE001 - refused to a plain member, or not this time
             log.debug("ListDelegatedAdministrators in %s: %s", base.account_id, describe_error(exc))
-            if error_code(exc) in ACCESS:
+            code = error_code(exc)
+            if code in ACCESS:
                 t.refused_at, t.admins, t.answered_at = now, None, None
+            elif code == NOT_IN_ORGANIZATION:  # the Organization is gone: final
+                self._told[base.profile] = _Told(base.account_id, "")
             return False
         listed = resp.get("DelegatedAdministrators", [])
         t.admins = frozenset(str(a["Id"]) for a in listed if a.get("Id"))

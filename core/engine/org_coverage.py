@@ -1,14 +1,14 @@
-"""Organization trails read once, from their reader: who they cover, and what that covers.
+"""Organization trails read once, from their reader: who they cover, and what it covers.
 
 An organization trail logs every account of its Organization (CloudTrail User Guide,
 "Creating a trail for an organization"). trailtop reads its status once per region from
 its reader: the account that owns it (the management account) when trailtop reaches it,
 else a CloudTrail delegated administrator it reaches, which "can perform the same
-administrative tasks (except as noted) in CloudTrail as the management account" (CloudTrail
-User Guide, "Organization delegated administrator"). A member's copy of it is then not a view of its own; these pure
-functions say who reads each trail, which accounts it covers, and carry the reader's
-verdict over to the members' region coverage. Plain data in, plain data out: tested
-without AWS.
+administrative tasks (except as noted) in CloudTrail as the management account"
+(CloudTrail User Guide, "Organization delegated administrator"). A member's copy of it is
+then not a view of its own; these pure functions say who reads each trail, which accounts
+it covers, and carry the reader's verdict over to the members' region coverage. Plain
+data in, plain data out: tested without AWS.
 """
 
 from __future__ import annotations

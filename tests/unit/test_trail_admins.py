@@ -109,3 +109,45 @@ async def test_an_account_in_no_organization_has_no_administrators() -> None:
     org.fail[(DEV, "describe_organization")] = _err("AWSOrganizationsNotInUseException")
     assert await admins.refresh(org, [_base(DEV, "dev")], ["dev"], T0) == {}
     assert (DEV, "list_delegated_administrators") not in org.asked
+
+
+async def test_the_latest_answer_about_an_organization_wins() -> None:
+    org, admins = Org(), TrailAdmins()
+    profiles = ["mgmt", "security"]
+    # The security account answers while the management profile is failing...
+    assert await admins.refresh(org, [_base(SEC, "security")], profiles, T0) == {
+        MGMT: frozenset({SEC})
+    }
+    # ...then the management account answers, later, with another list.
+    org.admins = [DEV]
+    later = T0 + timedelta(minutes=10)
+    assert await admins.refresh(org, [_base(MGMT, "mgmt")], profiles, later) == {
+        MGMT: frozenset({DEV})
+    }
+
+
+async def test_a_refused_describe_organization_is_not_asked_every_resolve() -> None:
+    org, admins = Org(), TrailAdmins()
+    org.fail[(DEV, "describe_organization")] = _err("AccessDeniedException")
+    for minutes in (0, 10, 20):
+        await admins.refresh(org, [_base(DEV, "dev")], ["dev"], T0 + timedelta(minutes=minutes))
+    assert org.asked.count((DEV, "describe_organization")) == 1
+    await admins.refresh(org, [_base(DEV, "dev")], ["dev"], T0 + REASK_REFUSED)
+    assert org.asked.count((DEV, "describe_organization")) == 2
+
+
+async def test_an_organization_that_is_gone_is_final() -> None:
+    org, admins = Org(), TrailAdmins()
+    sec = _base(SEC, "security")
+    await admins.refresh(org, [sec], ["security"], T0)
+    org.fail[(SEC, "list_delegated_administrators")] = _err("AWSOrganizationsNotInUseException")
+    assert await admins.refresh(org, [_base(SEC, "security")], ["security"], T0) == {}
+
+
+async def test_every_resolve_labels_the_profiles_account_with_its_organization() -> None:
+    org, admins = Org(), TrailAdmins()
+    await admins.refresh(org, [_base(SEC, "security")], ["security"], T0)
+    again = _base(SEC, "security")  # each resolve makes the account anew
+    await admins.refresh(org, [again], ["security"], T0)
+    assert again.org_id == "o-abc"
+    assert org.asked.count((SEC, "describe_organization")) == 1
