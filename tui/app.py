@@ -408,7 +408,9 @@ class TrailtopApp(App[None]):
         if screen is None:
             screen = self._drilldown = DrilldownScreen(view_id)
             self.install_screen(screen, DRILLDOWN_SCREEN)
-        elif screen in self.screen_stack:  # already open under this one: a screen of its own
+        elif screen in self.screen_stack or view_id not in self.models:
+            # Already open under this one, or a view no longer known (a new screen says
+            # so with nothing of the last view): a screen of its own.
             self.push_screen(DrilldownScreen(view_id))
             return
         else:
