@@ -84,6 +84,11 @@ class AwsSettings(_Strict):
         return v
 
 
+#: `poll.concurrency` when the config does not set it (see PollSettings). The connection
+#: pools fall back to it too.
+DEFAULT_CONCURRENCY = 128
+
+
 class PollSettings(_Strict):
     interval_seconds: float = Field(default=60.0, ge=1.0, le=86400.0)
     #: Calls in flight across every target; each connection pool (the SDK's, the fast
@@ -92,7 +97,7 @@ class PollSettings(_Strict):
     #: them; the exceptions (AssumeRole and Organizations calls, all made with the base
     #: account's credentials) come in larger bursts at a higher count. Throttling is retried
     #: by the SDK and counted per sweep.
-    concurrency: int = Field(default=128, ge=1, le=512)
+    concurrency: int = Field(default=DEFAULT_CONCURRENCY, ge=1, le=512)
     connect_timeout_seconds: float = Field(default=5.0, gt=0, le=120)
     read_timeout_seconds: float = Field(default=15.0, gt=0, le=300)
     max_attempts: int = Field(default=3, ge=1, le=10)

@@ -30,6 +30,7 @@ from aiobotocore.session import AioSession
 from botocore.exceptions import NoCredentialsError
 
 from core.aws.fast_call import FAST_OPS, Declined, FastCaller
+from core.settings import DEFAULT_CONCURRENCY
 from core.util.error_codes import THROTTLE
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ class SharedPoolHTTPSession(AIOHTTPSession):  # type: ignore[misc]
     """An AIOHTTPSession whose SSL context and aiohttp session are shared per event loop."""
 
     _pools: dict[int, aiohttp.ClientSession] = {}
-    pool_limit: int = 128
+    pool_limit: int = DEFAULT_CONCURRENCY
 
     def _build_ssl_contexts(self, proxy_url: Any) -> tuple[Any, Any]:
         key = (self._verify, self._cert_file, self._key_file, proxy_url)
@@ -295,7 +296,9 @@ class ClientPool:
     def _fast(self) -> FastCaller:
         if self._fast_caller is None:
             self._fast_caller = FastCaller(
-                self.counter, USER_AGENT, int(self.config.max_pool_connections or 128)
+                self.counter,
+                USER_AGENT,
+                int(self.config.max_pool_connections or DEFAULT_CONCURRENCY),
             )
         return self._fast_caller
 

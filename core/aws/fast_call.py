@@ -45,6 +45,7 @@ from botocore.utils import percent_encode_sequence
 
 from core.aws.http1 import Host, Http1Pool, WireError, request_bytes
 from core.aws.json_shapes import Convert, Unsupported, converter
+from core.settings import DEFAULT_CONCURRENCY
 from core.util.error_codes import THROTTLE
 
 log = logging.getLogger(__name__)
@@ -160,7 +161,9 @@ class _Route:
 class FastCaller:
     """Makes `FAST_OPS` calls for a `ClientPool`, counting each attempt as the SDK would."""
 
-    def __init__(self, counter: Any, user_agent: str, pool_limit: int = 128) -> None:
+    def __init__(
+        self, counter: Any, user_agent: str, pool_limit: int = DEFAULT_CONCURRENCY
+    ) -> None:
         self._counter = counter
         self._user_agent = user_agent
         self._pool_limit = pool_limit

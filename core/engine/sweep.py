@@ -13,10 +13,7 @@ Status is read for every view on every sweep: it is the thing being watched.
 
 A first sweep that publishes partial snapshots (the TUI's) discovers and reads each account
 on its own instead (core/engine/discovery.py `_first_rows`): rows appear as accounts answer.
-
-Accounts are resolved on the first sweep, every `describe_every_sweeps` sweeps, and on the
-next sweep after any account-level error, so a fixed profile or role recovers without a
-restart.
+When accounts are resolved is core/engine/resolve.py's.
 """
 
 from __future__ import annotations
@@ -33,7 +30,7 @@ from core.aws.clients import ClientPool, make_config
 from core.aws.collect import Account, Collector, Limiter, TargetError, gather_settled
 from core.aws.errors import describe_error, error_code, needs_sso_login
 from core.aws.history import CulpritFinder
-from core.engine.discovery import DiscoveryPhase, Planned, Span, StatusRound
+from core.engine.discovery import Planned, Span, StatusRound
 from core.engine.org_coverage import (
     administers,
     apply_org_coverage,
@@ -43,6 +40,7 @@ from core.engine.org_coverage import (
     unknown_org_coverage,
 )
 from core.engine.protocols import Diagnoser, ViewInput
+from core.engine.resolve import ResolvePhase
 from core.engine.sweep_parts import (
     PhaseTimer,
     SweepPhase,
@@ -73,7 +71,6 @@ from core.model import (
 )
 from core.mute import MuteBook, apply_mutes
 from core.settings import Settings
-from core.util.arn import account_of
 from core.util.error_codes import CREDENTIAL, NOT_FOUND
 from core.util.times import utcnow
 
@@ -93,7 +90,7 @@ class _StatusMemo:
 
 
 @dataclass
-class Engine(DiscoveryPhase):
+class Engine(ResolvePhase):
     """Holds what is known between sweeps; `sweep()` produces the next Snapshot."""
 
     settings: Settings
@@ -115,7 +112,6 @@ class Engine(DiscoveryPhase):
     previous: Snapshot | None = None
     last_success_at: datetime | None = None
     _force_describe: set[tuple[str, str]] = field(default_factory=set)
-    #: Who read each trail owner's organization trails at the last resolve.
     _readers_seen: dict[str, str] | None = None
     _notices: list[Notice] = field(default_factory=list)
     _force_all: bool = False
@@ -347,14 +343,6 @@ class Engine(DiscoveryPhase):
 
     # -- phases -----------------------------------------------------------------------------
 
-    async def _resolve_if_due(self, n: int, force_all: bool) -> None:
-        force_resolve, self._force_resolve = self._force_resolve, False
-        if self.collector.profiles_edited():
-            force_resolve = True
-        every = self.settings.poll.describe_every_sweeps
-        if n == 1 or force_all or force_resolve or self.account_errors or (n - 1) % every == 0:
-            await self._resolve_accounts()
-
     async def _read_statuses(self, planned: list[Planned], n: int) -> StatusRound:
         col = self.collector
         results = await gather_settled(planned, lambda v: col.status(v[0], v[1].region, v[2].arn))
@@ -544,66 +532,6 @@ class Engine(DiscoveryPhase):
         )
 
     # -- helpers of the phases ----------------------------------------------------------------
-
-    async def _resolve_accounts(self) -> None:
-        aws = self.settings.aws
-        org_role = aws.organization.role_name if aws.organization.enabled else None
-        accounts, errors = await self.collector.resolve_accounts(
-            list(aws.profiles),
-            list(aws.regions),
-            [(r.role_arn, r.external_id, r.session_name) for r in aws.assume_roles],
-            org_role,
-        )
-        for e in errors:
-            log.info("target %s/%s not reached: %s", e.profile, e.account_id, e.reason)
-        if accounts or not self.accounts:
-            # An account whose route failed this time (its profile, role or Organization
-            # listing errored) keeps its last session: its views then fail call by call with
-            # the real reason and keep their last good data, instead of vanishing.
-            found = {a.account_id for a in accounts}
-            failed = {e.profile for e in errors}
-            accounts += [
-                a for a in self.accounts if a.account_id not in found and a.profile in failed
-            ]
-            kept = {a.account_id for a in accounts}
-            for gone in (a for a in self.accounts if a.account_id not in kept):
-                # Reached before, not reached now, and no route to it failed: it left (an
-                # Organization member removed, a role no longer configured). Say so once.
-                self._notices.append(
-                    Notice(
-                        "account-removed",
-                        gone.account_id,
-                        f"Account {gone.label} is no longer reached ({gone.via}): it is no "
-                        "longer an active member of the Organization or no longer configured; "
-                        "its views are removed.",
-                    )
-                )
-                log.info("account %s no longer reached (%s)", gone.account_id, gone.via)
-            self.accounts = accounts
-            kept_ids = {a.account_id for a in accounts}
-            for table in (self.trails, self.described_at, self.describe_errors):
-                for k in [k for k in table if k[0] not in kept_ids]:
-                    del table[k]  # an account that left: forget what was read there
-            for gone_id in [k for k in self.collapsed if k not in kept_ids]:
-                del self.collapsed[gone_id]
-        self.account_errors = errors
-        self.collector.retain(self.accounts)
-        self._follow_readers()
-
-    def _follow_readers(self) -> None:
-        """When the reader of an Organization's trails changes (its management account or a
-        delegated administrator is reached, or no longer is), every account is described
-        again at once: which copies are views depends on the reader, and a member left
-        collapsed without a reader would be watched by no view."""
-        owners = {
-            c.owner_account for ts in self.trails.values() for c in ts if c.organization_trail
-        }
-        owners |= {account_of(arn) for arns in self.collapsed.values() for arn in arns}
-        readers = self.readers()
-        before, self._readers_seen = self._readers_seen, dict(readers)
-        if before is not None and any(before.get(m) != readers.get(m) for m in owners if m):
-            log.info("the reader of an organization trail changed: describing every account")
-            self._force_describe.update((a.account_id, r) for a in self.accounts for r in a.regions)
 
     def _targets(
         self,

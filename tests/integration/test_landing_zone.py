@@ -19,7 +19,7 @@ import pytest
 
 from core.engine.sweep import Engine, engine_from_settings
 from core.judge.evaluate import view_covers_region
-from core.model import Severity, Snapshot, TrailView
+from core.model import Finding, Severity, Snapshot, TrailView
 from core.settings import Settings, deep_merge, load_settings
 from sandbox import Sandbox
 from tests.support.engine import aws_env
@@ -135,6 +135,38 @@ async def test_the_healthy_landing_zone_raises_nothing_and_reads_every_destinati
     assert not org_views(lz, snap, ids["workload_prod"])
 
 
+def root_cause_of(done: dict[str, Any], views: list[TrailView]) -> Finding:
+    """The breakage's root cause on one of `views`, its evidence naming the owner account."""
+    hits = [f for v in views for f in v.findings if f.code == done["root_cause"]]
+    assert hits, [(v.key.region, [f.code for f in v.findings]) for v in views]
+    assert hits[0].evidence.get("owner_account") == done["account"]
+    return hits[0]
+
+
+async def plan_clears_it(
+    lz: Sandbox, eng: Engine, snap: Snapshot, finding: Finding, done: dict[str, Any],
+    reader: str | None,
+) -> None:  # fmt: skip
+    """The finding's plan is aimed at the owner account; applying it clears the finding
+    (and everything serious) on the reader's views by the second sweep after the next
+    delivery."""
+    assert finding.plan_ids, finding
+    plan = snap.plans[finding.plan_ids[0]]
+    assert plan.account_id == done["account"]
+    result, _after = await eng.apply_plan(plan.id, confirm_extra=True)
+    assert result.result == "applied", result
+    lz.deliver()
+    await eng.sweep()
+    final = await eng.sweep()
+    left = [
+        (v.key.region, f.code)
+        for v in org_views(lz, final, reader)
+        for f in v.findings
+        if f.code == done["root_cause"] or f.severity in SERIOUS
+    ]
+    assert left == []
+
+
 @pytest.mark.parametrize("kind", BREAKAGES)
 async def test_a_breakage_is_diagnosed_in_its_owner_account_and_its_plan_clears_it(
     lz: Sandbox, engine: Engine, kind: str
@@ -144,35 +176,15 @@ async def test_a_breakage_is_diagnosed_in_its_owner_account_and_its_plan_clears_
     assert done["noise"] >= 2000
     lz.deliver()
     snap = await engine.sweep()
-    views = org_views(lz, snap, ids["management"])
-    hits = [(v, f) for v in views for f in v.findings if f.code == done["root_cause"]]
-    assert hits, [(v.key.region, [f.code for f in v.findings]) for v in views]
-    view, finding = hits[0]
     # The evidence names the account that owns the broken resource.
-    assert finding.evidence.get("owner_account") == done["account"]
+    finding = root_cause_of(done, org_views(lz, snap, ids["management"]))
     # Who broke it: the breaking event, from the owner account's Event history, found
     # although 2,000+ newer read events name the same resource.
     cause = finding.cause_event
     assert cause is not None, finding
     assert cause["event_name"] == done["event"]
     assert cause["actor"] == done["actor"]
-    # The plan is aimed at the owner account; applying it clears the finding by the
-    # second sweep after the next delivery.
-    assert finding.plan_ids, finding
-    plan = snap.plans[finding.plan_ids[0]]
-    assert plan.account_id == done["account"]
-    result, _after = await engine.apply_plan(plan.id, confirm_extra=True)
-    assert result.result == "applied", result
-    lz.deliver()
-    await engine.sweep()
-    final = await engine.sweep()
-    left = [
-        (v.key.region, f.code)
-        for v in org_views(lz, final, ids["management"])
-        for f in v.findings
-        if f.code == done["root_cause"] or f.severity in SERIOUS
-    ]
-    assert left == []
+    await plan_clears_it(lz, engine, snap, finding, done, ids["management"])
 
 
 async def test_a_trail_whose_selectors_log_no_management_events_does_not_cover_its_region(
@@ -298,24 +310,8 @@ async def test_without_the_management_account_the_delegated_administrator_reads_
             snap = await eng.sweep()
             views = org_views(lz, snap)
             assert {v.key.account_id for v in views} == {security}
-            hits = [(v, f) for v in views for f in v.findings if f.code == done["root_cause"]]
-            assert hits, [(v.key.region, [f.code for f in v.findings]) for v in views]
-            _view, finding = hits[0]
-            assert finding.evidence.get("owner_account") == done["account"]
-            assert finding.plan_ids, finding
-            plan = snap.plans[finding.plan_ids[0]]
-            assert plan.account_id == done["account"]
-            result, _after = await eng.apply_plan(plan.id, confirm_extra=True)
-            assert result.result == "applied", result
-            lz.deliver()
-            await eng.sweep()
-            final = await eng.sweep()
-            assert [
-                (v.key.region, f.code)
-                for v in org_views(lz, final)
-                for f in v.findings
-                if f.code == done["root_cause"] or f.severity in SERIOUS
-            ] == []
+            finding = root_cause_of(done, views)
+            await plan_clears_it(lz, eng, snap, finding, done, None)
 
             # Deregistered: Organizations now refuses the security account, nobody reads
             # the trail, and in the same sweep every member's copy is a view again

@@ -86,6 +86,17 @@ def move_cursor_to(app: TrailtopApp, pred) -> str:  # type: ignore[no-untyped-de
     raise AssertionError("no such row")
 
 
+async def open_drilldown_on(pilot: Pilot, pred) -> str:  # type: ignore[no-untyped-def]
+    """Enter on the first row whose view matches `pred`; returns its id once its drill-down
+    is the screen."""
+    app = pilot.app
+    assert isinstance(app, TrailtopApp)
+    rid = move_cursor_to(app, pred)
+    await pilot.press("enter")
+    await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
+    return rid
+
+
 # ---------------------------------------------------------------------------- overview
 
 
@@ -279,11 +290,9 @@ async def test_drilldown_shows_everything_and_back_keeps_cursor() -> None:
     app, _ = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        rid = move_cursor_to(
-            app, lambda v: any(f.code == "S3_POLICY_DENIES_CLOUDTRAIL" for f in v.findings)
+        rid = await open_drilldown_on(
+            pilot, lambda v: any(f.code == "S3_POLICY_DENIES_CLOUDTRAIL" for f in v.findings)
         )
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
         assert app.screen.view_id == rid  # type: ignore[attr-defined]
         static_text = statics_text(app.screen)
         for expected in (
@@ -319,9 +328,7 @@ async def test_drilldown_live_update() -> None:
     app, source = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        rid = move_cursor_to(app, lambda v: v.account_alias == "acme-sandbox")
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
+        rid = await open_drilldown_on(pilot, lambda v: v.account_alias == "acme-sandbox")
         assert "KMS_KEY_MISSING" not in screen_text(app)
         views = [
             breaking(v, "KMS_KEY_MISSING") if v.id == rid else v
@@ -339,11 +346,9 @@ async def test_the_drilldown_shown_again_shows_the_next_view_from_the_top() -> N
     app, source = demo_app()
     async with app.run_test(size=SIZE) as pilot:
         await started(pilot)
-        first_id = move_cursor_to(
-            app, lambda v: any(f.code == "S3_POLICY_DENIES_CLOUDTRAIL" for f in v.findings)
+        first_id = await open_drilldown_on(
+            pilot, lambda v: any(f.code == "S3_POLICY_DENIES_CLOUDTRAIL" for f in v.findings)
         )
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
         first = app.screen
         first.query_one("#dd-body").scroll_end(animate=False, immediate=True)
         await pilot.pause()
@@ -358,9 +363,7 @@ async def test_the_drilldown_shown_again_shows_the_next_view_from_the_top() -> N
         ]
         source.push(make_snapshot(views, sweep=43, changed={second_id}))
         await started(pilot, 2)
-        move_cursor_to(app, lambda v: v.id == second_id)
-        await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, DrilldownScreen))
+        await open_drilldown_on(pilot, lambda v: v.id == second_id)
         again = app.screen
         assert again is first  # the same screen, shown again
         assert again.view_id == second_id and again.view is not None
